@@ -1,0 +1,293 @@
+// Losses fused with their gradient w.r.t. the logits, in PyTorch's semantics (F.cross_entropy,
+// F.binary_cross_entropy_with_logits), and the quadratic cost. Each driver returns the sum of its
+// (unscaled) per-row or per-element losses in f64, writes them to `losses` when that is not 0, and
+// writes grad = d(scale * sum of losses) / d(logits).
+import { log1pv, logf } from "./exp";
+import { expnegabs, sigmoidFromExp } from "./activation";
+import { loadTail, storeTail, tailMask, hsum, BLOCK } from "./vec";
+import { rmax, vscale, blockedExpSum } from "./softmax";
+
+/** y[i] = 0. */
+export function vzero(y: usize, n: usize): void {
+  memory.fill(y, 0, n << 2);
+}
+
+/** g[i] = g[i] * a - b * w[i] (w = 0: w[i] = 1): the smoothed part of a cross-entropy gradient. */
+export function vscalesubw(g: usize, w: usize, n: usize, a: f32, b: f32): void {
+  const va = f32x4.splat(a);
+  const vb = f32x4.splat(b);
+  let i: usize = 0;
+  if (w == 0) {
+    for (; i + 4 <= n; i += 4) v128.store(g + (i << 2), f32x4.sub(f32x4.mul(v128.load(g + (i << 2)), va), vb));
+    if (i < n) storeTail(g + (i << 2), f32x4.sub(f32x4.mul(loadTail(g + (i << 2), n - i, 0), va), vb), n - i);
+    return;
+  }
+  for (; i + 4 <= n; i += 4) {
+    const p = i << 2;
+    v128.store(g + p, f32x4.sub(f32x4.mul(v128.load(g + p), va), f32x4.mul(vb, v128.load(w + p))));
+  }
+  if (i < n) {
+    const p = i << 2;
+    storeTail(g + p, f32x4.sub(f32x4.mul(loadTail(g + p, n - i, 0), va), f32x4.mul(vb, loadTail(w + p, n - i, 0))), n - i);
+  }
+}
+
+/** sum_i w[i] * (m - z[i]) (w = 0: w[i] = 1): the smoothing term of cross-entropy, less its log-sum part. */
+export function rwsubsum(z: usize, w: usize, n: usize, m: f32): f32 {
+  const vm = f32x4.splat(m);
+  let s = f32x4.splat(0);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) {
+    const d = f32x4.sub(vm, v128.load(z + (i << 2)));
+    s = f32x4.add(s, w == 0 ? d : f32x4.mul(d, v128.load(w + (i << 2))));
+  }
+  if (i < n) {
+    const d = f32x4.sub(vm, loadTail(z + (i << 2), n - i, m));
+    s = f32x4.add(s, w == 0 ? d : f32x4.mul(d, loadTail(w + (i << 2), n - i, 0)));
+  }
+  return hsum(s);
+}
+
+// Soft target t[i] = w[i] * (a1 * q[i] + a0): label smoothing mixes q with the uniform a0 = eps / C.
+// @ts-ignore: decorator
+@inline function softTarget(q: v128, w: v128, a1: v128, a0: v128): v128 {
+  return f32x4.mul(w, f32x4.add(f32x4.mul(q, a1), a0));
+}
+
+/** sum_i t[i] and sum_i t[i] * (m - z[i]) (a term with t[i] = 0 counts 0, even against z = -Infinity); the first in *tsum. */
+export function rsofttarget(z: usize, q: usize, w: usize, n: usize, m: f32, a1: f32, a0: f32, tsum: usize): f32 {
+  const vm = f32x4.splat(m);
+  const va1 = f32x4.splat(a1);
+  const va0 = f32x4.splat(a0);
+  const one = f32x4.splat(1);
+  const zero = f32x4.splat(0);
+  let st = zero;
+  let s = zero;
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = i << 2;
+    const t = softTarget(v128.load(q + p), w == 0 ? one : v128.load(w + p), va1, va0);
+    st = f32x4.add(st, t);
+    s = f32x4.add(s, v128.and(f32x4.mul(t, f32x4.sub(vm, v128.load(z + p))), f32x4.ne(t, zero)));
+  }
+  if (i < n) {
+    const p = i << 2;
+    const k = n - i;
+    const t = v128.and(softTarget(loadTail(q + p, k, 0), w == 0 ? one : loadTail(w + p, k, 0), va1, va0), tailMask(k));
+    st = f32x4.add(st, t);
+    s = f32x4.add(s, v128.and(f32x4.mul(t, f32x4.sub(vm, loadTail(z + p, k, m))), f32x4.ne(t, zero)));
+  }
+  store<f32>(tsum, hsum(st));
+  return hsum(s);
+}
+
+/** g[i] = g[i] * a - b * t[i], t the soft target: the gradient pass for probability targets. */
+export function vsoftgrad(g: usize, q: usize, w: usize, n: usize, a: f32, b: f32, a1: f32, a0: f32): void {
+  const va = f32x4.splat(a);
+  const vb = f32x4.splat(b);
+  const va1 = f32x4.splat(a1);
+  const va0 = f32x4.splat(a0);
+  const one = f32x4.splat(1);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = i << 2;
+    const t = softTarget(v128.load(q + p), w == 0 ? one : v128.load(w + p), va1, va0);
+    v128.store(g + p, f32x4.sub(f32x4.mul(v128.load(g + p), va), f32x4.mul(vb, t)));
+  }
+  if (i < n) {
+    const p = i << 2;
+    const k = n - i;
+    const t = softTarget(loadTail(q + p, k, 0), w == 0 ? one : loadTail(w + p, k, 0), va1, va0);
+    storeTail(g + p, f32x4.sub(f32x4.mul(loadTail(g + p, k, 0), va), f32x4.mul(vb, t)), k);
+  }
+}
+
+// Where rsofttarget leaves sum_i t[i].
+const TSUM: usize = memory.data(16, 16);
+
+export function cross_entropy_index(
+  logits: usize, // (R, C)
+  labels: usize, // (R,) i32 class of each row
+  weight: usize, // (C,) per-class weight, or 0 for none
+  grad: usize,   // (R, C) out, may be logits
+  losses: usize, // (R,) out per-row loss, or 0
+  rows: i32, cols: i32,
+  ignoreIndex: i32, // rows with this label count nothing and get a zero gradient
+  smoothing: f32,   // label smoothing eps: the target is (1 - eps) one-hot + eps uniform
+  wsum: f32,        // sum of the class weights (cols without weights)
+  scale: f32,       // 1 / summed weight of the counted rows for a mean, else 1
+): f64 {
+  const n = <usize>cols;
+  const soft: f32 = smoothing / <f32>cols;
+  let total: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const z = logits + ((<usize>r * n) << 2);
+    const g = grad + ((<usize>r * n) << 2);
+    const y = load<i32>(labels + (<usize>r << 2));
+    let loss: f64 = 0;
+    if (y == ignoreIndex) {
+      vzero(g, n);
+    } else {
+      // everything read from z comes before the exp pass, so grad may be logits itself
+      const m = rmax(z, n);
+      const zy = load<f32>(z + (<usize>y << 2));
+      let d: f64 = 0;
+      if (smoothing != 0) {
+        for (let off: usize = 0; off < n; off += BLOCK) {
+          d += rwsubsum(z + (off << 2), weight == 0 ? 0 : weight + (off << 2), min(BLOCK, n - off), m);
+        }
+      }
+      const sum = blockedExpSum(z, g, n, m, 1); // g holds e^(z - m) until scaled below
+      const logsum = logf(<f32>sum);
+      const hard: f32 = (1 - smoothing) * (weight == 0 ? 1 : load<f32>(weight + (<usize>y << 2)));
+      // loss = sum_c t_c (lse - z_c) with t = hard one-hot + soft * w, lse = m + logsum
+      loss = <f64>hard * ((<f64>m - <f64>zy) + <f64>logsum);
+      const a = <f32>(<f64>scale * (<f64>hard + <f64>soft * <f64>wsum) / sum);
+      if (smoothing == 0) {
+        vscale(g, g, n, a);
+      } else {
+        vscalesubw(g, weight, n, a, scale * soft);
+        loss += <f64>soft * (<f64>wsum * <f64>logsum + d);
+      }
+      const gy = g + (<usize>y << 2);
+      store<f32>(gy, load<f32>(gy) - scale * hard);
+    }
+    if (losses != 0) store<f32>(losses + (<usize>r << 2), <f32>loss);
+    total += loss;
+  }
+  return total;
+}
+
+export function cross_entropy_prob(
+  logits: usize, // (R, C)
+  target: usize, // (R, C) probability target q
+  weight: usize, // (C,) per-class weight, or 0 for none
+  grad: usize,   // (R, C) out, may be logits
+  losses: usize, // (R,) out per-row loss, or 0
+  rows: i32, cols: i32,
+  smoothing: f32, // the target becomes (1 - eps) q + eps / C
+  scale: f32,     // 1 / rows for a mean, else 1
+): f64 {
+  const n = <usize>cols;
+  const a1: f32 = 1 - smoothing;
+  const a0: f32 = smoothing / <f32>cols;
+  let total: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = (<usize>r * n) << 2;
+    const z = logits + o;
+    const q = target + o;
+    const g = grad + o;
+    const m = rmax(z, n);
+    let tsum: f64 = 0;
+    let d: f64 = 0;
+    for (let off: usize = 0; off < n; off += BLOCK) {
+      d += rsofttarget(z + (off << 2), q + (off << 2), weight == 0 ? 0 : weight + (off << 2), min(BLOCK, n - off), m, a1, a0, TSUM);
+      tsum += load<f32>(TSUM);
+    }
+    const sum = blockedExpSum(z, g, n, m, 1); // after every read of z: grad may be logits
+    // loss = sum_c t_c (lse - z_c), grad = (softmax * sum_c t_c - t) * scale
+    const loss = d + tsum * <f64>logf(<f32>sum);
+    vsoftgrad(g, q, weight, n, <f32>(<f64>scale * tsum / sum), scale, a1, a0);
+    if (losses != 0) store<f32>(losses + (<usize>r << 2), <f32>loss);
+    total += loss;
+  }
+  return total;
+}
+
+/** Binary cross-entropy with logits of n elements, pw = 0 or pos weights aligned with z; returns the sum of losses. */
+export function rbcewithlogits(z: usize, y: usize, pw: usize, g: usize, losses: usize, n: usize, scale: f32): f32 {
+  const vs = f32x4.splat(scale);
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  let s = zero;
+  for (let i: usize = 0; i < n; i += 4) {
+    const p = i << 2;
+    const k = min(n - i, 4);
+    const zv = k == 4 ? v128.load(z + p) : loadTail(z + p, k, 0);
+    const yv = k == 4 ? v128.load(y + p) : loadTail(y + p, k, 0);
+    const e = expnegabs(zv);
+    const sp = log1pv(e); // ln(1 + e^-|z|)
+    const sig = sigmoidFromExp(zv, e);
+    // PyTorch: max(z, 0) - z y + ln(1 + e^-|z|), with pos weight L = 1 + (pw - 1) y on the y = 1 part
+    let loss = f32x4.sub(f32x4.max(zv, zero), f32x4.mul(zv, yv));
+    let gv: v128;
+    if (pw == 0) {
+      loss = f32x4.add(loss, sp);
+      gv = f32x4.sub(sig, yv);
+    } else {
+      const w = k == 4 ? v128.load(pw + p) : loadTail(pw + p, k, 1);
+      const L = f32x4.add(one, f32x4.mul(f32x4.sub(w, one), yv));
+      loss = f32x4.add(loss, f32x4.add(f32x4.mul(f32x4.sub(L, one), f32x4.max(f32x4.neg(zv), zero)), f32x4.mul(L, sp)));
+      gv = f32x4.sub(f32x4.mul(L, sig), f32x4.mul(w, yv));
+    }
+    gv = f32x4.mul(gv, vs);
+    if (k == 4) {
+      v128.store(g + p, gv);
+      if (losses != 0) v128.store(losses + p, loss);
+    } else {
+      storeTail(g + p, gv, k);
+      if (losses != 0) storeTail(losses + p, loss, k);
+      loss = v128.and(loss, tailMask(k));
+    }
+    s = f32x4.add(s, loss);
+  }
+  return hsum(s);
+}
+
+export function bce_with_logits(
+  logits: usize, // (N,)
+  target: usize, // (N,)
+  posWeight: usize, // (P,) pos weights tiled to P = period elements, or 0
+  period: i32,      // a multiple of the pos weights' count, so every block starts on a row
+  grad: usize,      // (N,) out
+  losses: usize,    // (N,) out per-element loss, or 0
+  n: i32,
+  scale: f32,       // 1 / N for a mean, else 1
+): f64 {
+  const len = <usize>n;
+  const step: usize = posWeight == 0 ? BLOCK : <usize>period;
+  let total: f64 = 0;
+  for (let off: usize = 0; off < len; off += step) {
+    const p = off << 2;
+    total += rbcewithlogits(logits + p, target + p, posWeight, grad + p, losses == 0 ? 0 : losses + p, min(step, len - off), scale);
+  }
+  return total;
+}
+
+/** g[i] = (a[i] - y[i]) * s; returns sum_i (a[i] - y[i])^2. */
+export function rquadratic(a: usize, y: usize, g: usize, n: usize, s: f32): f32 {
+  const vs = f32x4.splat(s);
+  let acc = f32x4.splat(0);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = i << 2;
+    const d = f32x4.sub(v128.load(a + p), v128.load(y + p));
+    v128.store(g + p, f32x4.mul(d, vs));
+    acc = f32x4.add(acc, f32x4.mul(d, d));
+  }
+  if (i < n) {
+    const p = i << 2;
+    const d = f32x4.sub(loadTail(a + p, n - i, 0), loadTail(y + p, n - i, 0));
+    storeTail(g + p, f32x4.mul(d, vs), n - i);
+    acc = f32x4.add(acc, f32x4.mul(d, d));
+  }
+  return hsum(acc);
+}
+
+/** Quadratic cost C = 1/(2 rows) sum ||a - y||^2; writes grad = (a - y) / rows and returns C. */
+export function quadratic_cost(
+  a: usize,    // (R, C) outputs
+  y: usize,    // (R, C) targets
+  grad: usize, // (R, C) out
+  n: i32,      // R * C
+  rows: i32,
+): f64 {
+  const len = <usize>n;
+  const s: f32 = <f32>(1.0 / <f64>rows);
+  let total: f64 = 0;
+  for (let off: usize = 0; off < len; off += BLOCK) {
+    const p = off << 2;
+    total += rquadratic(a + p, y + p, grad + p, min(BLOCK, len - off), s);
+  }
+  return total / (2.0 * <f64>rows);
+}

@@ -1,0 +1,288 @@
+// Row-wise softmax and log-softmax, forward and backward, and the inverse softmax.
+// Microkernels (one job each, one row of n floats, pointers in bytes) followed by the row drivers that Wasm exports.
+import { expv, logv, expf, logf } from "./exp";
+import { loadTail, storeTail, hsum, hmax, BLOCK } from "./vec";
+
+/** max_i x[i]; NaN if any x[i] is NaN. */
+export function rmax(x: usize, n: usize): f32 {
+  let m0 = f32x4.splat(-Infinity);
+  let m1 = m0;
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) {
+    m0 = f32x4.max(m0, v128.load(x + (i << 2)));
+    m1 = f32x4.max(m1, v128.load(x + (i << 2), 16));
+  }
+  if (i + 4 <= n) { m0 = f32x4.max(m0, v128.load(x + (i << 2))); i += 4; }
+  if (i < n) m1 = f32x4.max(m1, loadTail(x + (i << 2), n - i, -Infinity));
+  return hmax(f32x4.max(m0, m1));
+}
+
+/** y[i] = e^((x[i] - max) * scale); returns the sum of the y[i]. y may be x. */
+export function raddstoreexpminusmax(x: usize, y: usize, n: usize, max: f32, scale: f32): f32 {
+  const vm = f32x4.splat(max);
+  const vs = f32x4.splat(scale);
+  let s0 = f32x4.splat(0);
+  let s1 = s0;
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) {
+    const p = i << 2;
+    const e0 = expv(f32x4.mul(f32x4.sub(v128.load(x + p), vm), vs));
+    const e1 = expv(f32x4.mul(f32x4.sub(v128.load(x + p, 16), vm), vs));
+    v128.store(y + p, e0);
+    v128.store(y + p, e1, 16);
+    s0 = f32x4.add(s0, e0);
+    s1 = f32x4.add(s1, e1);
+  }
+  if (i + 4 <= n) {
+    const e = expv(f32x4.mul(f32x4.sub(v128.load(x + (i << 2)), vm), vs));
+    v128.store(y + (i << 2), e);
+    s0 = f32x4.add(s0, e);
+    i += 4;
+  }
+  if (i < n) {
+    const e = expv(f32x4.mul(f32x4.sub(loadTail(x + (i << 2), n - i, -Infinity), vm), vs));
+    storeTail(y + (i << 2), e, n - i);
+    s1 = f32x4.add(s1, e);
+  }
+  return hsum(f32x4.add(s0, s1));
+}
+
+/** Sum of e^((x[i] - max) * scale), nothing stored. */
+export function raddexpminusmax(x: usize, n: usize, max: f32, scale: f32): f32 {
+  const vm = f32x4.splat(max);
+  const vs = f32x4.splat(scale);
+  let s0 = f32x4.splat(0);
+  let s1 = s0;
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) {
+    s0 = f32x4.add(s0, expv(f32x4.mul(f32x4.sub(v128.load(x + (i << 2)), vm), vs)));
+    s1 = f32x4.add(s1, expv(f32x4.mul(f32x4.sub(v128.load(x + (i << 2), 16), vm), vs)));
+  }
+  if (i + 4 <= n) {
+    s0 = f32x4.add(s0, expv(f32x4.mul(f32x4.sub(v128.load(x + (i << 2)), vm), vs)));
+    i += 4;
+  }
+  if (i < n) s1 = f32x4.add(s1, expv(f32x4.mul(f32x4.sub(loadTail(x + (i << 2), n - i, -Infinity), vm), vs)));
+  return hsum(f32x4.add(s0, s1));
+}
+
+/** y[i] = x[i] * s. y may be x. */
+export function vscale(x: usize, y: usize, n: usize, s: f32): void {
+  const vs = f32x4.splat(s);
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) {
+    v128.store(y + (i << 2), f32x4.mul(v128.load(x + (i << 2)), vs));
+    v128.store(y + (i << 2), f32x4.mul(v128.load(x + (i << 2), 16), vs), 16);
+  }
+  if (i + 4 <= n) { v128.store(y + (i << 2), f32x4.mul(v128.load(x + (i << 2)), vs)); i += 4; }
+  if (i < n) storeTail(y + (i << 2), f32x4.mul(loadTail(x + (i << 2), n - i, 0), vs), n - i);
+}
+
+/** y[i] = (x[i] - a) * s - b: log-softmax's output pass, and a plain shift with a = 0, s = 1. */
+export function vsubmulsub(x: usize, y: usize, n: usize, a: f32, s: f32, b: f32): void {
+  const va = f32x4.splat(a);
+  const vs = f32x4.splat(s);
+  const vb = f32x4.splat(b);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128.store(y + (i << 2), f32x4.sub(f32x4.mul(f32x4.sub(v128.load(x + (i << 2)), va), vs), vb));
+  }
+  if (i < n) storeTail(y + (i << 2), f32x4.sub(f32x4.mul(f32x4.sub(loadTail(x + (i << 2), n - i, 0), va), vs), vb), n - i);
+}
+
+/** sum_i a[i] * b[i]. */
+export function rdot(a: usize, b: usize, n: usize): f32 {
+  let s0 = f32x4.splat(0);
+  let s1 = s0;
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) {
+    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + (i << 2)), v128.load(b + (i << 2))));
+    s1 = f32x4.add(s1, f32x4.mul(v128.load(a + (i << 2), 16), v128.load(b + (i << 2), 16)));
+  }
+  if (i + 4 <= n) { s0 = f32x4.add(s0, f32x4.mul(v128.load(a + (i << 2)), v128.load(b + (i << 2)))); i += 4; }
+  if (i < n) s1 = f32x4.add(s1, f32x4.mul(loadTail(a + (i << 2), n - i, 0), loadTail(b + (i << 2), n - i, 0)));
+  return hsum(f32x4.add(s0, s1));
+}
+
+/** sum_i x[i]. */
+export function rsum(x: usize, n: usize): f32 {
+  let s0 = f32x4.splat(0);
+  let s1 = s0;
+  let i: usize = 0;
+  for (; i + 8 <= n; i += 8) {
+    s0 = f32x4.add(s0, v128.load(x + (i << 2)));
+    s1 = f32x4.add(s1, v128.load(x + (i << 2), 16));
+  }
+  if (i + 4 <= n) { s0 = f32x4.add(s0, v128.load(x + (i << 2))); i += 4; }
+  if (i < n) s1 = f32x4.add(s1, loadTail(x + (i << 2), n - i, 0));
+  return hsum(f32x4.add(s0, s1));
+}
+
+/** dx[i] = y[i] * (dy[i] - dot): softmax's backward pass, dot = sum_j dy[j] y[j]. */
+export function vsoftmaxbackward(y: usize, dy: usize, dx: usize, n: usize, dot: f32): void {
+  const vd = f32x4.splat(dot);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = i << 2;
+    v128.store(dx + p, f32x4.mul(v128.load(y + p), f32x4.sub(v128.load(dy + p), vd)));
+  }
+  if (i < n) {
+    const p = i << 2;
+    storeTail(dx + p, f32x4.mul(loadTail(y + p, n - i, 0), f32x4.sub(loadTail(dy + p, n - i, 0), vd)), n - i);
+  }
+}
+
+/** dx[i] = dy[i] - e^logp[i] * sum: log-softmax's backward pass, sum = sum_j dy[j]. */
+export function vlogsoftmaxbackward(logp: usize, dy: usize, dx: usize, n: usize, sum: f32): void {
+  const vs = f32x4.splat(sum);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = i << 2;
+    v128.store(dx + p, f32x4.sub(v128.load(dy + p), f32x4.mul(expv(v128.load(logp + p)), vs)));
+  }
+  if (i < n) {
+    const p = i << 2;
+    const e = expv(loadTail(logp + p, n - i, -Infinity));
+    storeTail(dx + p, f32x4.sub(loadTail(dy + p, n - i, 0), f32x4.mul(e, vs)), n - i);
+  }
+}
+
+/** y[i] = ln x[i]. y may be x. */
+export function vlog(x: usize, y: usize, n: usize): void {
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) v128.store(y + (i << 2), logv(v128.load(x + (i << 2))));
+  if (i < n) storeTail(y + (i << 2), logv(loadTail(x + (i << 2), n - i, 1)), n - i);
+}
+
+/** Sum of the finite x[i] (infinities and NaN left out). */
+export function rsumfinite(x: usize, n: usize): f32 {
+  const inf = f32x4.splat(Infinity);
+  let s = f32x4.splat(0);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (i << 2));
+    s = f32x4.add(s, v128.and(v, f32x4.lt(f32x4.abs(v), inf)));
+  }
+  if (i < n) {
+    const v = loadTail(x + (i << 2), n - i, 0);
+    s = f32x4.add(s, v128.and(v, f32x4.lt(f32x4.abs(v), inf)));
+  }
+  return hsum(s);
+}
+
+/** How many x[i] are finite. */
+export function rcountfinite(x: usize, n: usize): i32 {
+  const inf = f32x4.splat(Infinity);
+  let c = i32x4.splat(0);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) c = i32x4.sub(c, f32x4.lt(f32x4.abs(v128.load(x + (i << 2))), inf));
+  if (i < n) c = i32x4.sub(c, f32x4.lt(f32x4.abs(loadTail(x + (i << 2), n - i, Infinity)), inf));
+  return i32x4.extract_lane(c, 0) + i32x4.extract_lane(c, 1) + i32x4.extract_lane(c, 2) + i32x4.extract_lane(c, 3);
+}
+
+// ---- row drivers: x is (rows, cols) row-major; long rows reduce in f32 blocks added up in f64 ----
+
+/** Row sum of e^((x - max) * scale) stored into y, over blocks. */
+export function blockedExpSum(x: usize, y: usize, n: usize, max: f32, scale: f32): f64 {
+  let sum: f64 = 0;
+  for (let off: usize = 0; off < n; off += BLOCK) {
+    sum += raddstoreexpminusmax(x + (off << 2), y + (off << 2), min(BLOCK, n - off), max, scale);
+  }
+  return sum;
+}
+
+// Below this scale (temperature above ~1e30) x - max could overflow before the scaling: scale first.
+const TINY_SCALE: f32 = 1e-30;
+
+export function softmax_forward(
+  x: usize, // (R, C)
+  y: usize, // (R, C) out, may be x
+  rows: i32, cols: i32,
+  scale: f32, // 1 / temperature
+): void {
+  const n = <usize>cols;
+  for (let r = 0; r < rows; r++) {
+    let xr = x + ((<usize>r * n) << 2);
+    const yr = y + ((<usize>r * n) << 2);
+    let s = scale;
+    if (s < TINY_SCALE) { vscale(xr, yr, n, s); xr = yr; s = 1; }
+    const max = rmax(xr, n);
+    const sum = blockedExpSum(xr, yr, n, max, s);
+    vscale(yr, yr, n, <f32>(1.0 / sum));
+  }
+}
+
+export function log_softmax_forward(
+  x: usize, // (R, C)
+  y: usize, // (R, C) out, may be x
+  rows: i32, cols: i32,
+  scale: f32, // 1 / temperature
+): void {
+  const n = <usize>cols;
+  for (let r = 0; r < rows; r++) {
+    let xr = x + ((<usize>r * n) << 2);
+    const yr = y + ((<usize>r * n) << 2);
+    let s = scale;
+    if (s < TINY_SCALE) { vscale(xr, yr, n, s); xr = yr; s = 1; }
+    const max = rmax(xr, n);
+    let sum: f64 = 0;
+    for (let off: usize = 0; off < n; off += BLOCK) sum += raddexpminusmax(xr + (off << 2), min(BLOCK, n - off), max, s);
+    vsubmulsub(xr, yr, n, max, s, logf(<f32>sum));
+  }
+}
+
+export function softmax_backward(
+  y: usize,  // (R, C) softmax output
+  dy: usize, // (R, C) upstream gradient
+  dx: usize, // (R, C) out, may alias dy
+  rows: i32, cols: i32,
+): void {
+  const n = <usize>cols;
+  for (let r = 0; r < rows; r++) {
+    const o = (<usize>r * n) << 2;
+    let dot: f64 = 0;
+    for (let off: usize = 0; off < n; off += BLOCK) {
+      dot += rdot(y + o + (off << 2), dy + o + (off << 2), min(BLOCK, n - off));
+    }
+    vsoftmaxbackward(y + o, dy + o, dx + o, n, <f32>dot);
+  }
+}
+
+export function log_softmax_backward(
+  logp: usize, // (R, C) log-softmax output
+  dy: usize,   // (R, C) upstream gradient
+  dx: usize,   // (R, C) out, may alias dy
+  rows: i32, cols: i32,
+): void {
+  const n = <usize>cols;
+  for (let r = 0; r < rows; r++) {
+    const o = (<usize>r * n) << 2;
+    let sum: f64 = 0;
+    for (let off: usize = 0; off < n; off += BLOCK) sum += rsum(dy + o + (off << 2), min(BLOCK, n - off));
+    vlogsoftmaxbackward(logp + o, dy + o, dx + o, n, <f32>sum);
+  }
+}
+
+/** Inverse softmax: z = ln p + c, c making the mean of each row's finite logits 0 (p = 0 gives -Infinity). */
+export function logits_from_probs(
+  p: usize, // (R, C) probabilities
+  z: usize, // (R, C) out, may be p
+  rows: i32, cols: i32,
+): void {
+  const n = <usize>cols;
+  for (let r = 0; r < rows; r++) {
+    const o = (<usize>r * n) << 2;
+    vlog(p + o, z + o, n);
+    let sum: f64 = 0;
+    let count = 0;
+    for (let off: usize = 0; off < n; off += BLOCK) {
+      const len = min(BLOCK, n - off);
+      sum += rsumfinite(z + o + (off << 2), len);
+      count += rcountfinite(z + o + (off << 2), len);
+    }
+    if (count > 0) vsubmulsub(z + o, z + o, n, 0, 1, <f32>(sum / count));
+  }
+}
+
+// expf is re-exported for the kernel tests of the exp itself.
+export { expf, logf };

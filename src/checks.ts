@@ -1,0 +1,129 @@
+// Argument checks, each in one place. Every public function runs them before any pointer reaches Wasm:
+// a TypeError for a wrong type, a RangeError for a wrong value, the message naming the argument.
+
+export type Reduction = "mean" | "sum" | "none";
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "..." : v);
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "undefined") return String(v);
+  if (ArrayBuffer.isView(v)) return v.constructor.name;
+  if (Array.isArray(v)) return "an Array";
+  return typeof v === "object" ? (v.constructor?.name ?? "an object") : typeof v;
+}
+
+export function float32Array(fn: string, name: string, v: unknown): Float32Array {
+  if (!(v instanceof Float32Array)) throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${describe(v)}`);
+  return v;
+}
+
+/** `cols` as a positive integer. */
+export function columns(fn: string, cols: unknown): number {
+  if (typeof cols !== "number") throw new TypeError(`${fn}: cols must be a number, got ${describe(cols)}`);
+  if (!Number.isInteger(cols) || cols < 1 || cols > 0x7fffffff) {
+    throw new RangeError(`${fn}: cols must be a positive integer, got ${cols}`);
+  }
+  return cols;
+}
+
+/** The row count of `x` (rows x cols, row-major). */
+export function rowsOf(fn: string, name: string, x: Float32Array, cols: number): number {
+  if (x.length % cols !== 0) {
+    throw new RangeError(`${fn}: ${name}.length (${x.length}) must be a multiple of cols (${cols})`);
+  }
+  return x.length / cols;
+}
+
+export function sameLength(fn: string, name: string, v: Float32Array, expected: number, of: string): void {
+  if (v.length !== expected) {
+    throw new RangeError(`${fn}: ${name}.length (${v.length}) must equal ${of} (${expected})`);
+  }
+}
+
+/** The options object with no unknown keys (a misspelt option is an error, not a silent default). */
+export function options<K extends string>(fn: string, opts: unknown, allowed: readonly K[]): Partial<Record<K, unknown>> {
+  if (opts === undefined) return {};
+  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) {
+    throw new TypeError(`${fn}: opts must be an object, got ${describe(opts)}`);
+  }
+  for (const key in opts) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      throw new TypeError(`${fn}: unknown option opts.${key} (expected one of ${allowed.join(", ")})`);
+    }
+  }
+  return opts as Partial<Record<K, unknown>>;
+}
+
+/** A caller's output buffer (filled and returned), or a new one. */
+export function outBuffer(fn: string, name: string, v: unknown, length: number): Float32Array {
+  if (v === undefined) return new Float32Array(length);
+  const out = float32Array(fn, name, v);
+  if (out.length < length) throw new RangeError(`${fn}: ${name}.length (${out.length}) must be at least ${length}`);
+  return out;
+}
+
+/** 1 / temperature, kept finite. */
+export function temperatureScale(fn: string, t: unknown): number {
+  if (t === undefined) return 1;
+  if (typeof t !== "number") throw new TypeError(`${fn}: opts.temperature must be a number, got ${describe(t)}`);
+  if (!(t > 0) || t === Infinity) throw new RangeError(`${fn}: opts.temperature must be a positive finite number, got ${t}`);
+  return Math.min(1 / t, 3.4028234663852886e38);
+}
+
+export function reduction(fn: string, v: unknown): Reduction {
+  if (v === undefined) return "mean";
+  if (typeof v !== "string") throw new TypeError(`${fn}: opts.reduction must be a string, got ${describe(v)}`);
+  if (v !== "mean" && v !== "sum" && v !== "none") {
+    throw new RangeError(`${fn}: opts.reduction must be 'mean', 'sum' or 'none', got ${describe(v)}`);
+  }
+  return v;
+}
+
+export function integer(fn: string, name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
+    throw new RangeError(`${fn}: ${name} must be a 32-bit integer, got ${v}`);
+  }
+  return v;
+}
+
+export function unitInterval(fn: string, name: string, v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  if (!(v >= 0 && v <= 1)) throw new RangeError(`${fn}: ${name} must be in [0, 1], got ${v}`);
+  return v;
+}
+
+/** Integer class labels: one of the typed arrays that hold only integers. */
+export type Labels = Int32Array | Uint8Array | Uint16Array;
+
+export function isLabels(v: unknown): v is Labels {
+  return v instanceof Int32Array || v instanceof Uint8Array || v instanceof Uint16Array;
+}
+
+/**
+ * Checks every label against [0, cols) or ignoreIndex; returns the summed weight of the counted rows
+ * (their count without weights): the denominator of a mean.
+ */
+export function labelWeight(fn: string, labels: Labels, cols: number, ignoreIndex: number,
+  weight: Float32Array | undefined): number {
+  let total = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    if (y === ignoreIndex) continue;
+    if (!(y >= 0 && y < cols)) {
+      throw new RangeError(`${fn}: target[${i}] = ${y} must be a class in [0, ${cols}) or ignoreIndex (${ignoreIndex})`);
+    }
+    total += weight === undefined ? 1 : weight[y];
+  }
+  return total;
+}
+
+/** Probabilities for the inverse softmax: finite and not negative. */
+export function probabilities(fn: string, name: string, p: Float32Array): void {
+  for (let i = 0; i < p.length; i++) {
+    const v = p[i];
+    if (!(v >= 0 && v !== Infinity)) throw new RangeError(`${fn}: ${name}[${i}] = ${v} must be a finite probability >= 0`);
+  }
+}

@@ -1,0 +1,126 @@
+// The Wasm instance and its memory: one environment-neutral core that instantiates from a Module, bytes or a Response,
+// and an arena in linear memory. A grown memory detaches every old view, so views are made fresh after the last
+// allocation of a call and never kept; each call releases what it took, so repeated calls of one shape never grow.
+
+/** The kernels the Wasm module exports (pointers are byte offsets into linear memory). */
+export interface Kernels {
+  heap_base(): number;
+  softmax_forward(x: number, y: number, rows: number, cols: number, scale: number): void;
+  log_softmax_forward(x: number, y: number, rows: number, cols: number, scale: number): void;
+  softmax_backward(y: number, dy: number, dx: number, rows: number, cols: number): void;
+  log_softmax_backward(logp: number, dy: number, dx: number, rows: number, cols: number): void;
+  logits_from_probs(p: number, z: number, rows: number, cols: number): void;
+  cross_entropy_index(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
+    cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number): number;
+  cross_entropy_prob(logits: number, target: number, weight: number, grad: number, losses: number, rows: number,
+    cols: number, smoothing: number, scale: number): number;
+  bce_with_logits(logits: number, target: number, posWeight: number, period: number, grad: number, losses: number,
+    n: number, scale: number): number;
+  quadratic_cost(a: number, y: number, grad: number, n: number, rows: number): number;
+  sigmoid_forward(x: number, y: number, n: number): void;
+}
+
+/** What `ready()` can instantiate from. */
+export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | PromiseLike<Response>;
+
+const PAGE = 65536;
+const ALIGN = 16;
+const MAX_BYTES = 4 * 1024 * 1024 * 1024; // wasm32 address space
+
+export class Engine {
+  /** Next free byte of the arena. */
+  private top: number;
+
+  private constructor(readonly memory: WebAssembly.Memory, readonly k: Kernels) {
+    this.top = align(k.heap_base());
+  }
+
+  static async create(source: WasmSource): Promise<Engine> {
+    // The memory is ours (imported), so a shared memory for workers later is a change of this one line.
+    const memory = new WebAssembly.Memory({ initial: 16 });
+    const imports = { env: { memory } };
+    const instance = await instantiate(await source, imports);
+    return new Engine(memory, instance.exports as unknown as Kernels);
+  }
+
+  /** Takes `bytes` (16-aligned) from the arena, growing memory if it must. Invalidates every view. */
+  alloc(bytes: number): number {
+    const ptr = this.top;
+    const end = align(ptr + bytes);
+    if (end > MAX_BYTES) throw new RangeError(`softmax-wasm: ${end} bytes exceed the 4 GiB of Wasm memory`);
+    const have = this.memory.buffer.byteLength;
+    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    this.top = end;
+    return ptr;
+  }
+
+  /** Allocates room for `src` and copies it in. */
+  put(src: Float32Array): number {
+    const ptr = this.alloc(src.length * 4);
+    this.f32(ptr, src.length).set(src);
+    return ptr;
+  }
+
+  /** Allocates room for integer labels and copies them in as i32. */
+  putI32(src: ArrayLike<number>): number {
+    const ptr = this.alloc(src.length * 4);
+    new Int32Array(this.memory.buffer, ptr, src.length).set(src);
+    return ptr;
+  }
+
+  /** Copies `n` floats at `ptr` into `dst`. */
+  get(ptr: number, dst: Float32Array, n: number): void {
+    dst.set(this.f32(ptr, n));
+  }
+
+  /** A fresh view: valid until the next alloc. */
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  mark(): number {
+    return this.top;
+  }
+
+  release(mark: number): void {
+    this.top = mark;
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN; // not bit operations: offsets may pass 2^31
+}
+
+async function instantiate(source: WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response,
+  imports: WebAssembly.Imports): Promise<WebAssembly.Instance> {
+  if (source instanceof WebAssembly.Module) return WebAssembly.instantiate(source, imports);
+  if (typeof Response !== "undefined" && source instanceof Response) {
+    if (!source.ok) throw new Error(`softmax-wasm: fetching ${source.url || "the .wasm"} failed with HTTP ${source.status}`);
+    if (typeof WebAssembly.instantiateStreaming === "function" &&
+      source.headers.get("content-type")?.startsWith("application/wasm")) {
+      return (await WebAssembly.instantiateStreaming(source, imports)).instance;
+    }
+    return (await WebAssembly.instantiate(await source.arrayBuffer(), imports)).instance;
+  }
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    return (await WebAssembly.instantiate(source as BufferSource, imports)).instance;
+  }
+  throw new TypeError("softmax-wasm: ready(source) takes a WebAssembly.Module, bytes or a Response");
+}
+
+let current: Engine | undefined;
+
+/** The loaded engine; a clear Error naming the caller before `ready()` has resolved. */
+export function engine(fn: string): Engine {
+  if (current === undefined) throw new Error(`softmax-wasm: ${fn}() was called before ready() resolved; await ready() first`);
+  return current;
+}
+
+export function setEngine(e: Engine): void {
+  current = e;
+}
+
+/** The Wasm memory, or undefined before ready(). */
+export function wasmMemory(): WebAssembly.Memory | undefined {
+  return current?.memory;
+}

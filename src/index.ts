@@ -1,0 +1,10 @@
+export { ready, wasmMemory } from "./ready.js";
+export {
+  softmax, logSoftmax, softmaxBackward, logSoftmaxBackward, crossEntropy, binaryCrossEntropyWithLogits, sigmoid,
+  quadraticCost, logitsFromProbs,
+} from "./ops.js";
+export type {
+  TemperatureOptions, OutOptions, CrossEntropyOptions, BinaryCrossEntropyOptions, LossResult,
+} from "./ops.js";
+export type { Reduction, Labels } from "./checks.js";
+export type { WasmSource } from "./engine.js";
