@@ -9,6 +9,13 @@ import { loadTail, storeTail } from "./vec";
   return v128.bitselect(r, f32x4.mul(e, r), f32x4.ge(x, f32x4.splat(0)));
 }
 
+/** sigma(-x) = 1 - sigma(x) given e = e^-|x|, computed directly (1 - sigma(x) would cancel for large x). */
+// @ts-ignore: decorator
+@inline export function sigmoidNegFromExp(x: v128, e: v128): v128 {
+  const r = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e));
+  return v128.bitselect(f32x4.mul(e, r), r, f32x4.ge(x, f32x4.splat(0)));
+}
+
 /** e^-|x| lane-wise: the one exp that sigmoid, softplus and BCE need, never of a positive argument. */
 // @ts-ignore: decorator
 @inline export function expnegabs(x: v128): v128 {

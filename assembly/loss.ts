@@ -3,7 +3,7 @@
 // (unscaled) per-row or per-element losses in f64, writes them to `losses` when that is not 0, and
 // writes grad = d(scale * sum of losses) / d(logits).
 import { log1pv, logf } from "./exp";
-import { expnegabs, sigmoidFromExp } from "./activation";
+import { expnegabs, sigmoidFromExp, sigmoidNegFromExp } from "./activation";
 import { loadTail, storeTail, tailMask, hsum, BLOCK } from "./vec";
 import { rmax, vscale, blockedExpSum } from "./softmax";
 
@@ -208,17 +208,19 @@ export function rbcewithlogits(z: usize, y: usize, pw: usize, g: usize, losses: 
     const e = expnegabs(zv);
     const sp = log1pv(e); // ln(1 + e^-|z|)
     const sig = sigmoidFromExp(zv, e);
-    // PyTorch: max(z, 0) - z y + ln(1 + e^-|z|), with pos weight L = 1 + (pw - 1) y on the y = 1 part
+    const sigNeg = sigmoidNegFromExp(zv, e);
+    // PyTorch: max(z, 0) - z y + ln(1 + e^-|z|), with pos weight L = 1 + (pw - 1) y on the y = 1 part.
+    // Its gradient L sigma(z) - pw y is written (1 - y) sigma(z) - pw y sigma(-z): no 1 - sigma cancellation.
     let loss = f32x4.sub(f32x4.max(zv, zero), f32x4.mul(zv, yv));
     let gv: v128;
     if (pw == 0) {
       loss = f32x4.add(loss, sp);
-      gv = f32x4.sub(sig, yv);
+      gv = f32x4.sub(f32x4.mul(f32x4.sub(one, yv), sig), f32x4.mul(yv, sigNeg));
     } else {
       const w = k == 4 ? v128.load(pw + p) : loadTail(pw + p, k, 1);
       const L = f32x4.add(one, f32x4.mul(f32x4.sub(w, one), yv));
       loss = f32x4.add(loss, f32x4.add(f32x4.mul(f32x4.sub(L, one), f32x4.max(f32x4.neg(zv), zero)), f32x4.mul(L, sp)));
-      gv = f32x4.sub(f32x4.mul(L, sig), f32x4.mul(w, yv));
+      gv = f32x4.sub(f32x4.mul(f32x4.sub(one, yv), sig), f32x4.mul(f32x4.mul(w, yv), sigNeg));
     }
     gv = f32x4.mul(gv, vs);
     if (k == 4) {

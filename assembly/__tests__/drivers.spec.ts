@@ -1,0 +1,242 @@
+// The row drivers at odd row counts and at widths that cross SIMD remainders and the f64 block boundary
+// (BLOCK = 4096), against float64 scalar references.
+import {
+  softmax_forward, log_softmax_forward, softmax_backward, log_softmax_backward, logits_from_probs,
+} from "../softmax";
+import { cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost } from "../loss";
+
+const WIDTHS: i32[] = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 4095, 4096, 4097, 8193];
+const ROWS: i32[] = [1, 3, 5];
+
+let seed: u32 = 777;
+function rand(): f64 {
+  seed ^= seed << 13; seed ^= seed >> 17; seed ^= seed << 5;
+  return <f64>seed / 4294967296.0;
+}
+function buf(n: i32): usize { return heap.alloc(<usize>(n + 4) << 2); }
+function fill(p: usize, n: i32, lo: f64, hi: f64): void {
+  for (let i = 0; i < n; i++) store<f32>(p + (<usize>i << 2), <f32>(lo + (hi - lo) * rand()));
+}
+function at(p: usize, i: i32): f64 { return <f64>load<f32>(p + (<usize>i << 2)); }
+function close(got: f64, want: f64, rel: f64, abs: f64): bool {
+  if (want == got) return true; // equal infinities
+  return Math.abs(got - want) <= abs + rel * Math.abs(want);
+}
+function check(what: string, rows: i32, cols: i32, i: i32, got: f64, want: f64, rel: f64, abs: f64): void {
+  // expect only on a miss: as-pect's expect is too slow to call for each of ~10^6 elements
+  if (close(got, want, rel, abs)) return;
+  log<string>(what + " " + rows.toString() + "x" + cols.toString() + " [" + i.toString() + "] got " + got.toString() + " want " + want.toString());
+  expect<bool>(false).toBe(true);
+}
+/** float64 log-sum-exp of row r. */
+function lse(x: usize, r: i32, cols: i32, scale: f64): f64 {
+  let m: f64 = -Infinity;
+  for (let j = 0; j < cols; j++) m = max(m, at(x, r * cols + j) * scale);
+  let s: f64 = 0;
+  for (let j = 0; j < cols; j++) s += Math.exp(at(x, r * cols + j) * scale - m);
+  return m + Math.log(s);
+}
+
+const MAXN = 5 * 8193;
+const x = buf(MAXN);
+const y = buf(MAXN);
+const g = buf(MAXN);
+const q = buf(MAXN);
+const w = buf(8193);
+const labels = heap.alloc(64);
+const losses = buf(MAXN);
+
+describe("softmax drivers", () => {
+  it("softmax_forward and log_softmax_forward, plain and with a temperature", () => {
+    for (let a = 0; a < WIDTHS.length; a++) for (let b = 0; b < ROWS.length; b++) for (let t = 0; t < 2; t++) {
+      const cols = WIDTHS[a]; const rows = ROWS[b]; const n = rows * cols;
+      const scale: f32 = t == 0 ? 1 : 0.4;
+      fill(x, n, -20, 20);
+      softmax_forward(x, y, rows, cols, scale);
+      log_softmax_forward(x, g, rows, cols, scale);
+      for (let r = 0; r < rows; r++) {
+        const l = lse(x, r, cols, <f64>scale);
+        for (let j = 0; j < cols; j++) {
+          const i = r * cols + j;
+          const ref = at(x, i) * <f64>scale - l;
+          check("softmax", rows, cols, i, at(y, i), Math.exp(ref), 3e-5, 0);
+          check("logSoftmax", rows, cols, i, at(g, i), ref, 1e-5, 3e-6);
+        }
+      }
+    }
+  });
+
+  it("backward drivers", () => {
+    for (let a = 0; a < WIDTHS.length; a++) for (let b = 0; b < ROWS.length; b++) {
+      const cols = WIDTHS[a]; const rows = ROWS[b]; const n = rows * cols;
+      fill(x, n, -5, 5); fill(q, n, -1, 1);
+      softmax_forward(x, y, rows, cols, 1);
+      softmax_backward(y, q, g, rows, cols);
+      for (let r = 0; r < rows; r++) {
+        let dot: f64 = 0;
+        for (let j = 0; j < cols; j++) dot += at(y, r * cols + j) * at(q, r * cols + j);
+        for (let j = 0; j < cols; j++) {
+          const i = r * cols + j;
+          check("softmax_backward", rows, cols, i, at(g, i), at(y, i) * (at(q, i) - dot), 1e-4, 1e-6);
+        }
+      }
+      log_softmax_forward(x, y, rows, cols, 1);
+      log_softmax_backward(y, q, g, rows, cols);
+      for (let r = 0; r < rows; r++) {
+        let s: f64 = 0;
+        for (let j = 0; j < cols; j++) s += at(q, r * cols + j);
+        for (let j = 0; j < cols; j++) {
+          const i = r * cols + j;
+          check("log_softmax_backward", rows, cols, i, at(g, i), at(q, i) - Math.exp(at(y, i)) * s, 1e-4, 1e-6);
+        }
+      }
+    }
+  });
+
+  it("logits_from_probs inverts softmax and centres each row's finite logits", () => {
+    for (let a = 0; a < WIDTHS.length; a++) for (let b = 0; b < ROWS.length; b++) {
+      const cols = WIDTHS[a]; const rows = ROWS[b]; const n = rows * cols;
+      fill(x, n, -6, 6);
+      softmax_forward(x, q, rows, cols, 1);
+      if (cols > 1) store<f32>(q, 0); // a zero probability: -Infinity logit
+      logits_from_probs(q, y, rows, cols);
+      for (let r = 0; r < rows; r++) {
+        let s: f64 = 0; let c = 0;
+        for (let j = 0; j < cols; j++) {
+          const v = at(y, r * cols + j);
+          if (isFinite(v)) { s += v; c++; } else check("zero probability", rows, cols, j, v, -Infinity, 0, 0);
+        }
+        check("mean logit", rows, cols, r, s / c, 0, 0, 1e-4);
+      }
+      softmax_forward(y, g, rows, cols, 1);
+      let s0: f64 = 0; // row 0 lost a probability: softmax gives it back normalised
+      for (let j = 0; j < cols; j++) s0 += at(q, j);
+      for (let i = 0; i < n; i++) {
+        check("softmax(logits_from_probs(p))", rows, cols, i, at(g, i), i < cols ? at(q, i) / s0 : at(q, i), 3e-5, 1e-30);
+      }
+    }
+  });
+});
+
+describe("loss drivers", () => {
+  it("cross_entropy_index with weights, smoothing and an ignored row, loss and gradient", () => {
+    for (let a = 0; a < WIDTHS.length; a++) for (let b = 0; b < ROWS.length; b++) {
+      const cols = WIDTHS[a]; const rows = ROWS[b]; const n = rows * cols;
+      fill(x, n, -8, 8); fill(w, cols, 0.2, 2);
+      let wsum: f64 = 0;
+      for (let j = 0; j < cols; j++) wsum += at(w, j);
+      for (let r = 0; r < rows; r++) store<i32>(labels + (<usize>r << 2), r == 1 ? -100 : <i32>(rand() * cols));
+      const eps: f32 = 0.1;
+      const total = cross_entropy_index(x, labels, w, g, losses, rows, cols, -100, eps, <f32>wsum, 0.5);
+      let want: f64 = 0;
+      for (let r = 0; r < rows; r++) {
+        const lab = load<i32>(labels + (<usize>r << 2));
+        if (lab == -100) {
+          for (let j = 0; j < cols; j++) check("ignored row grad", rows, cols, j, at(g, r * cols + j), 0, 0, 0);
+          check("ignored row loss", rows, cols, r, at(losses, r), 0, 0, 0);
+          continue;
+        }
+        const l = lse(x, r, cols, 1);
+        let rowLoss: f64 = 0;
+        let T: f64 = 0;
+        for (let j = 0; j < cols; j++) {
+          const t = (j == lab ? (1.0 - <f64>eps) * at(w, lab) : 0.0) + <f64>eps / <f64>cols * at(w, j);
+          rowLoss += t * (l - at(x, r * cols + j));
+          T += t;
+        }
+        for (let j = 0; j < cols; j++) {
+          const i = r * cols + j;
+          const t = (j == lab ? (1.0 - <f64>eps) * at(w, lab) : 0.0) + <f64>eps / <f64>cols * at(w, j);
+          check("ce grad", rows, cols, i, at(g, i), 0.5 * (Math.exp(at(x, i) - l) * T - t), 1e-4, 1e-6);
+        }
+        check("ce row loss", rows, cols, r, at(losses, r), rowLoss, 2e-5, 0);
+        want += rowLoss;
+      }
+      check("ce total", rows, cols, 0, total, want, 2e-5, 0);
+    }
+  });
+
+  it("cross_entropy_index in place (grad = logits), without options", () => {
+    for (let a = 0; a < WIDTHS.length; a++) {
+      const cols = WIDTHS[a]; const rows = 3; const n = rows * cols;
+      fill(x, n, -8, 8);
+      memory.copy(y, x, <usize>n << 2);
+      for (let r = 0; r < rows; r++) store<i32>(labels + (<usize>r << 2), <i32>(rand() * cols));
+      const total = cross_entropy_index(y, labels, 0, y, 0, rows, cols, -100, 0, <f32>cols, 1);
+      let want: f64 = 0;
+      for (let r = 0; r < rows; r++) {
+        const lab = load<i32>(labels + (<usize>r << 2));
+        const l = lse(x, r, cols, 1);
+        want += l - at(x, r * cols + lab);
+        for (let j = 0; j < cols; j++) {
+          const i = r * cols + j;
+          check("ce in place", rows, cols, i, at(y, i), Math.exp(at(x, i) - l) - (j == lab ? 1.0 : 0.0), 1e-4, 1e-6);
+        }
+      }
+      check("ce in place total", rows, cols, 0, total, want, 2e-5, 0);
+    }
+  });
+
+  it("cross_entropy_prob with weights and smoothing", () => {
+    for (let a = 0; a < WIDTHS.length; a++) for (let b = 0; b < ROWS.length; b++) {
+      const cols = WIDTHS[a]; const rows = ROWS[b]; const n = rows * cols;
+      fill(x, n, -8, 8); fill(q, n, 0, 1); fill(w, cols, 0.2, 2);
+      const eps: f32 = 0.2;
+      const total = cross_entropy_prob(x, q, w, g, losses, rows, cols, eps, 0.25);
+      let want: f64 = 0;
+      for (let r = 0; r < rows; r++) {
+        const l = lse(x, r, cols, 1);
+        let rowLoss: f64 = 0; let T: f64 = 0;
+        for (let j = 0; j < cols; j++) {
+          const t = at(w, j) * ((1.0 - <f64>eps) * at(q, r * cols + j) + <f64>eps / <f64>cols);
+          rowLoss += t * (l - at(x, r * cols + j)); T += t;
+        }
+        for (let j = 0; j < cols; j++) {
+          const i = r * cols + j;
+          const t = at(w, j) * ((1.0 - <f64>eps) * at(q, i) + <f64>eps / <f64>cols);
+          check("ce prob grad", rows, cols, i, at(g, i), 0.25 * (Math.exp(at(x, i) - l) * T - t), 1e-4, 1e-6);
+        }
+        check("ce prob row loss", rows, cols, r, at(losses, r), rowLoss, 2e-5, 0);
+        want += rowLoss;
+      }
+      check("ce prob total", rows, cols, 0, total, want, 2e-5, 0);
+    }
+  });
+
+  it("bce_with_logits with pos weights tiled to a period, across block boundaries", () => {
+    for (let a = 0; a < WIDTHS.length; a++) for (let b = 0; b < ROWS.length; b++) for (let k = 0; k < 2; k++) {
+      const cols = WIDTHS[a]; const rows = ROWS[b]; const n = rows * cols;
+      fill(x, n, -15, 15); fill(q, n, 0, 1);
+      // pos weights of `cols` classes, tiled as the API does
+      const period = k == 0 ? 0 : cols * max(1, (1024 + cols - 1) / cols);
+      const pw: usize = k == 0 ? 0 : heap.alloc(<usize>period << 2);
+      for (let i = 0; i < period; i++) store<f32>(pw + (<usize>i << 2), <f32>(0.5 + <f64>(i % cols) * 0.25));
+      const total = bce_with_logits(x, q, pw, period, g, losses, n, 0.5);
+      let want: f64 = 0;
+      for (let i = 0; i < n; i++) {
+        const z = at(x, i); const t = at(q, i); const p = k == 0 ? 1.0 : 0.5 + <f64>((i % cols) % cols) * 0.25;
+        const L = 1.0 + (p - 1.0) * t;
+        const l = (1.0 - t) * z + L * (Math.log1p(Math.exp(-Math.abs(z))) + max(-z, 0.0));
+        want += l;
+        check("bce loss", rows, cols, i, at(losses, i), l, 2e-5, 1e-6);
+        check("bce grad", rows, cols, i, at(g, i), 0.5 * (L / (1.0 + Math.exp(-z)) - p * t), 1e-4, 1e-6);
+      }
+      check("bce total", rows, cols, 0, total, want, 2e-5, 1e-6);
+      if (pw != 0) heap.free(pw);
+    }
+  });
+
+  it("quadratic_cost", () => {
+    for (let a = 0; a < WIDTHS.length; a++) for (let b = 0; b < ROWS.length; b++) {
+      const cols = WIDTHS[a]; const rows = ROWS[b]; const n = rows * cols;
+      fill(x, n, 0, 1); fill(q, n, 0, 1);
+      const c = quadratic_cost(x, q, g, n, rows);
+      let s: f64 = 0;
+      for (let i = 0; i < n; i++) {
+        const d = at(x, i) - at(q, i); s += d * d;
+        check("quadratic grad", rows, cols, i, at(g, i), d / <f64>rows, 1e-5, 1e-7);
+      }
+      check("quadratic cost", rows, cols, 0, c, s / (2.0 * <f64>rows), 2e-5, 0);
+    }
+  });
+});
