@@ -137,7 +137,7 @@ export function cross_entropy_index(
           d += rwsubsum(z + (off << 2), weight == 0 ? 0 : weight + (off << 2), min(BLOCK, n - off), m);
         }
       }
-      const sum = blockedExpSum(z, g, n, m, 1); // g holds e^(z - m) until scaled below
+      const sum = blockedExpSum(z, g, n, m); // g holds e^(z - m) until scaled below
       const logsum = logf(<f32>sum);
       const hard: f32 = (1 - smoothing) * (weight == 0 ? 1 : load<f32>(weight + (<usize>y << 2)));
       // loss = sum_c t_c (lse - z_c) with t = hard one-hot + soft * w, lse = m + logsum
@@ -184,7 +184,7 @@ export function cross_entropy_prob(
       d += rsofttarget(z + (off << 2), q + (off << 2), weight == 0 ? 0 : weight + (off << 2), min(BLOCK, n - off), m, a1, a0, TSUM);
       tsum += load<f32>(TSUM);
     }
-    const sum = blockedExpSum(z, g, n, m, 1); // after every read of z: grad may be logits
+    const sum = blockedExpSum(z, g, n, m); // after every read of z: grad may be logits
     // loss = sum_c t_c (lse - z_c), grad = (softmax * sum_c t_c - t) * scale
     const loss = d + tsum * <f64>logf(<f32>sum);
     vsoftgrad(g, q, weight, n, <f32>(<f64>scale * tsum / sum), scale, a1, a0);

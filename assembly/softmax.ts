@@ -1,68 +1,73 @@
 // Row-wise softmax and log-softmax, forward and backward, and the inverse softmax.
 // Microkernels (one job each, one row of n floats, pointers in bytes) followed by the row drivers that Wasm exports.
-import { expv, logv, expf, logf } from "./exp";
+import { expv, logv, logf } from "./exp";
 import { loadTail, storeTail, hsum, hmax, BLOCK } from "./vec";
 
-/** max_i x[i]; NaN if any x[i] is NaN. */
+/**
+ * max_i x[i], ignoring NaN: pmax is one instruction where NaN-propagating max is a sequence that made this pass
+ * 10x slower. A NaN still poisons its row, through the exp pass that follows every max.
+ */
 export function rmax(x: usize, n: usize): f32 {
   let m0 = f32x4.splat(-Infinity);
   let m1 = m0;
+  let m2 = m0;
+  let m3 = m0;
   let i: usize = 0;
-  for (; i + 8 <= n; i += 8) {
-    m0 = f32x4.max(m0, v128.load(x + (i << 2)));
-    m1 = f32x4.max(m1, v128.load(x + (i << 2), 16));
+  for (; i + 16 <= n; i += 16) {
+    m0 = f32x4.pmax(m0, v128.load(x + (i << 2)));
+    m1 = f32x4.pmax(m1, v128.load(x + (i << 2), 16));
+    m2 = f32x4.pmax(m2, v128.load(x + (i << 2), 32));
+    m3 = f32x4.pmax(m3, v128.load(x + (i << 2), 48));
   }
-  if (i + 4 <= n) { m0 = f32x4.max(m0, v128.load(x + (i << 2))); i += 4; }
-  if (i < n) m1 = f32x4.max(m1, loadTail(x + (i << 2), n - i, -Infinity));
-  return hmax(f32x4.max(m0, m1));
+  for (; i + 4 <= n; i += 4) m0 = f32x4.pmax(m0, v128.load(x + (i << 2)));
+  if (i < n) m1 = f32x4.pmax(m1, loadTail(x + (i << 2), n - i, -Infinity));
+  return hmax(f32x4.pmax(f32x4.pmax(m0, m1), f32x4.pmax(m2, m3)));
 }
 
-/** y[i] = e^((x[i] - max) * scale); returns the sum of the y[i]. y may be x. */
-export function raddstoreexpminusmax(x: usize, y: usize, n: usize, max: f32, scale: f32): f32 {
+/** y[i] = e^(x[i] - max); returns the sum of the y[i]. y may be x. */
+export function raddstoreexpminusmax(x: usize, y: usize, n: usize, max: f32): f32 {
   const vm = f32x4.splat(max);
-  const vs = f32x4.splat(scale);
   let s0 = f32x4.splat(0);
   let s1 = s0;
   let i: usize = 0;
   for (; i + 8 <= n; i += 8) {
     const p = i << 2;
-    const e0 = expv(f32x4.mul(f32x4.sub(v128.load(x + p), vm), vs));
-    const e1 = expv(f32x4.mul(f32x4.sub(v128.load(x + p, 16), vm), vs));
+    const e0 = expv(f32x4.sub(v128.load(x + p), vm));
+    const e1 = expv(f32x4.sub(v128.load(x + p, 16), vm));
     v128.store(y + p, e0);
     v128.store(y + p, e1, 16);
     s0 = f32x4.add(s0, e0);
     s1 = f32x4.add(s1, e1);
   }
   if (i + 4 <= n) {
-    const e = expv(f32x4.mul(f32x4.sub(v128.load(x + (i << 2)), vm), vs));
+    const e = expv(f32x4.sub(v128.load(x + (i << 2)), vm));
     v128.store(y + (i << 2), e);
     s0 = f32x4.add(s0, e);
     i += 4;
   }
   if (i < n) {
-    const e = expv(f32x4.mul(f32x4.sub(loadTail(x + (i << 2), n - i, -Infinity), vm), vs));
+    const e = expv(f32x4.sub(loadTail(x + (i << 2), n - i, -Infinity), vm));
     storeTail(y + (i << 2), e, n - i);
     s1 = f32x4.add(s1, e);
   }
   return hsum(f32x4.add(s0, s1));
 }
 
-/** Sum of e^((x[i] - max) * scale), nothing stored. */
-export function raddexpminusmax(x: usize, n: usize, max: f32, scale: f32): f32 {
+/** Sum of e^(x[i] - max), nothing stored. */
+export function raddexpminusmax(x: usize, n: usize, max: f32): f32 {
   const vm = f32x4.splat(max);
-  const vs = f32x4.splat(scale);
   let s0 = f32x4.splat(0);
   let s1 = s0;
   let i: usize = 0;
   for (; i + 8 <= n; i += 8) {
-    s0 = f32x4.add(s0, expv(f32x4.mul(f32x4.sub(v128.load(x + (i << 2)), vm), vs)));
-    s1 = f32x4.add(s1, expv(f32x4.mul(f32x4.sub(v128.load(x + (i << 2), 16), vm), vs)));
+    s0 = f32x4.add(s0, expv(f32x4.sub(v128.load(x + (i << 2)), vm)));
+    s1 = f32x4.add(s1, expv(f32x4.sub(v128.load(x + (i << 2), 16), vm)));
   }
   if (i + 4 <= n) {
-    s0 = f32x4.add(s0, expv(f32x4.mul(f32x4.sub(v128.load(x + (i << 2)), vm), vs)));
+    s0 = f32x4.add(s0, expv(f32x4.sub(v128.load(x + (i << 2)), vm)));
     i += 4;
   }
-  if (i < n) s1 = f32x4.add(s1, expv(f32x4.mul(f32x4.sub(loadTail(x + (i << 2), n - i, -Infinity), vm), vs)));
+  if (i < n) s1 = f32x4.add(s1, expv(f32x4.sub(loadTail(x + (i << 2), n - i, -Infinity), vm)));
   return hsum(f32x4.add(s0, s1));
 }
 
@@ -182,17 +187,31 @@ export function rcountfinite(x: usize, n: usize): i32 {
 
 // ---- row drivers: x is (rows, cols) row-major; long rows reduce in f32 blocks added up in f64 ----
 
-/** Row sum of e^((x - max) * scale) stored into y, over blocks. */
-export function blockedExpSum(x: usize, y: usize, n: usize, max: f32, scale: f32): f64 {
+/** Row sum of e^(x - max) stored into y, over blocks. */
+export function blockedExpSum(x: usize, y: usize, n: usize, max: f32): f64 {
   let sum: f64 = 0;
   for (let off: usize = 0; off < n; off += BLOCK) {
-    sum += raddstoreexpminusmax(x + (off << 2), y + (off << 2), min(BLOCK, n - off), max, scale);
+    sum += raddstoreexpminusmax(x + (off << 2), y + (off << 2), min(BLOCK, n - off), max);
   }
   return sum;
 }
 
 // Below this scale (temperature above ~1e30) x - max could overflow before the scaling: scale first.
 const TINY_SCALE: f32 = 1e-30;
+
+/**
+ * y = (x - max x) * scale for one row, so a temperature costs one cheap pass and the exp passes stay scale-free;
+ * the difference is taken before scaling (exact for close logits). Returns the max of y, which is 0.
+ */
+function shiftscale(x: usize, y: usize, n: usize, scale: f32): f32 {
+  if (scale < TINY_SCALE) {
+    vscale(x, y, n, scale);
+    x = y;
+    scale = 1;
+  }
+  vsubmulsub(x, y, n, rmax(x, n), scale, 0);
+  return 0;
+}
 
 export function softmax_forward(
   x: usize, // (R, C)
@@ -204,10 +223,14 @@ export function softmax_forward(
   for (let r = 0; r < rows; r++) {
     let xr = x + ((<usize>r * n) << 2);
     const yr = y + ((<usize>r * n) << 2);
-    let s = scale;
-    if (s < TINY_SCALE) { vscale(xr, yr, n, s); xr = yr; s = 1; }
-    const max = rmax(xr, n);
-    const sum = blockedExpSum(xr, yr, n, max, s);
+    let max: f32;
+    if (scale == 1) {
+      max = rmax(xr, n);
+    } else {
+      max = shiftscale(xr, yr, n, scale);
+      xr = yr;
+    }
+    const sum = blockedExpSum(xr, yr, n, max);
     vscale(yr, yr, n, <f32>(1.0 / sum));
   }
 }
@@ -222,12 +245,16 @@ export function log_softmax_forward(
   for (let r = 0; r < rows; r++) {
     let xr = x + ((<usize>r * n) << 2);
     const yr = y + ((<usize>r * n) << 2);
-    let s = scale;
-    if (s < TINY_SCALE) { vscale(xr, yr, n, s); xr = yr; s = 1; }
-    const max = rmax(xr, n);
+    let max: f32;
+    if (scale == 1) {
+      max = rmax(xr, n);
+    } else {
+      max = shiftscale(xr, yr, n, scale);
+      xr = yr;
+    }
     let sum: f64 = 0;
-    for (let off: usize = 0; off < n; off += BLOCK) sum += raddexpminusmax(xr + (off << 2), min(BLOCK, n - off), max, s);
-    vsubmulsub(xr, yr, n, max, s, logf(<f32>sum));
+    for (let off: usize = 0; off < n; off += BLOCK) sum += raddexpminusmax(xr + (off << 2), min(BLOCK, n - off), max);
+    vsubmulsub(xr, yr, n, max, 1, logf(<f32>sum));
   }
 }
 
@@ -284,5 +311,3 @@ export function logits_from_probs(
   }
 }
 
-// expf is re-exported for the kernel tests of the exp itself.
-export { expf, logf };

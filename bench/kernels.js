@@ -1,0 +1,471 @@
+// Benchmark: softmax / logSoftmax / crossEntropy of softmax-wasm (../dist) against a plain-JS stable version,
+// TensorFlow.js on its wasm backend, and the memory ceiling (a Float32Array.set copy of the same bytes).
+//
+//   node bench/kernels.js [--quick] [--json FILE]      (npm run bench = npm run build && node bench/kernels.js)
+//
+// --quick runs only [64,10] and [256,1000] and does not rewrite bench/RESULTS.md; --json FILE also writes every
+// measurement as JSON. Progress goes to stderr, the report to stdout (and, on a full run, to bench/RESULTS.md).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { Bench } from "tinybench";
+import * as tf from "@tensorflow/tfjs";
+import { setWasmPaths, version_wasm } from "@tensorflow/tfjs-backend-wasm";
+import { softmaxJS, logSoftmaxJS, crossEntropyJS } from "./reference.js";
+import { fmtUs, fmtGBps, fmtRatio, fmtPct, textTable, markdownTable } from "./format.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..");
+const require = createRequire(import.meta.url);
+
+// ---------------------------------------------------------------- options
+const USAGE = "usage: node bench/kernels.js [--quick] [--json FILE]";
+const args = process.argv.slice(2);
+let quick = false;
+let jsonFile;
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  if (a === "--quick") quick = true;
+  else if (a === "--json") {
+    jsonFile = args[++i];
+    if (!jsonFile) fail(`--json needs a file name\n${USAGE}`);
+  } else if (a.startsWith("--json=")) jsonFile = a.slice(7);
+  else if (a === "--help" || a === "-h") {
+    console.log(USAGE);
+    process.exit(0);
+  } else fail(`unknown argument ${a}\n${USAGE}`);
+}
+
+const ALL_SHAPES = [[64, 10], [4096, 10], [256, 1000], [32, 32000], [4, 128000], [1, 1000000]];
+const SHAPES = quick ? [[64, 10], [256, 1000]] : ALL_SHAPES;
+const OPS = ["softmax", "logSoftmax", "crossEntropy"];
+const IMPLS = ["ours", "js", "tfjs", "copy"];
+const IMPL_TITLE = { ours: "ours", js: "plain JS", tfjs: "tfjs-wasm", copy: "copy" };
+
+// Per task: tinybench time budget and warmup (ms). Calls faster than BATCH_MS are batched K to a sample (the
+// sample is the batch mean per call) so the timer's own cost (~50-100 ns a read) does not swamp sub-microsecond calls.
+const TIME_MS = quick ? 200 : 400;
+const WARMUP_MS = 100;
+const BATCH_MS = 0.05;
+const MAX_ITERATIONS = 64; // tinybench's default minimum iteration count, lowered for slow calls
+const MIN_ITERATIONS = 3; // the floor for the slowest calls (tfjs crossEntropy on wide rows)
+
+const BYTES_PER_ELEMENT = 8; // 4 read + 4 written, what the copy ceiling moves
+
+function fail(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------- setup
+let lib;
+try {
+  lib = await import("../dist/index.js");
+} catch (err) {
+  fail(`cannot load ../dist/index.js (${err.message}); run \`npm run build\` first`);
+}
+await lib.ready();
+
+// tfjs-backend-wasm locates its .wasm files relative to a path prefix; in Node that is a plain directory path
+// (a file:// URL works as well) ending in '/'.
+const tfWasmDir = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
+setWasmPaths(tfWasmDir);
+if (!(await tf.setBackend("wasm"))) fail(`tfjs could not initialise its wasm backend from ${tfWasmDir}`);
+await tf.ready();
+if (tf.getBackend() !== "wasm") fail(`tfjs backend is ${tf.getBackend()}, expected wasm`);
+const tfSimd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+const tfThreads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
+
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+// tinybench's exports map hides its package.json: read it beside the resolved entry point (dist/index.js)
+const tinybenchVersion = JSON.parse(
+  fs.readFileSync(path.join(path.dirname(require.resolve("tinybench")), "..", "package.json"), "utf8")).version;
+const cpus = os.cpus();
+const meta = {
+  date: new Date().toISOString(),
+  library: `${pkg.name} ${pkg.version}`,
+  cpu: cpus[0]?.model?.trim() ?? "unknown",
+  cores: cpus.length,
+  platform: `${os.platform()} ${os.arch()}`,
+  node: process.version,
+  tfjs: tf.version.tfjs,
+  tfjsBackendWasm: version_wasm,
+  tfjsWasmSimd: tfSimd,
+  tfjsWasmThreads: tfThreads,
+  tinybench: tinybenchVersion,
+  command: "npm run bench" + (quick ? " -- --quick" : ""),
+  timeMs: TIME_MS,
+  warmupMs: WARMUP_MS,
+};
+
+const header = [
+  `${meta.library} kernel benchmark, ${meta.date}`,
+  `machine: ${meta.cpu}, ${meta.cores} cores (${meta.platform}); node ${meta.node}`,
+  `tfjs ${meta.tfjs} + tfjs-backend-wasm ${meta.tfjsBackendWasm} (SIMD ${tfSimd ? "on" : "off"}, ` +
+    `threads ${tfThreads ? "on" : "off"}); tinybench ${meta.tinybench}`,
+];
+const notes = [
+  `Per call: tinybench median / mean over ${TIME_MS} ms per task after ${WARMUP_MS} ms warmup; calls under ` +
+    `${BATCH_MS * 1000} us are batched, each sample being the mean of a batch.`,
+  "ours: softmax-wasm API with a preallocated out / grad buffer (includes the copies into and out of Wasm memory). " +
+    "plain JS: max, exp-sum, scale loops over Float32Array. tfjs-wasm: op + dataSync() of the result(s) " +
+    "(crossEntropy: valueAndGrad of tf.losses.softmaxCrossEntropy, one-hot labels). copy: Float32Array.set of the same n floats.",
+  `GB/s = rows*cols*${BYTES_PER_ELEMENT} bytes / median; vs JS, vs tfjs = their median / ours; of copy = copy median / ours median. ` +
+    "At these sizes (at most 4 MB each way) the copy mostly runs from cache, so it is a ceiling, not DRAM bandwidth.",
+  "Before timing, every shape's output of ours and tfjs is checked element-wise against plain JS (ours to 1e-4; tfjs to " +
+    "20x that, as it sums a row in float32); a mismatch aborts the run.",
+];
+const load = os.loadavg()[0];
+meta.loadAverage1m = load;
+for (const l of header) console.log(l);
+console.log("");
+
+// ---------------------------------------------------------------- data
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Logits ~ N(0, 2^2), labels uniform, the same for a given shape on every run. */
+function makeData(rows, cols) {
+  const rand = mulberry32(rows * 1000003 + cols);
+  const x = new Float32Array(rows * cols);
+  for (let i = 0; i < x.length; i += 2) {
+    const u = 1 - rand();
+    const v = rand();
+    const r = 2 * Math.sqrt(-2 * Math.log(u));
+    x[i] = r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < x.length) x[i + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+  const labels = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) labels[r] = Math.min(cols - 1, Math.floor(rand() * cols));
+  return { x, labels };
+}
+
+// ---------------------------------------------------------------- correctness
+/** Largest |a - b| / (atol + rtol |b|) over the arrays: <= 1 passes. */
+function worst(a, b, rtol, atol) {
+  let w = 0;
+  let at = -1;
+  if (a.length !== b.length) return { w: Infinity, at, detail: `length ${a.length} vs ${b.length}` };
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / (atol + rtol * Math.abs(b[i]));
+    if (!(e <= w)) {
+      w = e;
+      at = i;
+      if (Number.isNaN(e)) break;
+    }
+  }
+  return { w, at, detail: at >= 0 ? `at [${at}]: ${a[at]} vs reference ${b[at]}` : "" };
+}
+
+// Tolerances (|a - b| <= atol + rtol |b| element-wise): probabilities (softmax, and the crossEntropy gradient times
+// rows, i.e. p - onehot) to 1e-4 relative with a floor of 1e-4 of a uniform row's probability; log-probabilities to
+// 1e-4 absolute plus 1e-5 relative; the loss to 1e-4 (relative above 1). tfjs is held to TFJS_SLACK times these: it
+// sums a row's exponentials in float32 one by one, so its log-sum-exp on a 1,000,000-wide row is off by ~1e-3.
+const TFJS_SLACK = 20;
+const accuracy = new Map(); // "op [r,c] impl" -> worst error as a fraction of the strict tolerance
+
+function tolerance(kind, cols, impl) {
+  const k = impl === "tfjs" ? TFJS_SLACK : 1;
+  return kind === "prob" ? [k * 1e-4, (k * 1e-4) / cols] : [k * 1e-5, k * 1e-4];
+}
+
+function checkArray(what, impl, a, b, kind, cols) {
+  const [rtol, atol] = tolerance(kind, cols, impl);
+  const r = worst(a, b, rtol, atol);
+  const key = `${what} ${impl}`;
+  const strict = r.w * (impl === "tfjs" ? TFJS_SLACK : 1);
+  accuracy.set(key, Math.max(accuracy.get(key) ?? 0, strict));
+  if (!(r.w <= 1)) {
+    fail(`${what}: ${IMPL_TITLE[impl]} disagrees with the plain-JS reference (rtol ${rtol.toExponential(1)}, ` +
+      `atol ${atol.toExponential(1)}) ${r.detail}; not timing a broken call`);
+  }
+}
+
+function checkScalar(what, impl, a, b) {
+  const tol = (impl === "tfjs" ? TFJS_SLACK : 1) * 1e-4 * Math.max(1, Math.abs(b));
+  const e = Math.abs(a - b) / tol;
+  const key = `${what} ${impl}`;
+  accuracy.set(key, Math.max(accuracy.get(key) ?? 0, e * (impl === "tfjs" ? TFJS_SLACK : 1)));
+  if (!(e <= 1)) {
+    fail(`${what}: ${IMPL_TITLE[impl]} loss ${a} disagrees with the plain-JS reference ${b}; not timing a broken call`);
+  }
+}
+
+// ---------------------------------------------------------------- timing
+let sink = 0; // results of calls land here so nothing is dead code
+
+/** A fresh batching wrapper per task (new Function: its own feedback, so no task's call site is polymorphic). */
+function batched(fn, K) {
+  const make = new Function("fn", "K", "now", `
+    return function batch() {
+      const t0 = now();
+      for (let i = 0; i < K; i++) fn();
+      const d = now() - t0;
+      return { overriddenDuration: d / K, overriddenIterationCost: d };
+    };`);
+  return make(fn, K, performance.now.bind(performance));
+}
+
+async function measure(fn) {
+  // rough per-call cost: the best of five ~1 ms windows (the best, so a busy neighbour does not shrink the batch)
+  fn();
+  let est = Infinity;
+  for (let w = 0; w < 5; w++) {
+    let calls = 0;
+    let elapsed = 0;
+    const t0 = performance.now();
+    do {
+      fn();
+      calls++;
+      elapsed = performance.now() - t0;
+    } while (elapsed < 1 && calls < 100000);
+    est = Math.min(est, elapsed / calls);
+    if (elapsed > 20) break; // a slow call: one window tells enough
+  }
+  const K = Math.max(1, Math.min(10000, Math.round(BATCH_MS / est)));
+  const perSample = est * K;
+  const iterations = Math.max(MIN_ITERATIONS, Math.min(MAX_ITERATIONS, Math.floor(TIME_MS / perSample)));
+  const warmupIterations = Math.max(1, Math.min(16, Math.floor(WARMUP_MS / perSample)));
+  const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, iterations, warmupIterations, warmup: true, throws: true });
+  bench.add("task", batched(fn, K));
+  await bench.run();
+  const r = bench.tasks[0].result;
+  if (r.state !== "completed") fail(`task ended in state ${r.state}${r.error ? `: ${r.error.message}` : ""}`);
+  const l = r.latency;
+  return {
+    medianUs: l.p50 * 1000, meanUs: l.mean * 1000, minUs: l.min * 1000, p75Us: l.p75 * 1000, p99Us: l.p99 * 1000,
+    maxUs: l.max * 1000, sdUs: l.sd * 1000, rmePct: l.rme, samples: l.samplesCount, batch: K,
+  };
+}
+
+// ---------------------------------------------------------------- implementations
+// tfjs: the dataSync() result is carried out of tf.tidy through a variable, never returned from the tidy callback:
+// tidy walks whatever its callback returns looking for tensors, key by key, which for a returned Float32Array of
+// 256,000 floats costs ~90 ms a call and would be timed as if it were tfjs's softmax.
+function implementations(op, rows, cols, d) {
+  const { x, labels, out, grad, ref, copyDst, xT, onehotT } = d;
+  if (op === "softmax") {
+    const opts = { out };
+    return {
+      ours: () => lib.softmax(x, cols, opts),
+      js: () => softmaxJS(x, cols, ref),
+      tfjs: () => {
+        let r;
+        tf.tidy(() => { r = tf.softmax(xT).dataSync(); });
+        return r;
+      },
+      copy: () => copyDst.set(x),
+    };
+  }
+  if (op === "logSoftmax") {
+    const opts = { out };
+    return {
+      ours: () => lib.logSoftmax(x, cols, opts),
+      js: () => logSoftmaxJS(x, cols, ref),
+      tfjs: () => {
+        let r;
+        tf.tidy(() => { r = tf.logSoftmax(xT).dataSync(); });
+        return r;
+      },
+      copy: () => copyDst.set(x),
+    };
+  }
+  const opts = { reduction: "mean", grad };
+  const lossAndGrad = tf.valueAndGrad((logits) => tf.losses.softmaxCrossEntropy(onehotT, logits));
+  return {
+    ours: () => {
+      const r = lib.crossEntropy(x, cols, labels, opts);
+      sink += r.loss;
+      return r;
+    },
+    js: () => {
+      const loss = crossEntropyJS(x, cols, labels, ref);
+      sink += loss;
+      return { loss, grad: ref };
+    },
+    tfjs: () => {
+      let r;
+      tf.tidy(() => {
+        const { value, grad: g } = lossAndGrad(xT);
+        r = { loss: value.dataSync()[0], grad: g.dataSync() };
+      });
+      sink += r.loss;
+      return r;
+    },
+    copy: () => copyDst.set(x),
+  };
+}
+
+function check(op, rows, cols, impls, d) {
+  const what = `${op} [${rows},${cols}]`;
+  if (op === "crossEntropy") {
+    const ref = impls.js();
+    const refLoss = ref.loss;
+    const refP = ref.grad.map((g) => g * rows); // (p - onehot) per row, checked at probability scale
+    for (const impl of ["ours", "tfjs"]) {
+      const r = impls[impl];
+      const got = r();
+      checkScalar(what, impl, got.loss, refLoss);
+      checkArray(what, impl, Float32Array.from(got.grad, (g) => g * rows), refP, "prob", cols);
+    }
+    // the class-index target really is honoured: the label entry is the one pushed down
+    const pl = ref.grad[d.labels[0]];
+    if (!(pl < 0)) fail(`${what}: reference gradient at the label is not negative (${pl})`);
+  } else {
+    const ref = Float32Array.from(impls.js());
+    const kind = op === "softmax" ? "prob" : "log";
+    checkArray(what, "ours", Float32Array.from(impls.ours()), ref, kind, cols);
+    checkArray(what, "tfjs", Float32Array.from(impls.tfjs()), ref, kind, cols);
+    if (op === "softmax") {
+      let s = 0;
+      for (let i = 0; i < cols; i++) s += d.out[i];
+      if (!(Math.abs(s - 1) < 1e-3)) fail(`${what}: ours' first row sums to ${s}`);
+    }
+  }
+  impls.copy();
+  for (let i = 0; i < d.x.length; i += 997) if (d.copyDst[i] !== d.x[i]) fail(`${what}: copy ceiling did not copy`);
+}
+
+// ---------------------------------------------------------------- targets (printed, not asserted)
+function target(op, rows, cols, medianUs, gbps) {
+  const us = (limit) => ({ text: `<=${limit} us`, met: medianUs <= limit });
+  if (op === "softmax" && cols >= 1000) return { text: ">=8 GB/s", met: gbps >= 8 };
+  if (op === "softmax" && rows === 64 && cols === 10) return us(1);
+  if (op === "crossEntropy" && rows === 64 && cols === 10) return us(2);
+  if (op === "crossEntropy" && rows === 256 && cols === 1000) return us(250);
+  if (op === "crossEntropy" && rows === 32 && cols === 32000) return us(1100);
+  return undefined;
+}
+
+// ---------------------------------------------------------------- run
+const results = [];
+const started = performance.now();
+const cpuStarted = process.cpuUsage();
+for (const [rows, cols] of SHAPES) {
+  const n = rows * cols;
+  const { x, labels } = makeData(rows, cols);
+  const d = {
+    x, labels, out: new Float32Array(n), grad: new Float32Array(n), ref: new Float32Array(n),
+    copyDst: new Float32Array(n), xT: tf.tensor2d(x, [rows, cols]),
+    onehotT: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), cols).toFloat()),
+  };
+  for (const op of OPS) {
+    const impls = implementations(op, rows, cols, d);
+    check(op, rows, cols, impls, d);
+    const row = { op, rows, cols, n, impl: {} };
+    const acc = (impl) => accuracy.get(`${op} [${rows},${cols}] ${impl}`);
+    row.errorVsStrictTolerance = { ours: acc("ours"), tfjs: acc("tfjs") };
+    process.stderr.write(`  ${op.padEnd(12)} ${`[${rows},${cols}]`.padEnd(13)} check: worst error ours ` +
+      `${acc("ours").toFixed(3)}, tfjs ${acc("tfjs").toFixed(3)} of the 1e-4 tolerance\n`);
+    for (const impl of IMPLS) {
+      const tensorsBefore = tf.memory().numTensors;
+      const m = await measure(impls[impl]);
+      const leaked = tf.memory().numTensors - tensorsBefore;
+      if (leaked !== 0) fail(`${op} [${rows},${cols}] ${impl}: ${leaked} tensors leaked per run; memory is not flat`);
+      m.gbps = (n * BYTES_PER_ELEMENT) / (m.medianUs * 1e-6) / 1e9;
+      row.impl[impl] = m;
+      process.stderr.write(`  ${op.padEnd(12)} ${`[${rows},${cols}]`.padEnd(13)} ${IMPL_TITLE[impl].padEnd(9)} ` +
+        `${fmtUs(m.medianUs).padStart(8)} us  ${fmtGBps(m.gbps).padStart(6)} GB/s  (${m.samples} samples x ${m.batch})\n`);
+    }
+    const o = row.impl.ours;
+    row.speedupVsJs = row.impl.js.medianUs / o.medianUs;
+    row.speedupVsTfjs = row.impl.tfjs.medianUs / o.medianUs;
+    row.fractionOfCopy = row.impl.copy.medianUs / o.medianUs;
+    row.target = target(op, rows, cols, o.medianUs, o.gbps);
+    results.push(row);
+  }
+  d.xT.dispose();
+  d.onehotT.dispose();
+}
+const elapsedS = (performance.now() - started) / 1000;
+// The bench is single-threaded: if it got much less than one core of CPU time over the run, something else on the
+// machine was competing for the cores and the figures (means most of all) are noisy.
+const cpu = process.cpuUsage(cpuStarted);
+const cpuShare = (cpu.user + cpu.system) / 1e6 / elapsedS;
+meta.cpuShare = cpuShare;
+if (cpuShare < 0.9) {
+  notes.push(`WARNING: this process got ${fmtPct(cpuShare)} of a core over the run: other processes were competing ` +
+    "for the CPU, so these figures are noisy (rerun on an idle machine).");
+}
+if (!Number.isFinite(sink)) console.error("bench: (a crossEntropy loss was not finite)");
+
+// ---------------------------------------------------------------- report
+const medMean = (m) => `${fmtUs(m.medianUs)} / ${fmtUs(m.meanUs)}`;
+const shapeText = (r) => `${r.rows}x${r.cols}`;
+const targetText = (t) => (t ? `${t.text} ${t.met ? "met" : "MISSED"}` : "-");
+
+const LAT = "us per call, median / mean";
+const mainColumns = [
+  { title: "op", align: "l" }, { title: "shape", align: "l" },
+  ...IMPLS.map((i) => ({ title: IMPL_TITLE[i], md: `${IMPL_TITLE[i]} us (median / mean)`, align: "r", group: LAT })),
+  { title: "ours GB/s", align: "r" }, { title: "vs JS", align: "r" }, { title: "vs tfjs", align: "r" },
+  { title: "of copy", align: "r" }, { title: "target", align: "l" },
+];
+const mainRows = results.map((r) => [
+  r.op, shapeText(r), ...IMPLS.map((i) => medMean(r.impl[i])), fmtGBps(r.impl.ours.gbps),
+  fmtRatio(r.speedupVsJs), fmtRatio(r.speedupVsTfjs), fmtPct(r.fractionOfCopy), targetText(r.target),
+]);
+
+const gbColumns = [
+  { title: "op", align: "l" }, { title: "shape", align: "l" },
+  ...IMPLS.map((i) => ({ title: IMPL_TITLE[i], md: `${IMPL_TITLE[i]} GB/s`, align: "r", group: "GB/s (median)" })),
+  ...IMPLS.map((i) => ({ title: IMPL_TITLE[i], md: `${IMPL_TITLE[i]} +-rme`, align: "r", group: "+-rme" })),
+  ...IMPLS.map((i) => ({ title: IMPL_TITLE[i], md: `${IMPL_TITLE[i]} samples`, align: "r", group: "samples x batch" })),
+];
+const pctText = (p) => (Number.isFinite(p) ? `${p < 10 ? p.toFixed(1) : Math.round(p)}%` : "-");
+const gbRows = results.map((r) => [
+  r.op, shapeText(r), ...IMPLS.map((i) => fmtGBps(r.impl[i].gbps)), ...IMPLS.map((i) => pctText(r.impl[i].rmePct)),
+  ...IMPLS.map((i) => (r.impl[i].batch > 1 ? `${r.impl[i].samples}x${r.impl[i].batch}` : `${r.impl[i].samples}`)),
+]);
+
+console.log("");
+console.log("Latency per call (us, median / mean) and ours against the others");
+console.log(textTable(mainColumns, mainRows));
+console.log("");
+console.log("Throughput at 8 bytes per element (GB/s, from the median), relative margin of error, samples (x batch)");
+console.log(textTable(gbColumns, gbRows));
+console.log("");
+for (const l of notes) console.log(l);
+console.log(`Total ${elapsedS.toFixed(1)} s; the bench process had ${fmtPct(cpuShare)} of a core.`);
+
+if (!quick) {
+  const md = [
+    "# Benchmark results",
+    "",
+    `Produced by \`npm run bench\` (\`bench/kernels.js\`) on ${meta.date.slice(0, 10)}.`,
+    "",
+    `- Machine: ${meta.cpu}, ${meta.cores} cores (${meta.platform})`,
+    `- Node ${meta.node}; ${meta.library}; tfjs ${meta.tfjs} with tfjs-backend-wasm ${meta.tfjsBackendWasm} ` +
+      `(SIMD ${tfSimd ? "on" : "off"}, threads ${tfThreads ? "on" : "off"}); tinybench ${meta.tinybench}`,
+    `- Total run ${elapsedS.toFixed(0)} s; the bench process had ${fmtPct(cpuShare)} of a core over it ` +
+      `(1-minute load average before it: ${load.toFixed(2)})`,
+    "",
+    "## Latency per call (us, median / mean) and ours against the others",
+    "",
+    markdownTable(mainColumns, mainRows),
+    "",
+    "## Throughput at 8 bytes per element (GB/s, from the median), relative margin of error, samples (x batch)",
+    "",
+    markdownTable(gbColumns, gbRows),
+    "",
+    ...notes.map((l) => `- ${l}`),
+    "- Targets are the project's goals, printed beside the figures, not asserted.",
+    "",
+  ].join("\n");
+  fs.writeFileSync(path.join(HERE, "RESULTS.md"), md);
+  console.log(`Wrote ${path.relative(process.cwd(), path.join(HERE, "RESULTS.md")) || "bench/RESULTS.md"}.`);
+}
+if (jsonFile) {
+  fs.writeFileSync(jsonFile, JSON.stringify({ meta: { ...meta, elapsedS }, results }, null, 2) + "\n");
+  console.log(`Wrote ${jsonFile}.`);
+}
