@@ -33,10 +33,11 @@ const EXP_K: usize = memory.data<f32>([
   return v128.andnot(f, f32x4.lt(x, v128.load(EXP_K, 144)));
 }
 
-// ln x, cephes' logf: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln(m) by a degree-9 polynomial in m - 1.
+// ln x, cephes' logf: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln(m) = m - m^2/2 + m^3 P(m) with P of degree 8 in m - 1
+// evaluated by Estrin's scheme (half the dependency chain of Horner's: the log sits on each row's critical path).
 const LOG_K: usize = memory.data<f32>([
   0.707106781, 0.707106781, 0.707106781, 0.707106781, // 0: sqrt(1/2)
-  7.0376836292e-2, 7.0376836292e-2, 7.0376836292e-2, 7.0376836292e-2, // 16: p0
+  7.0376836292e-2, 7.0376836292e-2, 7.0376836292e-2, 7.0376836292e-2, // 16: p0 (of m^8)
   -1.1514610310e-1, -1.1514610310e-1, -1.1514610310e-1, -1.1514610310e-1, // 32: p1
   1.1676998740e-1, 1.1676998740e-1, 1.1676998740e-1, 1.1676998740e-1, // 48: p2
   -1.2420140846e-1, -1.2420140846e-1, -1.2420140846e-1, -1.2420140846e-1, // 64: p3
@@ -44,50 +45,65 @@ const LOG_K: usize = memory.data<f32>([
   -1.6668057665e-1, -1.6668057665e-1, -1.6668057665e-1, -1.6668057665e-1, // 96: p5
   2.0000714765e-1, 2.0000714765e-1, 2.0000714765e-1, 2.0000714765e-1, // 112: p6
   -2.4999993993e-1, -2.4999993993e-1, -2.4999993993e-1, -2.4999993993e-1, // 128: p7
-  3.3333331174e-1, 3.3333331174e-1, 3.3333331174e-1, 3.3333331174e-1, // 144: p8
+  3.3333331174e-1, 3.3333331174e-1, 3.3333331174e-1, 3.3333331174e-1, // 144: p8 (of m^0)
   -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, // 160: ln2 low part
   0.693359375, 0.693359375, 0.693359375, 0.693359375, // 176: ln2 high part
   1.17549435e-38, 1.17549435e-38, 1.17549435e-38, 1.17549435e-38, // 192: smallest normal
   8388608.0, 8388608.0, 8388608.0, 8388608.0, // 208: 2^23, lifts a subnormal into the normal range
+  23.0, 23.0, 23.0, 23.0, // 224: the exponent that lift adds
+  1.0, 1.0, 1.0, 1.0, // 240
+  0.5, 0.5, 0.5, 0.5, // 256
+  -Infinity, -Infinity, -Infinity, -Infinity, // 272
+  Infinity, Infinity, Infinity, Infinity, // 288
+], 16);
+// integer constants of the log: mantissa mask, the exponent of 0.5, the exponent bias less one
+const LOG_I: usize = memory.data<i32>([
+  0x007fffff, 0x007fffff, 0x007fffff, 0x007fffff, // 0
+  0x3f000000, 0x3f000000, 0x3f000000, 0x3f000000, // 16
+  126, 126, 126, 126, // 32
 ], 16);
 
 /** ln x lane-wise: ln 0 = -Infinity, ln Infinity = Infinity, negative or NaN gives NaN; subnormals exact. */
 // @ts-ignore: decorator
 @inline export function logv(x: v128): v128 {
+  const one = v128.load(LOG_K, 240);
   const sub = f32x4.lt(x, v128.load(LOG_K, 192));
   const xs = v128.bitselect(f32x4.mul(x, v128.load(LOG_K, 208)), x, sub);
   // exponent e such that xs = m 2^e with m in [0.5, 1); subnormals were scaled by 2^23
-  let e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.shr_u(xs, 23), i32x4.splat(126)));
-  e = f32x4.sub(e, v128.and(sub, f32x4.splat(23.0)));
-  let m = v128.or(v128.and(xs, i32x4.splat(0x007fffff)), i32x4.splat(0x3f000000));
+  let e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.shr_u(xs, 23), v128.load(LOG_I, 32)));
+  e = f32x4.sub(e, v128.and(sub, v128.load(LOG_K, 224)));
+  let m = v128.or(v128.and(xs, v128.load(LOG_I, 0)), v128.load(LOG_I, 16));
   // m < sqrt(1/2): use 2m - 1 and e - 1, so the polynomial argument stays in [-0.293, 0.414)
   const lo = f32x4.lt(m, v128.load(LOG_K, 0));
-  e = f32x4.sub(e, v128.and(lo, f32x4.splat(1.0)));
-  m = f32x4.add(f32x4.sub(m, f32x4.splat(1.0)), v128.and(m, lo));
+  e = f32x4.sub(e, v128.and(lo, one));
+  m = f32x4.add(f32x4.sub(m, one), v128.and(m, lo));
   const z = f32x4.mul(m, m);
-  let y = f32x4.add(f32x4.mul(v128.load(LOG_K, 16), m), v128.load(LOG_K, 32));
-  y = f32x4.add(f32x4.mul(y, m), v128.load(LOG_K, 48));
-  y = f32x4.add(f32x4.mul(y, m), v128.load(LOG_K, 64));
-  y = f32x4.add(f32x4.mul(y, m), v128.load(LOG_K, 80));
-  y = f32x4.add(f32x4.mul(y, m), v128.load(LOG_K, 96));
-  y = f32x4.add(f32x4.mul(y, m), v128.load(LOG_K, 112));
-  y = f32x4.add(f32x4.mul(y, m), v128.load(LOG_K, 128));
-  y = f32x4.add(f32x4.mul(y, m), v128.load(LOG_K, 144));
+  const m4 = f32x4.mul(z, z);
+  // P(m) = p8 + p7 m + ... + p0 m^8 as ((a + b m^2) + (c + d m^2) m^4) + p0 m^8
+  const a = f32x4.add(f32x4.mul(v128.load(LOG_K, 128), m), v128.load(LOG_K, 144));
+  const b = f32x4.add(f32x4.mul(v128.load(LOG_K, 96), m), v128.load(LOG_K, 112));
+  const c = f32x4.add(f32x4.mul(v128.load(LOG_K, 64), m), v128.load(LOG_K, 80));
+  const d = f32x4.add(f32x4.mul(v128.load(LOG_K, 32), m), v128.load(LOG_K, 48));
+  const ab = f32x4.add(f32x4.mul(b, z), a);
+  const cd = f32x4.add(f32x4.mul(d, z), c);
+  let y = f32x4.add(f32x4.add(f32x4.mul(cd, m4), ab), f32x4.mul(v128.load(LOG_K, 16), f32x4.mul(m4, m4)));
   y = f32x4.mul(f32x4.mul(y, m), z);
   y = f32x4.add(y, f32x4.mul(e, v128.load(LOG_K, 160)));
-  y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
+  y = f32x4.sub(y, f32x4.mul(z, v128.load(LOG_K, 256)));
   let r = f32x4.add(f32x4.add(m, y), f32x4.mul(e, v128.load(LOG_K, 176)));
   // special values: 0 -> -Infinity, Infinity -> Infinity, negative or NaN -> NaN (all-ones is a NaN)
-  r = v128.bitselect(f32x4.splat(-Infinity), r, f32x4.eq(x, f32x4.splat(0.0)));
-  r = v128.bitselect(x, r, f32x4.eq(x, f32x4.splat(Infinity)));
-  return v128.or(r, v128.or(f32x4.lt(x, f32x4.splat(0.0)), f32x4.ne(x, x)));
+  const zero = v128.xor(one, one);
+  r = v128.bitselect(v128.load(LOG_K, 272), r, f32x4.eq(x, zero));
+  r = v128.bitselect(x, r, f32x4.eq(x, v128.load(LOG_K, 288)));
+  return v128.or(r, v128.or(f32x4.lt(x, zero), f32x4.ne(x, x)));
 }
 
 /** ln(1 + t) lane-wise for t >= 0, accurate for tiny t: ln(u) - ((u - 1) - t) / u with u = 1 + t. */
 // @ts-ignore: decorator
 @inline export function log1pv(t: v128): v128 {
-  const u = f32x4.add(t, f32x4.splat(1.0));
-  const c = f32x4.div(f32x4.sub(f32x4.sub(u, f32x4.splat(1.0)), t), u);
+  const one = v128.load(LOG_K, 240);
+  const u = f32x4.add(t, one);
+  const c = f32x4.div(f32x4.sub(f32x4.sub(u, one), t), u);
   // where u rounds to exactly 1, ln(u) = 0 and the correction gives t itself
   return f32x4.sub(logv(u), c);
 }

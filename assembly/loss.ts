@@ -2,10 +2,10 @@
 // F.binary_cross_entropy_with_logits), and the quadratic cost. Each driver returns the sum of its
 // (unscaled) per-row or per-element losses in f64, writes them to `losses` when that is not 0, and
 // writes grad = d(scale * sum of losses) / d(logits).
-import { log1pv, logf } from "./exp";
+import { expv, logv, log1pv, logf } from "./exp";
 import { expnegabs, sigmoidFromExp, sigmoidNegFromExp } from "./activation";
-import { loadTail, storeTail, tailMask, hsum, BLOCK } from "./vec";
-import { rmax, vscale, blockedExpSum } from "./softmax";
+import { loadTail, storeTail, tailMask, hsum, transposeLoad4, transposeStore4, BLOCK } from "./vec";
+import { rmax, vscale, blockedExpSum, NARROW, COLS4 } from "./softmax";
 
 /** y[i] = 0. */
 export function vzero(y: usize, n: usize): void {
@@ -105,6 +105,96 @@ export function vsoftgrad(g: usize, q: usize, w: usize, n: usize, a: f32, b: f32
 // Where rsofttarget leaves sum_i t[i].
 const TSUM: usize = memory.data(16, 16);
 
+/** Cross-entropy of one row with class y (not ignored); writes its gradient and returns its loss. */
+function crossEntropyRow(z: usize, g: usize, y: i32, weight: usize, n: usize, smoothing: f32, wsum: f32, scale: f32): f64 {
+  const soft: f32 = smoothing / <f32>n;
+  // everything read from z comes before the exp pass, so grad may be logits itself
+  const m = rmax(z, n);
+  const zy = load<f32>(z + (<usize>y << 2));
+  let d: f64 = 0;
+  if (smoothing != 0) {
+    for (let off: usize = 0; off < n; off += BLOCK) {
+      d += rwsubsum(z + (off << 2), weight == 0 ? 0 : weight + (off << 2), min(BLOCK, n - off), m);
+    }
+  }
+  const sum = blockedExpSum(z, g, n, m); // g holds e^(z - m) until scaled below
+  const logsum = logf(<f32>sum);
+  const hard: f32 = (1 - smoothing) * (weight == 0 ? 1 : load<f32>(weight + (<usize>y << 2)));
+  // loss = sum_c t_c (lse - z_c) with t = hard one-hot + soft * w, lse = m + logsum
+  let loss = <f64>hard * ((<f64>m - <f64>zy) + <f64>logsum);
+  const a = <f32>(<f64>scale * (<f64>hard + <f64>soft * <f64>wsum) / sum);
+  if (smoothing == 0) {
+    vscale(g, g, n, a);
+  } else {
+    vscalesubw(g, weight, n, a, scale * soft);
+    loss += <f64>soft * (<f64>wsum * <f64>logsum + d);
+  }
+  const gy = g + (<usize>y << 2);
+  store<f32>(gy, load<f32>(gy) - scale * hard);
+  return loss;
+}
+
+/**
+ * Cross-entropy of four rows of n < NARROW classes as column vectors (lane = row), the same math as
+ * crossEntropyRow; writes four losses to `losses` (if not 0) and returns their sum.
+ */
+function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses: usize, n: usize,
+  ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32): f64 {
+  transposeLoad4(z, n, COLS4);
+  const stride = n << 2;
+  const yv = v128.load(labels);
+  const valid = i32x4.ne(yv, i32x4.splat(ignoreIndex));
+  // z[y] and w[y] of each row, gathered before anything is written (grad may be logits)
+  let zy = f32x4.splat(0);
+  let wy = f32x4.splat(1);
+  for (let l = 0; l < 4; l++) {
+    const y = load<i32>(labels + (<usize>l << 2));
+    if (y == ignoreIndex) continue;
+    const v = load<f32>(z + <usize>l * stride + (<usize>y << 2));
+    const w: f32 = weight == 0 ? 1 : load<f32>(weight + (<usize>y << 2));
+    if (l == 0) { zy = f32x4.replace_lane(zy, 0, v); wy = f32x4.replace_lane(wy, 0, w); }
+    else if (l == 1) { zy = f32x4.replace_lane(zy, 1, v); wy = f32x4.replace_lane(wy, 1, w); }
+    else if (l == 2) { zy = f32x4.replace_lane(zy, 2, v); wy = f32x4.replace_lane(wy, 2, w); }
+    else { zy = f32x4.replace_lane(zy, 3, v); wy = f32x4.replace_lane(wy, 3, w); }
+  }
+  let m = f32x4.splat(-Infinity);
+  for (let j: usize = 0; j < n; j++) m = f32x4.pmax(m, v128.load(COLS4 + (j << 4)));
+  const soft: f32 = smoothing / <f32>n;
+  let s = f32x4.splat(0);
+  let d = s; // sum_j w_j (m - z_j), for the smoothing term
+  for (let j: usize = 0; j < n; j++) {
+    const c = v128.load(COLS4 + (j << 4));
+    const e = expv(f32x4.sub(c, m));
+    s = f32x4.add(s, e);
+    if (smoothing != 0) {
+      const w = f32x4.splat(weight == 0 ? 1 : load<f32>(weight + (j << 2)));
+      d = f32x4.add(d, f32x4.mul(w, f32x4.sub(m, c)));
+    }
+    v128.store(COLS4 + (j << 4), e);
+  }
+  const hard = f32x4.mul(f32x4.splat(1 - smoothing), wy);
+  const vs = f32x4.splat(scale);
+  // grad_j = e_j * scale (hard + soft wsum) / s - scale soft w_j - [j == y] scale hard, zero on ignored rows
+  const a = v128.and(f32x4.div(f32x4.mul(vs, f32x4.add(hard, f32x4.splat(soft * wsum))), s), valid);
+  const hy = v128.and(f32x4.mul(vs, hard), valid);
+  const b = v128.and(f32x4.splat(scale * soft), valid);
+  for (let j: usize = 0; j < n; j++) {
+    const w = f32x4.splat(weight == 0 ? 1 : load<f32>(weight + (j << 2)));
+    let gj = f32x4.sub(f32x4.mul(v128.load(COLS4 + (j << 4)), a), f32x4.mul(b, w));
+    gj = f32x4.sub(gj, v128.and(hy, i32x4.eq(yv, i32x4.splat(<i32>j))));
+    v128.store(COLS4 + (j << 4), gj);
+  }
+  transposeStore4(COLS4, g, n);
+  const logsum = logv(s);
+  let loss = f32x4.mul(hard, f32x4.add(f32x4.sub(m, zy), logsum));
+  if (smoothing != 0) loss = f32x4.add(loss, f32x4.mul(f32x4.splat(soft), f32x4.add(f32x4.mul(f32x4.splat(wsum), logsum), d)));
+  loss = v128.and(loss, valid);
+  if (losses != 0) v128.store(losses, loss);
+  return <f64>f32x4.extract_lane(loss, 0) + <f64>f32x4.extract_lane(loss, 1) +
+    <f64>f32x4.extract_lane(loss, 2) + <f64>f32x4.extract_lane(loss, 3);
+}
+
+// Buffers need 16 bytes of slack after their end (the narrow path reads and merges whole vectors).
 export function cross_entropy_index(
   logits: usize, // (R, C)
   labels: usize, // (R,) i32 class of each row
@@ -118,40 +208,22 @@ export function cross_entropy_index(
   scale: f32,       // 1 / summed weight of the counted rows for a mean, else 1
 ): f64 {
   const n = <usize>cols;
-  const soft: f32 = smoothing / <f32>cols;
   let total: f64 = 0;
-  for (let r = 0; r < rows; r++) {
+  let r = 0;
+  if (n < NARROW) {
+    for (; r + 4 <= rows; r += 4) {
+      const o = (<usize>r * n) << 2;
+      total += crossEntropy4(logits + o, grad + o, labels + (<usize>r << 2), weight,
+        losses == 0 ? 0 : losses + (<usize>r << 2), n, ignoreIndex, smoothing, wsum, scale);
+    }
+  }
+  for (; r < rows; r++) {
     const z = logits + ((<usize>r * n) << 2);
     const g = grad + ((<usize>r * n) << 2);
     const y = load<i32>(labels + (<usize>r << 2));
     let loss: f64 = 0;
-    if (y == ignoreIndex) {
-      vzero(g, n);
-    } else {
-      // everything read from z comes before the exp pass, so grad may be logits itself
-      const m = rmax(z, n);
-      const zy = load<f32>(z + (<usize>y << 2));
-      let d: f64 = 0;
-      if (smoothing != 0) {
-        for (let off: usize = 0; off < n; off += BLOCK) {
-          d += rwsubsum(z + (off << 2), weight == 0 ? 0 : weight + (off << 2), min(BLOCK, n - off), m);
-        }
-      }
-      const sum = blockedExpSum(z, g, n, m); // g holds e^(z - m) until scaled below
-      const logsum = logf(<f32>sum);
-      const hard: f32 = (1 - smoothing) * (weight == 0 ? 1 : load<f32>(weight + (<usize>y << 2)));
-      // loss = sum_c t_c (lse - z_c) with t = hard one-hot + soft * w, lse = m + logsum
-      loss = <f64>hard * ((<f64>m - <f64>zy) + <f64>logsum);
-      const a = <f32>(<f64>scale * (<f64>hard + <f64>soft * <f64>wsum) / sum);
-      if (smoothing == 0) {
-        vscale(g, g, n, a);
-      } else {
-        vscalesubw(g, weight, n, a, scale * soft);
-        loss += <f64>soft * (<f64>wsum * <f64>logsum + d);
-      }
-      const gy = g + (<usize>y << 2);
-      store<f32>(gy, load<f32>(gy) - scale * hard);
-    }
+    if (y == ignoreIndex) vzero(g, n);
+    else loss = crossEntropyRow(z, g, y, weight, n, smoothing, wsum, scale);
     if (losses != 0) store<f32>(losses + (<usize>r << 2), <f32>loss);
     total += loss;
   }

@@ -1,7 +1,7 @@
 // Row-wise softmax and log-softmax, forward and backward, and the inverse softmax.
 // Microkernels (one job each, one row of n floats, pointers in bytes) followed by the row drivers that Wasm exports.
 import { expv, logv, logf } from "./exp";
-import { loadTail, storeTail, hsum, hmax, BLOCK } from "./vec";
+import { loadTail, storeTail, hsum, hmax, transposeLoad4, transposeStore4, BLOCK } from "./vec";
 
 /**
  * max_i x[i], ignoring NaN: pmax is one instruction where NaN-propagating max is a sequence that made this pass
@@ -213,6 +213,89 @@ function shiftscale(x: usize, y: usize, n: usize, scale: f32): f32 {
   return 0;
 }
 
+// Rows narrower than this go four at a time through transposed column vectors: no horizontal reductions, no
+// partial vectors in the exp, and four rows' dependency chains side by side (one row at a time is latency-bound).
+export const NARROW: usize = 32;
+// Column vectors of four rows; a partial last block is transposed whole, hence the 4 extra.
+export const COLS4: usize = memory.data((32 + 4) << 4, 16);
+
+/** Softmax (or log-softmax) of four rows of n < NARROW floats at x into y (may be x), as columns. */
+// @ts-ignore: decorator
+@inline function softmax4(x: usize, y: usize, n: usize, scale: f32, log: bool): void {
+  transposeLoad4(x, n, COLS4);
+  let vs = f32x4.splat(scale);
+  if (scale < TINY_SCALE) {
+    for (let j: usize = 0; j < n; j++) v128.store(COLS4 + (j << 4), f32x4.mul(v128.load(COLS4 + (j << 4)), vs));
+    vs = f32x4.splat(1);
+  }
+  // two accumulators each: a max or sum chain of n dependent steps would be the critical path
+  let m0 = f32x4.splat(-Infinity);
+  let m1 = m0;
+  let j: usize = 0;
+  for (; j + 2 <= n; j += 2) {
+    m0 = f32x4.pmax(m0, v128.load(COLS4 + (j << 4)));
+    m1 = f32x4.pmax(m1, v128.load(COLS4 + (j << 4), 16));
+  }
+  if (j < n) m0 = f32x4.pmax(m0, v128.load(COLS4 + (j << 4)));
+  const m = f32x4.pmax(m0, m1);
+  let s0 = f32x4.splat(0);
+  let s1 = s0;
+  for (j = 0; j + 2 <= n; j += 2) {
+    const q = COLS4 + (j << 4);
+    const d0 = f32x4.mul(f32x4.sub(v128.load(q), m), vs);
+    const d1 = f32x4.mul(f32x4.sub(v128.load(q, 16), m), vs);
+    const e0 = expv(d0);
+    const e1 = expv(d1);
+    s0 = f32x4.add(s0, e0);
+    s1 = f32x4.add(s1, e1);
+    v128.store(q, log ? d0 : e0);
+    v128.store(q, log ? d1 : e1, 16);
+  }
+  if (j < n) {
+    const d = f32x4.mul(f32x4.sub(v128.load(COLS4 + (j << 4)), m), vs);
+    const e = expv(d);
+    s0 = f32x4.add(s0, e);
+    v128.store(COLS4 + (j << 4), log ? d : e);
+  }
+  const s = f32x4.add(s0, s1);
+  if (log) {
+    const ls = logv(s);
+    for (let j: usize = 0; j < n; j++) v128.store(COLS4 + (j << 4), f32x4.sub(v128.load(COLS4 + (j << 4)), ls));
+  } else {
+    const r = f32x4.div(f32x4.splat(1), s);
+    for (let j: usize = 0; j < n; j++) v128.store(COLS4 + (j << 4), f32x4.mul(v128.load(COLS4 + (j << 4)), r));
+  }
+  transposeStore4(COLS4, y, n);
+}
+
+/** Softmax of one row of n floats at x into y (may be x). */
+function softmaxRow(x: usize, y: usize, n: usize, scale: f32): void {
+  let max: f32;
+  if (scale == 1) {
+    max = rmax(x, n);
+  } else {
+    max = shiftscale(x, y, n, scale);
+    x = y;
+  }
+  const sum = blockedExpSum(x, y, n, max);
+  vscale(y, y, n, <f32>(1.0 / sum));
+}
+
+/** Log-softmax of one row of n floats at x into y (may be x). */
+function logSoftmaxRow(x: usize, y: usize, n: usize, scale: f32): void {
+  let max: f32;
+  if (scale == 1) {
+    max = rmax(x, n);
+  } else {
+    max = shiftscale(x, y, n, scale);
+    x = y;
+  }
+  let sum: f64 = 0;
+  for (let off: usize = 0; off < n; off += BLOCK) sum += raddexpminusmax(x + (off << 2), min(BLOCK, n - off), max);
+  vsubmulsub(x, y, n, max, 1, logf(<f32>sum));
+}
+
+// Buffers need 16 bytes of slack after their end (the narrow path reads and merges whole vectors).
 export function softmax_forward(
   x: usize, // (R, C)
   y: usize, // (R, C) out, may be x
@@ -220,19 +303,9 @@ export function softmax_forward(
   scale: f32, // 1 / temperature
 ): void {
   const n = <usize>cols;
-  for (let r = 0; r < rows; r++) {
-    let xr = x + ((<usize>r * n) << 2);
-    const yr = y + ((<usize>r * n) << 2);
-    let max: f32;
-    if (scale == 1) {
-      max = rmax(xr, n);
-    } else {
-      max = shiftscale(xr, yr, n, scale);
-      xr = yr;
-    }
-    const sum = blockedExpSum(xr, yr, n, max);
-    vscale(yr, yr, n, <f32>(1.0 / sum));
-  }
+  let r = 0;
+  if (n < NARROW) for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, false);
+  for (; r < rows; r++) softmaxRow(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale);
 }
 
 export function log_softmax_forward(
@@ -242,20 +315,9 @@ export function log_softmax_forward(
   scale: f32, // 1 / temperature
 ): void {
   const n = <usize>cols;
-  for (let r = 0; r < rows; r++) {
-    let xr = x + ((<usize>r * n) << 2);
-    const yr = y + ((<usize>r * n) << 2);
-    let max: f32;
-    if (scale == 1) {
-      max = rmax(xr, n);
-    } else {
-      max = shiftscale(xr, yr, n, scale);
-      xr = yr;
-    }
-    let sum: f64 = 0;
-    for (let off: usize = 0; off < n; off += BLOCK) sum += raddexpminusmax(xr + (off << 2), min(BLOCK, n - off), max);
-    vsubmulsub(xr, yr, n, max, 1, logf(<f32>sum));
-  }
+  let r = 0;
+  if (n < NARROW) for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, true);
+  for (; r < rows; r++) logSoftmaxRow(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale);
 }
 
 export function softmax_backward(

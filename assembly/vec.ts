@@ -39,3 +39,63 @@ export const BLOCK: usize = 4096;
 @inline export function tailMask(n: usize): v128 {
   return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(<i32>n));
 }
+
+/**
+ * Rows x[0..4) of n floats (row stride n) into column vectors: t + 16 j holds column j of the four rows, j < n.
+ * Reads whole vectors, so up to 12 bytes past the fourth row: buffers keep 16 bytes of slack after their end.
+ */
+export function transposeLoad4(x: usize, n: usize, t: usize): void {
+  const stride = n << 2;
+  for (let j: usize = 0; j < n; j += 4) {
+    const p = x + (j << 2);
+    const a = v128.load(p);
+    const b = v128.load(p + stride);
+    const c = v128.load(p + 2 * stride);
+    const d = v128.load(p + 3 * stride);
+    const ab0 = f32x4.shuffle(a, b, 0, 4, 1, 5);
+    const ab1 = f32x4.shuffle(a, b, 2, 6, 3, 7);
+    const cd0 = f32x4.shuffle(c, d, 0, 4, 1, 5);
+    const cd1 = f32x4.shuffle(c, d, 2, 6, 3, 7);
+    const q = t + (j << 4);
+    v128.store(q, f32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
+    v128.store(q, f32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 16);
+    v128.store(q, f32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 32);
+    v128.store(q, f32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 48);
+  }
+}
+
+/**
+ * The inverse of transposeLoad4: column vectors at t back into four rows of n floats at y. A row's last partial
+ * vector is merged with what memory holds (read just before the write), so neighbours are left as they are.
+ */
+export function transposeStore4(t: usize, y: usize, n: usize): void {
+  const stride = n << 2;
+  for (let j: usize = 0; j < n; j += 4) {
+    const q = t + (j << 4);
+    const a = v128.load(q);
+    const b = v128.load(q, 16);
+    const c = v128.load(q, 32);
+    const d = v128.load(q, 48);
+    const ab0 = f32x4.shuffle(a, b, 0, 4, 1, 5);
+    const ab1 = f32x4.shuffle(a, b, 2, 6, 3, 7);
+    const cd0 = f32x4.shuffle(c, d, 0, 4, 1, 5);
+    const cd1 = f32x4.shuffle(c, d, 2, 6, 3, 7);
+    const r0 = f32x4.shuffle(ab0, cd0, 0, 1, 4, 5);
+    const r1 = f32x4.shuffle(ab0, cd0, 2, 3, 6, 7);
+    const r2 = f32x4.shuffle(ab1, cd1, 0, 1, 4, 5);
+    const r3 = f32x4.shuffle(ab1, cd1, 2, 3, 6, 7);
+    const p = y + (j << 2);
+    if (j + 4 <= n) {
+      v128.store(p, r0);
+      v128.store(p + stride, r1);
+      v128.store(p + 2 * stride, r2);
+      v128.store(p + 3 * stride, r3);
+    } else {
+      const m = tailMask(n - j);
+      v128.store(p, v128.bitselect(r0, v128.load(p), m));
+      v128.store(p + stride, v128.bitselect(r1, v128.load(p + stride), m));
+      v128.store(p + 2 * stride, v128.bitselect(r2, v128.load(p + 2 * stride), m));
+      v128.store(p + 3 * stride, v128.bitselect(r3, v128.load(p + 3 * stride), m));
+    }
+  }
+}

@@ -1,6 +1,7 @@
 // The Wasm instance and its memory: one environment-neutral core that instantiates from a Module, bytes or a Response,
-// and an arena in linear memory. A grown memory detaches every old view, so views are made fresh after the last
-// allocation of a call and never kept; each call releases what it took, so repeated calls of one shape never grow.
+// and an arena in linear memory. A grown memory detaches every old view, so the one whole-memory view is checked
+// against memory.buffer before each use and remade after a growth; each call releases what it took, so repeated
+// calls of one shape never grow memory.
 
 /** The kernels the Wasm module exports (pointers are byte offsets into linear memory). */
 export interface Kernels {
@@ -26,13 +27,17 @@ export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | Re
 const PAGE = 65536;
 const ALIGN = 16;
 const MAX_BYTES = 4 * 1024 * 1024 * 1024; // wasm32 address space
+const SLACK = 16; // kernels read and merge whole vectors up to 16 bytes past a buffer's end
 
 export class Engine {
   /** Next free byte of the arena. */
   private top: number;
+  /** All of memory as floats; remade when a growth has detached it. */
+  private heap: Float32Array;
 
   private constructor(readonly memory: WebAssembly.Memory, readonly k: Kernels) {
     this.top = align(k.heap_base());
+    this.heap = new Float32Array(memory.buffer);
   }
 
   static async create(source: WasmSource): Promise<Engine> {
@@ -46,7 +51,7 @@ export class Engine {
   /** Takes `bytes` (16-aligned) from the arena, growing memory if it must. Invalidates every view. */
   alloc(bytes: number): number {
     const ptr = this.top;
-    const end = align(ptr + bytes);
+    const end = align(ptr + bytes + SLACK);
     if (end > MAX_BYTES) throw new RangeError(`softmax-wasm: ${end} bytes exceed the 4 GiB of Wasm memory`);
     const have = this.memory.buffer.byteLength;
     if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
@@ -57,7 +62,7 @@ export class Engine {
   /** Allocates room for `src` and copies it in. */
   put(src: Float32Array): number {
     const ptr = this.alloc(src.length * 4);
-    this.f32(ptr, src.length).set(src);
+    this.floats().set(src, ptr >>> 2);
     return ptr;
   }
 
@@ -73,9 +78,15 @@ export class Engine {
     dst.set(this.f32(ptr, n));
   }
 
-  /** A fresh view: valid until the next alloc. */
+  /** A view of n floats at ptr: valid until the next alloc. */
   f32(ptr: number, n: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** The whole-memory view, remade if a growth detached it (cheaper than a new view per copy). */
+  private floats(): Float32Array {
+    if (this.heap.buffer !== this.memory.buffer) this.heap = new Float32Array(this.memory.buffer);
+    return this.heap;
   }
 
   mark(): number {

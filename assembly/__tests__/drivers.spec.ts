@@ -6,7 +6,7 @@ import {
 import { cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost } from "../loss";
 
 const WIDTHS: i32[] = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 4095, 4096, 4097, 8193];
-const ROWS: i32[] = [1, 3, 5];
+const ROWS: i32[] = [1, 3, 5, 8, 9]; // groups of four rows (the narrow path) and what remains
 
 let seed: u32 = 777;
 function rand(): f64 {
@@ -37,7 +37,7 @@ function lse(x: usize, r: i32, cols: i32, scale: f64): f64 {
   return m + Math.log(s);
 }
 
-const MAXN = 5 * 8193;
+const MAXN = 9 * 8193;
 const x = buf(MAXN);
 const y = buf(MAXN);
 const g = buf(MAXN);
@@ -113,6 +113,35 @@ describe("softmax drivers", () => {
       for (let j = 0; j < cols; j++) s0 += at(q, j);
       for (let i = 0; i < n; i++) {
         check("softmax(logits_from_probs(p))", rows, cols, i, at(g, i), i < cols ? at(q, i) / s0 : at(q, i), 3e-5, 1e-30);
+      }
+    }
+  });
+});
+
+describe("edge values in groups of four rows", () => {
+  it("a NaN or an all -Infinity row poisons only itself; -Infinity elsewhere is a masked class", () => {
+    for (let cols = 2; cols <= 33; cols++) {
+      const rows = 8; const n = rows * cols;
+      fill(x, n, -8, 8);
+      store<f32>(x + (<usize>(1 * cols + cols - 1) << 2), NaN); // row 1: a NaN
+      for (let j = 0; j < cols; j++) store<f32>(x + (<usize>(2 * cols + j) << 2), -Infinity); // row 2: all -Infinity
+      store<f32>(x + (<usize>(3 * cols) << 2), -Infinity); // row 3: one masked class
+      for (let r = 0; r < rows; r++) store<i32>(labels + (<usize>r << 2), cols - 1);
+      for (let k = 0; k < 3; k++) {
+        if (k == 0) softmax_forward(x, y, rows, cols, 1);
+        else if (k == 1) log_softmax_forward(x, y, rows, cols, 1);
+        else cross_entropy_index(x, labels, 0, y, losses, rows, cols, -100, 0, <f32>cols, 1);
+        for (let r = 0; r < rows; r++) {
+          const l = r == 2 ? NaN : lse(x, r, cols, 1);
+          for (let j = 0; j < cols; j++) {
+            const i = r * cols + j;
+            const v = at(y, i);
+            if (r == 1 || r == 2) { check("poisoned row", rows, cols, i, isNaN(v) ? 1 : 0, 1, 0, 0); continue; }
+            const p = Math.exp(at(x, i) - l);
+            const want = k == 0 ? p : k == 1 ? at(x, i) - l : p - (j == cols - 1 ? 1.0 : 0.0);
+            check(k == 0 ? "softmax" : k == 1 ? "logSoftmax" : "ce grad", rows, cols, i, v, want, 1e-4, 1e-6);
+          }
+        }
       }
     }
   });

@@ -6,6 +6,7 @@ import {
 } from "../softmax";
 import { vscalesubw, rwsubsum, rsofttarget, vsoftgrad, rbcewithlogits, rquadratic } from "../loss";
 import { sigmoid_forward } from "../activation";
+import { transposeLoad4, transposeStore4 } from "../vec";
 
 const MAX_N = 33;
 const GUARD: f32 = 12345.5;
@@ -257,6 +258,31 @@ describe("loss passes", () => {
       }
       expectNum("rquadratic", n, <f64>rquadratic(x, y, out, n, <f32>(1.0 / 3.0)), s, 1e-5, 1e-6);
       expectVec("rquadratic grad", n, out, want, 1e-6, 1e-7);
+    }
+  });
+});
+
+describe("transposes of four rows", () => {
+  it("transposeLoad4 gives columns, transposeStore4 puts them back, in place too, without touching neighbours", () => {
+    const rows = heap.alloc(<usize>(4 * MAX_N + 8) << 2);
+    const copy = heap.alloc(<usize>(4 * MAX_N + 8) << 2);
+    const cols = heap.alloc(<usize>(MAX_N + 4) << 4);
+    for (let n = 1; n <= MAX_N; n++) {
+      fill(rows, 4 * n, -9, 9);
+      memory.copy(copy, rows, (<usize>(4 * n) + 8) << 2);
+      transposeLoad4(rows, n, cols);
+      for (let j = 0; j < n; j++) for (let l = 0; l < 4; l++) {
+        const ok = load<f32>(cols + (<usize>j << 4) + (<usize>l << 2)) == load<f32>(rows + (<usize>(l * n + j) << 2));
+        if (!ok) { log<string>("transposeLoad4 n=" + n.toString() + " col " + j.toString()); expect<bool>(ok).toBe(true); }
+      }
+      // negate the columns and store them back in place: every element must land, the guard must stay
+      for (let j = 0; j < n; j++) v128.store(cols + (<usize>j << 4), f32x4.neg(v128.load(cols + (<usize>j << 4))));
+      transposeStore4(cols, rows, n);
+      for (let i = 0; i < 4 * n; i++) {
+        const ok = load<f32>(rows + (<usize>i << 2)) == -load<f32>(copy + (<usize>i << 2));
+        if (!ok) { log<string>("transposeStore4 n=" + n.toString() + " i " + i.toString()); expect<bool>(ok).toBe(true); }
+      }
+      expect<bool>(guarded(rows, 4 * n)).toBe(true, "transposeStore4 wrote past the fourth row");
     }
   });
 });
