@@ -140,7 +140,7 @@ function crossEntropyRow(z: usize, g: usize, y: i32, weight: usize, n: usize, sm
  */
 function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses: usize, n: usize,
   ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32): f64 {
-  transposeLoad4(z, n, COLS4);
+  const m = transposeLoad4(z, n, COLS4);
   const stride = n << 2;
   const yv = v128.load(labels);
   const valid = i32x4.ne(yv, i32x4.splat(ignoreIndex));
@@ -157,8 +157,6 @@ function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses:
     else if (l == 2) { zy = f32x4.replace_lane(zy, 2, v); wy = f32x4.replace_lane(wy, 2, w); }
     else { zy = f32x4.replace_lane(zy, 3, v); wy = f32x4.replace_lane(wy, 3, w); }
   }
-  let m = f32x4.splat(-Infinity);
-  for (let j: usize = 0; j < n; j++) m = f32x4.pmax(m, v128.load(COLS4 + (j << 4)));
   const soft: f32 = smoothing / <f32>n;
   let s = f32x4.splat(0);
   let d = s; // sum_j w_j (m - z_j), for the smoothing term
@@ -184,7 +182,7 @@ function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses:
     gj = f32x4.sub(gj, v128.and(hy, i32x4.eq(yv, i32x4.splat(<i32>j))));
     v128.store(COLS4 + (j << 4), gj);
   }
-  transposeStore4(COLS4, g, n);
+  transposeStore4(COLS4, g, n, f32x4.splat(1), f32x4.splat(0));
   const logsum = logv(s);
   let loss = f32x4.mul(hard, f32x4.add(f32x4.sub(m, zy), logsum));
   if (smoothing != 0) loss = f32x4.add(loss, f32x4.mul(f32x4.splat(soft), f32x4.add(f32x4.mul(f32x4.splat(wsum), logsum), d)));

@@ -218,54 +218,74 @@ function shiftscale(x: usize, y: usize, n: usize, scale: f32): f32 {
 export const NARROW: usize = 32;
 // Column vectors of four rows; a partial last block is transposed whole, hence the 4 extra.
 export const COLS4: usize = memory.data((32 + 4) << 4, 16);
+const COLS4B: usize = memory.data((32 + 4) << 4, 16); // the second set of softmax8
+
+/**
+ * Softmax (or log-softmax) of eight rows of n < NARROW floats at x into y (may be x), as two sets of four columns
+ * side by side: one set's dependency chain (transpose, max, exp, sum, reciprocal) fills the other's latency.
+ */
+// @ts-ignore: decorator
+@inline function softmax8(x: usize, y: usize, n: usize, scale: f32, log: bool): void {
+  const x2 = x + (n << 4);
+  const y2 = y + (n << 4);
+  let ma = transposeLoad4(x, n, COLS4);
+  let mb = transposeLoad4(x2, n, COLS4B);
+  let vs = f32x4.splat(scale);
+  if (scale < TINY_SCALE) {
+    for (let j: usize = 0; j < n; j++) {
+      v128.store(COLS4 + (j << 4), f32x4.mul(v128.load(COLS4 + (j << 4)), vs));
+      v128.store(COLS4B + (j << 4), f32x4.mul(v128.load(COLS4B + (j << 4)), vs));
+    }
+    ma = f32x4.mul(ma, vs);
+    mb = f32x4.mul(mb, vs);
+    vs = f32x4.splat(1);
+  }
+  let sa = f32x4.splat(0);
+  let sb = sa;
+  for (let j: usize = 0; j < n; j++) {
+    const qa = COLS4 + (j << 4);
+    const qb = COLS4B + (j << 4);
+    const da = f32x4.mul(f32x4.sub(v128.load(qa), ma), vs);
+    const db = f32x4.mul(f32x4.sub(v128.load(qb), mb), vs);
+    const ea = expv(da);
+    const eb = expv(db);
+    sa = f32x4.add(sa, ea);
+    sb = f32x4.add(sb, eb);
+    v128.store(qa, log ? da : ea);
+    v128.store(qb, log ? db : eb);
+  }
+  const one = f32x4.splat(1);
+  if (log) {
+    transposeStore4(COLS4, y, n, one, f32x4.neg(logv(sa)));
+    transposeStore4(COLS4B, y2, n, one, f32x4.neg(logv(sb)));
+  } else {
+    const zero = f32x4.splat(0);
+    transposeStore4(COLS4, y, n, f32x4.div(one, sa), zero);
+    transposeStore4(COLS4B, y2, n, f32x4.div(one, sb), zero);
+  }
+}
 
 /** Softmax (or log-softmax) of four rows of n < NARROW floats at x into y (may be x), as columns. */
 // @ts-ignore: decorator
 @inline function softmax4(x: usize, y: usize, n: usize, scale: f32, log: bool): void {
-  transposeLoad4(x, n, COLS4);
+  let m = transposeLoad4(x, n, COLS4);
   let vs = f32x4.splat(scale);
   if (scale < TINY_SCALE) {
     for (let j: usize = 0; j < n; j++) v128.store(COLS4 + (j << 4), f32x4.mul(v128.load(COLS4 + (j << 4)), vs));
+    m = f32x4.mul(m, vs);
     vs = f32x4.splat(1);
   }
-  // two accumulators each: a max or sum chain of n dependent steps would be the critical path
-  let m0 = f32x4.splat(-Infinity);
-  let m1 = m0;
-  let j: usize = 0;
-  for (; j + 2 <= n; j += 2) {
-    m0 = f32x4.pmax(m0, v128.load(COLS4 + (j << 4)));
-    m1 = f32x4.pmax(m1, v128.load(COLS4 + (j << 4), 16));
-  }
-  if (j < n) m0 = f32x4.pmax(m0, v128.load(COLS4 + (j << 4)));
-  const m = f32x4.pmax(m0, m1);
-  let s0 = f32x4.splat(0);
-  let s1 = s0;
-  for (j = 0; j + 2 <= n; j += 2) {
+  let s = f32x4.splat(0);
+  for (let j: usize = 0; j < n; j++) {
     const q = COLS4 + (j << 4);
-    const d0 = f32x4.mul(f32x4.sub(v128.load(q), m), vs);
-    const d1 = f32x4.mul(f32x4.sub(v128.load(q, 16), m), vs);
-    const e0 = expv(d0);
-    const e1 = expv(d1);
-    s0 = f32x4.add(s0, e0);
-    s1 = f32x4.add(s1, e1);
-    v128.store(q, log ? d0 : e0);
-    v128.store(q, log ? d1 : e1, 16);
-  }
-  if (j < n) {
-    const d = f32x4.mul(f32x4.sub(v128.load(COLS4 + (j << 4)), m), vs);
+    const d = f32x4.mul(f32x4.sub(v128.load(q), m), vs);
     const e = expv(d);
-    s0 = f32x4.add(s0, e);
-    v128.store(COLS4 + (j << 4), log ? d : e);
+    s = f32x4.add(s, e);
+    v128.store(q, log ? d : e);
   }
-  const s = f32x4.add(s0, s1);
-  if (log) {
-    const ls = logv(s);
-    for (let j: usize = 0; j < n; j++) v128.store(COLS4 + (j << 4), f32x4.sub(v128.load(COLS4 + (j << 4)), ls));
-  } else {
-    const r = f32x4.div(f32x4.splat(1), s);
-    for (let j: usize = 0; j < n; j++) v128.store(COLS4 + (j << 4), f32x4.mul(v128.load(COLS4 + (j << 4)), r));
-  }
-  transposeStore4(COLS4, y, n);
+  const one = f32x4.splat(1);
+  if (log) transposeStore4(COLS4, y, n, one, f32x4.neg(logv(s)));
+  else transposeStore4(COLS4, y, n, f32x4.div(one, s), f32x4.splat(0));
 }
 
 /** Softmax of one row of n floats at x into y (may be x). */
@@ -304,7 +324,10 @@ export function softmax_forward(
 ): void {
   const n = <usize>cols;
   let r = 0;
-  if (n < NARROW) for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, false);
+  if (n < NARROW) {
+    for (; r + 8 <= rows; r += 8) softmax8(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, false);
+    for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, false);
+  }
   for (; r < rows; r++) softmaxRow(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale);
 }
 
@@ -316,7 +339,10 @@ export function log_softmax_forward(
 ): void {
   const n = <usize>cols;
   let r = 0;
-  if (n < NARROW) for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, true);
+  if (n < NARROW) {
+    for (; r + 8 <= rows; r += 8) softmax8(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, true);
+    for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, true);
+  }
   for (; r < rows; r++) logSoftmaxRow(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale);
 }
 

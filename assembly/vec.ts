@@ -42,10 +42,12 @@ export const BLOCK: usize = 4096;
 
 /**
  * Rows x[0..4) of n floats (row stride n) into column vectors: t + 16 j holds column j of the four rows, j < n.
+ * Returns the lane-wise max of the columns (each row's max, NaN-free as with pmax), which every caller needs next.
  * Reads whole vectors, so up to 12 bytes past the fourth row: buffers keep 16 bytes of slack after their end.
  */
-export function transposeLoad4(x: usize, n: usize, t: usize): void {
+export function transposeLoad4(x: usize, n: usize, t: usize): v128 {
   const stride = n << 2;
+  let m = f32x4.splat(-Infinity);
   for (let j: usize = 0; j < n; j += 4) {
     const p = x + (j << 2);
     const a = v128.load(p);
@@ -56,30 +58,40 @@ export function transposeLoad4(x: usize, n: usize, t: usize): void {
     const ab1 = f32x4.shuffle(a, b, 2, 6, 3, 7);
     const cd0 = f32x4.shuffle(c, d, 0, 4, 1, 5);
     const cd1 = f32x4.shuffle(c, d, 2, 6, 3, 7);
+    const c0 = f32x4.shuffle(ab0, cd0, 0, 1, 4, 5);
+    const c1 = f32x4.shuffle(ab0, cd0, 2, 3, 6, 7);
+    const c2 = f32x4.shuffle(ab1, cd1, 0, 1, 4, 5);
+    const c3 = f32x4.shuffle(ab1, cd1, 2, 3, 6, 7);
     const q = t + (j << 4);
-    v128.store(q, f32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
-    v128.store(q, f32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 16);
-    v128.store(q, f32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 32);
-    v128.store(q, f32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 48);
+    v128.store(q, c0);
+    v128.store(q, c1, 16);
+    v128.store(q, c2, 32);
+    v128.store(q, c3, 48);
+    m = f32x4.pmax(m, c0); // columns past n hold the next row's values: left out of the max
+    if (j + 1 < n) m = f32x4.pmax(m, c1);
+    if (j + 2 < n) m = f32x4.pmax(m, c2);
+    if (j + 3 < n) m = f32x4.pmax(m, c3);
   }
+  return m;
 }
 
 /**
- * The inverse of transposeLoad4: column vectors at t back into four rows of n floats at y. A row's last partial
- * vector is merged with what memory holds (read just before the write), so neighbours are left as they are.
+ * The inverse of transposeLoad4, with an affine map on the way: column j becomes t_j * a + b, back into four rows
+ * of n floats at y. A row's last partial vector is merged with what memory holds (read just before the write), so
+ * neighbours are left as they are.
  */
-export function transposeStore4(t: usize, y: usize, n: usize): void {
+export function transposeStore4(t: usize, y: usize, n: usize, a: v128, b: v128): void {
   const stride = n << 2;
   for (let j: usize = 0; j < n; j += 4) {
     const q = t + (j << 4);
-    const a = v128.load(q);
-    const b = v128.load(q, 16);
-    const c = v128.load(q, 32);
-    const d = v128.load(q, 48);
-    const ab0 = f32x4.shuffle(a, b, 0, 4, 1, 5);
-    const ab1 = f32x4.shuffle(a, b, 2, 6, 3, 7);
-    const cd0 = f32x4.shuffle(c, d, 0, 4, 1, 5);
-    const cd1 = f32x4.shuffle(c, d, 2, 6, 3, 7);
+    const c0 = f32x4.add(f32x4.mul(v128.load(q), a), b);
+    const c1 = f32x4.add(f32x4.mul(v128.load(q, 16), a), b);
+    const c2 = f32x4.add(f32x4.mul(v128.load(q, 32), a), b);
+    const c3 = f32x4.add(f32x4.mul(v128.load(q, 48), a), b);
+    const ab0 = f32x4.shuffle(c0, c1, 0, 4, 1, 5);
+    const ab1 = f32x4.shuffle(c0, c1, 2, 6, 3, 7);
+    const cd0 = f32x4.shuffle(c2, c3, 0, 4, 1, 5);
+    const cd1 = f32x4.shuffle(c2, c3, 2, 6, 3, 7);
     const r0 = f32x4.shuffle(ab0, cd0, 0, 1, 4, 5);
     const r1 = f32x4.shuffle(ab0, cd0, 2, 3, 6, 7);
     const r2 = f32x4.shuffle(ab1, cd1, 0, 1, 4, 5);

@@ -1,7 +1,7 @@
 // The Wasm instance and its memory: one environment-neutral core that instantiates from a Module, bytes or a Response,
-// and an arena in linear memory. A grown memory detaches every old view, so the one whole-memory view is checked
-// against memory.buffer before each use and remade after a growth; each call releases what it took, so repeated
-// calls of one shape never grow memory.
+// and an arena in linear memory. A grown memory detaches every old view (its length becomes 0), so cached views are
+// checked before each use and remade after a growth; each call releases what it took, so repeated calls of one shape
+// never grow memory. (memory.buffer is a slow accessor in V8: it is read only when a view must be remade.)
 
 /** The kernels the Wasm module exports (pointers are byte offsets into linear memory). */
 export interface Kernels {
@@ -32,12 +32,18 @@ const SLACK = 16; // kernels read and merge whole vectors up to 16 bytes past a 
 export class Engine {
   /** Next free byte of the arena. */
   private top: number;
-  /** All of memory as floats; remade when a growth has detached it. */
+  /** All of memory as floats and as i32; remade when a growth has detached them. */
   private heap: Float32Array;
+  private heapI32: Int32Array;
+  /** The last copy-out view, reused by calls of the same shape. */
+  private view: Float32Array;
+  private viewPtr = -1;
 
   private constructor(readonly memory: WebAssembly.Memory, readonly k: Kernels) {
     this.top = align(k.heap_base());
     this.heap = new Float32Array(memory.buffer);
+    this.heapI32 = new Int32Array(memory.buffer);
+    this.view = this.heap;
   }
 
   static async create(source: WasmSource): Promise<Engine> {
@@ -53,7 +59,7 @@ export class Engine {
     const ptr = this.top;
     const end = align(ptr + bytes + SLACK);
     if (end > MAX_BYTES) throw new RangeError(`softmax-wasm: ${end} bytes exceed the 4 GiB of Wasm memory`);
-    const have = this.memory.buffer.byteLength;
+    const have = this.floats().length * 4;
     if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
     this.top = end;
     return ptr;
@@ -69,23 +75,33 @@ export class Engine {
   /** Allocates room for integer labels and copies them in as i32. */
   putI32(src: ArrayLike<number>): number {
     const ptr = this.alloc(src.length * 4);
-    new Int32Array(this.memory.buffer, ptr, src.length).set(src);
+    this.floats();
+    this.heapI32.set(src, ptr >>> 2);
     return ptr;
   }
 
   /** Copies `n` floats at `ptr` into `dst`. */
   get(ptr: number, dst: Float32Array, n: number): void {
-    dst.set(this.f32(ptr, n));
+    if (n === 0) return;
+    if (ptr !== this.viewPtr || this.view.length !== n) {
+      this.view = this.floats().subarray(ptr >>> 2, (ptr >>> 2) + n);
+      this.viewPtr = ptr;
+    }
+    dst.set(this.view);
   }
 
   /** A view of n floats at ptr: valid until the next alloc. */
   f32(ptr: number, n: number): Float32Array {
-    return new Float32Array(this.memory.buffer, ptr, n);
+    return this.floats().subarray(ptr >>> 2, (ptr >>> 2) + n);
   }
 
-  /** The whole-memory view, remade if a growth detached it (cheaper than a new view per copy). */
+  /** The whole-memory view, remade if a growth detached it. */
   private floats(): Float32Array {
-    if (this.heap.buffer !== this.memory.buffer) this.heap = new Float32Array(this.memory.buffer);
+    if (this.heap.length === 0) {
+      this.heap = new Float32Array(this.memory.buffer);
+      this.heapI32 = new Int32Array(this.memory.buffer);
+      this.viewPtr = -1;
+    }
     return this.heap;
   }
 

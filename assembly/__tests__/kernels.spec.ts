@@ -270,16 +270,21 @@ describe("transposes of four rows", () => {
     for (let n = 1; n <= MAX_N; n++) {
       fill(rows, 4 * n, -9, 9);
       memory.copy(copy, rows, (<usize>(4 * n) + 8) << 2);
-      transposeLoad4(rows, n, cols);
+      const m = transposeLoad4(rows, n, cols);
+      for (let l = 0; l < 4; l++) {
+        let want: f32 = -Infinity;
+        for (let j = 0; j < n; j++) want = max(want, load<f32>(rows + (<usize>(l * n + j) << 2)));
+        expect<f32>(f32x4.extract_lane(m, 0) * <f32>(l == 0) + f32x4.extract_lane(m, 1) * <f32>(l == 1) +
+          f32x4.extract_lane(m, 2) * <f32>(l == 2) + f32x4.extract_lane(m, 3) * <f32>(l == 3)).toBe(want);
+      }
       for (let j = 0; j < n; j++) for (let l = 0; l < 4; l++) {
         const ok = load<f32>(cols + (<usize>j << 4) + (<usize>l << 2)) == load<f32>(rows + (<usize>(l * n + j) << 2));
         if (!ok) { log<string>("transposeLoad4 n=" + n.toString() + " col " + j.toString()); expect<bool>(ok).toBe(true); }
       }
-      // negate the columns and store them back in place: every element must land, the guard must stay
-      for (let j = 0; j < n; j++) v128.store(cols + (<usize>j << 4), f32x4.neg(v128.load(cols + (<usize>j << 4))));
-      transposeStore4(cols, rows, n);
+      // store them back in place as -2 t + 1: every element must land, the guard must stay
+      transposeStore4(cols, rows, n, f32x4.splat(-2), f32x4.splat(1));
       for (let i = 0; i < 4 * n; i++) {
-        const ok = load<f32>(rows + (<usize>i << 2)) == -load<f32>(copy + (<usize>i << 2));
+        const ok = load<f32>(rows + (<usize>i << 2)) == -2 * load<f32>(copy + (<usize>i << 2)) + 1;
         if (!ok) { log<string>("transposeStore4 n=" + n.toString() + " i " + i.toString()); expect<bool>(ok).toBe(true); }
       }
       expect<bool>(guarded(rows, 4 * n)).toBe(true, "transposeStore4 wrote past the fourth row");
