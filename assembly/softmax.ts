@@ -288,8 +288,9 @@ const COLS4B: usize = memory.data((32 + 4) << 4, 16); // the second set of softm
   else transposeStore4(COLS4, y, n, f32x4.div(one, s), f32x4.splat(0));
 }
 
-/** Softmax of one row of n floats at x into y (may be x). */
-function softmaxRow(x: usize, y: usize, n: usize, scale: f32): void {
+/** Softmax (or log-softmax) of one row of n floats at x into y (may be x). */
+// @ts-ignore: decorator
+@inline function softmaxRow(x: usize, y: usize, n: usize, scale: f32, log: bool): void {
   let max: f32;
   if (scale == 1) {
     max = rmax(x, n);
@@ -297,22 +298,24 @@ function softmaxRow(x: usize, y: usize, n: usize, scale: f32): void {
     max = shiftscale(x, y, n, scale);
     x = y;
   }
-  const sum = blockedExpSum(x, y, n, max);
-  vscale(y, y, n, <f32>(1.0 / sum));
+  if (log) {
+    let sum: f64 = 0;
+    for (let off: usize = 0; off < n; off += BLOCK) sum += raddexpminusmax(x + (off << 2), min(BLOCK, n - off), max);
+    vsubmulsub(x, y, n, max, 1, logf(<f32>sum));
+  } else {
+    vscale(y, y, n, <f32>(1.0 / blockedExpSum(x, y, n, max)));
+  }
 }
 
-/** Log-softmax of one row of n floats at x into y (may be x). */
-function logSoftmaxRow(x: usize, y: usize, n: usize, scale: f32): void {
-  let max: f32;
-  if (scale == 1) {
-    max = rmax(x, n);
-  } else {
-    max = shiftscale(x, y, n, scale);
-    x = y;
+/** Rows under NARROW classes eight, then four at a time as columns; the rest one by one. */
+// @ts-ignore: decorator
+@inline function softmaxRows(x: usize, y: usize, rows: i32, n: usize, scale: f32, log: bool): void {
+  let r = 0;
+  if (n < NARROW) {
+    for (; r + 8 <= rows; r += 8) softmax8(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, log);
+    for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, log);
   }
-  let sum: f64 = 0;
-  for (let off: usize = 0; off < n; off += BLOCK) sum += raddexpminusmax(x + (off << 2), min(BLOCK, n - off), max);
-  vsubmulsub(x, y, n, max, 1, logf(<f32>sum));
+  for (; r < rows; r++) softmaxRow(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, log);
 }
 
 // Buffers need 16 bytes of slack after their end (the narrow path reads and merges whole vectors).
@@ -322,13 +325,7 @@ export function softmax_forward(
   rows: i32, cols: i32,
   scale: f32, // 1 / temperature
 ): void {
-  const n = <usize>cols;
-  let r = 0;
-  if (n < NARROW) {
-    for (; r + 8 <= rows; r += 8) softmax8(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, false);
-    for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, false);
-  }
-  for (; r < rows; r++) softmaxRow(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale);
+  softmaxRows(x, y, rows, <usize>cols, scale, false);
 }
 
 export function log_softmax_forward(
@@ -337,13 +334,7 @@ export function log_softmax_forward(
   rows: i32, cols: i32,
   scale: f32, // 1 / temperature
 ): void {
-  const n = <usize>cols;
-  let r = 0;
-  if (n < NARROW) {
-    for (; r + 8 <= rows; r += 8) softmax8(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, true);
-    for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, true);
-  }
-  for (; r < rows; r++) logSoftmaxRow(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale);
+  softmaxRows(x, y, rows, <usize>cols, scale, true);
 }
 
 export function softmax_backward(
