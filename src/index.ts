@@ -1,4 +1,5 @@
 export { ready, wasmMemory } from "./ready.js";
+export { parseIdx, loadMnist, type MnistSplit } from "./mnist.js";
 export {
   softmax, logSoftmax, softmaxBackward, logSoftmaxBackward, crossEntropy, binaryCrossEntropyWithLogits, sigmoid,
   quadraticCost, logitsFromProbs,

@@ -8,8 +8,8 @@ describe("the published package", () => {
   it("exports exactly the documented API by name", () => {
     expect(Object.keys(lib).sort()).toEqual([
       "binaryCrossEntropyWithLogits", "crossEntropy", "logSoftmax", "logSoftmaxBackward", "logitsFromProbs",
-      "quadraticCost", "ready", "sigmoid", "softmax", "softmaxBackward", "wasmMemory",
-    ]);
+      "loadMnist", "parseIdx", "quadraticCost", "ready", "sigmoid", "softmax", "softmaxBackward", "wasmMemory",
+    ].sort());
   });
 
   it("works when imported by name", async () => {
