@@ -49,14 +49,32 @@ export function gather_rows_f32(
   for (let b = 0; b < B; b++) memory.copy(y + <usize>b * bytes, src + <usize>load<i32>(idx + (<usize>b << 2)) * bytes, bytes);
 }
 
-/** y[b] = labels[idx[b]] for b < B: byte labels widened to i32 class indices. */
-export function gather_labels_u8(
-  labels: usize, // (N,) u8
-  idx: usize,    // (B,) i32 row indices
-  y: usize,      // (B,) i32 out
-  B: i32,
+/** y[b, :] = one-hot of labels[b] over C classes: the target of the per-class costs (BCE, quadratic). */
+export function onehot(
+  labels: usize, // (B,) i32 classes in [0, C)
+  y: usize,      // (B, C) out
+  B: i32, C: i32,
 ): void {
+  memory.fill(y, 0, (<usize>B * <usize>C) << 2);
+  for (let b = 0; b < B; b++) store<f32>(y + ((<usize>b * <usize>C + <usize>load<i32>(labels + (<usize>b << 2))) << 2), 1);
+}
+
+/** How many rows of a (B, C) have their largest value (the first, on ties) at labels[b]. */
+export function count_correct(
+  a: usize,      // (B, C) outputs (logits or probabilities)
+  labels: usize, // (B,) i32
+  B: i32, C: i32,
+): i32 {
+  let correct = 0;
   for (let b = 0; b < B; b++) {
-    store<i32>(y + (<usize>b << 2), <i32>load<u8>(labels + <usize>load<i32>(idx + (<usize>b << 2))));
+    const row = a + ((<usize>b * <usize>C) << 2);
+    let best = 0;
+    let m = load<f32>(row);
+    for (let j = 1; j < C; j++) {
+      const v = load<f32>(row + (<usize>j << 2));
+      if (v > m) { m = v; best = j; }
+    }
+    if (best == load<i32>(labels + (<usize>b << 2))) correct++;
   }
+  return correct;
 }

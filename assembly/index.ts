@@ -1,7 +1,11 @@
-// The Wasm module's exports: row drivers over flat f32 buffers in linear memory (pointers in bytes).
+// The Wasm module's exports: row drivers and layer kernels over flat f32 buffers in linear memory (pointers in bytes).
 export { softmax_forward, log_softmax_forward, softmax_backward, log_softmax_backward, logits_from_probs } from "./softmax";
 export { cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost } from "./loss";
-export { sigmoid_forward } from "./activation";
+export { sigmoid_forward, relu_forward, tanh_forward, activation_backward } from "./activation";
+export { gemm_forward, gemm_forward_sparse, gemm_dw, gemm_dw_sparse, gemm_dx, bias_grad } from "./gemm";
+export { sgd_update, adam_update } from "./optim";
+export { rng_seed, rng_normal, rng_shuffle } from "./rng";
+export { gather_rows_u8, gather_rows_f32, onehot, count_correct } from "./data";
 
 /** First byte past the static data: where the TS arena may start. */
 export function heap_base(): usize {

@@ -127,3 +127,75 @@ export function probabilities(fn: string, name: string, p: Float32Array): void {
     if (!(v >= 0 && v !== Infinity)) throw new RangeError(`${fn}: ${name}[${i}] = ${v} must be a finite probability >= 0`);
   }
 }
+
+/** A finite number > 0 (a learning rate, a temperature). */
+export function positive(fn: string, name: string, v: unknown): number {
+  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  if (!(v > 0) || v === Infinity) throw new RangeError(`${fn}: ${name} must be a positive finite number, got ${v}`);
+  return v;
+}
+
+/** A finite number >= 0, or the fallback when undefined. */
+export function nonNegative(fn: string, name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  if (!(v >= 0) || v === Infinity) throw new RangeError(`${fn}: ${name} must be a finite number >= 0, got ${v}`);
+  return v;
+}
+
+/** A number in [0, 1), or the fallback when undefined (momentum, Adam's betas). */
+export function fraction(fn: string, name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  if (!(v >= 0 && v < 1)) throw new RangeError(`${fn}: ${name} must be in [0, 1), got ${v}`);
+  return v;
+}
+
+/** An integer >= min, or the fallback when undefined. */
+export function atLeast(fn: string, name: string, v: unknown, min: number, fallback?: number): number {
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  if (!Number.isInteger(v) || v < min || v > 0x7fffffff) {
+    throw new RangeError(`${fn}: ${name} must be an integer >= ${min}, got ${v}`);
+  }
+  return v;
+}
+
+/** One of the allowed strings, or the fallback when undefined. */
+export function oneOf<T extends string>(fn: string, name: string, v: unknown, allowed: readonly T[], fallback: T): T {
+  if (v === undefined) return fallback;
+  if (typeof v !== "string") throw new TypeError(`${fn}: ${name} must be a string, got ${describe(v)}`);
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new RangeError(`${fn}: ${name} must be ${allowed.map((a) => `'${a}'`).join(" or ")}, got ${describe(v)}`);
+  }
+  return v as T;
+}
+
+export function boolean(fn: string, name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== "boolean") throw new TypeError(`${fn}: ${name} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+/** Network inputs: rows x features as pixels (Uint8Array, read as /255) or floats. */
+export function inputs(fn: string, name: string, x: unknown, features: number): number {
+  if (!(x instanceof Uint8Array) && !(x instanceof Float32Array)) {
+    throw new TypeError(`${fn}: ${name} must be a Uint8Array (pixels 0..255) or a Float32Array, got ${describe(x)}`);
+  }
+  if (x.length % features !== 0) {
+    throw new RangeError(`${fn}: ${name}.length (${x.length}) must be a multiple of the input size (${features})`);
+  }
+  return x.length / features;
+}
+
+/** Class labels for `rows` rows, each in [0, classes). */
+export function classLabels(fn: string, name: string, y: unknown, rows: number, classes: number): Uint8Array | Int32Array {
+  if (!(y instanceof Uint8Array) && !(y instanceof Int32Array)) {
+    throw new TypeError(`${fn}: ${name} must be a Uint8Array or an Int32Array of class indices, got ${describe(y)}`);
+  }
+  if (y.length !== rows) throw new RangeError(`${fn}: ${name}.length (${y.length}) must equal the row count (${rows})`);
+  for (let i = 0; i < y.length; i++) {
+    if (!(y[i] >= 0 && y[i] < classes)) throw new RangeError(`${fn}: ${name}[${i}] = ${y[i]} must be a class in [0, ${classes})`);
+  }
+  return y;
+}

@@ -19,6 +19,26 @@ export interface Kernels {
     n: number, scale: number): number;
   quadratic_cost(a: number, y: number, grad: number, n: number, rows: number): number;
   sigmoid_forward(x: number, y: number, n: number): void;
+  relu_forward(x: number, y: number, n: number): void;
+  tanh_forward(x: number, y: number, n: number): void;
+  activation_backward(a: number, da: number, dz: number, n: number, kind: number): void;
+  gemm_forward(x: number, w: number, bias: number, y: number, B: number, I: number, O: number, act: number): void;
+  gemm_forward_sparse(x: number, w: number, bias: number, y: number, B: number, I: number, O: number, act: number): void;
+  gemm_dw(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number): void;
+  gemm_dw_sparse(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number): void;
+  gemm_dx(dy: number, w: number, wt: number, dx: number, B: number, I: number, O: number): void;
+  bias_grad(dy: number, db: number, B: number, O: number, accumulate: number): void;
+  sgd_update(p: number, g: number, buf: number, n: number, lr: number, momentum: number, nesterov: number,
+    wd: number): void;
+  adam_update(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
+    eps: number, wd: number, decoupled: number, bc1: number, bc2: number): void;
+  rng_seed(state: number, seed: number): void;
+  rng_normal(state: number, y: number, n: number, std: number): void;
+  rng_shuffle(state: number, p: number, n: number): void;
+  gather_rows_u8(src: number, idx: number, y: number, B: number, D: number, scale: number): void;
+  gather_rows_f32(src: number, idx: number, y: number, B: number, D: number): void;
+  onehot(labels: number, y: number, B: number, C: number): void;
+  count_correct(a: number, labels: number, B: number, C: number): number;
 }
 
 /** What `ready()` can instantiate from. */
@@ -32,6 +52,8 @@ const SLACK = 16; // kernels read and merge whole vectors up to 16 bytes past a 
 export class Engine {
   /** Next free byte of the arena. */
   private top: number;
+  /** Freed long-lived blocks below `top` (ptr, bytes), in address order: first fit, merged with neighbours. */
+  private holes: { ptr: number; bytes: number }[] = [];
   /** All of memory as floats and as i32; remade when a growth has detached them. */
   private heap: Float32Array;
   private heapI32: Int32Array;
@@ -105,12 +127,58 @@ export class Engine {
     return this.heap;
   }
 
+  /** Scratch for one synchronous call: everything allocated after mark() is released by release(mark). */
   mark(): number {
     return this.top;
   }
 
   release(mark: number): void {
     this.top = mark;
+  }
+
+  /**
+   * A long-lived block (a network's parameters, a dataset) that outlives calls, freed with freeBlock in any order.
+   * Only between calls: never while a mark is open.
+   */
+  allocBlock(bytes: number): number {
+    const size = align(bytes + SLACK);
+    const i = this.holes.findIndex((h) => h.bytes >= size);
+    if (i < 0) return this.alloc(bytes);
+    const h = this.holes[i];
+    if (h.bytes === size) this.holes.splice(i, 1);
+    else this.holes[i] = { ptr: h.ptr + size, bytes: h.bytes - size };
+    return h.ptr;
+  }
+
+  freeBlock(ptr: number, bytes: number): void {
+    let hole = { ptr, bytes: align(bytes + SLACK) };
+    let i = this.holes.findIndex((h) => h.ptr > ptr);
+    if (i < 0) i = this.holes.length;
+    const next = this.holes[i];
+    if (next && hole.ptr + hole.bytes === next.ptr) {
+      hole = { ptr, bytes: hole.bytes + next.bytes };
+      this.holes.splice(i, 1);
+    }
+    const prev = this.holes[i - 1];
+    if (prev && prev.ptr + prev.bytes === hole.ptr) {
+      hole = { ptr: prev.ptr, bytes: prev.bytes + hole.bytes };
+      this.holes.splice(--i, 1);
+    }
+    if (hole.ptr + hole.bytes === this.top) this.top = hole.ptr; // the arena shrinks back over a freed top block
+    else this.holes.splice(i, 0, hole);
+  }
+
+  /** Copies `src` to ptr (room already allocated). */
+  write(ptr: number, src: Float32Array | Int32Array | Uint8Array): void {
+    const heap = this.floats();
+    if (src instanceof Float32Array) heap.set(src, ptr >>> 2);
+    else if (src instanceof Int32Array) this.heapI32.set(src, ptr >>> 2);
+    else new Uint8Array(heap.buffer, ptr, src.length).set(src);
+  }
+
+  /** Bytes at ptr, copied out. */
+  bytes(ptr: number, n: number): Uint8Array {
+    return new Uint8Array(this.floats().buffer, ptr, n).slice();
   }
 }
 

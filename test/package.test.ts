@@ -8,7 +8,7 @@ describe("the published package", () => {
   it("exports exactly the documented API by name", () => {
     expect(Object.keys(lib).sort()).toEqual([
       "binaryCrossEntropyWithLogits", "crossEntropy", "logSoftmax", "logSoftmaxBackward", "logitsFromProbs",
-      "loadMnist", "parseIdx", "quadraticCost", "ready", "sigmoid", "softmax", "softmaxBackward", "wasmMemory",
+      "Network", "loadMnist", "parseIdx", "quadraticCost", "ready", "sigmoid", "softmax", "softmaxBackward", "wasmMemory",
     ].sort());
   });
 

@@ -1,7 +1,7 @@
 // The trainer's building blocks: the seeded generator, batch gathering, optimizers and activations, each at every
 // width from 1 to past two SIMD blocks against a float64 scalar reference, with guards after every output.
 import { rng_seed, rng_next, rng_below, rng_normal, rng_shuffle } from "../rng";
-import { gather_rows_u8, gather_rows_f32, gather_labels_u8 } from "../data";
+import { gather_rows_u8, gather_rows_f32, onehot, count_correct } from "../data";
 import { sgd_update, adam_update } from "../optim";
 import { relu_forward, tanh_forward, activation_backward, tanhv } from "../activation";
 
@@ -115,13 +115,21 @@ describe("gather", () => {
       }
       expect<bool>(guarded(z, 4 * D)).toBe(true);
     }
-    const labels = heap.alloc(8);
-    for (let i = 0; i < 5; i++) store<u8>(labels + <usize>i, <u8>(9 - i));
-    const out = heap.alloc(16);
-    gather_labels_u8(labels, idx, out, 4);
-    expect<i32>(load<i32>(out)).toBe(6);
-    expect<i32>(load<i32>(out, 4)).toBe(9);
-    expect<i32>(load<i32>(out, 8)).toBe(5);
+  });
+
+  it("onehot and count_correct", () => {
+    const labels = heap.alloc(16);
+    store<i32>(labels, 2); store<i32>(labels, 0, 4); store<i32>(labels, 1, 8);
+    const y = alloc(9);
+    fill(y, 9, 5, 5);
+    onehot(labels, y, 3, 3);
+    for (let i = 0; i < 9; i++) check("onehot", 3, i, at(y, i), i == 2 || i == 3 || i == 7 ? 1 : 0, 0, 0);
+    expect<bool>(guarded(y, 9)).toBe(true);
+    // rows: argmax 1 (label 2: wrong), argmax 0 with a tie at 0 and 2 (first wins: right), argmax 1 (right)
+    store<f32>(y, 0.1); store<f32>(y, 0.7, 4); store<f32>(y, 0.2, 8);
+    store<f32>(y, 0.5, 12); store<f32>(y, 0.0, 16); store<f32>(y, 0.5, 20);
+    store<f32>(y, -3, 24); store<f32>(y, -1, 28); store<f32>(y, -2, 32);
+    expect<i32>(count_correct(y, labels, 3, 3)).toBe(2);
   });
 });
 

@@ -1,0 +1,404 @@
+// Dense layers' matrix products over flat row-major f32 buffers (pointers in bytes): the forward pass with bias and
+// activation fused into the store, the weight, input and bias gradients, and forms of the forward pass and the weight
+// gradient that skip the zero inputs of a sparse X (MNIST's first layer).
+//
+// The dense products run on one register-tiled micro-kernel, C(2 rows, 16 columns) += A(2, K) B(K, 16), whose A is
+// read through strides: X row by row for the forward pass, dY row by row against a packed W^T for dX, X column by
+// column (X^T) for dW. Eight f32x4 accumulators: wider tiles spill out of V8's 15 xmm registers (and unrolling its
+// K loop by two measured 30% slower). The sparse products hold one row of C, 32 columns, in eight accumulators and
+// sum over a list of the nonzero inputs.
+//
+// Inputs are read a whole vector at a time, so up to 12 bytes past the last column of B, of C's initial values and of
+// the bias: every buffer keeps 16 bytes of slack after its end. Outputs are written lane by lane past the last full
+// vector: a row's neighbour is the next row of the same buffer.
+import { sigmoidFromExp, expnegabs, tanhv } from "./activation";
+import { loadTail, storeTail } from "./vec";
+
+const NONE = 0;
+const RELU = 1;
+const SIGMOID = 2;
+
+/** The activations that need the exp, kept out of line: the epilogue of every tile calls them once per vector. */
+function smooth(v: v128, act: i32): v128 {
+  return act == SIGMOID ? sigmoidFromExp(v, expnegabs(v)) : tanhv(v);
+}
+
+/** act(v): 0 none, 1 ReLU (NaN passes through), 2 sigmoid, 3 tanh. */
+// @ts-ignore: decorator
+@inline function activate(v: v128, act: i32): v128 {
+  if (act == NONE) return v;
+  if (act == RELU) return f32x4.pmax(v, f32x4.splat(0));
+  return smooth(v, act);
+}
+
+/** Stores the first n (1..4) lanes of v at p. */
+// @ts-ignore: decorator
+@inline function storeUpTo4(p: usize, v: v128, n: usize): void {
+  if (n >= 4) v128.store(p, v);
+  else storeTail(p, v, n);
+}
+
+/** act of the nv (1..4) vectors v0..v3 into the first n (4 nv - 3 .. 4 nv) floats at c. */
+// @ts-ignore: decorator
+@inline function storeRow(nv: i32, c: usize, n: usize, v0: v128, v1: v128, v2: v128, v3: v128, act: i32): void {
+  v0 = activate(v0, act);
+  if (nv == 1) { storeUpTo4(c, v0, n); return; }
+  v128.store(c, v0);
+  v1 = activate(v1, act);
+  if (nv == 2) { storeUpTo4(c + 16, v1, n - 4); return; }
+  v128.store(c, v1, 16);
+  v2 = activate(v2, act);
+  if (nv == 3) { storeUpTo4(c + 32, v2, n - 8); return; }
+  v128.store(c, v2, 32);
+  storeUpTo4(c + 48, activate(v3, act), n - 12);
+}
+
+/**
+ * C rows c0, c1 = act(init + A B) over nv (1..4) vectors of columns, n (4 nv - 3 .. 4 nv) of them stored. Row r of
+ * A is the K floats at a_r, a_r + ak, a_r + 2 ak, ...; row k of B is at b + k ldb; init rows i0, i1 (0: zeros).
+ * One row is done by passing the same pointers twice (the row is computed twice, stored twice alike).
+ */
+// @ts-ignore: decorator
+@inline function tile2(
+  nv: i32, a0: usize, a1: usize, ak: usize, b: usize, ldb: usize, kc: usize,
+  c0: usize, c1: usize, n: usize, i0: usize, i1: usize, act: i32,
+): void {
+  let c00 = f32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
+  let c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  if (i0) {
+    c00 = v128.load(i0); c10 = v128.load(i1);
+    if (nv > 1) { c01 = v128.load(i0, 16); c11 = v128.load(i1, 16); }
+    if (nv > 2) { c02 = v128.load(i0, 32); c12 = v128.load(i1, 32); }
+    if (nv > 3) { c03 = v128.load(i0, 48); c13 = v128.load(i1, 48); }
+  }
+  for (let k: usize = 0; k < kc; k++) {
+    const x0 = v128.load32_splat(a0);
+    const x1 = v128.load32_splat(a1);
+    const w0 = v128.load(b);
+    c00 = f32x4.add(c00, f32x4.mul(x0, w0));
+    c10 = f32x4.add(c10, f32x4.mul(x1, w0));
+    if (nv > 1) {
+      const w1 = v128.load(b, 16);
+      c01 = f32x4.add(c01, f32x4.mul(x0, w1));
+      c11 = f32x4.add(c11, f32x4.mul(x1, w1));
+    }
+    if (nv > 2) {
+      const w2 = v128.load(b, 32);
+      c02 = f32x4.add(c02, f32x4.mul(x0, w2));
+      c12 = f32x4.add(c12, f32x4.mul(x1, w2));
+    }
+    if (nv > 3) {
+      const w3 = v128.load(b, 48);
+      c03 = f32x4.add(c03, f32x4.mul(x0, w3));
+      c13 = f32x4.add(c13, f32x4.mul(x1, w3));
+    }
+    a0 += ak; a1 += ak; b += ldb;
+  }
+  storeRow(nv, c0, n, c00, c01, c02, c03, act);
+  storeRow(nv, c1, n, c10, c11, c12, c13, act);
+}
+
+function tile2x16(a0: usize, a1: usize, ak: usize, b: usize, ldb: usize, kc: usize, c0: usize, c1: usize, n: usize, i0: usize, i1: usize, act: i32): void {
+  tile2(4, a0, a1, ak, b, ldb, kc, c0, c1, n, i0, i1, act);
+}
+function tile2x12(a0: usize, a1: usize, ak: usize, b: usize, ldb: usize, kc: usize, c0: usize, c1: usize, n: usize, i0: usize, i1: usize, act: i32): void {
+  tile2(3, a0, a1, ak, b, ldb, kc, c0, c1, n, i0, i1, act);
+}
+function tile2x8(a0: usize, a1: usize, ak: usize, b: usize, ldb: usize, kc: usize, c0: usize, c1: usize, n: usize, i0: usize, i1: usize, act: i32): void {
+  tile2(2, a0, a1, ak, b, ldb, kc, c0, c1, n, i0, i1, act);
+}
+function tile2x4(a0: usize, a1: usize, ak: usize, b: usize, ldb: usize, kc: usize, c0: usize, c1: usize, n: usize, i0: usize, i1: usize, act: i32): void {
+  tile2(1, a0, a1, ak, b, ldb, kc, c0, c1, n, i0, i1, act);
+}
+
+/**
+ * C(M, N) = act(init + A(M, K) B(K, N)), all strides in bytes: A(i, k) at a + i ars + k aks, B row-major with row
+ * stride ldb, C with ldc, init rows at init + i irs (init = 0: none; init = c, irs = ldc: accumulate; irs = 0: bias).
+ */
+function gemm(
+  a: usize, ars: usize, aks: usize, b: usize, ldb: usize, c: usize, ldc: usize,
+  M: usize, N: usize, K: usize, init: usize, irs: usize, act: i32,
+): void {
+  for (let j: usize = 0; j < N; j += 16) {
+    const n = min(N - j, 16);
+    const bj = b + (j << 2);
+    for (let i: usize = 0; i < M; i += 2) {
+      const i1 = i + 1 < M ? i + 1 : i;
+      const a0 = a + i * ars, a1 = a + i1 * ars;
+      const c0 = c + i * ldc + (j << 2), c1 = c + i1 * ldc + (j << 2);
+      const p0 = init ? init + i * irs + (j << 2) : 0, p1 = init ? init + i1 * irs + (j << 2) : 0;
+      if (n > 12) tile2x16(a0, a1, aks, bj, ldb, K, c0, c1, n, p0, p1, act);
+      else if (n > 8) tile2x12(a0, a1, aks, bj, ldb, K, c0, c1, n, p0, p1, act);
+      else if (n > 4) tile2x8(a0, a1, aks, bj, ldb, K, c0, c1, n, p0, p1, act);
+      else tile2x4(a0, a1, aks, bj, ldb, K, c0, c1, n, p0, p1, act);
+    }
+  }
+}
+
+/** Y = act(X W + bias): a dense layer's forward pass. y must not overlap x, w or bias. */
+export function gemm_forward(
+  x: usize,    // (B, I)
+  w: usize,    // (I, O)
+  bias: usize, // (O,), or 0 for none
+  y: usize,    // (B, O) out
+  B: i32, I: i32, O: i32,
+  act: i32,    // 0 none, 1 ReLU, 2 sigmoid, 3 tanh
+): void {
+  const ldx = <usize>I << 2, ldw = <usize>O << 2;
+  gemm(x, ldx, 4, w, ldw, y, ldw, <usize>B, <usize>O, <usize>I, bias, 0, act);
+}
+
+/** dW (+)= X^T dY: a dense layer's weight gradient. dw must not overlap x or dy. */
+export function gemm_dw(
+  x: usize,  // (B, I) the layer's input
+  dy: usize, // (B, O) gradient of its output (before the activation: the caller applies act')
+  dw: usize, // (I, O) out
+  B: i32, I: i32, O: i32,
+  accumulate: i32, // 0: dW = X^T dY; 1: dW += X^T dY
+): void {
+  const ldx = <usize>I << 2, ldo = <usize>O << 2;
+  gemm(x, 4, ldx, dy, ldo, dw, ldo, <usize>I, <usize>O, <usize>B, accumulate ? dw : 0, ldo, NONE);
+}
+
+/** wt(O, I) = w(I, O)^T by 4x4 blocks; a partial block repeats its first row for the missing ones. */
+function transpose(w: usize, wt: usize, I: usize, O: usize): void {
+  const ldw = O << 2, ldt = I << 2;
+  for (let i: usize = 0; i < I; i += 4) {
+    const m = min(I - i, 4);
+    const r0 = w + i * ldw;
+    const r1 = m > 1 ? r0 + ldw : r0, r2 = m > 2 ? r0 + 2 * ldw : r0, r3 = m > 3 ? r0 + 3 * ldw : r0;
+    for (let o: usize = 0; o < O; o += 4) {
+      const p = o << 2;
+      const a = v128.load(r0 + p), b = v128.load(r1 + p), c = v128.load(r2 + p), d = v128.load(r3 + p);
+      const ab0 = f32x4.shuffle(a, b, 0, 4, 1, 5), ab1 = f32x4.shuffle(a, b, 2, 6, 3, 7);
+      const cd0 = f32x4.shuffle(c, d, 0, 4, 1, 5), cd1 = f32x4.shuffle(c, d, 2, 6, 3, 7);
+      const t = wt + o * ldt + (i << 2);
+      const q = O - o;
+      storeUpTo4(t, f32x4.shuffle(ab0, cd0, 0, 1, 4, 5), m);
+      if (q > 1) storeUpTo4(t + ldt, f32x4.shuffle(ab0, cd0, 2, 3, 6, 7), m);
+      if (q > 2) storeUpTo4(t + 2 * ldt, f32x4.shuffle(ab1, cd1, 0, 1, 4, 5), m);
+      if (q > 3) storeUpTo4(t + 3 * ldt, f32x4.shuffle(ab1, cd1, 2, 3, 6, 7), m);
+    }
+  }
+}
+
+/**
+ * dX = dY W^T: a dense layer's input gradient. wt is scratch, rewritten with W^T on every call (nothing to keep in
+ * step with W). dx and wt must not overlap each other, dy or w.
+ */
+export function gemm_dx(
+  dy: usize, // (B, O) gradient of the layer's output (before the activation: the caller applies act')
+  w: usize,  // (I, O)
+  wt: usize, // (O, I) scratch
+  dx: usize, // (B, I) out
+  B: i32, I: i32, O: i32,
+): void {
+  const ldi = <usize>I << 2, ldo = <usize>O << 2;
+  transpose(w, wt, <usize>I, <usize>O);
+  gemm(dy, ldo, 4, wt, ldi, dx, ldi, <usize>B, <usize>I, <usize>O, 0, 0, NONE);
+}
+
+// The sparse forms: a vector's nonzeros are first gathered into lists of the matching row of B (its byte offset) and
+// of the value, four at a time and branch-free; then each 32-column block of the output row sums over the lists alone.
+// Entries per pass; longer vectors take several, accumulating into the output row. 256 measured as fast as 1024 at
+// I = 784, and the lists are zeros the module carries as data (imported memory: Binaryen cannot drop them).
+const LIST_CAP: usize = 256;
+const OFFSETS: usize = memory.data(<i32>(LIST_CAP + 4) << 2, 16); // + 4: a whole vector is stored at the last entry
+const VALUES: usize = memory.data(<i32>(LIST_CAP + 4) << 2, 16);
+
+/** For each 4-bit mask of nonzero lanes, the swizzle that moves those lanes (4 bytes each) to the front. */
+const COMPACT: usize = memory.data<u32>([
+  0x03020100, 0x03020100, 0x03020100, 0x03020100, // 0000
+  0x03020100, 0x03020100, 0x03020100, 0x03020100, // 0001
+  0x07060504, 0x03020100, 0x03020100, 0x03020100, // 0010
+  0x03020100, 0x07060504, 0x03020100, 0x03020100, // 0011
+  0x0b0a0908, 0x03020100, 0x03020100, 0x03020100, // 0100
+  0x03020100, 0x0b0a0908, 0x03020100, 0x03020100, // 0101
+  0x07060504, 0x0b0a0908, 0x03020100, 0x03020100, // 0110
+  0x03020100, 0x07060504, 0x0b0a0908, 0x03020100, // 0111
+  0x0f0e0d0c, 0x03020100, 0x03020100, 0x03020100, // 1000
+  0x03020100, 0x0f0e0d0c, 0x03020100, 0x03020100, // 1001
+  0x07060504, 0x0f0e0d0c, 0x03020100, 0x03020100, // 1010
+  0x03020100, 0x07060504, 0x0f0e0d0c, 0x03020100, // 1011
+  0x0b0a0908, 0x0f0e0d0c, 0x03020100, 0x03020100, // 1100
+  0x03020100, 0x0b0a0908, 0x0f0e0d0c, 0x03020100, // 1101
+  0x07060504, 0x0b0a0908, 0x0f0e0d0c, 0x03020100, // 1110
+  0x03020100, 0x07060504, 0x0b0a0908, 0x0f0e0d0c, // 1111
+], 16);
+
+/** Appends the nonzero lanes of v (NaN included) with their offsets to the lists at entry m; returns the new count. */
+// @ts-ignore: decorator
+@inline function append(v: v128, offsets: v128, m: usize): usize {
+  const mask = i32x4.bitmask(f32x4.ne(v, f32x4.splat(0)));
+  const s = v128.load(COMPACT + (<usize>mask << 4));
+  v128.store(OFFSETS + (m << 2), i8x16.swizzle(offsets, s));
+  v128.store(VALUES + (m << 2), i8x16.swizzle(v, s));
+  return m + <usize>popcnt(mask);
+}
+
+/** Gathers the nonzeros of the n (<= LIST_CAP) floats at x, xs bytes apart, with offsets k ldb; returns their count. */
+function gather(x: usize, xs: usize, n: usize, ldb: usize): usize {
+  let offsets = i32x4.mul(i32x4(0, 1, 2, 3), i32x4.splat(<i32>ldb));
+  const step = i32x4.splat(<i32>(ldb << 2));
+  let m: usize = 0;
+  let k: usize = 0;
+  if (xs == 4) {
+    for (; k + 4 <= n; k += 4) {
+      m = append(v128.load(x + (k << 2)), offsets, m);
+      offsets = i32x4.add(offsets, step);
+    }
+    if (k < n) m = append(loadTail(x + (k << 2), n - k, 0), offsets, m);
+    return m;
+  }
+  for (; k + 4 <= n; k += 4) {
+    const p = x + k * xs;
+    let v = v128.load32_zero(p);
+    v = v128.load32_lane(p + xs, v, 1);
+    v = v128.load32_lane(p + 2 * xs, v, 2);
+    v = v128.load32_lane(p + 3 * xs, v, 3);
+    m = append(v, offsets, m);
+    offsets = i32x4.add(offsets, step);
+  }
+  if (k < n) {
+    const p = x + k * xs;
+    let v = v128.load32_zero(p);
+    if (k + 1 < n) v = v128.load32_lane(p + xs, v, 1);
+    if (k + 2 < n) v = v128.load32_lane(p + 2 * xs, v, 2);
+    m = append(v, offsets, m);
+  }
+  return m;
+}
+
+/**
+ * Row c = act(init + sum over the m listed (offset, x) of x B(offset)) over nv (1..4, or 8) vectors of columns, n
+ * (4 nv - 3 .. 4 nv) of them stored; B(offset) is the row at b + offset; init 0: zeros.
+ */
+// @ts-ignore: decorator
+@inline function sparseRow(nv: i32, m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void {
+  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  if (init) {
+    c0 = v128.load(init);
+    if (nv > 1) c1 = v128.load(init, 16);
+    if (nv > 2) c2 = v128.load(init, 32);
+    if (nv > 3) c3 = v128.load(init, 48);
+    if (nv > 4) {
+      c4 = v128.load(init, 64); c5 = v128.load(init, 80); c6 = v128.load(init, 96); c7 = v128.load(init, 112);
+    }
+  }
+  for (let e: usize = 0, end = m << 2; e < end; e += 4) {
+    const x = v128.load32_splat(VALUES + e);
+    const p = b + load<u32>(OFFSETS + e);
+    c0 = f32x4.add(c0, f32x4.mul(x, v128.load(p)));
+    if (nv > 1) c1 = f32x4.add(c1, f32x4.mul(x, v128.load(p, 16)));
+    if (nv > 2) c2 = f32x4.add(c2, f32x4.mul(x, v128.load(p, 32)));
+    if (nv > 3) c3 = f32x4.add(c3, f32x4.mul(x, v128.load(p, 48)));
+    if (nv > 4) {
+      c4 = f32x4.add(c4, f32x4.mul(x, v128.load(p, 64)));
+      c5 = f32x4.add(c5, f32x4.mul(x, v128.load(p, 80)));
+      c6 = f32x4.add(c6, f32x4.mul(x, v128.load(p, 96)));
+      c7 = f32x4.add(c7, f32x4.mul(x, v128.load(p, 112)));
+    }
+  }
+  if (nv > 4) {
+    v128.store(c, activate(c0, act)); v128.store(c, activate(c1, act), 16);
+    v128.store(c, activate(c2, act), 32); v128.store(c, activate(c3, act), 48);
+    v128.store(c, activate(c4, act), 64); v128.store(c, activate(c5, act), 80);
+    v128.store(c, activate(c6, act), 96); v128.store(c, activate(c7, act), 112);
+  } else {
+    storeRow(nv, c, n, c0, c1, c2, c3, act);
+  }
+}
+
+function sparseRow32(m: usize, b: usize, c: usize, init: usize, act: i32): void { sparseRow(8, m, b, c, 32, init, act); }
+function sparseRow16(m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(4, m, b, c, n, init, act); }
+function sparseRow12(m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(3, m, b, c, n, init, act); }
+function sparseRow8(m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(2, m, b, c, n, init, act); }
+function sparseRow4(m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(1, m, b, c, n, init, act); }
+
+/** Row c(N) = act(init + sum over the lists' m entries of x B(offset)), 32 columns at a time; init 0: zeros. */
+function sparseRows(m: usize, b: usize, c: usize, N: usize, init: usize, act: i32): void {
+  let j: usize = 0;
+  for (; j + 32 <= N; j += 32) sparseRow32(m, b + (j << 2), c + (j << 2), init ? init + (j << 2) : 0, act);
+  for (; j < N; j += 16) {
+    const n = min(N - j, 16);
+    const bj = b + (j << 2), cj = c + (j << 2), ij = init ? init + (j << 2) : 0;
+    if (n > 12) sparseRow16(m, bj, cj, n, ij, act);
+    else if (n > 8) sparseRow12(m, bj, cj, n, ij, act);
+    else if (n > 4) sparseRow8(m, bj, cj, n, ij, act);
+    else sparseRow4(m, bj, cj, n, ij, act);
+  }
+}
+
+/**
+ * gemm_forward for an X that is mostly zeros: a zero x[b, k] is skipped, not multiplied (the same sum for finite W).
+ * y must not overlap x, w or bias. The lists are static: not for threads sharing one memory.
+ */
+export function gemm_forward_sparse(
+  x: usize,    // (B, I)
+  w: usize,    // (I, O)
+  bias: usize, // (O,), or 0 for none
+  y: usize,    // (B, O) out
+  B: i32, I: i32, O: i32,
+  act: i32,    // 0 none, 1 ReLU, 2 sigmoid, 3 tanh
+): void {
+  const ldx = <usize>I << 2, ldw = <usize>O << 2;
+  for (let b: usize = 0; b < <usize>B; b++) {
+    const xb = x + b * ldx, yb = y + b * ldw;
+    let k: usize = 0;
+    do { // at least once: with I = 0, Y = act(bias)
+      const kn = min(<usize>I - k, LIST_CAP);
+      const m = gather(xb + (k << 2), 4, kn, ldw);
+      sparseRows(m, w + k * ldw, yb, <usize>O, k == 0 ? bias : yb, k + kn == <usize>I ? act : NONE);
+      k += kn;
+    } while (k < <usize>I);
+  }
+}
+
+/** gemm_dw for an X that is mostly zeros: a zero x[b, i] is skipped, not multiplied. Static lists, as above. */
+export function gemm_dw_sparse(
+  x: usize,  // (B, I) the layer's input
+  dy: usize, // (B, O) gradient of its output
+  dw: usize, // (I, O) out
+  B: i32, I: i32, O: i32,
+  accumulate: i32, // 0: dW = X^T dY; 1: dW += X^T dY
+): void {
+  const ldx = <usize>I << 2, ldo = <usize>O << 2;
+  for (let i: usize = 0; i < <usize>I; i++) {
+    const dwi = dw + i * ldo;
+    let b: usize = 0;
+    do { // at least once: with B = 0, dW = 0 unless accumulating
+      const bn = min(<usize>B - b, LIST_CAP);
+      const m = gather(x + b * ldx + (i << 2), ldx, bn, ldo);
+      const init: usize = b == 0 && !accumulate ? 0 : dwi;
+      if (m > 0 || init != dwi) sparseRows(m, dy + b * ldo, dwi, <usize>O, init, NONE); // else nothing to add
+      b += bn;
+    } while (b < <usize>B);
+  }
+}
+
+/** db (+)= the column sums of dY: a dense layer's bias gradient. db must not overlap dy. */
+export function bias_grad(
+  dy: usize, // (B, O) gradient of the layer's output
+  db: usize, // (O,) out
+  B: i32, O: i32,
+  accumulate: i32, // 0: db = sum; 1: db += sum
+): void {
+  const ldo = <usize>O << 2, end = dy + <usize>B * ldo;
+  let j: usize = 0;
+  for (; j + 16 <= <usize>O; j += 16) {
+    const c = db + (j << 2);
+    let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+    if (accumulate) { s0 = v128.load(c); s1 = v128.load(c, 16); s2 = v128.load(c, 32); s3 = v128.load(c, 48); }
+    for (let p = dy + (j << 2); p < end; p += ldo) {
+      s0 = f32x4.add(s0, v128.load(p)); s1 = f32x4.add(s1, v128.load(p, 16));
+      s2 = f32x4.add(s2, v128.load(p, 32)); s3 = f32x4.add(s3, v128.load(p, 48));
+    }
+    v128.store(c, s0); v128.store(c, s1, 16); v128.store(c, s2, 32); v128.store(c, s3, 48);
+  }
+  for (; j < <usize>O; j += 4) {
+    const c = db + (j << 2);
+    let s = accumulate ? v128.load(c) : f32x4.splat(0);
+    for (let p = dy + (j << 2); p < end; p += ldo) s = f32x4.add(s, v128.load(p));
+    storeUpTo4(c, s, <usize>O - j);
+  }
+}

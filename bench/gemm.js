@@ -1,0 +1,178 @@
+// Benchmark: the dense-layer GEMM kernels (assembly/gemm.ts, in the shipped dist/softmax.wasm) against
+// TensorFlow.js on its wasm backend, in GFLOP/s.
+//
+//   npm run bench:gemm
+//
+// Progress goes to stderr, the table to stdout.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { Bench } from "tinybench";
+import * as tf from "@tensorflow/tfjs";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { fmtUs, fmtRatio, textTable } from "./format.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..");
+const require = createRequire(import.meta.url);
+
+const SHAPES = [[64, 784, 128], [64, 128, 10]]; // B, I, O
+const ZEROS = 0.8; // the sparse forms' X: this fraction of zeros, i.i.d., as in MNIST's pixels
+const TARGET = 30; // GFLOP/s for each of the three dense forms at 64x784x128 (the issue's goal)
+const TIME_MS = 500;
+const WARMUP_MS = 100;
+const BATCH_MS = 0.05; // calls faster than this are timed K to a sample, the sample being the batch's mean
+
+function fail(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(1);
+}
+
+// ---------------------------------------------------------------- build
+const WASM = path.join(ROOT, "dist", "softmax.wasm"); // the shipped module: `npm run bench:gemm` builds it first
+if (!fs.existsSync(WASM)) fail("dist/softmax.wasm is missing: run `npm run build` (or `npm run bench:gemm`)");
+
+// ---------------------------------------------------------------- ours
+const memory = new WebAssembly.Memory({ initial: 256 });
+const { instance } = await WebAssembly.instantiate(fs.readFileSync(WASM), {
+  env: { memory, abort: () => fail("the Wasm module aborted") },
+});
+const k = instance.exports;
+
+let top = k.heap_base();
+/** A Float32Array of n floats in Wasm memory, 64-byte aligned, with 16 bytes of slack after it. */
+function wasmArray(n) {
+  top = (top + 63) & ~63;
+  const a = new Float32Array(memory.buffer, top, n);
+  top += n * 4 + 16;
+  if (top > memory.buffer.byteLength) fail("Wasm memory too small for the buffers");
+  return a;
+}
+
+// ---------------------------------------------------------------- tfjs
+const tfWasmDir = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
+setWasmPaths(tfWasmDir);
+if (!(await tf.setBackend("wasm"))) fail(`tfjs could not initialise its wasm backend from ${tfWasmDir}`);
+await tf.ready();
+if (tf.getBackend() !== "wasm") fail(`tfjs backend is ${tf.getBackend()}, expected wasm`);
+const tfSimd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
+const tfThreads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
+
+// ---------------------------------------------------------------- data
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = mulberry32(42);
+const uniform = (a) => { for (let i = 0; i < a.length; i++) a[i] = 2 * rand() - 1; return a; };
+const pixels = (a) => { for (let i = 0; i < a.length; i++) a[i] = rand() < ZEROS ? 0 : rand(); return a; };
+
+/** Worst |got - want| / (1e-4 (1 + |want|)) over the arrays: <= 1 passes. */
+function worst(got, want) {
+  let w = 0;
+  for (let i = 0; i < want.length; i++) w = Math.max(w, Math.abs(got[i] - want[i]) / (1e-4 * (1 + Math.abs(want[i]))));
+  return Number.isNaN(w) ? Infinity : w;
+}
+
+// ---------------------------------------------------------------- timing
+/** A fresh batching wrapper per task (new Function: its own feedback, so no call site is polymorphic). */
+function batched(fn, K) {
+  const make = new Function("fn", "K", "now", `
+    return function batch() {
+      const t0 = now();
+      for (let i = 0; i < K; i++) fn();
+      const d = now() - t0;
+      return { overriddenDuration: d / K, overriddenIterationCost: d };
+    };`);
+  return make(fn, K, performance.now.bind(performance));
+}
+
+/** Median microseconds per call over tinybench's samples. */
+async function measure(fn) {
+  fn();
+  let calls = 0;
+  const t0 = performance.now();
+  do { fn(); calls++; } while (performance.now() - t0 < 5);
+  const est = (performance.now() - t0) / calls;
+  const K = Math.max(1, Math.min(10000, Math.round(BATCH_MS / est)));
+  const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, warmup: true, throws: true });
+  bench.add("task", batched(fn, K));
+  await bench.run();
+  const r = bench.tasks[0].result;
+  if (r.state !== "completed") fail(`task ended in state ${r.state}`);
+  return r.latency.p50 * 1000;
+}
+
+// ---------------------------------------------------------------- run
+console.log(`GEMM kernels of ${JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).name}, ` +
+  `${new Date().toISOString()}`);
+console.log(`machine: ${os.cpus()[0]?.model?.trim()}, ${os.cpus().length} cores; node ${process.version}; ` +
+  `tfjs ${tf.version.tfjs} wasm backend (SIMD ${tfSimd ? "on" : "off"}, threads ${tfThreads ? "on" : "off"})`);
+console.log("");
+
+const rows = [];
+for (const [B, I, O] of SHAPES) {
+  const start = top;
+  const x = uniform(wasmArray(B * I)), xs = pixels(wasmArray(B * I)), w = uniform(wasmArray(I * O));
+  const bias = uniform(wasmArray(O)), dy = uniform(wasmArray(B * O));
+  const y = wasmArray(B * O), dw = wasmArray(I * O), wt = wasmArray(I * O), dx = wasmArray(B * I);
+  const xT = tf.tensor2d(x, [B, I]), xsT = tf.tensor2d(xs, [B, I]), wT = tf.tensor2d(w, [I, O]);
+  const dyT = tf.tensor2d(dy, [B, O]), biasT = tf.tensor1d(bias);
+  const p = (a) => a.byteOffset;
+  const tfjs = (a, b, ta, tb) => () => {
+    const r = tf.matMul(a, b, ta, tb);
+    const d = r.dataSync();
+    r.dispose();
+    return d;
+  };
+  // ours: the forward forms with bias and ReLU fused (what a layer calls), tfjs: the bare product
+  const forms = [
+    ["forward", () => { k.gemm_forward(p(x), p(w), p(bias), p(y), B, I, O, 1); return y; }, tfjs(xT, wT, false, false),
+      () => tf.tidy(() => tf.relu(tf.add(tf.matMul(xT, wT), biasT)).dataSync())],
+    ["forward sparse", () => { k.gemm_forward_sparse(p(xs), p(w), p(bias), p(y), B, I, O, 1); return y; },
+      tfjs(xsT, wT, false, false), () => tf.tidy(() => tf.relu(tf.add(tf.matMul(xsT, wT), biasT)).dataSync())],
+    ["dW = X^T dY", () => { k.gemm_dw(p(x), p(dy), p(dw), B, I, O, 0); return dw; }, tfjs(xT, dyT, true, false)],
+    ["dW sparse", () => { k.gemm_dw_sparse(p(xs), p(dy), p(dw), B, I, O, 0); return dw; }, tfjs(xsT, dyT, true, false)],
+    ["dX = dY W^T", () => { k.gemm_dx(p(dy), p(w), p(wt), p(dx), B, I, O); return dx; }, tfjs(dyT, wT, false, true)],
+  ];
+  const flop = 2 * B * I * O;
+  for (const [form, ours, theirs, reference = theirs] of forms) {
+    const e = worst(ours(), reference());
+    if (!(e <= 1)) fail(`${form} ${B}x${I}x${O}: ours disagrees with tfjs (${e.toFixed(1)}x the 1e-4 tolerance)`);
+    const tensors = tf.memory().numTensors;
+    const usOurs = await measure(ours);
+    const usTfjs = await measure(theirs);
+    if (tf.memory().numTensors !== tensors) fail(`${form}: tfjs tensors leaked`);
+    const g = flop / usOurs / 1e3;
+    const dense = !form.includes("sparse");
+    const met = B === 64 && I === 784 && O === 128 && dense ? (g >= TARGET ? "met" : "MISSED") : "";
+    rows.push([form, `${B}x${I}x${O}`, fmtUs(usOurs), g.toFixed(1), fmtUs(usTfjs), (flop / usTfjs / 1e3).toFixed(1),
+      fmtRatio(usTfjs / usOurs), met && `>=${TARGET} ${met}`]);
+    process.stderr.write(`  ${form.padEnd(15)} ${B}x${I}x${O}  ours ${fmtUs(usOurs)} us, tfjs ${fmtUs(usTfjs)} us\n`);
+  }
+  for (const t of [xT, xsT, wT, dyT, biasT]) t.dispose();
+  top = start;
+}
+
+const columns = [
+  { title: "form", align: "l" }, { title: "B x I x O", align: "l" },
+  { title: "us", align: "r", group: "ours" }, { title: "GFLOP/s", align: "r", group: "ours" },
+  { title: "us", align: "r", group: "tfjs-wasm" }, { title: "GFLOP/s", align: "r", group: "tfjs-wasm" },
+  { title: "vs tfjs", align: "r" }, { title: "target", align: "l" },
+];
+console.log(textTable(columns, rows));
+console.log("");
+for (const note of [
+  `Medians of tinybench samples (${TIME_MS} ms per task); GFLOP/s = 2 B I O / median time, the sparse forms counted as`,
+  `dense (X ${ZEROS * 100}% zeros, i.i.d.); vs tfjs = tfjs time / ours. ours: the kernel on buffers already in Wasm`,
+  "memory, the forward forms with bias and ReLU fused. tfjs: tf.matMul (transposeA for dW, transposeB for dX) +",
+  "dataSync, tensors made beforehand, the result disposed in the loop.",
+]) console.log(note);

@@ -1,0 +1,565 @@
+// A fully connected network trained by backpropagation, llm.c style: every tensor lives in Wasm memory, the
+// parameters in one contiguous buffer with offsets (W0 b0 W1 b1 ...), their gradients and the optimizer's state in
+// buffers of the same layout, and a batch never crosses the JS boundary: it is gathered from the dataset (copied in
+// once per call) inside Wasm. The layer loops below call one Wasm kernel per job; only the loss comes back.
+import { engine, type Engine, type Kernels } from "./engine.js";
+import {
+  atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive,
+} from "./checks.js";
+import { crc32 } from "./crc32.js";
+
+export type HiddenActivation = "relu" | "sigmoid" | "tanh";
+export type OutputActivation = "softmax" | "sigmoid";
+export type Cost = "crossEntropy" | "quadratic";
+
+export interface NetworkOptions {
+  sizes: number[]; hidden?: HiddenActivation; output?: OutputActivation; cost?: Cost; seed?: number;
+}
+
+export type Optimizer =
+  | { name: "sgd"; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number }
+  | { name: "adam" | "adamw"; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
+
+export interface EpochInfo { loss: number; accuracy?: number; valLoss?: number; valAccuracy?: number; seconds: number }
+
+export interface FitOptions {
+  epochs: number; batchSize?: number; shuffle?: boolean; seed?: number; optimizer?: Optimizer;
+  validation?: { x: Uint8Array | Float32Array; labels: Uint8Array | Int32Array };
+  onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number }) => void;
+  onEpoch?: (info: { epoch: number } & EpochInfo) => void;
+  signal?: AbortSignal;
+}
+
+const ACT: Record<HiddenActivation, number> = { relu: 1, sigmoid: 2, tanh: 3 };
+const NONE = 0;
+const SIGMOID = 2;
+const EVAL_BATCH = 256; // rows per forward pass in evaluate / predict
+const RNG_BYTES = 16;
+
+/** A dataset copied into Wasm memory for the length of one call. */
+interface Data {
+  ptr: number; bytes: number; rows: number; pixels: boolean; sparse: boolean; labels: number; labelBytes: number;
+}
+
+/** Per-batch buffers, sized for `rows` rows (byte offsets). */
+interface Workspace {
+  rows: number; block: number; bytes: number;
+  x: number; idx: number; labels: number; acts: number[]; delta: [number, number]; target: number; prob: number;
+  wt: number;
+}
+
+export class Network {
+  readonly sizes: readonly number[];
+  readonly hidden: HiddenActivation;
+  readonly output: OutputActivation;
+  readonly cost: Cost;
+  readonly seed: number;
+  /** Parameter count, and each layer's weight and bias offsets (in floats) into the parameter buffer. */
+  readonly parameterCount: number;
+  private readonly layers: { w: number; b: number; inputs: number; outputs: number }[];
+  private readonly e: Engine;
+  private readonly k: Kernels;
+  /** params | grads | state1 | state2 | rng: one block, freed by dispose(). */
+  private readonly block: number;
+  private readonly blockBytes: number;
+  private optimizer: "none" | "sgd" | "adam" | "adamw" = "none";
+  private steps = 0;
+  private beta1Power = 1;
+  private beta2Power = 1;
+  private ws: Workspace | undefined;
+  private disposed = false;
+  private busy = false;
+
+  constructor(opts: NetworkOptions) {
+    const fn = "Network";
+    const e = engine(fn);
+    const o = options(fn, opts, ["sizes", "hidden", "output", "cost", "seed"] as const);
+    if (!Array.isArray(o.sizes)) throw new TypeError(`${fn}: opts.sizes must be an array of layer sizes`);
+    if (o.sizes.length < 2) throw new RangeError(`${fn}: opts.sizes needs at least an input and an output size`);
+    const sizes = o.sizes.map((n, i) => atLeast(fn, `opts.sizes[${i}]`, n, 1));
+    if (sizes.at(-1)! < 2 && (o.output ?? "softmax") === "softmax") {
+      throw new RangeError(`${fn}: a softmax output needs at least 2 classes, got ${sizes.at(-1)}`);
+    }
+    this.sizes = Object.freeze(sizes);
+    this.hidden = oneOf(fn, "opts.hidden", o.hidden, ["relu", "sigmoid", "tanh"] as const, "relu");
+    this.output = oneOf(fn, "opts.output", o.output, ["softmax", "sigmoid"] as const, "softmax");
+    this.cost = oneOf(fn, "opts.cost", o.cost, ["crossEntropy", "quadratic"] as const, "crossEntropy");
+    this.seed = atLeast(fn, "opts.seed", o.seed, 0, 1);
+    this.layers = [];
+    let offset = 0;
+    for (let l = 0; l + 1 < sizes.length; l++) {
+      const w = offset;
+      offset += sizes[l] * sizes[l + 1];
+      this.layers.push({ w, b: offset, inputs: sizes[l], outputs: sizes[l + 1] });
+      offset += sizes[l + 1];
+    }
+    this.parameterCount = offset;
+    if (offset * 16 > 2 ** 31) throw new RangeError(`${fn}: ${offset} parameters do not fit in Wasm memory`);
+    this.e = e;
+    this.k = e.k;
+    this.blockBytes = offset * 16 + RNG_BYTES;
+    this.block = e.allocBlock(this.blockBytes);
+    this.initialize();
+  }
+
+  // ---- buffers (byte pointers) ----
+  private get params(): number { return this.block; }
+  private get grads(): number { return this.block + this.parameterCount * 4; }
+  private get state1(): number { return this.block + this.parameterCount * 8; }
+  private get state2(): number { return this.block + this.parameterCount * 12; }
+  private get rng(): number { return this.block + this.parameterCount * 16; }
+
+  /** Weights N(0, 1/n_in) as Nielsen's network2 (He's N(0, 2/n_in) for ReLU); biases N(0, 1), or 0 for ReLU. */
+  private initialize(): void {
+    const k = this.k;
+    k.rng_seed(this.rng, this.seed);
+    for (const L of this.layers) {
+      const std = Math.sqrt((this.hidden === "relu" ? 2 : 1) / L.inputs);
+      k.rng_normal(this.rng, this.params + L.w * 4, L.inputs * L.outputs, std);
+      if (this.hidden === "relu") this.e.write(this.params + L.b * 4, new Float32Array(L.outputs));
+      else k.rng_normal(this.rng, this.params + L.b * 4, L.outputs, 1);
+    }
+    this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
+  }
+
+  private check(fn: string): void {
+    if (this.disposed) throw new Error(`Network.${fn}: this network was disposed`);
+    if (this.busy) throw new Error(`Network.${fn}: the network is training (fit has not finished)`);
+  }
+
+  /** Copies x (and labels) into one Wasm block for this call. */
+  private upload(x: Uint8Array | Float32Array, labels?: Uint8Array | Int32Array): Data {
+    const pixels = x instanceof Uint8Array;
+    const rows = x.length / this.sizes[0];
+    const labelBytes = labels ? rows * 4 : 0;
+    const dataBytes = pixels ? x.length : x.length * 4;
+    const bytes = Math.ceil(dataBytes / 16) * 16 + labelBytes;
+    const ptr = this.e.allocBlock(bytes);
+    this.e.write(ptr, x);
+    const lp = ptr + Math.ceil(dataBytes / 16) * 16;
+    if (labels) this.e.write(lp, labels instanceof Int32Array ? labels : Int32Array.from(labels));
+    return { ptr, bytes, rows, pixels, sparse: this.sparse(x), labels: lp, labelBytes };
+  }
+
+  /** Buffers for batches of up to `rows` rows, kept until a larger batch or dispose(). */
+  private workspace(rows: number): Workspace {
+    if (this.ws && this.ws.rows >= rows) return this.ws;
+    if (this.ws) this.e.freeBlock(this.ws.block, this.ws.bytes);
+    const sizes = this.sizes;
+    const widest = Math.max(...sizes);
+    const classes = sizes.at(-1)!;
+    const wt = Math.max(...this.layers.map((L) => L.inputs * L.outputs));
+    const floats = [rows * sizes[0], rows, rows, ...sizes.slice(1).map((n) => rows * n), rows * widest, rows * widest,
+      rows * classes, rows * classes, wt];
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const f of floats) {
+      offsets.push(bytes);
+      bytes += Math.ceil(f / 4) * 16 + 16; // 16-aligned, with the kernels' 16 bytes of slack
+    }
+    const block = this.e.allocBlock(bytes);
+    const at = (i: number) => block + offsets[i];
+    const L = this.layers.length;
+    this.ws = {
+      rows, block, bytes, x: at(0), idx: at(1), labels: at(2), acts: Array.from({ length: L }, (_, l) => at(3 + l)),
+      delta: [at(3 + L), at(4 + L)], target: at(5 + L), prob: at(6 + L), wt: at(7 + L),
+    };
+    return this.ws;
+  }
+
+  /** Gathers rows idx[0..B) of the dataset into the batch buffers (x scaled to [0, 1] for pixels, labels as i32). */
+  private gather(data: Data, ws: Workspace, idx: number, B: number): void {
+    const D = this.sizes[0];
+    if (data.pixels) this.k.gather_rows_u8(data.ptr, idx, ws.x, B, D, 1 / 255);
+    else this.k.gather_rows_f32(data.ptr, idx, ws.x, B, D);
+    if (data.labelBytes) this.k.gather_rows_f32(data.labels, idx, ws.labels, B, 1);
+  }
+
+  /** Forward pass over the batch in ws.x: hidden activations fused into each GEMM, the last layer left linear. */
+  private forward(ws: Workspace, B: number, sparse: boolean): number {
+    const k = this.k;
+    let input = ws.x;
+    this.layers.forEach((L, l) => {
+      const last = l === this.layers.length - 1;
+      const gemm = l === 0 && sparse ? k.gemm_forward_sparse : k.gemm_forward;
+      gemm(input, this.params + L.w * 4, this.params + L.b * 4, ws.acts[l], B, L.inputs, L.outputs, last ? NONE : ACT[this.hidden]);
+      input = ws.acts[l];
+    });
+    return input;
+  }
+
+  /** The batch's summed cost and, into ws.delta[0], d(mean cost)/d(output pre-activation). */
+  private loss(ws: Workspace, B: number): number {
+    const k = this.k;
+    const C = this.sizes.at(-1)!;
+    const z = ws.acts.at(-1)!;
+    const g = ws.delta[0];
+    if (this.output === "softmax" && this.cost === "crossEntropy") {
+      return k.cross_entropy_index(z, ws.labels, 0, g, 0, B, C, -100, 0, C, 1 / B); // grad: (softmax - y) / B
+    }
+    k.onehot(ws.labels, ws.target, B, C);
+    if (this.output === "sigmoid" && this.cost === "crossEntropy") {
+      return k.bce_with_logits(z, ws.target, 0, 0, g, 0, B * C, 1 / B); // grad: (sigmoid - y) / B
+    }
+    // the quadratic cost on the output a: dC/da = (a - y) / B, then back through the output's derivative
+    if (this.output === "sigmoid") k.sigmoid_forward(z, ws.prob, B * C);
+    else k.softmax_forward(z, ws.prob, B, C, 1);
+    const cost = k.quadratic_cost(ws.prob, ws.target, g, B * C, B) * B;
+    if (this.output === "sigmoid") k.activation_backward(ws.prob, g, g, B * C, SIGMOID); // (a - y) sigma'(z): the slowdown
+    else k.softmax_backward(ws.prob, g, g, B, C);
+    return cost;
+  }
+
+  /** Backward pass from ws.delta[0]: gradients into the grads buffer (overwritten). */
+  private backward(ws: Workspace, B: number, sparse: boolean): void {
+    const k = this.k;
+    let d = 0;
+    for (let l = this.layers.length - 1; l >= 0; l--) {
+      const L = this.layers[l];
+      const input = l === 0 ? ws.x : ws.acts[l - 1];
+      const dw = l === 0 && sparse ? k.gemm_dw_sparse : k.gemm_dw;
+      dw(input, ws.delta[d], this.grads + L.w * 4, B, L.inputs, L.outputs, 0);
+      k.bias_grad(ws.delta[d], this.grads + L.b * 4, B, L.outputs, 0);
+      if (l === 0) break;
+      k.gemm_dx(ws.delta[d], this.params + L.w * 4, ws.wt, ws.delta[1 - d], B, L.inputs, L.outputs);
+      k.activation_backward(ws.acts[l - 1], ws.delta[1 - d], ws.delta[1 - d], B * L.inputs, ACT[this.hidden]);
+      d = 1 - d;
+    }
+  }
+
+  /** One optimizer step over every parameter; weights decay, biases do not (Nielsen's L2). */
+  private update(opt: Required<Optimizer> & { name: string }): void {
+    const k = this.k;
+    if (opt.name === "sgd") {
+      const o = opt as Required<Extract<Optimizer, { name: "sgd" }>>;
+      for (const L of this.layers) {
+        for (const [off, n, wd] of [[L.w, L.inputs * L.outputs, o.weightDecay], [L.b, L.outputs, 0]]) {
+          k.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum,
+            o.nesterov ? 1 : 0, wd);
+        }
+      }
+      return;
+    }
+    const o = opt as Required<Extract<Optimizer, { name: "adam" | "adamw" }>>;
+    this.beta1Power *= o.beta1; // running products, not Math.pow: the same bits in every engine
+    this.beta2Power *= o.beta2;
+    for (const L of this.layers) {
+      for (const [off, n, wd] of [[L.w, L.inputs * L.outputs, o.weightDecay], [L.b, L.outputs, 0]]) {
+        k.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
+          o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
+      }
+    }
+  }
+
+  private optimizerOptions(fn: string, v: unknown): Required<Optimizer> & { name: string } {
+    if (v === undefined) v = { name: "sgd", lr: 0.1 };
+    const name = oneOf(fn, "opts.optimizer.name", (v as { name?: unknown })?.name, ["sgd", "adam", "adamw"] as const, "sgd");
+    if (name === "sgd") {
+      const o = options(fn, v, ["name", "lr", "momentum", "nesterov", "weightDecay"] as const);
+      return {
+        name, lr: positive(fn, "opts.optimizer.lr", o.lr), momentum: fraction(fn, "opts.optimizer.momentum", o.momentum, 0),
+        nesterov: boolean(fn, "opts.optimizer.nesterov", o.nesterov, false),
+        weightDecay: nonNegative(fn, "opts.optimizer.weightDecay", o.weightDecay, 0),
+      } as Required<Optimizer>;
+    }
+    const o = options(fn, v, ["name", "lr", "beta1", "beta2", "eps", "weightDecay"] as const);
+    return {
+      name, lr: positive(fn, "opts.optimizer.lr", o.lr), beta1: fraction(fn, "opts.optimizer.beta1", o.beta1, 0.9),
+      beta2: fraction(fn, "opts.optimizer.beta2", o.beta2, 0.999), eps: positive(fn, "opts.optimizer.eps", o.eps ?? 1e-8),
+      weightDecay: nonNegative(fn, "opts.optimizer.weightDecay", o.weightDecay, name === "adamw" ? 0.01 : 0),
+    } as Required<Optimizer>;
+  }
+
+  /** Over 20% zero inputs: the first layer skips them (MNIST's pixels are about 80% zeros). */
+  private sparse(x: Uint8Array | Float32Array): boolean {
+    let zeros = 0;
+    const step = Math.max(1, Math.floor(x.length / 4096));
+    for (let i = 0; i < x.length; i += step) if (x[i] === 0) zeros++;
+    return zeros * step > 0.2 * x.length;
+  }
+
+  /** Trains on (x, labels); yields to the event loop between batches; `signal` stops it between batches. */
+  async fit(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array, opts: FitOptions):
+    Promise<{ epochs: EpochInfo[] }> {
+    const fn = "Network.fit";
+    this.check("fit");
+    const o = options(fn, opts, ["epochs", "batchSize", "shuffle", "seed", "optimizer", "validation", "onBatch",
+      "onEpoch", "signal"] as const);
+    if (opts === undefined) throw new TypeError(`${fn}: opts ({ epochs, ... }) is required`);
+    const rows = inputs(fn, "x", x, this.sizes[0]);
+    classLabels(fn, "labels", labels, rows, this.sizes.at(-1)!);
+    if (rows === 0) throw new RangeError(`${fn}: x has no rows`);
+    const epochs = atLeast(fn, "opts.epochs", o.epochs, 1);
+    const batchSize = atLeast(fn, "opts.batchSize", o.batchSize, 1, 64);
+    const shuffle = boolean(fn, "opts.shuffle", o.shuffle, true);
+    const seed = atLeast(fn, "opts.seed", o.seed, 0, this.seed);
+    const opt = this.optimizerOptions(fn, o.optimizer);
+    for (const cb of ["onBatch", "onEpoch"] as const) {
+      if (o[cb] !== undefined && typeof o[cb] !== "function") throw new TypeError(`${fn}: opts.${cb} must be a function`);
+    }
+    const signal = o.signal as AbortSignal | undefined;
+    if (signal !== undefined && !(typeof signal === "object" && signal !== null && "aborted" in signal)) {
+      throw new TypeError(`${fn}: opts.signal must be an AbortSignal`);
+    }
+    const val = o.validation as FitOptions["validation"];
+    if (val !== undefined) {
+      const vr = inputs(fn, "opts.validation.x", val?.x, this.sizes[0]);
+      classLabels(fn, "opts.validation.labels", val.labels, vr, this.sizes.at(-1)!);
+    }
+    if (this.optimizer !== opt.name) { // a new optimizer starts from zero state
+      this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
+      this.optimizer = opt.name as "sgd" | "adam" | "adamw";
+      this.steps = 0;
+      this.beta1Power = 1;
+      this.beta2Power = 1;
+    }
+    const onBatch = o.onBatch as FitOptions["onBatch"];
+    const onEpoch = o.onEpoch as FitOptions["onEpoch"];
+    const data = this.upload(x, labels);
+    const orderBytes = Math.ceil(rows / 4) * 16 + RNG_BYTES;
+    const order = this.e.allocBlock(orderBytes);
+    const rng = orderBytes - RNG_BYTES + order;
+    const history: EpochInfo[] = [];
+    this.busy = true;
+    try {
+      this.e.write(order, Int32Array.from({ length: rows }, (_, i) => i));
+      this.k.rng_seed(rng, seed);
+      const batches = Math.ceil(rows / batchSize);
+      for (let epoch = 0; epoch < epochs; epoch++) {
+        const t0 = performance.now();
+        if (shuffle) this.k.rng_shuffle(rng, order, rows);
+        let total = 0;
+        let correct = 0;
+        for (let b = 0; b < batches; b++) {
+          if (signal?.aborted) throw signal.reason ?? new DOMException("fit was aborted", "AbortError");
+          const B = Math.min(batchSize, rows - b * batchSize);
+          const ws = this.workspace(Math.min(batchSize, rows)); // validation may have replaced it with a larger one
+          this.gather(data, ws, order + b * batchSize * 4, B);
+          const out = this.forward(ws, B, data.sparse);
+          const cost = this.loss(ws, B);
+          correct += this.k.count_correct(out, ws.labels, B, this.sizes.at(-1)!);
+          this.backward(ws, B, data.sparse);
+          this.update(opt);
+          this.steps++;
+          total += cost;
+          onBatch?.({ epoch, batch: b, batches, loss: cost / B });
+          await yieldToEventLoop();
+        }
+        const info: EpochInfo = { loss: total / rows, accuracy: correct / rows, seconds: 0 };
+        if (val) {
+          const v = this.evaluateData(val.x, val.labels);
+          info.valLoss = v.loss;
+          info.valAccuracy = v.accuracy;
+        }
+        info.seconds = (performance.now() - t0) / 1000;
+        history.push(info);
+        onEpoch?.({ epoch, ...info });
+      }
+    } finally {
+      this.busy = false;
+      this.e.freeBlock(order, orderBytes);
+      this.e.freeBlock(data.ptr, data.bytes);
+    }
+    return { epochs: history };
+  }
+
+  /** Runs fn over the data in batches of EVAL_BATCH rows (forward only), with the output pointer and row count. */
+  private batches(data: Data, each: (out: number, start: number, B: number) => void): void {
+    const ws = this.workspace(Math.min(EVAL_BATCH, data.rows));
+    const idx = this.e.allocBlock(EVAL_BATCH * 4);
+    try {
+      for (let start = 0; start < data.rows; start += EVAL_BATCH) {
+        const B = Math.min(EVAL_BATCH, data.rows - start);
+        this.e.write(idx, Int32Array.from({ length: B }, (_, i) => start + i));
+        this.gather(data, ws, idx, B);
+        each(this.forward(ws, B, data.sparse), start, B);
+      }
+    } finally {
+      this.e.freeBlock(idx, EVAL_BATCH * 4);
+    }
+  }
+
+  private evaluateData(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array): { loss: number; accuracy: number } {
+    const data = this.upload(x, labels);
+    let total = 0;
+    let correct = 0;
+    try {
+      this.batches(data, (out, _, B) => {
+        total += this.loss(this.ws!, B);
+        correct += this.k.count_correct(out, this.ws!.labels, B, this.sizes.at(-1)!);
+      });
+    } finally {
+      this.e.freeBlock(data.ptr, data.bytes);
+    }
+    return { loss: total / data.rows, accuracy: correct / data.rows };
+  }
+
+  /** Mean cost and the fraction of rows whose largest output is the label. */
+  evaluate(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array): { loss: number; accuracy: number } {
+    const fn = "Network.evaluate";
+    this.check("evaluate");
+    const rows = inputs(fn, "x", x, this.sizes[0]);
+    classLabels(fn, "labels", labels, rows, this.sizes.at(-1)!);
+    if (rows === 0) throw new RangeError(`${fn}: x has no rows`);
+    return this.evaluateData(x, labels);
+  }
+
+  /** Output probabilities (softmax or sigmoid), rows x classes. */
+  predict(x: Uint8Array | Float32Array): Float32Array {
+    const fn = "Network.predict";
+    this.check("predict");
+    const rows = inputs(fn, "x", x, this.sizes[0]);
+    const C = this.sizes.at(-1)!;
+    const result = new Float32Array(rows * C);
+    const data = this.upload(x);
+    try {
+      this.batches(data, (out, start, B) => {
+        if (this.output === "softmax") this.k.softmax_forward(out, out, B, C, 1);
+        else this.k.sigmoid_forward(out, out, B * C);
+        result.set(this.e.f32(out, B * C), start * C);
+      });
+    } finally {
+      this.e.freeBlock(data.ptr, data.bytes);
+    }
+    return result;
+  }
+
+  /** A copy of every parameter, laid out W0 b0 W1 b1 ... (W row-major, inputs x outputs). */
+  parameters(): Float32Array {
+    this.check("parameters");
+    return this.e.f32(this.params, this.parameterCount).slice();
+  }
+
+  /** Replaces every parameter (layout as parameters()), e.g. to start from a chosen point; optimizer state is kept. */
+  setParameters(p: Float32Array): void {
+    const fn = "Network.setParameters";
+    this.check("setParameters");
+    if (!(p instanceof Float32Array)) throw new TypeError(`${fn}: p must be a Float32Array`);
+    if (p.length !== this.parameterCount) {
+      throw new RangeError(`${fn}: p.length (${p.length}) must equal the parameter count (${this.parameterCount})`);
+    }
+    this.e.write(this.params, p);
+  }
+
+  /** The mean cost on (x, labels) and its gradient w.r.t. every parameter (layout as parameters()). */
+  gradient(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array): { loss: number; grad: Float32Array } {
+    const fn = "Network.gradient";
+    this.check("gradient");
+    const rows = inputs(fn, "x", x, this.sizes[0]);
+    classLabels(fn, "labels", labels, rows, this.sizes.at(-1)!);
+    if (rows === 0) throw new RangeError(`${fn}: x has no rows`);
+    const data = this.upload(x, labels);
+    const idx = this.e.allocBlock(rows * 4);
+    try {
+      const ws = this.workspace(rows);
+      this.e.write(idx, Int32Array.from({ length: rows }, (_, i) => i));
+      this.gather(data, ws, idx, rows);
+      this.forward(ws, rows, data.sparse);
+      const loss = this.loss(ws, rows) / rows;
+      this.backward(ws, rows, data.sparse);
+      return { loss, grad: this.e.f32(this.grads, this.parameterCount).slice() };
+    } finally {
+      this.e.freeBlock(idx, rows * 4);
+      this.e.freeBlock(data.ptr, data.bytes);
+    }
+  }
+
+  /**
+   * The network as bytes (little-endian), format version 1:
+   *   "SWNN" | u32 version | u32 flags (1: optimizer state follows) | u32 layers L | u32 sizes[L + 1]
+   *   | u8 hidden, output, cost, optimizer (0 none, 1 sgd, 2 adam, 3 adamw) | u32 seed | u32 steps
+   *   | f64 beta1^steps, beta2^steps | f32 parameters[P] | [f32 state1[P] | f32 state2[P]] | u32 CRC-32 of all before.
+   */
+  save(opts?: { optimizerState?: boolean }): Uint8Array {
+    this.check("save");
+    const o = options("Network.save", opts, ["optimizerState"] as const);
+    const withState = boolean("Network.save", "opts.optimizerState", o.optimizerState, true) && this.optimizer !== "none";
+    const P = this.parameterCount;
+    const L = this.layers.length;
+    const head = 16 + 4 * (L + 1) + 4 + 8 + 16;
+    const bytes = new Uint8Array(head + P * 4 * (withState ? 3 : 1) + 4);
+    const dv = new DataView(bytes.buffer);
+    bytes.set([0x53, 0x57, 0x4e, 0x4e]); // "SWNN"
+    dv.setUint32(4, 1, true);
+    dv.setUint32(8, withState ? 1 : 0, true);
+    dv.setUint32(12, L, true);
+    this.sizes.forEach((n, i) => dv.setUint32(16 + 4 * i, n, true));
+    let p = 16 + 4 * (L + 1);
+    bytes.set([["relu", "sigmoid", "tanh"].indexOf(this.hidden), ["softmax", "sigmoid"].indexOf(this.output),
+      ["crossEntropy", "quadratic"].indexOf(this.cost), ["none", "sgd", "adam", "adamw"].indexOf(this.optimizer)], p);
+    dv.setUint32(p + 4, this.seed, true);
+    dv.setUint32(p + 8, this.steps, true);
+    dv.setFloat64(p + 12, this.beta1Power, true);
+    dv.setFloat64(p + 20, this.beta2Power, true);
+    p = head;
+    bytes.set(this.e.bytes(this.params, P * 4), p);
+    if (withState) bytes.set(this.e.bytes(this.state1, P * 8), p + P * 4);
+    dv.setUint32(bytes.length - 4, crc32(bytes, 0, bytes.length - 4), true);
+    return bytes;
+  }
+
+  /** A network from save()'s bytes; truncated, corrupted or foreign bytes are rejected before anything is read. */
+  static load(bytes: Uint8Array): Network {
+    const fn = "Network.load";
+    if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
+    if (bytes.length < 20 || bytes[0] !== 0x53 || bytes[1] !== 0x57 || bytes[2] !== 0x4e || bytes[3] !== 0x4e) {
+      throw new RangeError(`${fn}: not a softmax-wasm network (expected the magic "SWNN")`);
+    }
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const version = dv.getUint32(4, true);
+    if (version !== 1) throw new RangeError(`${fn}: format version ${version} is not supported (this library reads 1)`);
+    if (dv.getUint32(bytes.length - 4, true) !== crc32(bytes, 0, bytes.length - 4)) {
+      throw new RangeError(`${fn}: CRC-32 mismatch: the bytes are truncated or corrupted`);
+    }
+    const withState = (dv.getUint32(8, true) & 1) === 1;
+    const L = dv.getUint32(12, true);
+    const head = 16 + 4 * (L + 1) + 4 + 8 + 16;
+    if (L < 1 || L > 1000 || head + 4 > bytes.length) throw new RangeError(`${fn}: corrupted header (${L} layers)`);
+    const sizes = Array.from({ length: L + 1 }, (_, i) => dv.getUint32(16 + 4 * i, true));
+    let p = 16 + 4 * (L + 1);
+    const [h, out, cost, optimizer] = bytes.subarray(p, p + 4);
+    const hidden = (["relu", "sigmoid", "tanh"] as const)[h];
+    const output = (["softmax", "sigmoid"] as const)[out];
+    const costName = (["crossEntropy", "quadratic"] as const)[cost];
+    const optName = (["none", "sgd", "adam", "adamw"] as const)[optimizer];
+    if (!hidden || !output || !costName || !optName) throw new RangeError(`${fn}: corrupted header (unknown kinds)`);
+    let P = 0;
+    for (let l = 0; l < L; l++) P += sizes[l] * sizes[l + 1] + sizes[l + 1];
+    if (bytes.length !== head + P * 4 * (withState ? 3 : 1) + 4) {
+      throw new RangeError(`${fn}: ${bytes.length} bytes do not match sizes [${sizes.join(", ")}] (${P} parameters)`);
+    }
+    const net = new Network({ sizes, hidden, output, cost: costName, seed: dv.getUint32(p + 4, true) });
+    net.e.write(net.params, bytes.slice(head, head + P * 4));
+    if (withState) {
+      net.e.write(net.state1, bytes.slice(head + P * 4, head + P * 12));
+      net.optimizer = optName;
+      net.steps = dv.getUint32(p + 8, true);
+      net.beta1Power = dv.getFloat64(p + 12, true);
+      net.beta2Power = dv.getFloat64(p + 20, true);
+    }
+    return net;
+  }
+
+  /** Frees the network's Wasm memory; any later call throws. */
+  dispose(): void {
+    if (this.disposed) return;
+    if (this.busy) throw new Error("Network.dispose: the network is training (abort fit first)");
+    if (this.ws) this.e.freeBlock(this.ws.block, this.ws.bytes);
+    this.e.freeBlock(this.block, this.blockBytes);
+    this.ws = undefined;
+    this.disposed = true;
+  }
+}
+
+/** Lets the event loop run (a page stays responsive): setImmediate in Node, a message elsewhere, never a 1 ms timer. */
+function yieldToEventLoop(): Promise<void> {
+  if (typeof setImmediate === "function") return new Promise((r) => setImmediate(r));
+  if (typeof MessageChannel === "function") {
+    return new Promise((r) => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => { ch.port1.close(); r(); };
+      ch.port2.postMessage(0);
+    });
+  }
+  return new Promise((r) => setTimeout(r, 0));
+}
