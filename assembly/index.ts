@@ -4,7 +4,7 @@ export { cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cos
 export { sigmoid_forward, relu_forward, tanh_forward, activation_backward } from "./activation";
 export { gemm_forward, gemm_forward_sparse, gemm_dw, gemm_dw_sparse, gemm_dx, bias_grad } from "./gemm";
 export { sgd_update, adam_update } from "./optim";
-export { rng_seed, rng_normal, rng_shuffle } from "./rng";
+export { rng_seed, rng_normal, rng_permutation } from "./rng";
 export { gather_rows_u8, gather_rows_f32, onehot, count_correct } from "./data";
 
 /** First byte past the static data: where the TS arena may start. */

@@ -58,14 +58,12 @@ export function rng_normal(s: usize, y: usize, n: i32, std: f32): void {
   }
 }
 
-/** A uniformly random permutation of the n indices at p, in place (Fisher-Yates). */
-export function rng_shuffle(s: usize, p: usize, n: i32): void {
-  for (let i = n - 1; i > 0; i--) {
+/** p = a uniformly random permutation of 0 .. n-1 (Fisher-Yates inside-out: no initial order needed). */
+export function rng_permutation(s: usize, p: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
     const j = rng_below(s, <u32>(i + 1));
-    const a = p + (<usize>i << 2);
-    const b = p + (<usize>j << 2);
-    const t = load<i32>(a);
-    store<i32>(a, load<i32>(b));
-    store<i32>(b, t);
+    const pj = p + (<usize>j << 2);
+    store<i32>(p + (<usize>i << 2), load<i32>(pj));
+    store<i32>(pj, i);
   }
 }

@@ -34,7 +34,7 @@ export interface Kernels {
     eps: number, wd: number, decoupled: number, bc1: number, bc2: number): void;
   rng_seed(state: number, seed: number): void;
   rng_normal(state: number, y: number, n: number, std: number): void;
-  rng_shuffle(state: number, p: number, n: number): void;
+  rng_permutation(state: number, p: number, n: number): void;
   gather_rows_u8(src: number, idx: number, y: number, B: number, D: number, scale: number): void;
   gather_rows_f32(src: number, idx: number, y: number, B: number, D: number): void;
   onehot(labels: number, y: number, B: number, C: number): void;

@@ -34,7 +34,7 @@ const ACT: Record<HiddenActivation, number> = { relu: 1, sigmoid: 2, tanh: 3 };
 const NONE = 0;
 const SIGMOID = 2;
 const EVAL_BATCH = 256; // rows per forward pass in evaluate / predict
-const RNG_BYTES = 16;
+const RNG_BYTES = 16; // one generator's state
 
 /** A dataset copied into Wasm memory for the length of one call. */
 interface Data {
@@ -59,7 +59,7 @@ export class Network {
   private readonly layers: { w: number; b: number; inputs: number; outputs: number }[];
   private readonly e: Engine;
   private readonly k: Kernels;
-  /** params | grads | state1 | state2 | rng: one block, freed by dispose(). */
+  /** params | grads | state1 | state2 | init rng | shuffle rng: one block, freed by dispose(). */
   private readonly block: number;
   private readonly blockBytes: number;
   private optimizer: "none" | "sgd" | "adam" | "adamw" = "none";
@@ -97,7 +97,7 @@ export class Network {
     if (offset * 16 > 2 ** 31) throw new RangeError(`${fn}: ${offset} parameters do not fit in Wasm memory`);
     this.e = e;
     this.k = e.k;
-    this.blockBytes = offset * 16 + RNG_BYTES;
+    this.blockBytes = offset * 16 + 2 * RNG_BYTES;
     this.block = e.allocBlock(this.blockBytes);
     this.initialize();
   }
@@ -108,11 +108,14 @@ export class Network {
   private get state1(): number { return this.block + this.parameterCount * 8; }
   private get state2(): number { return this.block + this.parameterCount * 12; }
   private get rng(): number { return this.block + this.parameterCount * 16; }
+  /** The shuffles' generator: it runs on across fit calls (and save / load), so each epoch gets a new order. */
+  private get shuffleRng(): number { return this.rng + RNG_BYTES; }
 
   /** Weights N(0, 1/n_in) as Nielsen's network2 (He's N(0, 2/n_in) for ReLU); biases N(0, 1), or 0 for ReLU. */
   private initialize(): void {
     const k = this.k;
     k.rng_seed(this.rng, this.seed);
+    k.rng_seed(this.shuffleRng, (this.seed ^ 0x5bd1e995) >>> 0);
     for (const L of this.layers) {
       const std = Math.sqrt((this.hidden === "relu" ? 2 : 1) / L.inputs);
       k.rng_normal(this.rng, this.params + L.w * 4, L.inputs * L.outputs, std);
@@ -122,9 +125,9 @@ export class Network {
     this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
   }
 
+  /** Between fit's batches every method but fit and dispose may run (they are synchronous). */
   private check(fn: string): void {
     if (this.disposed) throw new Error(`Network.${fn}: this network was disposed`);
-    if (this.busy) throw new Error(`Network.${fn}: the network is training (fit has not finished)`);
   }
 
   /** Copies x (and labels) into one Wasm block for this call. */
@@ -283,6 +286,7 @@ export class Network {
     Promise<{ epochs: EpochInfo[] }> {
     const fn = "Network.fit";
     this.check("fit");
+    if (this.busy) throw new Error(`${fn}: this network is already training (one fit at a time)`);
     const o = options(fn, opts, ["epochs", "batchSize", "shuffle", "seed", "optimizer", "validation", "onBatch",
       "onEpoch", "signal"] as const);
     if (opts === undefined) throw new TypeError(`${fn}: opts ({ epochs, ... }) is required`);
@@ -292,7 +296,7 @@ export class Network {
     const epochs = atLeast(fn, "opts.epochs", o.epochs, 1);
     const batchSize = atLeast(fn, "opts.batchSize", o.batchSize, 1, 64);
     const shuffle = boolean(fn, "opts.shuffle", o.shuffle, true);
-    const seed = atLeast(fn, "opts.seed", o.seed, 0, this.seed);
+    const seed = o.seed === undefined ? undefined : atLeast(fn, "opts.seed", o.seed, 0);
     const opt = this.optimizerOptions(fn, o.optimizer);
     for (const cb of ["onBatch", "onEpoch"] as const) {
       if (o[cb] !== undefined && typeof o[cb] !== "function") throw new TypeError(`${fn}: opts.${cb} must be a function`);
@@ -316,18 +320,17 @@ export class Network {
     const onBatch = o.onBatch as FitOptions["onBatch"];
     const onEpoch = o.onEpoch as FitOptions["onEpoch"];
     const data = this.upload(x, labels);
-    const orderBytes = Math.ceil(rows / 4) * 16 + RNG_BYTES;
+    const orderBytes = rows * 4;
     const order = this.e.allocBlock(orderBytes);
-    const rng = orderBytes - RNG_BYTES + order;
     const history: EpochInfo[] = [];
     this.busy = true;
     try {
-      this.e.write(order, Int32Array.from({ length: rows }, (_, i) => i));
-      this.k.rng_seed(rng, seed);
+      if (!shuffle) this.e.write(order, Int32Array.from({ length: rows }, (_, i) => i));
+      if (seed !== undefined) this.k.rng_seed(this.shuffleRng, seed);
       const batches = Math.ceil(rows / batchSize);
       for (let epoch = 0; epoch < epochs; epoch++) {
         const t0 = performance.now();
-        if (shuffle) this.k.rng_shuffle(rng, order, rows);
+        if (shuffle) this.k.rng_permutation(this.shuffleRng, order, rows); // a fresh order from the running stream
         let total = 0;
         let correct = 0;
         for (let b = 0; b < batches; b++) {
@@ -468,7 +471,8 @@ export class Network {
    * The network as bytes (little-endian), format version 1:
    *   "SWNN" | u32 version | u32 flags (1: optimizer state follows) | u32 layers L | u32 sizes[L + 1]
    *   | u8 hidden, output, cost, optimizer (0 none, 1 sgd, 2 adam, 3 adamw) | u32 seed | u32 steps
-   *   | f64 beta1^steps, beta2^steps | f32 parameters[P] | [f32 state1[P] | f32 state2[P]] | u32 CRC-32 of all before.
+   *   | f64 beta1^steps, beta2^steps | u32 shuffle generator state[4]
+   *   | f32 parameters[P] | [f32 state1[P] | f32 state2[P]] | u32 CRC-32 of all before.
    */
   save(opts?: { optimizerState?: boolean }): Uint8Array {
     this.check("save");
@@ -476,7 +480,7 @@ export class Network {
     const withState = boolean("Network.save", "opts.optimizerState", o.optimizerState, true) && this.optimizer !== "none";
     const P = this.parameterCount;
     const L = this.layers.length;
-    const head = 16 + 4 * (L + 1) + 4 + 8 + 16;
+    const head = 16 + 4 * (L + 1) + 4 + 8 + 16 + RNG_BYTES;
     const bytes = new Uint8Array(head + P * 4 * (withState ? 3 : 1) + 4);
     const dv = new DataView(bytes.buffer);
     bytes.set([0x53, 0x57, 0x4e, 0x4e]); // "SWNN"
@@ -491,6 +495,7 @@ export class Network {
     dv.setUint32(p + 8, this.steps, true);
     dv.setFloat64(p + 12, this.beta1Power, true);
     dv.setFloat64(p + 20, this.beta2Power, true);
+    bytes.set(this.e.bytes(this.shuffleRng, RNG_BYTES), p + 28);
     p = head;
     bytes.set(this.e.bytes(this.params, P * 4), p);
     if (withState) bytes.set(this.e.bytes(this.state1, P * 8), p + P * 4);
@@ -513,7 +518,7 @@ export class Network {
     }
     const withState = (dv.getUint32(8, true) & 1) === 1;
     const L = dv.getUint32(12, true);
-    const head = 16 + 4 * (L + 1) + 4 + 8 + 16;
+    const head = 16 + 4 * (L + 1) + 4 + 8 + 16 + RNG_BYTES;
     if (L < 1 || L > 1000 || head + 4 > bytes.length) throw new RangeError(`${fn}: corrupted header (${L} layers)`);
     const sizes = Array.from({ length: L + 1 }, (_, i) => dv.getUint32(16 + 4 * i, true));
     let p = 16 + 4 * (L + 1);
@@ -530,6 +535,7 @@ export class Network {
     }
     const net = new Network({ sizes, hidden, output, cost: costName, seed: dv.getUint32(p + 4, true) });
     net.e.write(net.params, bytes.slice(head, head + P * 4));
+    net.e.write(net.shuffleRng, bytes.slice(p + 28, p + 28 + RNG_BYTES));
     if (withState) {
       net.e.write(net.state1, bytes.slice(head + P * 4, head + P * 12));
       net.optimizer = optName;

