@@ -7,16 +7,14 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Bench } from "tinybench";
 import * as tf from "@tensorflow/tfjs";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { fmtUs, fmtRatio, textTable } from "./format.js";
+import { useTfWasm, mulberry32, batched } from "./common.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..");
-const require = createRequire(import.meta.url);
 
 const SHAPES = [[64, 784, 128], [64, 128, 10]]; // B, I, O
 const ZEROS = 0.8; // the sparse forms' X: this fraction of zeros, i.i.d., as in MNIST's pixels
@@ -52,25 +50,9 @@ function wasmArray(n) {
 }
 
 // ---------------------------------------------------------------- tfjs
-const tfWasmDir = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
-setWasmPaths(tfWasmDir);
-if (!(await tf.setBackend("wasm"))) fail(`tfjs could not initialise its wasm backend from ${tfWasmDir}`);
-await tf.ready();
-if (tf.getBackend() !== "wasm") fail(`tfjs backend is ${tf.getBackend()}, expected wasm`);
-const tfSimd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-const tfThreads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
+const { simd: tfSimd, threads: tfThreads } = await useTfWasm(tf);
 
 // ---------------------------------------------------------------- data
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = mulberry32(42);
 const uniform = (a) => { for (let i = 0; i < a.length; i++) a[i] = 2 * rand() - 1; return a; };
 const pixels = (a) => { for (let i = 0; i < a.length; i++) a[i] = rand() < ZEROS ? 0 : rand(); return a; };
@@ -83,17 +65,6 @@ function worst(got, want) {
 }
 
 // ---------------------------------------------------------------- timing
-/** A fresh batching wrapper per task (new Function: its own feedback, so no call site is polymorphic). */
-function batched(fn, K) {
-  const make = new Function("fn", "K", "now", `
-    return function batch() {
-      const t0 = now();
-      for (let i = 0; i < K; i++) fn();
-      const d = now() - t0;
-      return { overriddenDuration: d / K, overriddenIterationCost: d };
-    };`);
-  return make(fn, K, performance.now.bind(performance));
-}
 
 /** Median microseconds per call over tinybench's samples. */
 async function measure(fn) {

@@ -12,8 +12,8 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Bench } from "tinybench";
 import * as tf from "@tensorflow/tfjs";
-import { setWasmPaths, version_wasm } from "@tensorflow/tfjs-backend-wasm";
 import { softmaxJS, logSoftmaxJS, crossEntropyJS } from "./reference.js";
+import { useTfWasm, mulberry32, batched } from "./common.js";
 import { fmtUs, fmtGBps, fmtRatio, fmtPct, textTable, markdownTable } from "./format.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -68,15 +68,7 @@ try {
 }
 await lib.ready();
 
-// tfjs-backend-wasm locates its .wasm files relative to a path prefix; in Node that is a plain directory path
-// (a file:// URL works as well) ending in '/'.
-const tfWasmDir = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
-setWasmPaths(tfWasmDir);
-if (!(await tf.setBackend("wasm"))) fail(`tfjs could not initialise its wasm backend from ${tfWasmDir}`);
-await tf.ready();
-if (tf.getBackend() !== "wasm") fail(`tfjs backend is ${tf.getBackend()}, expected wasm`);
-const tfSimd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-const tfThreads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
+const { version: version_wasm, simd: tfSimd, threads: tfThreads } = await useTfWasm(tf);
 
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
 // tinybench's exports map hides its package.json: read it beside the resolved entry point (dist/index.js)
@@ -123,16 +115,6 @@ for (const l of header) console.log(l);
 console.log("");
 
 // ---------------------------------------------------------------- data
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Logits ~ N(0, 2^2), labels uniform, the same for a given shape on every run. */
 function makeData(rows, cols) {
@@ -204,17 +186,6 @@ function checkScalar(what, impl, a, b) {
 // ---------------------------------------------------------------- timing
 let sink = 0; // results of calls land here so nothing is dead code
 
-/** A fresh batching wrapper per task (new Function: its own feedback, so no task's call site is polymorphic). */
-function batched(fn, K) {
-  const make = new Function("fn", "K", "now", `
-    return function batch() {
-      const t0 = now();
-      for (let i = 0; i < K; i++) fn();
-      const d = now() - t0;
-      return { overriddenDuration: d / K, overriddenIterationCost: d };
-    };`);
-  return make(fn, K, performance.now.bind(performance));
-}
 
 async function measure(fn) {
   // rough per-call cost: the best of five ~1 ms windows (the best, so a busy neighbour does not shrink the batch)

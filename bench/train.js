@@ -20,6 +20,7 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { fmtRatio, fmtPct, textTable, markdownTable } from "./format.js";
+import { useTfWasm } from "./common.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..");
@@ -156,15 +157,7 @@ async function oursChild() {
 // ---------------------------------------------------------------- child: TensorFlow.js, wasm backend
 async function tfjsChild() {
   const tf = await import("@tensorflow/tfjs");
-  const { setWasmPaths, version_wasm } = await import("@tensorflow/tfjs-backend-wasm");
-  // tfjs-backend-wasm finds its .wasm files from a path prefix; in Node a plain directory path ending in '/'
-  const tfWasmDir = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
-  setWasmPaths(tfWasmDir);
-  if (!(await tf.setBackend("wasm"))) fail(`tfjs could not initialise its wasm backend from ${tfWasmDir}`);
-  await tf.ready();
-  if (tf.getBackend() !== "wasm") fail(`tfjs backend is ${tf.getBackend()}, expected wasm`);
-  const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-  const threads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
+  const { version: version_wasm, simd, threads } = await useTfWasm(tf);
   // only the IDX reader (mnist.js), not the library: nothing of softmax-wasm's Wasm in this process
   let loadMnist;
   try {

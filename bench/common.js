@@ -1,0 +1,45 @@
+// What the benchmarks share: TensorFlow.js on its wasm backend, a seeded generator for inputs, and the batching
+// wrapper that times sub-microsecond calls K at a time.
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+/** Switches `tf` to its wasm backend from node_modules (in Node a plain directory ending in '/'); returns its features. */
+export async function useTfWasm(tf) {
+  const { setWasmPaths, version_wasm } = await import("@tensorflow/tfjs-backend-wasm");
+  const dir = path.join(path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + path.sep;
+  setWasmPaths(dir);
+  if (!(await tf.setBackend("wasm"))) throw new Error(`tfjs could not initialise its wasm backend from ${dir}`);
+  await tf.ready();
+  if (tf.getBackend() !== "wasm") throw new Error(`tfjs backend is ${tf.getBackend()}, expected wasm`);
+  return {
+    version: version_wasm,
+    simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"),
+    threads: await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"),
+  };
+}
+
+/** mulberry32: a small seeded generator of floats in [0, 1), so every run times the same inputs. */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A fresh batching wrapper per task (new Function: its own feedback, so no task's call site is polymorphic). */
+export function batched(fn, K) {
+  const make = new Function("fn", "K", "now", `
+    return function batch() {
+      const t0 = now();
+      for (let i = 0; i < K; i++) fn();
+      const d = now() - t0;
+      return { overriddenDuration: d / K, overriddenIterationCost: d };
+    };`);
+  return make(fn, K, performance.now.bind(performance));
+}
