@@ -3,9 +3,9 @@
 // given, so tests run it in-process: 0 success, 1 a failure at run time (data, model file), 2 a bad command line.
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { ready } from "./ready.js";
+import { ready } from "./index.js";
 import { Network, type HiddenActivation, type Optimizer } from "./network.js";
-import { loadMnist } from "./mnist.js";
+import { loadMnist } from "./mnist-files.js";
 
 export interface CliIo {
   stdout: { write(text: string): unknown };

@@ -1,15 +1,11 @@
-export { ready, wasmMemory } from "./ready.js";
-export { parseIdx, loadMnist, type MnistSplit } from "./mnist.js";
-export { Network } from "./network.js";
-export type {
-  NetworkOptions, FitOptions, Optimizer, EpochInfo, HiddenActivation, OutputActivation, Cost,
-} from "./network.js";
-export {
-  softmax, logSoftmax, softmaxBackward, logSoftmaxBackward, crossEntropy, binaryCrossEntropyWithLogits, sigmoid,
-  quadraticCost, logitsFromProbs,
-} from "./ops.js";
-export type {
-  TemperatureOptions, OutOptions, CrossEntropyOptions, BinaryCrossEntropyOptions, LossResult,
-} from "./ops.js";
-export type { Reduction, Labels } from "./checks.js";
-export type { WasmSource } from "./engine.js";
+// The entry point for Node, Deno and Bun: the .wasm is read from the file beside this module (Node's fetch cannot
+// read file: URLs), and loadMnist reads IDX files from disk.
+import { readFile } from "node:fs/promises";
+import { makeReady } from "./ready.js";
+
+const fromFile = (url: URL) => (url.protocol === "file:" ? readFile(url) : fetch(url));
+
+/** Instantiates the Wasm once (default: dist/softmax.wasm beside this file); or from a Module, bytes, Response, URL. */
+export const ready = makeReady(() => readFile(new URL("./softmax.wasm", import.meta.url)), fromFile);
+export { loadMnist } from "./mnist-files.js";
+export * from "./api.js";

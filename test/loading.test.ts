@@ -46,9 +46,20 @@ describe("ready(source)", () => {
     await expectWorks(lib);
   });
 
+  it("instantiates from a URL or a URL string (a file: URL is read from disk in Node)", async () => {
+    const lib = await fresh();
+    await lib.ready(new URL("../dist/softmax.wasm", import.meta.url));
+    await expectWorks(lib);
+    const again = await fresh();
+    await again.ready(new URL("../dist/softmax.wasm", import.meta.url).href);
+    await expectWorks(again);
+    const missing = await fresh();
+    await expect(missing.ready(new URL("../dist/nothing.wasm", import.meta.url))).rejects.toThrow(/ENOENT/);
+  });
+
   it("rejects what it cannot instantiate from", async () => {
     const lib = await fresh();
-    await expect(lib.ready("softmax.wasm" as never)).rejects.toThrow(TypeError);
+    await expect(lib.ready(42 as never)).rejects.toThrow(TypeError);
     await expect(lib.ready(new Uint8Array([0, 1, 2, 3]))).rejects.toThrow(WebAssembly.CompileError);
   });
 });

@@ -1,0 +1,18 @@
+// Everything the library exports in every runtime, except ready(), which each entry point makes for its runtime.
+export { wasmMemory } from "./engine.js";
+export { parseIdx } from "./mnist.js";
+export { Network } from "./network.js";
+export type {
+  NetworkOptions, FitOptions, Optimizer, EpochInfo, HiddenActivation, OutputActivation, Cost,
+} from "./network.js";
+export {
+  softmax, logSoftmax, softmaxBackward, logSoftmaxBackward, crossEntropy, binaryCrossEntropyWithLogits, sigmoid,
+  quadraticCost, logitsFromProbs,
+} from "./ops.js";
+export type {
+  TemperatureOptions, OutOptions, CrossEntropyOptions, BinaryCrossEntropyOptions, LossResult,
+} from "./ops.js";
+export type { Reduction, Labels } from "./checks.js";
+export type { WasmSource } from "./engine.js";
+export type { ReadySource } from "./ready.js";
+export type { MnistSplit } from "./mnist.js";

@@ -1,0 +1,15 @@
+// softmax-wasm/inline: the .wasm embedded as base64, for places that can neither fetch nor read files (a single-file
+// bundle, a sandboxed worker). It costs a third more bytes than the .wasm file; prefer the default entry elsewhere.
+import { WASM_BASE64 } from "./wasm-base64.js";
+import { makeReady } from "./ready.js";
+
+function decode(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+/** Instantiates the Wasm once (default: the embedded bytes); or from a Module, bytes, Response, URL. */
+export const ready = makeReady(() => decode(WASM_BASE64));
+export * from "./api.js";

