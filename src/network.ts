@@ -30,6 +30,11 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
+/** An optimizer with every default filled in. */
+type ResolvedOptimizer =
+  | { name: "sgd"; lr: number; momentum: number; nesterov: boolean; weightDecay: number }
+  | { name: "adam" | "adamw"; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number };
+
 const ACT: Record<HiddenActivation, number> = { relu: 1, sigmoid: 2, tanh: 3 };
 const NONE = 0;
 const SIGMOID = 2;
@@ -230,31 +235,30 @@ export class Network {
     }
   }
 
-  /** One optimizer step over every parameter; weights decay, biases do not (Nielsen's L2). */
-  private update(opt: Required<Optimizer> & { name: string }): void {
+  /** Each layer's weights (decaying) and biases (not decaying, as in Nielsen's L2): offset, count, weight decay. */
+  private segments(wd: number): [number, number, number][] {
+    return this.layers.flatMap((L): [number, number, number][] => [[L.w, L.inputs * L.outputs, wd], [L.b, L.outputs, 0]]);
+  }
+
+  /** One optimizer step over every parameter, in place. */
+  private update(o: ResolvedOptimizer): void {
     const k = this.k;
-    if (opt.name === "sgd") {
-      const o = opt as Required<Extract<Optimizer, { name: "sgd" }>>;
-      for (const L of this.layers) {
-        for (const [off, n, wd] of [[L.w, L.inputs * L.outputs, o.weightDecay], [L.b, L.outputs, 0]]) {
-          k.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum,
-            o.nesterov ? 1 : 0, wd);
-        }
+    if (o.name === "sgd") {
+      for (const [off, n, wd] of this.segments(o.weightDecay)) {
+        k.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum,
+          o.nesterov ? 1 : 0, wd);
       }
       return;
     }
-    const o = opt as Required<Extract<Optimizer, { name: "adam" | "adamw" }>>;
     this.beta1Power *= o.beta1; // running products, not Math.pow: the same bits in every engine
     this.beta2Power *= o.beta2;
-    for (const L of this.layers) {
-      for (const [off, n, wd] of [[L.w, L.inputs * L.outputs, o.weightDecay], [L.b, L.outputs, 0]]) {
-        k.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
-          o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
-      }
+    for (const [off, n, wd] of this.segments(o.weightDecay)) {
+      k.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
+        o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
     }
   }
 
-  private optimizerOptions(fn: string, v: unknown): Required<Optimizer> & { name: string } {
+  private optimizerOptions(fn: string, v: unknown): ResolvedOptimizer {
     if (v === undefined) v = { name: "sgd", lr: 0.1 };
     const name = oneOf(fn, "opts.optimizer.name", (v as { name?: unknown })?.name, ["sgd", "adam", "adamw"] as const, "sgd");
     if (name === "sgd") {
@@ -263,14 +267,14 @@ export class Network {
         name, lr: positive(fn, "opts.optimizer.lr", o.lr), momentum: fraction(fn, "opts.optimizer.momentum", o.momentum, 0),
         nesterov: boolean(fn, "opts.optimizer.nesterov", o.nesterov, false),
         weightDecay: nonNegative(fn, "opts.optimizer.weightDecay", o.weightDecay, 0),
-      } as Required<Optimizer>;
+      };
     }
     const o = options(fn, v, ["name", "lr", "beta1", "beta2", "eps", "weightDecay"] as const);
     return {
       name, lr: positive(fn, "opts.optimizer.lr", o.lr), beta1: fraction(fn, "opts.optimizer.beta1", o.beta1, 0.9),
       beta2: fraction(fn, "opts.optimizer.beta2", o.beta2, 0.999), eps: positive(fn, "opts.optimizer.eps", o.eps ?? 1e-8),
       weightDecay: nonNegative(fn, "opts.optimizer.weightDecay", o.weightDecay, name === "adamw" ? 0.01 : 0),
-    } as Required<Optimizer>;
+    };
   }
 
   /** Over 20% zero inputs: the first layer skips them (MNIST's pixels are about 80% zeros). */
@@ -312,7 +316,7 @@ export class Network {
     }
     if (this.optimizer !== opt.name) { // a new optimizer starts from zero state
       this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
-      this.optimizer = opt.name as "sgd" | "adam" | "adamw";
+      this.optimizer = opt.name;
       this.steps = 0;
       this.beta1Power = 1;
       this.beta2Power = 1;
