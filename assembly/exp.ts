@@ -1,5 +1,7 @@
 // The one exp and the one log of the project: f32x4, shared by every kernel (scalar callers use lane 0).
 // Constants live in a table in linear memory: V8 rebuilds a v128.const at every use inside a loop, a load it folds.
+// The exp's multiply-adds go through madd (vec.ts): fused in the relaxed-SIMD build, mul + add in the default one.
+import { madd } from "./vec";
 
 // e^x for x <= 0, XNNPACK's rr2_p5: x = n ln2 + t (Cody-Waite, two-part ln2), e^t by a degree-5 polynomial,
 // 2^n built in the exponent bits by a magic bias that already holds the exponent bias 127.
@@ -19,17 +21,17 @@ const EXP_K: usize = memory.data<f32>([
 /** e^x lane-wise for x <= 0 (and -Infinity, giving 0); NaN propagates. Within 3e-7 relative over [-87.3, 0] (2.8e-7 measured). */
 // @ts-ignore: decorator
 @inline export function expv(x: v128): v128 {
-  let n = f32x4.add(f32x4.mul(x, v128.load(EXP_K, 0)), v128.load(EXP_K, 16));
+  let n = madd(x, v128.load(EXP_K, 0), v128.load(EXP_K, 16));
   const s = i32x4.shl(n, 23);
   n = f32x4.sub(n, v128.load(EXP_K, 16));
-  let t = f32x4.add(f32x4.mul(n, v128.load(EXP_K, 32)), x);
-  t = f32x4.add(f32x4.mul(n, v128.load(EXP_K, 48)), t);
-  let p = f32x4.add(f32x4.mul(v128.load(EXP_K, 64), t), v128.load(EXP_K, 80));
-  p = f32x4.add(f32x4.mul(p, t), v128.load(EXP_K, 96));
-  p = f32x4.add(f32x4.mul(p, t), v128.load(EXP_K, 112));
-  p = f32x4.add(f32x4.mul(p, t), v128.load(EXP_K, 128));
+  let t = madd(n, v128.load(EXP_K, 32), x);
+  t = madd(n, v128.load(EXP_K, 48), t);
+  let p = madd(v128.load(EXP_K, 64), t, v128.load(EXP_K, 80));
+  p = madd(p, t, v128.load(EXP_K, 96));
+  p = madd(p, t, v128.load(EXP_K, 112));
+  p = madd(p, t, v128.load(EXP_K, 128));
   t = f32x4.mul(t, s);
-  const f = f32x4.add(f32x4.mul(t, p), s);
+  const f = madd(t, p, s);
   return v128.andnot(f, f32x4.lt(x, v128.load(EXP_K, 144)));
 }
 

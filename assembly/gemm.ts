@@ -6,13 +6,14 @@
 // read through strides: X row by row for the forward pass, dY row by row against a packed W^T for dX, X column by
 // column (X^T) for dW. Eight f32x4 accumulators: wider tiles spill out of V8's 15 xmm registers (and unrolling its
 // K loop by two measured 30% slower). The sparse products hold one row of C, 32 columns, in eight accumulators and
-// sum over a list of the nonzero inputs.
+// sum over a list of the nonzero inputs. Both accumulate with madd (vec.ts): f32x4.mul then f32x4.add in the default
+// build, f32x4.relaxed_madd (a fused multiply-add where the CPU has one) in the relaxed-SIMD build.
 //
 // Inputs are read a whole vector at a time, so up to 12 bytes past the last column of B, of C's initial values and of
 // the bias: every buffer keeps 16 bytes of slack after its end. Outputs are written lane by lane past the last full
 // vector: a row's neighbour is the next row of the same buffer.
 import { sigmoidFromExp, expnegabs, tanhv } from "./activation";
-import { loadTail, storeTail } from "./vec";
+import { loadTail, storeTail, madd } from "./vec";
 
 const NONE = 0;
 const RELU = 1;
@@ -75,22 +76,22 @@ function smooth(v: v128, act: i32): v128 {
     const x0 = v128.load32_splat(a0);
     const x1 = v128.load32_splat(a1);
     const w0 = v128.load(b);
-    c00 = f32x4.add(c00, f32x4.mul(x0, w0));
-    c10 = f32x4.add(c10, f32x4.mul(x1, w0));
+    c00 = madd(x0, w0, c00);
+    c10 = madd(x1, w0, c10);
     if (nv > 1) {
       const w1 = v128.load(b, 16);
-      c01 = f32x4.add(c01, f32x4.mul(x0, w1));
-      c11 = f32x4.add(c11, f32x4.mul(x1, w1));
+      c01 = madd(x0, w1, c01);
+      c11 = madd(x1, w1, c11);
     }
     if (nv > 2) {
       const w2 = v128.load(b, 32);
-      c02 = f32x4.add(c02, f32x4.mul(x0, w2));
-      c12 = f32x4.add(c12, f32x4.mul(x1, w2));
+      c02 = madd(x0, w2, c02);
+      c12 = madd(x1, w2, c12);
     }
     if (nv > 3) {
       const w3 = v128.load(b, 48);
-      c03 = f32x4.add(c03, f32x4.mul(x0, w3));
-      c13 = f32x4.add(c13, f32x4.mul(x1, w3));
+      c03 = madd(x0, w3, c03);
+      c13 = madd(x1, w3, c13);
     }
     a0 += ak; a1 += ak; b += ldb;
   }
@@ -288,15 +289,15 @@ function gather(x: usize, xs: usize, n: usize, ldb: usize): usize {
   for (let e: usize = 0, end = m << 2; e < end; e += 4) {
     const x = v128.load32_splat(VALUES + e);
     const p = b + load<u32>(OFFSETS + e);
-    c0 = f32x4.add(c0, f32x4.mul(x, v128.load(p)));
-    if (nv > 1) c1 = f32x4.add(c1, f32x4.mul(x, v128.load(p, 16)));
-    if (nv > 2) c2 = f32x4.add(c2, f32x4.mul(x, v128.load(p, 32)));
-    if (nv > 3) c3 = f32x4.add(c3, f32x4.mul(x, v128.load(p, 48)));
+    c0 = madd(x, v128.load(p), c0);
+    if (nv > 1) c1 = madd(x, v128.load(p, 16), c1);
+    if (nv > 2) c2 = madd(x, v128.load(p, 32), c2);
+    if (nv > 3) c3 = madd(x, v128.load(p, 48), c3);
     if (nv > 4) {
-      c4 = f32x4.add(c4, f32x4.mul(x, v128.load(p, 64)));
-      c5 = f32x4.add(c5, f32x4.mul(x, v128.load(p, 80)));
-      c6 = f32x4.add(c6, f32x4.mul(x, v128.load(p, 96)));
-      c7 = f32x4.add(c7, f32x4.mul(x, v128.load(p, 112)));
+      c4 = madd(x, v128.load(p, 64), c4);
+      c5 = madd(x, v128.load(p, 80), c5);
+      c6 = madd(x, v128.load(p, 96), c6);
+      c7 = madd(x, v128.load(p, 112), c7);
     }
   }
   if (nv > 4) {

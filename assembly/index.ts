@@ -11,3 +11,8 @@ export { gather_rows_u8, gather_rows_f32, onehot, count_correct } from "./data";
 export function heap_base(): usize {
   return __heap_base;
 }
+
+/** 1 in the relaxed-SIMD build (asconfig target "relaxed"), 0 in the default one: what wasmBuild() reports. */
+export function relaxed_simd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}

@@ -1,5 +1,18 @@
-// SIMD plumbing shared by the kernels: partial vectors for row tails and horizontal reductions.
+// SIMD plumbing shared by the kernels: the multiply-add, partial vectors for row tails and horizontal reductions.
 // Tails are read and written lane by lane: a row's neighbour may be another row of the same buffer.
+
+/**
+ * a * b + c lane-wise: the one multiply-add of the exp and the GEMM micro-kernels. In the default build (SIMD128)
+ * it is f32x4.mul then f32x4.add, two roundings, the same bits on every machine. In the relaxed build
+ * (asconfig target "relaxed", `--enable relaxed-simd`) it is f32x4.relaxed_madd, which the engine may run as a fused
+ * multiply-add (one rounding) or as the two operations: faster where FMA exists, but the last bits may differ
+ * between machines. ASC_FEATURE_RELAXED_SIMD is a compile-time constant: only one branch is compiled.
+ */
+// @ts-ignore: decorator
+@inline export function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(f32x4.mul(a, b), c);
+}
 
 /** Loads n (1..3) floats from p into the low lanes; the other lanes hold `fill` (a value neutral for the kernel). */
 // @ts-ignore: decorator

@@ -1,5 +1,5 @@
 // Everything the library exports in every runtime, except ready(), which each entry point makes for its runtime.
-export { wasmMemory } from "./engine.js";
+export { wasmMemory, wasmBuild } from "./engine.js";
 export { parseIdx } from "./mnist.js";
 export { Network } from "./network.js";
 export type {
@@ -13,6 +13,6 @@ export type {
   TemperatureOptions, OutOptions, CrossEntropyOptions, BinaryCrossEntropyOptions, LossResult,
 } from "./ops.js";
 export type { Reduction, Labels } from "./checks.js";
-export type { WasmSource } from "./engine.js";
-export type { ReadySource } from "./ready.js";
+export type { WasmSource, WasmBuild } from "./engine.js";
+export type { ReadySource, ReadyOptions } from "./ready.js";
 export type { MnistSplit } from "./mnist.js";

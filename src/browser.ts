@@ -3,6 +3,12 @@
 
 import { makeReady } from "./ready.js";
 
-/** Instantiates the Wasm once (default: fetches softmax.wasm beside this module); or from a Module, bytes, Response, URL. */
-export const ready = makeReady(() => fetch(new URL("./softmax.wasm", import.meta.url)));
+/**
+ * Instantiates the Wasm once (default: fetches softmax.wasm beside this module; with `{ relaxed: true }`,
+ * softmax-relaxed.wasm where the engine supports it); or from a Module, bytes, Response, URL.
+ */
+export const ready = makeReady({
+  simd: () => fetch(new URL("./softmax.wasm", import.meta.url)),
+  relaxed: () => fetch(new URL("./softmax-relaxed.wasm", import.meta.url)),
+});
 export * from "./api.js";

@@ -6,6 +6,8 @@
 /** The kernels the Wasm module exports (pointers are byte offsets into linear memory). */
 export interface Kernels {
   heap_base(): number;
+  /** 1 in the relaxed-SIMD build (dist/softmax-relaxed.wasm), 0 in the default SIMD build (dist/softmax.wasm). */
+  relaxed_simd(): number;
   softmax_forward(x: number, y: number, rows: number, cols: number, scale: number): void;
   log_softmax_forward(x: number, y: number, rows: number, cols: number, scale: number): void;
   softmax_backward(y: number, dy: number, dx: number, rows: number, cols: number): void;
@@ -41,6 +43,13 @@ export interface Kernels {
   count_correct(a: number, labels: number, B: number, C: number): number;
 }
 
+/**
+ * Which build of the module runs: "simd" is the default (SIMD128, the same bits on every engine), "relaxed-simd" the
+ * opt-in build whose multiply-adds are f32x4.relaxed_madd (fused where the CPU has FMA; the last bits may differ
+ * between machines).
+ */
+export type WasmBuild = "simd" | "relaxed-simd";
+
 /** What `ready()` can instantiate from. */
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | PromiseLike<Response>;
 
@@ -61,7 +70,11 @@ export class Engine {
   private view: Float32Array;
   private viewPtr = -1;
 
+  /** Which build the module is, as the module itself reports it (so also for a source the caller passed). */
+  readonly build: WasmBuild;
+
   private constructor(readonly memory: WebAssembly.Memory, readonly k: Kernels) {
+    this.build = k.relaxed_simd() ? "relaxed-simd" : "simd";
     this.top = align(k.heap_base());
     this.heap = new Float32Array(memory.buffer);
     this.heapI32 = new Int32Array(memory.buffer);
@@ -213,6 +226,11 @@ export function engine(fn: string): Engine {
 
 export function setEngine(e: Engine): void {
   current = e;
+}
+
+/** Which build ready() loaded ("simd", or "relaxed-simd" after ready({ relaxed: true }) where supported); undefined before. */
+export function wasmBuild(): WasmBuild | undefined {
+  return current?.build;
 }
 
 /** The Wasm memory, or undefined before ready(). */

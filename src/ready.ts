@@ -1,5 +1,6 @@
 // ready(): instantiate the Wasm once. Each runtime's entry point (index.ts for Node / Deno / Bun, browser.ts,
-// workerd.ts, inline.ts) makes its own ready() from this factory with the way its runtime finds the .wasm.
+// workerd.ts, inline.ts) makes its own ready() from this factory with the way its runtime finds the .wasm builds:
+// the default SIMD128 one (softmax.wasm) and the opt-in relaxed-SIMD one (softmax-relaxed.wasm).
 import { Engine, setEngine, type WasmSource } from "./engine.js";
 
 let loading: Promise<void> | undefined;
@@ -7,17 +8,118 @@ let loading: Promise<void> | undefined;
 /** What ready() accepts beyond the instantiable sources: a URL (or URL string) to fetch. */
 export type ReadySource = WasmSource | URL | string;
 
+/** ready()'s options object, `ready({ relaxed: true })`. */
+export interface ReadyOptions {
+  /** What to instantiate, as `ready(source)` takes it; default: the entry's own .wasm. Not with `relaxed`. */
+  source?: ReadySource;
+  /**
+   * Load the relaxed-SIMD build (`f32x4.relaxed_madd` in the exp and the dense layers' products) where the engine
+   * supports it, else the default build with one console warning. Default false. Its results may differ from the
+   * default build's, and between machines, in the last bits. `wasmBuild()` tells which build runs.
+   */
+  relaxed?: boolean;
+  /** Reserved for a multi-threaded build: not supported yet (ready() rejects with an Error). */
+  threads?: number;
+}
+
+/** How an entry point finds its builds. */
+export interface EntryWasm {
+  /** The default build (softmax.wasm). */
+  simd: () => WasmSource | Promise<WasmSource>;
+  /** The relaxed-SIMD build (softmax-relaxed.wasm); omitted where the entry carries only the default one. */
+  relaxed?: () => WasmSource | Promise<WasmSource>;
+  /** Why there is no relaxed build, for the warning when one is asked for. */
+  noRelaxed?: string;
+  /** Turns a URL into a source (fetch, or reading a file: URL in Node). */
+  fetchUrl?: (url: URL) => WasmSource | Promise<WasmSource>;
+}
+
 /**
- * A ready() for one runtime: `fallback` gives the .wasm when no source is passed, `fetchUrl` turns a URL into a
- * source (fetch, or reading a file: URL in Node). The instance is made once per loaded copy of the library; later
- * calls return the same promise; a failed load can be retried.
+ * The smallest module that uses f32x4.relaxed_madd, 37 bytes, the same bytes binaryen's wasm-as writes for
+ *   (module (func (param v128 v128 v128) (result v128)
+ *     (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2))))
+ * WebAssembly.validate says true only where the engine has relaxed SIMD: Chromium (114+), Deno, Bun, workerd, and
+ * Node from 22 (Node 20 only with --experimental-wasm-relaxed-simd).
  */
-export function makeReady(fallback: () => WasmSource | Promise<WasmSource>,
-  fetchUrl: (url: URL) => WasmSource | Promise<WasmSource> = (url) => fetch(url)) {
-  return function ready(source?: ReadySource): Promise<void> {
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic "\0asm", version 1
+  0x01, 0x08, // type section (id 1), 8 bytes:
+  0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, //   1 type: func, 3 params v128 (0x7b), 1 result v128
+  0x03, 0x02, 0x01, 0x00, // function section (id 3), 2 bytes: 1 function, of type 0
+  0x0a, 0x0d, // code section (id 10), 13 bytes:
+  0x01, 0x0b, 0x00, //   1 body of 11 bytes, 0 local declarations
+  0x20, 0x00, 0x20, 0x01, 0x20, 0x02, //   local.get 0, local.get 1, local.get 2
+  0xfd, 0x85, 0x02, //   f32x4.relaxed_madd: SIMD prefix 0xfd, opcode 0x105 as unsigned LEB128
+  0x0b, //   end
+]);
+
+let relaxedSupport: boolean | undefined;
+
+/** Whether this engine runs relaxed SIMD (the probe above validates), asked once. */
+export function relaxedSimdSupported(): boolean {
+  return (relaxedSupport ??= WebAssembly.validate(RELAXED_PROBE));
+}
+
+/** ready()'s argument: a source, or an options object (a plain object that is not a thenable). */
+function parseArgument(arg: unknown): { source?: ReadySource; relaxed: boolean } {
+  if (!isPlainObject(arg)) return { source: arg as ReadySource | undefined, relaxed: false };
+  const known = ["source", "relaxed"];
+  const unknown = Object.keys(arg).filter((key) => !known.includes(key) && key !== "threads");
+  if (unknown.length > 0) {
+    throw new TypeError(`ready: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `opts.${k}`).join(", ")} ` +
+      "(expected one of source, relaxed)");
+  }
+  if (arg.threads !== undefined) {
+    throw new Error("ready: opts.threads is not supported yet (there is no multi-threaded build)");
+  }
+  const { source, relaxed = false } = arg as { source?: ReadySource; relaxed?: unknown };
+  if (typeof relaxed !== "boolean") throw new TypeError(`ready: opts.relaxed must be a boolean, got ${typeof relaxed}`);
+  if (relaxed && source !== undefined) {
+    throw new TypeError("ready: opts.source cannot go with opts.relaxed: true (pass a relaxed build you host as the " +
+      "source alone)");
+  }
+  return { source, relaxed };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v);
+  return (proto === Object.prototype || proto === null) && typeof (v as { then?: unknown }).then !== "function";
+}
+
+/**
+ * A ready() for one runtime. The instance is made once per loaded copy of the library; later calls return the same
+ * promise (their argument ignored, once it has been checked); a failed load can be retried.
+ */
+export function makeReady(entry: EntryWasm) {
+  const fetchUrl = entry.fetchUrl ?? ((url: URL) => fetch(url));
+
+  /** The relaxed build where the entry has one and the engine runs it; else the default, with one warning. */
+  function relaxedOrDefault(): WasmSource | Promise<WasmSource> {
+    if (entry.relaxed === undefined) {
+      console.warn(`softmax-wasm: ready({ relaxed: true }): ${entry.noRelaxed ?? "this entry has no relaxed build"}; ` +
+        "loading the default SIMD build");
+      return entry.simd();
+    }
+    if (!relaxedSimdSupported()) {
+      console.warn("softmax-wasm: ready({ relaxed: true }): this engine does not support relaxed SIMD (Node 20 " +
+        "needs --experimental-wasm-relaxed-simd); loading the default SIMD build");
+      return entry.simd();
+    }
+    return entry.relaxed();
+  }
+
+  return function ready(sourceOrOptions?: ReadySource | ReadyOptions): Promise<void> {
+    let opts: { source?: ReadySource; relaxed: boolean };
+    try {
+      opts = parseArgument(sourceOrOptions);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     loading ??= (async () => {
+      const { source, relaxed } = opts;
       let s: WasmSource;
-      if (source === undefined) s = await fallback();
+      if (source === undefined) s = await (relaxed ? relaxedOrDefault() : entry.simd());
       else if (typeof source === "string" || source instanceof URL) s = await fetchUrl(new URL(source, baseUrl()));
       else s = source;
       setEngine(await Engine.create(s));

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { chromiumSkipReason, launchChromium, serveStatic, watchPage } from "./bundlers/serve.js";
 import { kernelDigests, trainingDigest, TRAIN_ROWS } from "./runtimes/workload.js";
+import { relaxedWorkload } from "./runtimes/relaxed.js";
+import { expectRelaxedClose } from "./helpers.js";
 import * as lib from "../dist/index.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -53,6 +55,27 @@ describe.skipIf(skip !== undefined)(skip ? `in Chromium (skipped: ${skip})` : "i
     expect(got.training.model, "model digest (save())").toBe(nodeTraining.model);
     expect(got.training.predictions, "prediction digest").toBe(nodeTraining.predictions);
     expect(got.training.accuracy).toBe(nodeTraining.accuracy);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 30_000);
+
+  it("loads the relaxed-SIMD build with ready({ relaxed: true }), within 1e-5 of Node's default build", async () => {
+    const page = await browser!.newPage();
+    const problems = watchPage(page);
+    const wasm: string[] = [];
+    page.on("response", (r) => { if (r.url().endsWith(".wasm")) wasm.push(new URL(r.url()).pathname); });
+    await page.goto(`${server!.url}test/runtimes/browser-relaxed.html`);
+    await page.waitForFunction(() => (window as { __results?: unknown }).__results !== undefined, null,
+      { timeout: 5_000 }).catch((err: Error) => {
+      throw new Error(`browser-relaxed.html never started its run: ${err.message}\n${problems.join("\n")}`);
+    });
+    const got = await page.evaluate(() => (window as unknown as { __results: Promise<unknown> }).__results) as
+      Record<string, unknown> & { build: string; warnings: string[] };
+    expect(got.build, "Chromium has relaxed SIMD").toBe("relaxed-simd");
+    expect(got.warnings).toEqual([]);
+    expect(wasm, "only the relaxed build is fetched").toEqual(["/dist/softmax-relaxed.wasm"]);
+    await lib.ready();
+    expectRelaxedClose(got, relaxedWorkload(lib), "chromium");
     expect(problems).toEqual([]);
     await page.close();
   }, 30_000);

@@ -96,14 +96,20 @@ describe("Vite build", () => {
   it("emits the .wasm as an asset and the bundle references it", async () => {
     await built;
     const assets = readdirRecursive(outDir);
+    // both builds: the default one and the relaxed-SIMD one that ready({ relaxed: true }) fetches
     const wasm = assets.filter((f) => f.endsWith(".wasm"));
-    expect(wasm).toHaveLength(1);
-    expect(wasm[0]).toMatch(/^assets\/softmax-[\w-]+\.wasm$/);
-    expect(readFileSync(join(outDir, wasm[0]))).toEqual(readFileSync(join(repo, "dist", "softmax.wasm")));
+    expect(wasm).toHaveLength(2);
+    const relaxed = wasm.filter((f) => /^assets\/softmax-relaxed-[\w-]+\.wasm$/.test(f));
+    expect(relaxed).toHaveLength(1);
+    const simd = wasm.filter((f) => f !== relaxed[0]);
+    expect(simd[0]).toMatch(/^assets\/softmax-[\w-]+\.wasm$/);
+    expect(readFileSync(join(outDir, simd[0]))).toEqual(readFileSync(join(repo, "dist", "softmax.wasm")));
+    expect(readFileSync(join(outDir, relaxed[0]))).toEqual(readFileSync(join(repo, "dist", "softmax-relaxed.wasm")));
     const js = assets.filter((f) => f.endsWith(".js"));
     expect(js).toHaveLength(1);
     const code = readFileSync(join(outDir, js[0]), "utf8");
-    expect(code).toContain(`/${wasm[0]}`); // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url)
+    expect(code).toContain(`/${simd[0]}`); // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url)
+    expect(code).toContain(`/${relaxed[0]}`);
     expect(code).not.toMatch(/node:|loadMnist/); // the browser entry, not Node's
   });
 

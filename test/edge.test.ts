@@ -12,6 +12,8 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as lib from "../dist/index.js";
 import { kernelDigests, trainingDigest, TRAIN_ROWS } from "./runtimes/workload.js";
+import { relaxedWorkload } from "./runtimes/relaxed.js";
+import { expectRelaxedClose } from "./helpers.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const runtimesDir = path.join(root, "test", "runtimes");
@@ -35,6 +37,8 @@ interface Runtime {
   versionArgs: string[];
   /** The command that runs the workload and prints its JSON, given the binary. */
   command: (bin: string) => [string, string[]];
+  /** The command that runs ready({ relaxed: true }) and the relaxed workload (test/runtimes/relaxed-run.mjs). */
+  relaxedCommand?: (bin: string) => [string, string[]];
   check: (got: Digests) => void;
 }
 
@@ -54,6 +58,8 @@ const runtimes: Runtime[] = [
     versionArgs: ["--version"],
     command: (bin) => [bin, ["run", "--no-lock", "--no-prompt", `--allow-read=${root}`,
       path.join(runtimesDir, "edge-fs.mjs"), mnistDir]],
+    relaxedCommand: (bin) => [bin, ["run", "--no-lock", "--no-prompt", `--allow-read=${root}`,
+      path.join(runtimesDir, "relaxed-run.mjs")]],
     check: (got) => expect(got.entry).toMatch(/\/dist\/index\.js$/),
   },
   {
@@ -68,6 +74,7 @@ const runtimes: Runtime[] = [
     ],
     versionArgs: ["--version"],
     command: (bin) => [bin, ["--no-install", path.join(runtimesDir, "edge-fs.mjs"), mnistDir]],
+    relaxedCommand: (bin) => [bin, ["--no-install", path.join(runtimesDir, "relaxed-run.mjs")]],
     check: (got) => expect(got.entry).toMatch(/\/dist\/index\.js$/),
   },
   {
@@ -110,7 +117,7 @@ function locate(rt: Runtime): { bin: string; version: string } | { problem: stri
 }
 
 /** Runs a command in its own process group (killed whole on timeout, workerd included), returns the last JSON line. */
-function runJson(cmd: string, args: string[]): Promise<Digests> {
+function runJson<T = Digests>(cmd: string, args: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"],
@@ -131,7 +138,7 @@ function runJson(cmd: string, args: string[]): Promise<Digests> {
       if (code !== 0) return reject(new Error(`${path.basename(cmd)} ${args.map((a) => path.basename(a)).join(" ")} ` +
         `exited ${code ?? signal}\nstdout: ${stdout}\nstderr: ${stderr}`));
       try {
-        resolve(JSON.parse(last) as Digests);
+        resolve(JSON.parse(last) as T);
       } catch {
         reject(new Error(`no JSON result on the last line\nstdout: ${stdout}\nstderr: ${stderr}`));
       }
@@ -141,6 +148,7 @@ function runJson(cmd: string, args: string[]): Promise<Digests> {
 
 describe("edge runtimes give Node's bytes", () => {
   let node: Pick<Digests, "kernels" | "training">;
+  let nodeRelaxedWorkload: Record<string, unknown>; // the relaxed workload on Node's default build
 
   beforeAll(async () => {
     await lib.ready();
@@ -149,6 +157,7 @@ describe("edge runtimes give Node's bytes", () => {
       kernels: await kernelDigests(lib),
       training: await trainingDigest(lib, train.images.subarray(0, TRAIN_ROWS * 784), train.labels.subarray(0, TRAIN_ROWS)),
     };
+    nodeRelaxedWorkload = relaxedWorkload(lib);
   }, 30_000);
 
   for (const rt of runtimes) {
@@ -167,6 +176,17 @@ describe("edge runtimes give Node's bytes", () => {
       expect(Object.keys(got.kernels).sort()).toEqual(Object.keys(node.kernels).sort());
       expect(got.kernels).toEqual(node.kernels);
       expect(got.training).toEqual(node.training);
+    }, RUN_TIMEOUT_MS + 10_000);
+
+    const relaxedCommand = rt.relaxedCommand;
+    if (relaxedCommand === undefined) continue;
+    it(`${label}: ready({ relaxed: true }) loads the relaxed-SIMD build, within 1e-5 of Node's default build`, async () => {
+      if ("problem" in found) throw new Error(`${rt.name} must run on CI: ${found.problem}`);
+      const [cmd, args] = relaxedCommand(found.bin);
+      const got = await runJson<Record<string, unknown> & { build: string; warnings: string[] }>(cmd, args);
+      expect(got.build, "this runtime has relaxed SIMD by default").toBe("relaxed-simd");
+      expect(got.warnings).toEqual([]);
+      expectRelaxedClose(got, nodeRelaxedWorkload, rt.name);
     }, RUN_TIMEOUT_MS + 10_000);
   }
 });

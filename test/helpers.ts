@@ -95,3 +95,28 @@ export function refLogSoftmax(x: ArrayLike<number>, cols: number, temperature = 
   }
   return out;
 }
+
+/**
+ * The relaxed-SIMD build's workload outputs (test/runtimes/relaxed.js) against the default build's: every array
+ * within 1e-5 relative + 1e-6 absolute, element-wise (fused multiply-adds may change the last bits, no more).
+ * Returns, per output, the worst error as a fraction of that tolerance, for the log.
+ */
+export function expectRelaxedClose(got: Record<string, unknown>, want: Record<string, unknown>, who: string): string[] {
+  const keys = Object.keys(want).filter((k) => k !== "build");
+  expect(keys.length).toBeGreaterThan(10);
+  const lines: string[] = [];
+  for (const key of keys) {
+    const g = got[key] as number[], w = want[key] as number[];
+    expect(Array.isArray(g), `${who}: output ${key}`).toBe(true);
+    expect(g.length, `${who}: ${key} length`).toBe(w.length);
+    let worst = 0;
+    let at = "";
+    for (let i = 0; i < w.length; i++) {
+      const r = Math.abs(g[i] - w[i]) / (1e-5 * Math.abs(w[i]) + 1e-6);
+      if (!(r <= worst)) { worst = r; at = `[${i}]: ${g[i]} vs ${w[i]}`; }
+    }
+    expect(worst, `${who}: ${key}${at} is beyond 1e-5 relative + 1e-6 absolute of the default build`).toBeLessThanOrEqual(1);
+    lines.push(`${key}: ${worst.toFixed(3)}`);
+  }
+  return lines;
+}

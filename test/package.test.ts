@@ -8,7 +8,8 @@ describe("the published package", () => {
   it("exports exactly the documented API by name", () => {
     expect(Object.keys(lib).sort()).toEqual([
       "binaryCrossEntropyWithLogits", "crossEntropy", "logSoftmax", "logSoftmaxBackward", "logitsFromProbs",
-      "Network", "loadMnist", "parseIdx", "quadraticCost", "ready", "sigmoid", "softmax", "softmaxBackward", "wasmMemory",
+      "Network", "loadMnist", "parseIdx", "quadraticCost", "ready", "sigmoid", "softmax", "softmaxBackward", "wasmBuild",
+      "wasmMemory",
     ].sort());
   });
 
@@ -24,5 +25,7 @@ describe("the published package", () => {
     expect(existsSync(wasm)).toBe(true);
     expect(existsSync(new URL("../dist/index.d.ts", import.meta.url))).toBe(true);
     expect(WebAssembly.validate(new Uint8Array(require("node:fs").readFileSync(wasm)))).toBe(true);
+    // the relaxed-SIMD build too (it validates only where the engine has relaxed SIMD: not in plain Node 20)
+    expect(existsSync(require.resolve("softmax-wasm/softmax-relaxed.wasm"))).toBe(true);
   });
 });

@@ -1,5 +1,7 @@
-// The shared exp and log against float64 NativeMath, swept densely, and their special values.
+// The shared exp and log against float64 NativeMath, swept densely, and their special values; the multiply-add they
+// and the GEMM share. These specs run twice (npm run test:kernels): in the default build and in the relaxed-SIMD one.
 import { expv, logv, log1pv } from "../exp";
+import { madd } from "../vec";
 
 function expOf(x: f32): f32 {
   return f32x4.extract_lane(expv(f32x4.splat(x)), 0);
@@ -95,5 +97,32 @@ describe("log1pv", () => {
     log<string>("log1p max relative error " + worst.toString());
     expect<f64>(worst).toBeLessThan(5e-7);
     expect<f32>(log1pOf(0)).toBe(0);
+  });
+});
+
+describe("madd", () => {
+  it("is a * b + c: mul then add in the default build, fused or not in the relaxed-SIMD build", () => {
+    // a * b = 1 + 2^-11 + 2^-24 is not a float: mul then add gives 2^-11, a fused multiply-add 2^-11 + 2^-24
+    const a: f32 = 1.000244140625; // 1 + 2^-12
+    const c: f32 = -1;
+    const got = f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(a), f32x4.splat(c)), 0);
+    const unfused: f32 = a * a + c;
+    const fused = <f32>(<f64>a * <f64>a + <f64>c); // exact in f64, so rounded once
+    expect<f32>(unfused).toBe(0.00048828125);
+    expect<f32>(fused).toBe(0.00048828125 + 5.9604644775390625e-8);
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      log<string>("relaxed-SIMD build: f32x4.relaxed_madd ran " + (got == fused ? "fused (FMA)" : "as mul + add"));
+      expect<bool>(got == fused || got == unfused).toBe(true);
+    } else {
+      log<string>("default build: f32x4.mul then f32x4.add");
+      expect<f32>(got).toBe(unfused);
+    }
+    // and lane-wise on ordinary values, to within the one rounding a fused multiply-add saves
+    const v = madd(f32x4(1.5, -2.25, 3.0e10, 0), f32x4(4, 0.5, -2.0e-10, 7), f32x4(0.25, 1, 6, -0.0));
+    expect<f32>(f32x4.extract_lane(v, 0)).toBe(6.25);
+    expect<f32>(f32x4.extract_lane(v, 1)).toBe(-0.125);
+    expect<f32>(f32x4.extract_lane(v, 3)).toBe(0);
+    const want = <f64>(<f32>3.0e10) * <f64>(<f32>-2.0e-10) + 6.0;
+    expect<f64>(Math.abs(<f64>f32x4.extract_lane(v, 2) - want)).toBeLessThan(1e-6);
   });
 });

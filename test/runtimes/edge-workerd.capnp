@@ -11,6 +11,7 @@ const worker :Workerd.Worker = (
   modules = [
     (name = "worker.js", esModule = embed "/worker.js"),
     (name = "softmax.wasm", wasm = embed "../../dist/softmax.wasm"),
+    (name = "softmax-relaxed.wasm", wasm = embed "../../dist/softmax-relaxed.wasm"),
     (name = "mnist-images.bin", data = embed "/mnist-images.bin"),
     (name = "mnist-labels.bin", data = embed "/mnist-labels.bin"),
   ],
