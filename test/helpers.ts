@@ -1,6 +1,7 @@
 // Shared test helpers: fixture decoding, float64 references and tolerance checks.
 import { readFileSync } from "node:fs";
 import { expect } from "vitest";
+import { rng } from "./runtimes/workload.js";
 
 /** JSON fixture values: numbers, with "NaN" / "Infinity" / "-Infinity" as strings. */
 export type Num = number | string;
@@ -41,17 +42,8 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rel
   }
 }
 
-/** A seeded generator for test inputs (mulberry32), so every run sees the same numbers. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator for test inputs (mulberry32, shared with the runtime workloads). */
+export { rng };
 
 /** n normal(0, sd) floats from a seeded generator. */
 export function randn(n: number, sd = 1, seed = 1): Float32Array {

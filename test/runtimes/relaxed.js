@@ -1,25 +1,10 @@
 // The relaxed-SIMD build's workload (test/relaxed.test.ts, and Deno, Bun and Chromium in edge.test.ts and
 // browser.test.ts): softmax, crossEntropy and the GEMM-backed Network.gradient on fixed inputs, returned as plain
 // arrays so a runtime can print them as JSON and the test can compare them with Node's default build within a
-// tolerance (the relaxed build's fused multiply-adds may change the last bits). Plain ESM with no imports; `lib` is
-// the softmax-wasm namespace after `await lib.ready(...)`.
+// tolerance (the relaxed build's fused multiply-adds may change the last bits). Plain ESM importing only
+// workload.js; `lib` is the softmax-wasm namespace after `await lib.ready(...)`.
 
-/** mulberry32: integer arithmetic only, so every engine draws the same floats. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function floats(n, scale, seed) {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-}
+import { floats } from "./workload.js";
 
 /** Every output of the workload, as arrays of numbers. */
 export function relaxedWorkload(lib) {

@@ -1,9 +1,9 @@
 // The same work in every runtime (Node, Chromium, Deno, Bun, workerd): every kernel on fixed inputs and a short
 // seeded MNIST training run, reduced to SHA-256 digests that must be equal everywhere. Plain ESM with no imports,
-// so each runtime loads it as it is; `lib` is the softmax-wasm namespace after `await lib.ready()`.
+// so each runtime loads it as it is (the other runners import their generator from here); `lib` is the softmax-wasm namespace after `await lib.ready()`.
 
 /** mulberry32: integer arithmetic only, so every engine draws the same floats. */
-function rng(seed) {
+export function rng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -14,7 +14,8 @@ function rng(seed) {
   };
 }
 
-function floats(n, scale, seed) {
+/** n floats in [-scale, scale) from seed. */
+export function floats(n, scale, seed) {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
 }
