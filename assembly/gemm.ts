@@ -206,6 +206,16 @@ export function gemm_dx(
 const LIST_CAP: usize = 256;
 const OFFSETS: usize = memory.data(<i32>(LIST_CAP + 4) << 2, 16); // + 4: a whole vector is stored at the last entry
 const VALUES: usize = memory.data(<i32>(LIST_CAP + 4) << 2, 16);
+// The threads build points each instance (thread) at its own lists with set_scratch_lists; elsewhere offsetsPtr() and
+// valuesPtr() fold to the static lists at compile time.
+let offsetsArea: usize = OFFSETS;
+let valuesArea: usize = VALUES;
+export const LIST_BYTES: usize = (LIST_CAP + 4) << 2;
+export function set_scratch_lists(o: usize, v: usize): void { offsetsArea = o; valuesArea = v; }
+// @ts-ignore: decorator
+@inline function offsetsPtr(): usize { return ASC_FEATURE_THREADS ? offsetsArea : OFFSETS; }
+// @ts-ignore: decorator
+@inline function valuesPtr(): usize { return ASC_FEATURE_THREADS ? valuesArea : VALUES; }
 
 /** For each 4-bit mask of nonzero lanes, the swizzle that moves those lanes (4 bytes each) to the front. */
 const COMPACT: usize = memory.data<u32>([
@@ -232,8 +242,8 @@ const COMPACT: usize = memory.data<u32>([
 @inline function append(v: v128, offsets: v128, m: usize): usize {
   const mask = i32x4.bitmask(f32x4.ne(v, f32x4.splat(0)));
   const s = v128.load(COMPACT + (<usize>mask << 4));
-  v128.store(OFFSETS + (m << 2), i8x16.swizzle(offsets, s));
-  v128.store(VALUES + (m << 2), i8x16.swizzle(v, s));
+  v128.store(offsetsPtr() + (m << 2), i8x16.swizzle(offsets, s));
+  v128.store(valuesPtr() + (m << 2), i8x16.swizzle(v, s));
   return m + <usize>popcnt(mask);
 }
 
@@ -286,9 +296,10 @@ function gather(x: usize, xs: usize, n: usize, ldb: usize): usize {
       c4 = v128.load(init, 64); c5 = v128.load(init, 80); c6 = v128.load(init, 96); c7 = v128.load(init, 112);
     }
   }
+  const vals = valuesPtr(), offs = offsetsPtr();
   for (let e: usize = 0, end = m << 2; e < end; e += 4) {
-    const x = v128.load32_splat(VALUES + e);
-    const p = b + load<u32>(OFFSETS + e);
+    const x = v128.load32_splat(vals + e);
+    const p = b + load<u32>(offs + e);
     c0 = madd(x, v128.load(p), c0);
     if (nv > 1) c1 = madd(x, v128.load(p, 16), c1);
     if (nv > 2) c2 = madd(x, v128.load(p, 32), c2);
@@ -401,5 +412,80 @@ export function bias_grad(
     let s = accumulate ? v128.load(c) : f32x4.splat(0);
     for (let p = dy + (j << 2); p < end; p += ldo) s = f32x4.add(s, v128.load(p));
     storeUpTo4(c, s, <usize>O - j);
+  }
+}
+
+// The threads build's row-range forms (assembly/threads.ts exports them; the other builds do not compile them). Each
+// output element is computed whole by one call, over the same column tiles and the same order of its sum as above,
+// so any split of the rows gives the single-threaded bits.
+
+/** Rows i0..i1 of gemm_dw's dW (input features i0..i1), the batch reduction inside. */
+export function gemm_dw_rows(x: usize, dy: usize, dw: usize, B: i32, I: i32, O: i32, accumulate: i32, i0: i32, i1: i32): void {
+  const ldx = <usize>I << 2, ldo = <usize>O << 2;
+  const xo = x + (<usize>i0 << 2), dwo = dw + <usize>i0 * ldo;
+  gemm(xo, 4, ldx, dy, ldo, dwo, ldo, <usize>(i1 - i0), <usize>O, <usize>B, accumulate ? dwo : 0, ldo, NONE);
+}
+
+/** Rows i0..i1 of gemm_dw_sparse's dW, the same loop as there. */
+export function gemm_dw_sparse_rows(x: usize, dy: usize, dw: usize, B: i32, I: i32, O: i32, accumulate: i32, i0: i32, i1: i32): void {
+  const ldx = <usize>I << 2, ldo = <usize>O << 2;
+  for (let i: usize = <usize>i0; i < <usize>i1; i++) {
+    const dwi = dw + i * ldo;
+    let b: usize = 0;
+    do {
+      const bn = min(<usize>B - b, LIST_CAP);
+      const m = gather(x + b * ldx + (i << 2), ldx, bn, ldo);
+      const init: usize = b == 0 && !accumulate ? 0 : dwi;
+      if (m > 0 || init != dwi) sparseRows(m, dy + b * ldo, dwi, <usize>O, init, NONE);
+      b += bn;
+    } while (b < <usize>B);
+  }
+}
+
+/** wt(O, I) = w(I, O)^T: gemm_dx's first step, done once before the threads split dX by rows. */
+export function gemm_transpose(w: usize, wt: usize, I: i32, O: i32): void {
+  transpose(w, wt, <usize>I, <usize>O);
+}
+
+/** dX = dY W^T from an already transposed wt: gemm_dx's second step (callers pass a range of rows of dy and dx). */
+export function gemm_dx_t(dy: usize, wt: usize, dx: usize, B: i32, I: i32, O: i32): void {
+  const ldi = <usize>I << 2, ldo = <usize>O << 2;
+  gemm(dy, ldo, 4, wt, ldi, dx, ldi, <usize>B, <usize>I, <usize>O, 0, 0, NONE);
+}
+
+/**
+ * Packs w(K, N) into 16-column panels, each K rows of 64 contiguous bytes (a last partial panel zero-padded), for
+ * panels p0..p1: gemm_forward_packed then reads B with a 64-byte stride instead of N floats (at N = 1024 a 4 KiB
+ * stride lands every row of a panel in the same L1 sets).
+ */
+export function gemm_pack_b(w: usize, packed: usize, K: i32, N: i32, p0: i32, p1: i32): void {
+  const ldw = <usize>N << 2;
+  for (let p = <usize>p0; p < <usize>p1; p++) {
+    const j = p << 4;
+    const n = min(<usize>N - j, 16);
+    let src = w + (j << 2);
+    let dst = packed + p * (<usize>K << 6);
+    for (let k: usize = 0; k < <usize>K; k++, src += ldw, dst += 64) {
+      if (n == 16) {
+        v128.store(dst, v128.load(src)); v128.store(dst, v128.load(src, 16), 16);
+        v128.store(dst, v128.load(src, 32), 32); v128.store(dst, v128.load(src, 48), 48);
+      } else {
+        memory.fill(dst, 0, 64);
+        memory.copy(dst, src, n << 2);
+      }
+    }
+  }
+}
+
+/**
+ * gemm_forward over a W packed by gemm_pack_b: each panel is the same tile over the same column count and the same
+ * sum order as gemm_forward's, so the bits are gemm_forward's.
+ */
+export function gemm_forward_packed(x: usize, packed: usize, bias: usize, y: usize, B: i32, I: i32, O: i32, act: i32): void {
+  const ldx = <usize>I << 2, ldy = <usize>O << 2;
+  for (let j: usize = 0; j < <usize>O; j += 16) {
+    const n = min(<usize>O - j, 16);
+    gemm(x, ldx, 4, packed + (j >> 4) * (<usize>I << 6), 64, y + (j << 2), ldy, <usize>B, n, <usize>I,
+      bias ? bias + (j << 2) : 0, 0, act);
   }
 }

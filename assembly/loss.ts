@@ -5,7 +5,7 @@
 import { expv, logv, log1pv, logf } from "./exp";
 import { expnegabs, sigmoidFromExp, sigmoidNegFromExp } from "./activation";
 import { loadTail, storeTail, tailMask, hsum, transposeLoad4, transposeStore4, BLOCK } from "./vec";
-import { rmax, vscale, blockedExpSum, NARROW, COLS4 } from "./softmax";
+import { rmax, vscale, blockedExpSum, NARROW, cols4 } from "./softmax";
 
 /** y[i] = 0. */
 export function vzero(y: usize, n: usize): void {
@@ -103,7 +103,11 @@ export function vsoftgrad(g: usize, q: usize, w: usize, n: usize, a: f32, b: f32
 }
 
 // Where rsofttarget leaves sum_i t[i].
-const TSUM: usize = memory.data(16, 16);
+const TSUM_STATIC: usize = memory.data(16, 16);
+let tsumArea: usize = TSUM_STATIC; // per thread in the threads build, as softmax.ts's cols4()
+export function set_scratch_tsum(p: usize): void { tsumArea = p; }
+// @ts-ignore: decorator
+@inline function tsumPtr(): usize { return ASC_FEATURE_THREADS ? tsumArea : TSUM_STATIC; }
 
 /** Cross-entropy of one row with class y (not ignored); writes its gradient and returns its loss. */
 function crossEntropyRow(z: usize, g: usize, y: i32, weight: usize, n: usize, smoothing: f32, wsum: f32, scale: f32): f64 {
@@ -140,7 +144,7 @@ function crossEntropyRow(z: usize, g: usize, y: i32, weight: usize, n: usize, sm
  */
 function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses: usize, n: usize,
   ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32): f64 {
-  const m = transposeLoad4(z, n, COLS4);
+  const m = transposeLoad4(z, n, cols4());
   const stride = n << 2;
   const yv = v128.load(labels);
   const valid = i32x4.ne(yv, i32x4.splat(ignoreIndex));
@@ -161,14 +165,14 @@ function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses:
   let s = f32x4.splat(0);
   let d = s; // sum_j w_j (m - z_j), for the smoothing term
   for (let j: usize = 0; j < n; j++) {
-    const c = v128.load(COLS4 + (j << 4));
+    const c = v128.load(cols4() + (j << 4));
     const e = expv(f32x4.sub(c, m));
     s = f32x4.add(s, e);
     if (smoothing != 0) {
       const w = f32x4.splat(weight == 0 ? 1 : load<f32>(weight + (j << 2)));
       d = f32x4.add(d, f32x4.mul(w, f32x4.sub(m, c)));
     }
-    v128.store(COLS4 + (j << 4), e);
+    v128.store(cols4() + (j << 4), e);
   }
   const hard = f32x4.mul(f32x4.splat(1 - smoothing), wy);
   const vs = f32x4.splat(scale);
@@ -178,11 +182,11 @@ function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses:
   const b = v128.and(f32x4.splat(scale * soft), valid);
   for (let j: usize = 0; j < n; j++) {
     const w = f32x4.splat(weight == 0 ? 1 : load<f32>(weight + (j << 2)));
-    let gj = f32x4.sub(f32x4.mul(v128.load(COLS4 + (j << 4)), a), f32x4.mul(b, w));
+    let gj = f32x4.sub(f32x4.mul(v128.load(cols4() + (j << 4)), a), f32x4.mul(b, w));
     gj = f32x4.sub(gj, v128.and(hy, i32x4.eq(yv, i32x4.splat(<i32>j))));
-    v128.store(COLS4 + (j << 4), gj);
+    v128.store(cols4() + (j << 4), gj);
   }
-  transposeStore4(COLS4, g, n, f32x4.splat(1), f32x4.splat(0));
+  transposeStore4(cols4(), g, n, f32x4.splat(1), f32x4.splat(0));
   const logsum = logv(s);
   let loss = f32x4.mul(hard, f32x4.add(f32x4.sub(m, zy), logsum));
   if (smoothing != 0) loss = f32x4.add(loss, f32x4.mul(f32x4.splat(soft), f32x4.add(f32x4.mul(f32x4.splat(wsum), logsum), d)));
@@ -228,6 +232,38 @@ export function cross_entropy_index(
   return total;
 }
 
+/**
+ * cross_entropy_index for the threads build: the same loop, but each summand of its total (a group of four rows'
+ * loss, or one row's) is stored as an f64 at parts, in order, and their count returned; adding every thread's parts
+ * in row order from 0 gives the single-threaded total bit for bit.
+ */
+export function cross_entropy_index_parts(
+  logits: usize, labels: usize, weight: usize, grad: usize, losses: usize, rows: i32, cols: i32,
+  ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, parts: usize,
+): i32 {
+  const n = <usize>cols;
+  let g = 0;
+  let r = 0;
+  if (n < NARROW) {
+    for (; r + 4 <= rows; r += 4) {
+      const o = (<usize>r * n) << 2;
+      store<f64>(parts + (<usize>(g++) << 3), crossEntropy4(logits + o, grad + o, labels + (<usize>r << 2), weight,
+        losses == 0 ? 0 : losses + (<usize>r << 2), n, ignoreIndex, smoothing, wsum, scale));
+    }
+  }
+  for (; r < rows; r++) {
+    const z = logits + ((<usize>r * n) << 2);
+    const gr = grad + ((<usize>r * n) << 2);
+    const y = load<i32>(labels + (<usize>r << 2));
+    let loss: f64 = 0;
+    if (y == ignoreIndex) vzero(gr, n);
+    else loss = crossEntropyRow(z, gr, y, weight, n, smoothing, wsum, scale);
+    if (losses != 0) store<f32>(losses + (<usize>r << 2), <f32>loss);
+    store<f64>(parts + (<usize>(g++) << 3), loss);
+  }
+  return g;
+}
+
 export function cross_entropy_prob(
   logits: usize, // (R, C)
   target: usize, // (R, C) probability target q
@@ -251,8 +287,8 @@ export function cross_entropy_prob(
     let tsum: f64 = 0;
     let d: f64 = 0;
     for (let off: usize = 0; off < n; off += BLOCK) {
-      d += rsofttarget(z + (off << 2), q + (off << 2), weight == 0 ? 0 : weight + (off << 2), min(BLOCK, n - off), m, a1, a0, TSUM);
-      tsum += load<f32>(TSUM);
+      d += rsofttarget(z + (off << 2), q + (off << 2), weight == 0 ? 0 : weight + (off << 2), min(BLOCK, n - off), m, a1, a0, tsumPtr());
+      tsum += load<f32>(tsumPtr());
     }
     const sum = blockedExpSum(z, g, n, m); // after every read of z: grad may be logits
     // loss = sum_c t_c (lse - z_c), grad = (softmax * sum_c t_c - t) * scale

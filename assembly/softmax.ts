@@ -217,8 +217,18 @@ function shiftscale(x: usize, y: usize, n: usize, scale: f32): f32 {
 // partial vectors in the exp, and four rows' dependency chains side by side (one row at a time is latency-bound).
 export const NARROW: usize = 32;
 // Column vectors of four rows; a partial last block is transposed whole, hence the 4 extra.
-export const COLS4: usize = memory.data((32 + 4) << 4, 16);
-const COLS4B: usize = memory.data((32 + 4) << 4, 16); // the second set of softmax8
+const COLS4_STATIC: usize = memory.data((32 + 4) << 4, 16);
+const COLS4B_STATIC: usize = memory.data((32 + 4) << 4, 16); // the second set of softmax8
+// The threads build (dist/softmax-threads.wasm) points each instance (one per thread, globals are per instance) at
+// its own area with set_scratch_cols; the other builds fold cols4() / cols4b() to the static areas at compile time.
+let colsA: usize = COLS4_STATIC;
+let colsB: usize = COLS4B_STATIC;
+export const COLS_BYTES: usize = (32 + 4) << 4;
+export function set_scratch_cols(a: usize, b: usize): void { colsA = a; colsB = b; }
+// @ts-ignore: decorator
+@inline export function cols4(): usize { return ASC_FEATURE_THREADS ? colsA : COLS4_STATIC; }
+// @ts-ignore: decorator
+@inline function cols4b(): usize { return ASC_FEATURE_THREADS ? colsB : COLS4B_STATIC; }
 
 /**
  * Softmax (or log-softmax) of eight rows of n < NARROW floats at x into y (may be x), as two sets of four columns
@@ -228,13 +238,13 @@ const COLS4B: usize = memory.data((32 + 4) << 4, 16); // the second set of softm
 @inline function softmax8(x: usize, y: usize, n: usize, scale: f32, log: bool): void {
   const x2 = x + (n << 4);
   const y2 = y + (n << 4);
-  let ma = transposeLoad4(x, n, COLS4);
-  let mb = transposeLoad4(x2, n, COLS4B);
+  let ma = transposeLoad4(x, n, cols4());
+  let mb = transposeLoad4(x2, n, cols4b());
   let vs = f32x4.splat(scale);
   if (scale < TINY_SCALE) {
     for (let j: usize = 0; j < n; j++) {
-      v128.store(COLS4 + (j << 4), f32x4.mul(v128.load(COLS4 + (j << 4)), vs));
-      v128.store(COLS4B + (j << 4), f32x4.mul(v128.load(COLS4B + (j << 4)), vs));
+      v128.store(cols4() + (j << 4), f32x4.mul(v128.load(cols4() + (j << 4)), vs));
+      v128.store(cols4b() + (j << 4), f32x4.mul(v128.load(cols4b() + (j << 4)), vs));
     }
     ma = f32x4.mul(ma, vs);
     mb = f32x4.mul(mb, vs);
@@ -243,8 +253,8 @@ const COLS4B: usize = memory.data((32 + 4) << 4, 16); // the second set of softm
   let sa = f32x4.splat(0);
   let sb = sa;
   for (let j: usize = 0; j < n; j++) {
-    const qa = COLS4 + (j << 4);
-    const qb = COLS4B + (j << 4);
+    const qa = cols4() + (j << 4);
+    const qb = cols4b() + (j << 4);
     const da = f32x4.mul(f32x4.sub(v128.load(qa), ma), vs);
     const db = f32x4.mul(f32x4.sub(v128.load(qb), mb), vs);
     const ea = expv(da);
@@ -256,36 +266,36 @@ const COLS4B: usize = memory.data((32 + 4) << 4, 16); // the second set of softm
   }
   const one = f32x4.splat(1);
   if (log) {
-    transposeStore4(COLS4, y, n, one, f32x4.neg(logv(sa)));
-    transposeStore4(COLS4B, y2, n, one, f32x4.neg(logv(sb)));
+    transposeStore4(cols4(), y, n, one, f32x4.neg(logv(sa)));
+    transposeStore4(cols4b(), y2, n, one, f32x4.neg(logv(sb)));
   } else {
     const zero = f32x4.splat(0);
-    transposeStore4(COLS4, y, n, f32x4.div(one, sa), zero);
-    transposeStore4(COLS4B, y2, n, f32x4.div(one, sb), zero);
+    transposeStore4(cols4(), y, n, f32x4.div(one, sa), zero);
+    transposeStore4(cols4b(), y2, n, f32x4.div(one, sb), zero);
   }
 }
 
 /** Softmax (or log-softmax) of four rows of n < NARROW floats at x into y (may be x), as columns. */
 // @ts-ignore: decorator
 @inline function softmax4(x: usize, y: usize, n: usize, scale: f32, log: bool): void {
-  let m = transposeLoad4(x, n, COLS4);
+  let m = transposeLoad4(x, n, cols4());
   let vs = f32x4.splat(scale);
   if (scale < TINY_SCALE) {
-    for (let j: usize = 0; j < n; j++) v128.store(COLS4 + (j << 4), f32x4.mul(v128.load(COLS4 + (j << 4)), vs));
+    for (let j: usize = 0; j < n; j++) v128.store(cols4() + (j << 4), f32x4.mul(v128.load(cols4() + (j << 4)), vs));
     m = f32x4.mul(m, vs);
     vs = f32x4.splat(1);
   }
   let s = f32x4.splat(0);
   for (let j: usize = 0; j < n; j++) {
-    const q = COLS4 + (j << 4);
+    const q = cols4() + (j << 4);
     const d = f32x4.mul(f32x4.sub(v128.load(q), m), vs);
     const e = expv(d);
     s = f32x4.add(s, e);
     v128.store(q, log ? d : e);
   }
   const one = f32x4.splat(1);
-  if (log) transposeStore4(COLS4, y, n, one, f32x4.neg(logv(s)));
-  else transposeStore4(COLS4, y, n, f32x4.div(one, s), f32x4.splat(0));
+  if (log) transposeStore4(cols4(), y, n, one, f32x4.neg(logv(s)));
+  else transposeStore4(cols4(), y, n, f32x4.div(one, s), f32x4.splat(0));
 }
 
 /** Softmax (or log-softmax) of one row of n floats at x into y (may be x). */

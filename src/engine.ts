@@ -2,6 +2,8 @@
 // and an arena in linear memory. A grown memory detaches every old view (its length becomes 0), so cached views are
 // checked before each use and remade after a growth; each call releases what it took, so repeated calls of one shape
 // never grow memory. (memory.buffer is a slow accessor in V8: it is read only when a view must be remade.)
+import type { Pool } from "./threads.js";
+
 
 /** The kernels the Wasm module exports (pointers are byte offsets into linear memory). */
 export interface Kernels {
@@ -53,7 +55,10 @@ export type WasmBuild = "simd" | "relaxed-simd";
 /** What `ready()` can instantiate from. */
 export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | PromiseLike<Response>;
 
+
 const PAGE = 65536;
+/** The threads build's maximumMemory (asconfig.json): 16384 pages, 1 GiB. */
+export const SHARED_MAX_PAGES = 16384;
 const ALIGN = 16;
 const MAX_BYTES = 4 * 1024 * 1024 * 1024; // wasm32 address space
 const SLACK = 16; // kernels read and merge whole vectors up to 16 bytes past a buffer's end
@@ -72,8 +77,10 @@ export class Engine {
 
   /** Which build the module is, as the module itself reports it (so also for a source the caller passed). */
   readonly build: WasmBuild;
+  /** The worker pool of ready({ threads: n }) with n > 1 (src/threads.ts); undefined in the default single thread. */
+  pool: Pool | undefined;
 
-  private constructor(readonly memory: WebAssembly.Memory, readonly k: Kernels) {
+  private constructor(readonly memory: WebAssembly.Memory, readonly k: Kernels, private readonly shared = false) {
     this.build = k.relaxed_simd() ? "relaxed-simd" : "simd";
     this.top = align(k.heap_base());
     this.heap = new Float32Array(memory.buffer);
@@ -89,13 +96,30 @@ export class Engine {
     return new Engine(memory, instance.exports as unknown as Kernels);
   }
 
+  /**
+   * The threads build (dist/softmax-threads.wasm) over a shared memory (16 pages growing to at most 1 GiB, the
+   * maximum the build declares); `module` is compiled already so the workers instantiate the same one.
+   */
+  static async createShared(module: WebAssembly.Module): Promise<Engine> {
+    const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+    return new Engine(memory, instance.exports as unknown as Kernels, true);
+  }
+
   /** Takes `bytes` (16-aligned) from the arena, growing memory if it must. Invalidates every view. */
   alloc(bytes: number): number {
     const ptr = this.top;
     const end = align(ptr + bytes + SLACK);
     if (end > MAX_BYTES) throw new RangeError(`softmax-wasm: ${end} bytes exceed the 4 GiB of Wasm memory`);
+    if (this.shared && end > SHARED_MAX_PAGES * PAGE) {
+      throw new RangeError(`softmax-wasm: ${end} bytes exceed the 1 GiB of the threads build's shared memory`);
+    }
     const have = this.floats().length * 4;
-    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+    if (end > have) {
+      this.memory.grow(Math.ceil((end - have) / PAGE));
+      // a shared memory's buffer is never detached, it only stays at its old length: remake the views
+      if (this.shared) this.heap = new Float32Array(0);
+    }
     this.top = end;
     return ptr;
   }

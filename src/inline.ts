@@ -15,5 +15,6 @@ function decode(b64: string): Uint8Array {
 export const ready = makeReady({
   simd: () => decode(WASM_BASE64),
   noRelaxed: "softmax-wasm/inline embeds only the default build (import softmax-wasm for the relaxed one)",
+  noThreads: "softmax-wasm/inline embeds only the default build (import softmax-wasm for threads)",
 });
 export * from "./api.js";

@@ -189,6 +189,13 @@ export class Network {
     let input = ws.x;
     this.layers.forEach((L, l) => {
       const last = l === this.layers.length - 1;
+      const pool = this.e.pool; // ready({ threads: n > 1 }) only
+      if (pool) {
+        pool.gemmForward(l === 0 && sparse, input, this.params + L.w * 4, this.params + L.b * 4, ws.acts[l], B, L.inputs,
+          L.outputs, last ? NONE : ACT[this.hidden]);
+        input = ws.acts[l];
+        return;
+      }
       const gemm = l === 0 && sparse ? k.gemm_forward_sparse : k.gemm_forward;
       gemm(input, this.params + L.w * 4, this.params + L.b * 4, ws.acts[l], B, L.inputs, L.outputs, last ? NONE : ACT[this.hidden]);
       input = ws.acts[l];
@@ -225,11 +232,13 @@ export class Network {
     for (let l = this.layers.length - 1; l >= 0; l--) {
       const L = this.layers[l];
       const input = l === 0 ? ws.x : ws.acts[l - 1];
-      const dw = l === 0 && sparse ? k.gemm_dw_sparse : k.gemm_dw;
-      dw(input, ws.delta[d], this.grads + L.w * 4, B, L.inputs, L.outputs, 0);
+      const pool = this.e.pool; // ready({ threads: n > 1 }) only
+      if (pool) pool.gemmDw(l === 0 && sparse, input, ws.delta[d], this.grads + L.w * 4, B, L.inputs, L.outputs, 0);
+      else (l === 0 && sparse ? k.gemm_dw_sparse : k.gemm_dw)(input, ws.delta[d], this.grads + L.w * 4, B, L.inputs, L.outputs, 0);
       k.bias_grad(ws.delta[d], this.grads + L.b * 4, B, L.outputs, 0);
       if (l === 0) break;
-      k.gemm_dx(ws.delta[d], this.params + L.w * 4, ws.wt, ws.delta[1 - d], B, L.inputs, L.outputs);
+      if (pool) pool.gemmDx(ws.delta[d], this.params + L.w * 4, ws.wt, ws.delta[1 - d], B, L.inputs, L.outputs);
+      else k.gemm_dx(ws.delta[d], this.params + L.w * 4, ws.wt, ws.delta[1 - d], B, L.inputs, L.outputs);
       k.activation_backward(ws.acts[l - 1], ws.delta[1 - d], ws.delta[1 - d], B * L.inputs, ACT[this.hidden]);
       d = 1 - d;
     }
@@ -243,8 +252,13 @@ export class Network {
   /** One optimizer step over every parameter, in place. */
   private update(o: ResolvedOptimizer): void {
     const k = this.k;
+    const pool = this.e.pool; // ready({ threads: n > 1 }) only
     if (o.name === "sgd") {
       for (const [off, n, wd] of this.segments(o.weightDecay)) {
+        if (pool) {
+          pool.sgd(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum, o.nesterov ? 1 : 0, wd);
+          continue;
+        }
         k.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum,
           o.nesterov ? 1 : 0, wd);
       }
@@ -253,6 +267,11 @@ export class Network {
     this.beta1Power *= o.beta1; // running products, not Math.pow: the same bits in every engine
     this.beta2Power *= o.beta2;
     for (const [off, n, wd] of this.segments(o.weightDecay)) {
+      if (pool) {
+        pool.adam(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
+          o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
+        continue;
+      }
       k.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
         o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
     }

@@ -40,7 +40,8 @@ function rowwise(fn: string, x: Float32Array, cols: number, opts: TemperatureOpt
   const mark = e.mark();
   try {
     const p = e.put(x);
-    if (log) e.k.log_softmax_forward(p, p, rows, cols, scale);
+    if (e.pool) e.pool.softmaxRows(log === 1, p, p, rows, cols, scale); // ready({ threads: n > 1 }) only
+    else if (log) e.k.log_softmax_forward(p, p, rows, cols, scale);
     else e.k.softmax_forward(p, p, rows, cols, scale);
     e.get(p, out, x.length);
   } finally {
@@ -124,8 +125,13 @@ export function crossEntropy(logits: Float32Array, cols: number, target: Labels 
       const py = e.putI32(target);
       const wsum = weight === undefined ? cols : sum(weight);
       // the mean with every row ignored is 0/0 = NaN, as in PyTorch; its gradient is zero
-      total = e.k.cross_entropy_index(pz, py, pw, pz, pl, rows, cols, ignoreIndex, smoothing, wsum,
-        Number.isFinite(scale) ? scale : 0);
+      if (e.pool) { // ready({ threads: n > 1 }) only
+        total = e.pool.crossEntropyIndex(pz, py, pw, pz, pl, rows, cols, ignoreIndex, smoothing, wsum,
+          Number.isFinite(scale) ? scale : 0);
+      } else {
+        total = e.k.cross_entropy_index(pz, py, pw, pz, pl, rows, cols, ignoreIndex, smoothing, wsum,
+          Number.isFinite(scale) ? scale : 0);
+      }
     }
     e.get(pz, grad, logits.length);
     if (losses !== undefined) e.get(pl, losses, rows);

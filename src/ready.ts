@@ -2,6 +2,7 @@
 // workerd.ts, inline.ts) makes its own ready() from this factory with the way its runtime finds the .wasm builds:
 // the default SIMD128 one (softmax.wasm) and the opt-in relaxed-SIMD one (softmax-relaxed.wasm).
 import { Engine, setEngine, type WasmSource } from "./engine.js";
+import { startPool, threadsUnavailable, type SpawnWorker } from "./threads.js";
 
 let loading: Promise<void> | undefined;
 
@@ -18,7 +19,13 @@ export interface ReadyOptions {
    * default build's, and between machines, in the last bits. `wasmBuild()` tells which build runs.
    */
   relaxed?: boolean;
-  /** Reserved for a multi-threaded build: not supported yet (ready() rejects with an Error). */
+  /**
+   * Threads in all (an integer >= 1; default 1): with n > 1, the threads build (softmax-threads.wasm) on a shared
+   * memory and n - 1 workers that take a share of each large GEMM, softmax and cross-entropy. Results are
+   * bit-identical to the default build for any n. Where shared memory or workers are missing (a page without
+   * cross-origin isolation, workerd, the inline entry) ready() warns once and loads the default build. Not with
+   * `relaxed` or `source`.
+   */
   threads?: number;
 }
 
@@ -30,6 +37,10 @@ export interface EntryWasm {
   relaxed?: () => WasmSource | Promise<WasmSource>;
   /** Why there is no relaxed build, for the warning when one is asked for. */
   noRelaxed?: string;
+  /** The threads build (softmax-threads.wasm) and how to start a worker; omitted where the entry has none. */
+  threads?: { wasm: () => WasmSource | Promise<WasmSource>; spawn: SpawnWorker };
+  /** Why there are no threads, for the warning when they are asked for. */
+  noThreads?: string;
   /** Turns a URL into a source (fetch, or reading a file: URL in Node). */
   fetchUrl?: (url: URL) => WasmSource | Promise<WasmSource>;
 }
@@ -61,16 +72,22 @@ export function relaxedSimdSupported(): boolean {
 }
 
 /** ready()'s argument: a source, or an options object (a plain object that is not a thenable). */
-function parseArgument(arg: unknown): { source?: ReadySource; relaxed: boolean } {
-  if (!isPlainObject(arg)) return { source: arg as ReadySource | undefined, relaxed: false };
-  const known = ["source", "relaxed"];
-  const unknown = Object.keys(arg).filter((key) => !known.includes(key) && key !== "threads");
+function parseArgument(arg: unknown): { source?: ReadySource; relaxed: boolean; threads: number } {
+  if (!isPlainObject(arg)) return { source: arg as ReadySource | undefined, relaxed: false, threads: 1 };
+  const known = ["source", "relaxed", "threads"];
+  const unknown = Object.keys(arg).filter((key) => !known.includes(key));
   if (unknown.length > 0) {
     throw new TypeError(`ready: unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `opts.${k}`).join(", ")} ` +
-      "(expected one of source, relaxed)");
+      "(expected one of source, relaxed, threads)");
   }
-  if (arg.threads !== undefined) {
-    throw new Error("ready: opts.threads is not supported yet (there is no multi-threaded build)");
+  const threads = arg.threads === undefined ? 1 : arg.threads;
+  if (typeof threads !== "number") throw new TypeError(`ready: opts.threads must be a number, got ${typeof threads}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(`ready: opts.threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  }
+  if (threads > 1 && (arg.relaxed === true || arg.source !== undefined)) {
+    throw new TypeError("ready: opts.threads > 1 cannot go with opts.relaxed or opts.source (the threads build is " +
+      "the default SIMD one over shared memory)");
   }
   const { source, relaxed = false } = arg as { source?: ReadySource; relaxed?: unknown };
   if (typeof relaxed !== "boolean") throw new TypeError(`ready: opts.relaxed must be a boolean, got ${typeof relaxed}`);
@@ -78,8 +95,10 @@ function parseArgument(arg: unknown): { source?: ReadySource; relaxed: boolean }
     throw new TypeError("ready: opts.source cannot go with opts.relaxed: true (pass a relaxed build you host as the " +
       "source alone)");
   }
-  return { source, relaxed };
+  return { source, relaxed, threads };
 }
+
+const MAX_THREADS = 256;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
@@ -110,14 +129,28 @@ export function makeReady(entry: EntryWasm) {
   }
 
   return function ready(sourceOrOptions?: ReadySource | ReadyOptions): Promise<void> {
-    let opts: { source?: ReadySource; relaxed: boolean };
+    let opts: { source?: ReadySource; relaxed: boolean; threads: number };
     try {
       opts = parseArgument(sourceOrOptions);
     } catch (err) {
       return Promise.reject(err);
     }
     loading ??= (async () => {
-      const { source, relaxed } = opts;
+      const { source, relaxed, threads } = opts;
+      if (threads > 1) {
+        const why = entry.threads === undefined ? (entry.noThreads ?? "this entry has no threads build") : threadsUnavailable();
+        if (why === undefined) {
+          try {
+            setEngine(await threaded(entry.threads!, threads));
+            return;
+          } catch (err) {
+            console.warn(`softmax-wasm: ready({ threads: ${threads} }): the workers could not start (${String(err)}); ` +
+              "loading the default single-threaded build");
+          }
+        } else {
+          console.warn(`softmax-wasm: ready({ threads: ${threads} }): ${why}; loading the default single-threaded build`);
+        }
+      }
       let s: WasmSource;
       if (source === undefined) s = await (relaxed ? relaxedOrDefault() : entry.simd());
       else if (typeof source === "string" || source instanceof URL) s = await fetchUrl(new URL(source, baseUrl()));
@@ -129,6 +162,24 @@ export function makeReady(entry: EntryWasm) {
     });
     return loading;
   };
+}
+
+/** The threads build on a shared memory with its pool of n - 1 workers. */
+async function threaded(t: NonNullable<EntryWasm["threads"]>, n: number): Promise<Engine> {
+  const module = await compile(await t.wasm());
+  const e = await Engine.createShared(module);
+  e.pool = await startPool(e, module, n, t.spawn);
+  return e;
+}
+
+async function compile(source: WasmSource): Promise<WebAssembly.Module> {
+  const s = await source;
+  if (s instanceof WebAssembly.Module) return s;
+  if (typeof Response !== "undefined" && s instanceof Response) {
+    if (!s.ok) throw new Error(`fetching ${s.url || "softmax-threads.wasm"} failed with HTTP ${s.status}`);
+    return WebAssembly.compile(await s.arrayBuffer());
+  }
+  return WebAssembly.compile(s as BufferSource);
 }
 
 /** Relative URL strings resolve against the page (or this module where there is no page). */

@@ -11,5 +11,6 @@ import { makeReady } from "./ready.js";
 export const ready = makeReady({
   simd: () => wasmModule as WebAssembly.Module,
   relaxed: () => relaxedModule as WebAssembly.Module,
+  noThreads: "Cloudflare Workers have no shared memory or threads",
 });
 export * from "./api.js";

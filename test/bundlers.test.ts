@@ -96,20 +96,29 @@ describe("Vite build", () => {
   it("emits the .wasm as an asset and the bundle references it", async () => {
     await built;
     const assets = readdirRecursive(outDir);
-    // both builds: the default one and the relaxed-SIMD one that ready({ relaxed: true }) fetches
+    // the three builds: the default one, the relaxed-SIMD one that ready({ relaxed: true }) fetches and the threads
+    // one that ready({ threads: n }) fetches
     const wasm = assets.filter((f) => f.endsWith(".wasm"));
-    expect(wasm).toHaveLength(2);
+    expect(wasm).toHaveLength(3);
     const relaxed = wasm.filter((f) => /^assets\/softmax-relaxed-[\w-]+\.wasm$/.test(f));
     expect(relaxed).toHaveLength(1);
-    const simd = wasm.filter((f) => f !== relaxed[0]);
+    const threads = wasm.filter((f) => /^assets\/softmax-threads-[\w-]+\.wasm$/.test(f));
+    expect(threads).toHaveLength(1);
+    expect(readFileSync(join(outDir, threads[0]))).toEqual(readFileSync(join(repo, "dist", "softmax-threads.wasm")));
+    const simd = wasm.filter((f) => f !== relaxed[0] && f !== threads[0]);
     expect(simd[0]).toMatch(/^assets\/softmax-[\w-]+\.wasm$/);
     expect(readFileSync(join(outDir, simd[0]))).toEqual(readFileSync(join(repo, "dist", "softmax.wasm")));
     expect(readFileSync(join(outDir, relaxed[0]))).toEqual(readFileSync(join(repo, "dist", "softmax-relaxed.wasm")));
-    const js = assets.filter((f) => f.endsWith(".js"));
+    // the page's bundle and, as its own chunk, the module worker ready({ threads: n }) starts
+    const js = assets.filter((f) => f.endsWith(".js") && !/^assets\/thread-worker-[\w-]+\.js$/.test(f));
     expect(js).toHaveLength(1);
+    const worker = assets.filter((f) => /^assets\/thread-worker-[\w-]+\.js$/.test(f));
+    expect(worker).toHaveLength(1);
+    expect(readFileSync(join(outDir, worker[0]), "utf8")).not.toMatch(/node:/);
     const code = readFileSync(join(outDir, js[0]), "utf8");
     expect(code).toContain(`/${simd[0]}`); // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url)
     expect(code).toContain(`/${relaxed[0]}`);
+    expect(code).toContain(`/${threads[0]}`);
     expect(code).not.toMatch(/node:|loadMnist/); // the browser entry, not Node's
   });
 

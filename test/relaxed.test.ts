@@ -132,13 +132,11 @@ describe("ready(opts)", () => {
     await expect(lib.ready({ relaxed: "yes" } as never)).rejects.toThrow("ready: opts.relaxed must be a boolean, got string");
     await expect(lib.ready({ relaxd: true } as never)).rejects.toThrow(TypeError);
     await expect(lib.ready({ relaxd: true } as never)).rejects.toThrow(
-      "ready: unknown option opts.relaxd (expected one of source, relaxed)");
+      "ready: unknown option opts.relaxd (expected one of source, relaxed, threads)");
     await expect(lib.ready({ relaxed: true, sauce: 1, fast: 2 } as never)).rejects.toThrow(
       /unknown options opts\.sauce, opts\.fast/);
-    const threads = lib.ready({ threads: 2 });
-    await expect(threads).rejects.toThrow(Error);
-    await expect(threads).rejects.not.toThrow(TypeError);
-    await expect(threads).rejects.toThrow(/opts\.threads is not supported yet/);
+    await expect(lib.ready({ threads: 0 })).rejects.toThrow(RangeError);
+    await expect(lib.ready({ threads: 2, relaxed: true })).rejects.toThrow(TypeError);
     await expect(lib.ready({ relaxed: true, source: new Uint8Array(8) })).rejects.toThrow(TypeError);
     await expect(lib.ready({ relaxed: true, source: new Uint8Array(8) })).rejects.toThrow(
       "ready: opts.source cannot go with opts.relaxed: true");
@@ -152,7 +150,7 @@ describe("ready(opts)", () => {
     const lib = await fresh();
     await lib.ready();
     await expect(lib.ready({ relaxd: true } as never)).rejects.toThrow(/opts\.relaxd/);
-    await expect(lib.ready({ threads: 4 })).rejects.toThrow(/not supported yet/);
+    await expect(lib.ready({ threads: 1.5 })).rejects.toThrow(RangeError);
   });
 
   it("still treats a thenable, a Response or a Module as a source, not as options", async () => {

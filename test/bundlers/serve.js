@@ -57,9 +57,10 @@ const TYPES = {
 
 /**
  * Serves `root` read-only on 127.0.0.1 at a free port: GET and HEAD only, a folder gives its index.html, and no
- * path (after decoding, `..`, or a symlink) leaves `root`. Returns { url, close }; url ends with a slash.
+ * path (after decoding, `..`, or a symlink) leaves `root`. Returns { url, close }; url ends with a slash. `headers`
+ * go on every file served (the threads test adds COOP / COEP for a cross-origin isolated page).
  */
-export async function serveStatic(root) {
+export async function serveStatic(root, headers = {}) {
   const base = realpathSync(resolve(root));
   const server = createServer((req, res) => {
     const send = (status, text) => {
@@ -89,6 +90,7 @@ export async function serveStatic(root) {
         "content-type": TYPES[extname(file).toLowerCase()] ?? "application/octet-stream",
         "content-length": stat.size,
         "cache-control": "no-store",
+        ...headers,
       });
       if (req.method === "HEAD") return res.end();
       createReadStream(file).on("error", () => res.destroy()).pipe(res);

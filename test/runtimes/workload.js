@@ -20,7 +20,7 @@ export function floats(n, scale, seed) {
   return Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
 }
 
-async function digest(parts) {
+export async function digest(parts) {
   const all = [];
   for (const p of parts) {
     if (typeof p === "number") all.push(new Uint8Array(new Float64Array([p]).buffer));

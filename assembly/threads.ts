@@ -1,0 +1,21 @@
+// The threads build (dist/softmax-threads.wasm, asconfig target "threads"): every export of the default build over a
+// shared imported memory, plus the row-range kernels the thread pool (src/threads.ts) splits work with, and
+// set_scratch, which gives each instance (one per thread) its own scratch areas in place of the static ones.
+export * from "./index";
+export { gemm_dw_rows, gemm_dw_sparse_rows, gemm_transpose, gemm_dx_t, gemm_pack_b, gemm_forward_packed } from "./gemm";
+export { cross_entropy_index_parts } from "./loss";
+import { set_scratch_lists, LIST_BYTES } from "./gemm";
+import { set_scratch_cols, COLS_BYTES } from "./softmax";
+import { set_scratch_tsum } from "./loss";
+
+/** Bytes of one thread's scratch (sparse GEMM lists, narrow softmax columns, soft-target sum). */
+export function scratch_bytes(): usize {
+  return 2 * LIST_BYTES + 2 * COLS_BYTES + 16;
+}
+
+/** Points this instance's scratch at the scratch_bytes() (16-aligned) at p. */
+export function set_scratch(p: usize): void {
+  set_scratch_lists(p, p + LIST_BYTES);
+  set_scratch_cols(p + 2 * LIST_BYTES, p + 2 * LIST_BYTES + COLS_BYTES);
+  set_scratch_tsum(p + 2 * LIST_BYTES + 2 * COLS_BYTES);
+}

@@ -1,0 +1,329 @@
+// Opt-in multi-threading (ready({ threads: n })): the threads build (dist/softmax-threads.wasm) instantiated once on
+// the calling thread, which owns the shared memory and the arena, and once in each of n - 1 workers, which never
+// allocate. A job is posted through a control block in the shared memory (Atomics.store + Atomics.notify); workers
+// sleep in Atomics.wait. The caller runs its own share of every job, then waits for the workers': with Atomics.wait
+// where the thread may block (Node, Deno, Bun, workers), else by spinning on Atomics.load (a browser's main thread,
+// where Atomics.wait throws: the shares are equal, so the wait is short, and a synchronous API cannot await
+// Atomics.waitAsync).
+//
+// Every split gives each output element to exactly one thread and computes it with the same kernel code, over the
+// same column tiles and the same order of its sums, as the single-threaded call: results are bit-identical to the
+// default build for any thread count. GEMM forward and dX split by output rows (B), dW by input-feature rows (I, the
+// batch reduction inside one thread), optimizer steps by parameters, softmax / log-softmax / cross-entropy by rows in multiples of 8 (the narrow
+// path's groups of 8 and 4 rows stay whole); a cross-entropy's total is summed afterwards in row order.
+import type { Engine, Kernels } from "./engine.js";
+
+/** The threads build's extra exports (assembly/threads.ts). */
+export interface ThreadKernels extends Kernels {
+  scratch_bytes(): number;
+  set_scratch(p: number): void;
+  gemm_dw_rows(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number, i0: number, i1: number): void;
+  gemm_dw_sparse_rows(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number, i0: number, i1: number): void;
+  gemm_transpose(w: number, wt: number, I: number, O: number): void;
+  gemm_dx_t(dy: number, wt: number, dx: number, B: number, I: number, O: number): void;
+  gemm_pack_b(w: number, packed: number, K: number, N: number, p0: number, p1: number): void;
+  gemm_forward_packed(x: number, packed: number, bias: number, y: number, B: number, I: number, O: number, act: number): void;
+  cross_entropy_index_parts(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
+    cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number, parts: number): number;
+}
+
+/** What a worker gets to start (thread-worker.ts / thread-worker-node.ts). */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** Byte offset of this worker's control block. */
+  ctrl: number;
+  /** Byte offset of this worker's scratch (set_scratch). */
+  scratch: number;
+}
+
+/** A started worker, whichever API made it. */
+export interface WorkerHandle {
+  terminate(): unknown;
+}
+
+/** Starts one worker on `init`; resolves once it has instantiated the module and waits for jobs. */
+export type SpawnWorker = (init: WorkerInit) => Promise<WorkerHandle>;
+
+/** The kernels a job may name, by index in the control block. */
+export const JOB_FNS = [
+  "gemm_forward", "gemm_forward_sparse", "gemm_dw_rows", "gemm_dw_sparse_rows", "gemm_dx_t", "softmax_forward",
+  "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
+  "gemm_forward_packed", "quit",
+] as const;
+export type JobFn = (typeof JOB_FNS)[number];
+
+// A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
+// function index, [3] its argument count, [4] 1 if it trapped; f64 [3..18] the arguments (13 at most), [22] the result.
+export const CTRL_BYTES = 192;
+/** Atomics.load polls before a thread sleeps in Atomics.wait (some tens of microseconds). */
+const SPIN = 1 << 15;
+const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, ARGS = 3, RESULT = 22;
+
+/** A worker's side: instantiate, take the scratch, then run jobs until "quit". Blocks its thread (Atomics.wait). */
+export async function workerMain(init: WorkerInit, started: () => void): Promise<void> {
+  const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
+  const k = instance.exports as unknown as Record<string, (...a: number[]) => number | undefined>;
+  (k as unknown as ThreadKernels).set_scratch(init.scratch);
+  const buffer = init.memory.buffer;
+  const i32 = new Int32Array(buffer, init.ctrl, CTRL_BYTES >> 2);
+  const f64 = new Float64Array(buffer, init.ctrl, CTRL_BYTES >> 3);
+  let seen = Atomics.load(i32, SEQ);
+  started();
+  for (;;) {
+    // spin a little before sleeping: training posts jobs back to back, and a futex wake costs tens of microseconds
+    for (let spin = 0; spin < SPIN && Atomics.load(i32, SEQ) === seen; spin++);
+    Atomics.wait(i32, SEQ, seen);
+    const seq = Atomics.load(i32, SEQ);
+    if (seq === seen) continue;
+    seen = seq;
+    const fn = JOB_FNS[i32[FN]];
+    if (fn === "quit") return;
+    const args = Array.from(f64.subarray(ARGS, ARGS + i32[NARGS]));
+    let result = 0;
+    i32[TRAPPED] = 0;
+    try {
+      result = Number(k[fn](...args) ?? 0);
+    } catch {
+      i32[TRAPPED] = 1; // a trap: the caller throws once it has the other shares
+    }
+    f64[RESULT] = result;
+    Atomics.store(i32, DONE, seq);
+    Atomics.notify(i32, DONE);
+  }
+}
+
+/** Splits [0, n) into `parts` ranges of whole `unit`s (the last takes the rest); empty ranges are dropped. */
+export function split(n: number, parts: number, unit: number): [number, number][] {
+  const chunk = Math.ceil(n / parts / unit) * unit;
+  const out: [number, number][] = [];
+  for (let a = 0; a < n; a += chunk) out.push([a, Math.min(n, a + chunk)]);
+  return out;
+}
+
+/** Below these sizes a call runs whole on the calling thread (the same kernel: the same bits). */
+const MIN_FLOPS = 1 << 18;
+const MIN_ELEMS = 1 << 14;
+/** A dense forward pass packs W first from this many rows of X and weights of W (the packing pays for itself). */
+const PACK_MIN_ROWS = 32;
+const PACK_MIN_WEIGHTS = 1 << 18;
+
+export class Pool {
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly canWait: boolean;
+
+  constructor(private readonly e: Engine, private readonly workers: WorkerHandle[], private readonly ctrl: number) {
+    const buffer = e.memory.buffer;
+    this.i32 = new Int32Array(buffer, ctrl, (workers.length * CTRL_BYTES) >> 2);
+    this.f64 = new Float64Array(buffer, ctrl, (workers.length * CTRL_BYTES) >> 3);
+    this.canWait = mayBlock(this.i32);
+  }
+
+  /** Threads in all: the workers and the caller. */
+  get size(): number {
+    return this.workers.length + 1;
+  }
+
+  private get k(): ThreadKernels {
+    return this.e.k as ThreadKernels;
+  }
+
+  /** Runs jobs[0] on this thread and jobs[t] on worker t - 1; returns each job's result. */
+  run(fn: JobFn, jobs: number[][]): number[] {
+    const seqs: number[] = [];
+    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, fn, jobs[t]));
+    const results: number[] = [];
+    let error: unknown;
+    try {
+      results.push(Number((this.k as unknown as Record<string, (...a: number[]) => unknown>)[fn](...jobs[0]) ?? 0));
+    } catch (err) {
+      error = err;
+    }
+    for (let t = 1; t < jobs.length; t++) { // every worker's share is waited for, even after a trap
+      try {
+        results.push(this.wait(t - 1, seqs[t - 1]));
+      } catch (err) {
+        error ??= err;
+      }
+    }
+    if (error !== undefined) throw error;
+    return results;
+  }
+
+  /** Posts a job to worker w; returns its sequence number for wait(). */
+  private post(w: number, fn: JobFn, args: number[]): number {
+    const b = w * (CTRL_BYTES >> 2);
+    this.i32[b + FN] = JOB_FNS.indexOf(fn);
+    this.i32[b + NARGS] = args.length;
+    this.f64.set(args, w * (CTRL_BYTES >> 3) + ARGS);
+    const seq = (this.i32[b + SEQ] + 1) | 0;
+    Atomics.store(this.i32, b + SEQ, seq);
+    Atomics.notify(this.i32, b + SEQ);
+    return seq;
+  }
+
+  /** Waits for worker w to finish job `seq`; returns its result. */
+  private wait(w: number, seq: number): number {
+    const b = w * (CTRL_BYTES >> 2);
+    for (let spin = 0; ; spin++) {
+      const done = Atomics.load(this.i32, b + DONE);
+      if (done === seq) break;
+      if (this.canWait && spin > SPIN) Atomics.wait(this.i32, b + DONE, done, 1000);
+    }
+    if (this.i32[b + TRAPPED]) throw new RangeError(`softmax-wasm: a worker's ${JOB_FNS[this.i32[b + FN]]} trapped`);
+    return this.f64[w * (CTRL_BYTES >> 3) + RESULT];
+  }
+
+  /** Y = act(X W + bias), split by rows of X and Y. */
+  gemmForward(sparse: boolean, x: number, w: number, bias: number, y: number, B: number, I: number, O: number,
+    act: number): void {
+    const fn = sparse ? "gemm_forward_sparse" : "gemm_forward";
+    if (2 * B * I * O < MIN_FLOPS || B < 4) {
+      this.k[fn](x, w, bias, y, B, I, O, act);
+      return;
+    }
+    if (!sparse && B >= PACK_MIN_ROWS && I * O >= PACK_MIN_WEIGHTS) {
+      // large dense layers: W packed into 16-column panels first (split by panels), then the rows
+      const mark = this.e.mark();
+      try {
+        const panels = Math.ceil(O / 16);
+        const packed = this.e.alloc(panels * I * 64);
+        this.run("gemm_pack_b", split(panels, this.size, 1).map(([a, b]) => [w, packed, I, O, a, b]));
+        this.run("gemm_forward_packed", split(B, this.size, 2).map(([a, b]) =>
+          [x + a * I * 4, packed, bias, y + a * O * 4, b - a, I, O, act]));
+      } finally {
+        this.e.release(mark);
+      }
+      return;
+    }
+    this.run(fn, split(B, this.size, 2).map(([a, b]) => [x + a * I * 4, w, bias, y + a * O * 4, b - a, I, O, act]));
+  }
+
+  /** dW (+)= X^T dY, split by rows of dW (input features), each summing over the whole batch. */
+  gemmDw(sparse: boolean, x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number): void {
+    if (2 * B * I * O < MIN_FLOPS || I < 4) {
+      (sparse ? this.k.gemm_dw_sparse : this.k.gemm_dw)(x, dy, dw, B, I, O, accumulate);
+      return;
+    }
+    this.run(sparse ? "gemm_dw_sparse_rows" : "gemm_dw_rows",
+      split(I, this.size, 2).map(([a, b]) => [x, dy, dw, B, I, O, accumulate, a, b]));
+  }
+
+  /** dX = dY W^T: W^T packed into wt once on this thread, then split by rows of dY and dX. */
+  gemmDx(dy: number, w: number, wt: number, dx: number, B: number, I: number, O: number): void {
+    if (2 * B * I * O < MIN_FLOPS || B < 4) {
+      this.k.gemm_dx(dy, w, wt, dx, B, I, O);
+      return;
+    }
+    this.k.gemm_transpose(w, wt, I, O);
+    this.run("gemm_dx_t", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, wt, dx + a * I * 4, b - a, I, O]));
+  }
+
+  /** Softmax or log-softmax of rows, split in multiples of 8 rows. */
+  softmaxRows(log: boolean, x: number, y: number, rows: number, cols: number, scale: number): void {
+    const fn = log ? "log_softmax_forward" : "softmax_forward";
+    if (rows * cols < MIN_ELEMS || rows < 2) {
+      this.k[fn](x, y, rows, cols, scale);
+      return;
+    }
+    this.run(fn, split(rows, this.size, 8).map(([a, b]) => [x + a * cols * 4, y + a * cols * 4, b - a, cols, scale]));
+  }
+
+  /** cross_entropy_index split in multiples of 8 rows; the total summed in row order as the single call does. */
+  crossEntropyIndex(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
+    cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number): number {
+    if (rows * cols < MIN_ELEMS || rows < 2) {
+      return this.k.cross_entropy_index(logits, labels, weight, grad, losses, rows, cols, ignoreIndex, smoothing, wsum, scale);
+    }
+    const parts = this.e.alloc(rows * 8); // inside the caller's mark, released with it
+    const ranges = split(rows, this.size, 8);
+    const counts = this.run("cross_entropy_index_parts", ranges.map(([a, b]) => {
+      const o = a * cols * 4;
+      return [logits + o, labels + a * 4, weight, grad + o, losses === 0 ? 0 : losses + a * 4, b - a, cols, ignoreIndex,
+        smoothing, wsum, scale, parts + a * 8];
+    }));
+    const f = new Float64Array(this.e.memory.buffer, parts, rows);
+    let total = 0;
+    ranges.forEach(([a], t) => {
+      for (let g = 0; g < counts[t]; g++) total += f[a + g];
+    });
+    return total;
+  }
+
+  /** An SGD step over n parameters (element-wise), split in multiples of 16. */
+  sgd(p: number, g: number, buf: number, n: number, lr: number, momentum: number, nesterov: number, wd: number): void {
+    if (n < MIN_ELEMS * 2) {
+      this.k.sgd_update(p, g, buf, n, lr, momentum, nesterov, wd);
+      return;
+    }
+    this.run("sgd_update", split(n, this.size, 16).map(([a, b]) =>
+      [p + a * 4, g + a * 4, buf + a * 4, b - a, lr, momentum, nesterov, wd]));
+  }
+
+  /** An Adam / AdamW step over n parameters (element-wise), split in multiples of 16. */
+  adam(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number,
+    wd: number, decoupled: number, bc1: number, bc2: number): void {
+    if (n < MIN_ELEMS * 2) {
+      this.k.adam_update(p, g, m, v, n, lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);
+      return;
+    }
+    this.run("adam_update", split(n, this.size, 16).map(([a, b]) =>
+      [p + a * 4, g + a * 4, m + a * 4, v + a * 4, b - a, lr, beta1, beta2, eps, wd, decoupled, bc1, bc2]));
+  }
+
+  /** Stops the workers. */
+  close(): void {
+    for (const w of this.workers) w.terminate();
+  }
+}
+
+/** Whether this thread may block in Atomics.wait (not a browser's main thread). */
+function mayBlock(i32: Int32Array): boolean {
+  try {
+    Atomics.wait(i32, 0, i32[0] + 1, 0); // a value that does not match: returns "not-equal" at once where allowed
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why threads cannot run here, or undefined when they can (shared memory, and cross-origin isolation in a page). */
+export function threadsUnavailable(): string | undefined {
+  if (typeof SharedArrayBuffer === "undefined") {
+    return "SharedArrayBuffer is unavailable (a browser page needs cross-origin isolation: the COOP and COEP headers)";
+  }
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) {
+    return "the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and " +
+      "Cross-Origin-Embedder-Policy: require-corp)";
+  }
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  } catch {
+    return "this engine cannot make a shared WebAssembly.Memory";
+  }
+  return undefined;
+}
+
+/**
+ * Starts the pool on an engine made by Engine.createShared: n - 1 workers, each with a control block and a scratch
+ * area taken from the arena as long-lived blocks.
+ */
+export async function startPool(e: Engine, module: WebAssembly.Module, n: number, spawn: SpawnWorker): Promise<Pool> {
+  const k = e.k as ThreadKernels;
+  const workers = n - 1;
+  const ctrl = e.allocBlock(workers * CTRL_BYTES);
+  new Uint8Array(e.memory.buffer, ctrl, workers * CTRL_BYTES).fill(0);
+  const sb = k.scratch_bytes();
+  const handles: WorkerHandle[] = [];
+  try {
+    for (let t = 0; t < workers; t++) {
+      const scratch = e.allocBlock(sb);
+      handles.push(await spawn({ module, memory: e.memory, ctrl: ctrl + t * CTRL_BYTES, scratch }));
+    }
+  } catch (err) {
+    for (const h of handles) h.terminate();
+    throw err;
+  }
+  return new Pool(e, handles, ctrl);
+}

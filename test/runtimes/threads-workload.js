@@ -1,0 +1,36 @@
+// The threads suite's extra work (test/threads.test.ts, in Node and in Chromium): shapes large enough to take the
+// parallel softmax, logSoftmax and crossEntropy paths, and seeded Network fits whose layers take the parallel GEMMs
+// (forward, dX, dense and zero-skipping dW). Plain ESM, `lib` is the softmax-wasm namespace after `await lib.ready()`.
+import { digest, floats } from "./workload.js";
+
+export async function parallelDigests(lib) {
+  const out = {};
+  for (const [rows, cols] of [[523, 33], [64, 1000], [9, 4097], [40, 10]]) {
+    const x = floats(rows * cols, 8, rows + cols);
+    const labels = Int32Array.from({ length: rows }, (_, i) => (i * 7) % cols);
+    labels[3] = -100;
+    const parts = [lib.softmax(x, cols), lib.logSoftmax(x, cols, { temperature: 0.7 })];
+    for (const opts of [{}, { reduction: "none", labelSmoothing: 0.1, weight: floats(cols, 1, 5).map(Math.abs) }, { reduction: "sum" }]) {
+      const r = lib.crossEntropy(x, cols, labels, opts);
+      parts.push(r.loss, r.grad);
+    }
+    out[`${rows}x${cols}`] = await digest(parts);
+  }
+  return out;
+}
+
+/** images / labels: MNIST rows (Uint8Array pixels and labels), at least 1,280 of them. */
+export async function networkDigests(lib, images, labels) {
+  const deep = new lib.Network({ sizes: [784, 128, 64, 10], seed: 3 });
+  await deep.fit(images.subarray(0, 1280 * 784), labels.subarray(0, 1280), { epochs: 1, batchSize: 64, optimizer: { name: "adam", lr: 1e-3 } });
+  // dense (float input) layers; 600 x 520 takes the pool's packed-W forward pass (a partial last panel included)
+  const float = new lib.Network({ sizes: [100, 600, 520, 10], hidden: "tanh", seed: 5 });
+  await float.fit(floats(640 * 100, 1, 11), labels.subarray(0, 640), { epochs: 1, batchSize: 32, optimizer: { name: "sgd", lr: 0.05 } });
+  const out = {
+    deep: await digest([deep.save(), deep.predict(images.subarray(0, 256 * 784))]),
+    float: await digest([float.save()]),
+  };
+  deep.dispose();
+  float.dispose();
+  return out;
+}
