@@ -1,9 +1,11 @@
 // Benchmark: the dense-layer GEMM kernels (assembly/gemm.ts, in the shipped dist/softmax.wasm) against
 // TensorFlow.js on its wasm backend, in GFLOP/s.
 //
-//   npm run bench:gemm
+//   npm run bench:gemm            (node bench/gemm.js [--relaxed] [--json FILE])
 //
-// Progress goes to stderr, the table to stdout.
+// --relaxed times dist/softmax-relaxed.wasm instead of dist/softmax.wasm (Node 20: run node
+// --experimental-wasm-relaxed-simd); --json FILE also writes the measurements as JSON. Progress goes to stderr, the
+// table to stdout.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -28,8 +30,23 @@ function fail(msg) {
   process.exit(1);
 }
 
+// ---------------------------------------------------------------- options
+const USAGE = "usage: node bench/gemm.js [--relaxed] [--json FILE]";
+const args = process.argv.slice(2);
+let relaxed = false;
+let jsonFile;
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === "--relaxed") relaxed = true;
+  else if (args[i] === "--json") jsonFile = args[++i];
+  else if (args[i] === "--help" || args[i] === "-h") {
+    console.log(USAGE);
+    process.exit(0);
+  } else fail(`unknown argument ${args[i]}\n${USAGE}`);
+}
+if (args.includes("--json") && !jsonFile) fail(`--json needs a file name\n${USAGE}`);
+
 // ---------------------------------------------------------------- build
-const WASM = path.join(ROOT, "dist", "softmax.wasm"); // the shipped module: `npm run bench:gemm` builds it first
+const WASM = path.join(ROOT, "dist", relaxed ? "softmax-relaxed.wasm" : "softmax.wasm"); // the shipped module: `npm run bench:gemm` builds it first
 if (!fs.existsSync(WASM)) fail("dist/softmax.wasm is missing: run `npm run build` (or `npm run bench:gemm`)");
 
 // ---------------------------------------------------------------- ours
@@ -38,6 +55,7 @@ const { instance } = await WebAssembly.instantiate(fs.readFileSync(WASM), {
   env: { memory, abort: () => fail("the Wasm module aborted") },
 });
 const k = instance.exports;
+if ((k.relaxed_simd?.() === 1) !== relaxed) fail(`${path.basename(WASM)} is not the ${relaxed ? "relaxed" : "default"} build`);
 
 let top = k.heap_base();
 /** A Float32Array of n floats in Wasm memory, 64-byte aligned, with 16 bytes of slack after it. */
@@ -90,6 +108,7 @@ console.log(`machine: ${os.cpus()[0]?.model?.trim()}, ${os.cpus().length} cores;
 console.log("");
 
 const rows = [];
+const measured = [];
 for (const [B, I, O] of SHAPES) {
   const start = top;
   const x = uniform(wasmArray(B * I)), xs = pixels(wasmArray(B * I)), w = uniform(wasmArray(I * O));
@@ -127,6 +146,7 @@ for (const [B, I, O] of SHAPES) {
     const met = B === 64 && I === 784 && O === 128 && dense ? (g >= TARGET ? "met" : "MISSED") : "";
     rows.push([form, `${B}x${I}x${O}`, fmtUs(usOurs), g.toFixed(1), fmtUs(usTfjs), (flop / usTfjs / 1e3).toFixed(1),
       fmtRatio(usTfjs / usOurs), met && `>=${TARGET} ${met}`]);
+    measured.push({ form, B, I, O, flop, oursUs: usOurs, tfjsUs: usTfjs, oursGflops: g, tfjsGflops: flop / usTfjs / 1e3 });
     process.stderr.write(`  ${form.padEnd(15)} ${B}x${I}x${O}  ours ${fmtUs(usOurs)} us, tfjs ${fmtUs(usTfjs)} us\n`);
   }
   for (const t of [xT, xsT, wT, dyT, biasT]) t.dispose();
@@ -147,3 +167,8 @@ for (const note of [
   "memory, the forward forms with bias and ReLU fused. tfjs: tf.matMul (transposeA for dW, transposeB for dX) +",
   "dataSync, tensors made beforehand, the result disposed in the loop.",
 ]) console.log(note);
+if (jsonFile) {
+  fs.writeFileSync(jsonFile, JSON.stringify({ meta: { relaxed, wasm: path.basename(WASM), node: process.version,
+    execArgv: process.execArgv, tfjsSimd: tfSimd, tfjsThreads: tfThreads, timeMs: TIME_MS }, results: measured }, null, 2) + "\n");
+  console.log(`Wrote ${jsonFile}.`);
+}

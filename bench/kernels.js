@@ -1,10 +1,14 @@
 // Benchmark: softmax / logSoftmax / crossEntropy of softmax-wasm (../dist) against a plain-JS stable version,
 // TensorFlow.js on its wasm backend, and the memory ceiling (a Float32Array.set copy of the same bytes).
 //
-//   node bench/kernels.js [--quick] [--json FILE]      (npm run bench = npm run build && node bench/kernels.js)
+//   node bench/kernels.js [--quick] [--json FILE] [--threads N] [--relaxed] [--ours-only]
+//   (npm run bench:kernels = npm run build && node bench/kernels.js; npm run bench runs it from bench/report.js)
 //
 // --quick runs only [64,10] and [256,1000] and does not rewrite bench/RESULTS.md; --json FILE also writes every
-// measurement as JSON. Progress goes to stderr, the report to stdout (and, on a full run, to bench/RESULTS.md).
+// measurement as JSON. --threads N loads the library with ready({ threads: N }), --relaxed with ready({ relaxed: true })
+// (Node 20 needs --experimental-wasm-relaxed-simd), --ours-only times only ours (the others are still run for the
+// correctness check); any of these three leaves bench/RESULTS.md alone. Progress goes to stderr, the report to stdout
+// (and, on a full run, to bench/RESULTS.md).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -21,14 +25,22 @@ const ROOT = path.resolve(HERE, "..");
 const require = createRequire(import.meta.url);
 
 // ---------------------------------------------------------------- options
-const USAGE = "usage: node bench/kernels.js [--quick] [--json FILE]";
+const USAGE = "usage: node bench/kernels.js [--quick] [--json FILE] [--threads N] [--relaxed] [--ours-only]";
 const args = process.argv.slice(2);
 let quick = false;
 let jsonFile;
+let threads = 1;
+let relaxed = false;
+let oursOnly = false;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === "--quick") quick = true;
-  else if (a === "--json") {
+  else if (a === "--relaxed") relaxed = true;
+  else if (a === "--ours-only") oursOnly = true;
+  else if (a === "--threads") {
+    threads = Number(args[++i]);
+    if (!(Number.isInteger(threads) && threads >= 1)) fail(`--threads needs a whole number >= 1\n${USAGE}`);
+  } else if (a === "--json") {
     jsonFile = args[++i];
     if (!jsonFile) fail(`--json needs a file name\n${USAGE}`);
   } else if (a.startsWith("--json=")) jsonFile = a.slice(7);
@@ -41,7 +53,8 @@ for (let i = 0; i < args.length; i++) {
 const ALL_SHAPES = [[64, 10], [4096, 10], [256, 1000], [32, 32000], [4, 128000], [1, 1000000]];
 const SHAPES = quick ? [[64, 10], [256, 1000]] : ALL_SHAPES;
 const OPS = ["softmax", "logSoftmax", "crossEntropy"];
-const IMPLS = ["ours", "js", "tfjs", "copy"];
+const IMPLS = oursOnly ? ["ours"] : ["ours", "js", "tfjs", "copy"];
+const variant = threads > 1 || relaxed || oursOnly; // not the default run: bench/RESULTS.md is left alone
 const IMPL_TITLE = { ours: "ours", js: "plain JS", tfjs: "tfjs-wasm", copy: "copy" };
 
 // Per task: tinybench time budget and warmup (ms). Calls faster than BATCH_MS are batched K to a sample (the
@@ -66,7 +79,11 @@ try {
 } catch (err) {
   fail(`cannot load ../dist/index.js (${err.message}); run \`npm run build\` first`);
 }
-await lib.ready();
+if (relaxed && !(await import("../dist/ready.js")).relaxedSimdSupported()) {
+  fail("--relaxed: this engine lacks relaxed SIMD (Node 20: run node --experimental-wasm-relaxed-simd)");
+}
+if (threads > 1 && relaxed) fail("--threads and --relaxed do not combine (ready() takes one or the other)");
+await lib.ready(threads > 1 ? { threads } : relaxed ? { relaxed: true } : undefined);
 
 const { version: version_wasm, simd: tfSimd, threads: tfThreads } = await useTfWasm(tf);
 
@@ -87,7 +104,11 @@ const meta = {
   tfjsWasmSimd: tfSimd,
   tfjsWasmThreads: tfThreads,
   tinybench: tinybenchVersion,
-  command: "npm run bench" + (quick ? " -- --quick" : ""),
+  command: variant || quick ? `node ${process.execArgv.concat(["bench/kernels.js"], args).join(" ")}`
+    : "npm run bench:kernels",
+  threads,
+  relaxed,
+  oursOnly,
   timeMs: TIME_MS,
   warmupMs: WARMUP_MS,
 };
@@ -349,9 +370,9 @@ for (const [rows, cols] of SHAPES) {
         `${fmtUs(m.medianUs).padStart(8)} us  ${fmtGBps(m.gbps).padStart(6)} GB/s  (${m.samples} samples x ${m.batch})\n`);
     }
     const o = row.impl.ours;
-    row.speedupVsJs = row.impl.js.medianUs / o.medianUs;
-    row.speedupVsTfjs = row.impl.tfjs.medianUs / o.medianUs;
-    row.fractionOfCopy = row.impl.copy.medianUs / o.medianUs;
+    row.speedupVsJs = row.impl.js?.medianUs / o.medianUs;
+    row.speedupVsTfjs = row.impl.tfjs?.medianUs / o.medianUs;
+    row.fractionOfCopy = row.impl.copy?.medianUs / o.medianUs;
     row.target = target(op, rows, cols, o.medianUs, o.gbps);
     results.push(row);
   }
@@ -409,11 +430,11 @@ console.log("");
 for (const l of notes) console.log(l);
 console.log(`Total ${elapsedS.toFixed(1)} s; the bench process had ${fmtPct(cpuShare)} of a core.`);
 
-if (!quick) {
+if (!quick && !variant) {
   const md = [
     "# Benchmark results",
     "",
-    `Produced by \`npm run bench\` (\`bench/kernels.js\`) on ${meta.date.slice(0, 10)}.`,
+    `Produced by \`npm run bench:kernels\` (\`bench/kernels.js\`) on ${meta.date.slice(0, 10)}.`,
     "",
     `- Machine: ${meta.cpu}, ${meta.cores} cores (${meta.platform})`,
     `- Node ${meta.node}; ${meta.library}; tfjs ${meta.tfjs} with tfjs-backend-wasm ${meta.tfjsBackendWasm} ` +

@@ -4,8 +4,9 @@
 // epoch of MNIST 784-128-10 (ReLU, batch 64, Adam) in seconds (median of 3 after a warm-up). The issue's goals are printed beside the ratios, never
 // asserted.
 //
-//   npm run bench:threads            (node bench/threads.js [--threads N], default 2)
+//   npm run bench:threads            (node bench/threads.js [--threads N] [--json FILE], default 2)
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const GOALS = { gemmGflops: 55, softmaxRatio: 1.7, epochS: 0.5 };
@@ -59,7 +60,8 @@ if (args[0] === "--child") {
   }
   console.log(JSON.stringify(out));
 } else {
-  const n = args[0] === "--threads" ? Number(args[1]) : 2;
+  const n = args.includes("--threads") ? Number(args[args.indexOf("--threads") + 1]) : 2;
+  const jsonFile = args.includes("--json") ? args[args.indexOf("--json") + 1] : undefined;
   const child = (t) => JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--child", String(t)],
     { encoding: "utf8" }).trim().split("\n").pop());
   console.error("bench: 1 thread ...");
@@ -76,4 +78,8 @@ if (args[0] === "--child") {
   ];
   const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(w[c])).join("  "));
+  if (jsonFile) {
+    fs.writeFileSync(jsonFile, JSON.stringify({ goals: GOALS, one, many }, null, 2) + "\n");
+    console.log(`Wrote ${jsonFile}.`);
+  }
 }

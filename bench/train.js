@@ -9,6 +9,9 @@
 // library's memory (or one optimizer's) never shows in another's peak RSS. The children are this script with
 //   --ours-only [--opt sgd|adam] [--epochs N]     softmax-wasm: one warm-up epoch, then N timed epochs (default 3)
 //   --tfjs-only [--opt sgd|adam]                  tfjs-wasm: a warm-up on 20 batches, then one timed epoch
+// with, for a child run on its own (bench/report.js does): --threads N or --relaxed (ours: ready({ threads: N }) or
+// ready({ relaxed: true }), the latter under node --experimental-wasm-relaxed-simd); --tfjs-backend cpu (tfjs on its
+// plain-JS cpu backend instead of wasm) and --batches N (tfjs: time only the first N batches of the epoch and scale).
 // each printing its measurements as one JSON line on stdout (progress goes to stderr); with no --opt a child runs
 // both optimizers in turn (then the second one's peak RSS includes the first's). --quick runs only ours, 1 timed
 // epoch per optimizer, and does not rewrite bench/TRAIN-RESULTS.md; --json FILE also writes every measurement as JSON.
@@ -60,6 +63,10 @@ let quick = false;
 let jsonFile;
 let only;
 let epochsArg;
+let oursThreads = 1;
+let oursRelaxed = false;
+let tfjsBackend = "wasm";
+let tfjsBatches;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === "--quick") quick = true;
@@ -69,6 +76,10 @@ for (let i = 0; i < args.length; i++) {
   else if (a.startsWith("--opt=")) only = a.slice(6);
   else if (a === "--epochs") epochsArg = args[++i];
   else if (a.startsWith("--epochs=")) epochsArg = a.slice(9);
+  else if (a === "--threads") oursThreads = Number(args[++i]);
+  else if (a === "--relaxed") oursRelaxed = true;
+  else if (a === "--tfjs-backend") tfjsBackend = args[++i];
+  else if (a === "--batches") tfjsBatches = Number(args[++i]);
   else if (a === "--json") jsonFile = args[++i];
   else if (a.startsWith("--json=")) jsonFile = a.slice(7);
   else if (a === "--help" || a === "-h") {
@@ -78,6 +89,9 @@ for (let i = 0; i < args.length; i++) {
 }
 if (only !== undefined && !(only in OPTIMIZERS)) fail(`--opt must be one of ${Object.keys(OPTIMIZERS).join(", ")}\n${USAGE}`);
 if (jsonFile === undefined && args.some((a) => a === "--json")) fail(`--json needs a file name\n${USAGE}`);
+if (!["wasm", "cpu"].includes(tfjsBackend)) fail(`--tfjs-backend must be wasm or cpu\n${USAGE}`);
+if (!(Number.isInteger(oursThreads) && oursThreads >= 1)) fail(`--threads must be a whole number >= 1\n${USAGE}`);
+if (tfjsBatches !== undefined && !(Number.isInteger(tfjsBatches) && tfjsBatches >= 1)) fail(`--batches must be a whole number >= 1\n${USAGE}`);
 const timedEpochs = epochsArg === undefined ? OURS_TIMED_EPOCHS : Number(epochsArg);
 if (!(Number.isInteger(timedEpochs) && timedEpochs >= 1)) fail(`--epochs must be a whole number >= 1\n${USAGE}`);
 
@@ -106,7 +120,8 @@ async function oursChild() {
   let lib;
   try {
     lib = await import("../dist/index.js");
-    await lib.ready();
+    if (oursRelaxed && !(await import("../dist/ready.js")).relaxedSimdSupported()) throw new Error("no relaxed SIMD in this engine");
+    await lib.ready(oursThreads > 1 ? { threads: oursThreads } : oursRelaxed ? { relaxed: true } : undefined);
   } catch (err) {
     fail(`cannot load ../dist/index.js (${err.message}); run \`npm run build\` first`);
   }
@@ -144,7 +159,7 @@ async function oursChild() {
     log(`ours ${opt.title.padEnd(4)} median of ${timed.length} timed epoch(s) ${median(timed).toFixed(3)} s, ` +
       `test accuracy ${fmtAcc(ev.accuracy)}, peak RSS ${mb(peak).toFixed(0)} MB`);
     results.push({
-      library: "ours", optimizer: key, epochSeconds: median(timed), timedEpochSeconds: timed, warmupEpochSeconds: seconds[0],
+      library: "ours", threads: oursThreads, relaxed: oursRelaxed, optimizer: key, epochSeconds: median(timed), timedEpochSeconds: timed, warmupEpochSeconds: seconds[0],
       epochsTrained: epochs.length, batchesTimed: null, extrapolated: false,
       trainLoss: epochs.at(-1).loss, trainAccuracy: epochs.at(-1).accuracy, testLoss: ev.loss, testAccuracy: ev.accuracy,
       peakRssMB: mb(peak), rssBeforeMB: mb(rssBefore), wasmMemoryMB: mb(wasmBytes), gc: gcOk,
@@ -157,13 +172,18 @@ async function oursChild() {
 // ---------------------------------------------------------------- child: TensorFlow.js, wasm backend
 async function tfjsChild() {
   const tf = await import("@tensorflow/tfjs");
-  const { version: version_wasm, simd, threads } = await useTfWasm(tf);
-  // only the IDX reader (mnist.js), not the library: nothing of softmax-wasm's Wasm in this process
+  let version_wasm = null, simd = null, threads = null;
+  if (tfjsBackend === "wasm") ({ version: version_wasm, simd, threads } = await useTfWasm(tf));
+  else {
+    if (!(await tf.setBackend("cpu"))) fail("tfjs could not set its cpu backend");
+    await tf.ready();
+  }
+  // only the IDX reader (mnist-files.js), not the library: nothing of softmax-wasm's Wasm in this process
   let loadMnist;
   try {
-    ({ loadMnist } = await import("../dist/mnist.js"));
+    ({ loadMnist } = await import("../dist/mnist-files.js"));
   } catch (err) {
-    fail(`cannot load ../dist/mnist.js (${err.message}); run \`npm run build\` first`);
+    fail(`cannot load ../dist/mnist-files.js (${err.message}); run \`npm run build\` first`);
   }
   const { train, test } = await loadMnist();
 
@@ -228,12 +248,13 @@ async function tfjsChild() {
     const gaps = warm.stamps.slice(TFJS_WARMUP_BATCHES / 2).map((t, i, s) => (i ? t - s[i - 1] : NaN)).slice(1);
     const batchesPerEpoch = Math.ceil(train.count / BATCH);
     const estimateS = (median(gaps) * batchesPerEpoch) / 1000;
-    const partial = estimateS > TFJS_PARTIAL_OVER_S;
+    const partial = tfjsBatches !== undefined || estimateS > TFJS_PARTIAL_OVER_S;
+    const partialBatches = tfjsBatches ?? TFJS_PARTIAL_BATCHES;
     log(`tfjs ${opt.title.padEnd(4)} warm-up ${TFJS_WARMUP_BATCHES} batches: ${median(gaps).toFixed(2)} ms a batch, an epoch ` +
-      `~${estimateS.toFixed(1)} s${partial ? `: over ${TFJS_PARTIAL_OVER_S} s, timing ${TFJS_PARTIAL_BATCHES} batches` : ""}`);
+      `~${estimateS.toFixed(1)} s${partial ? `: timing ${partialBatches} batches` : ""}`);
 
     // the timed epoch (or its first TFJS_PARTIAL_BATCHES batches, scaled to a whole epoch)
-    const probe = new Probe(partial ? TFJS_PARTIAL_BATCHES : Infinity);
+    const probe = new Probe(partial ? partialBatches : Infinity);
     probe.peak = warm.peak;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -257,7 +278,7 @@ async function tfjsChild() {
     log(`tfjs ${opt.title.padEnd(4)} ${partial ? `${probe.batches} batches ${wall.toFixed(2)} s, an epoch scaled to ` : "one epoch "}` +
       `${epochS.toFixed(2)} s, test accuracy ${fmtAcc(testAccuracy)}, peak RSS ${mb(probe.peak).toFixed(0)} MB`);
     results.push({
-      library: "tfjs", optimizer: key, epochSeconds: epochS, timedEpochSeconds: [epochS], warmupBatches: TFJS_WARMUP_BATCHES,
+      library: "tfjs", backend: tfjsBackend, optimizer: key, epochSeconds: epochS, timedEpochSeconds: [epochS], warmupBatches: TFJS_WARMUP_BATCHES,
       warmupEstimateSeconds: estimateS, epochsTrained: partial ? probe.batches / batchesPerEpoch : 1,
       batchesTimed: probe.batches, extrapolated: partial, timedSeconds: wall, testAccuracy,
       peakRssMB: mb(probe.peak), rssBeforeMB: mb(rssBefore), gc: gcOk, cpuShare: (cpu.user + cpu.system) / 1e6 / wall,
@@ -265,7 +286,7 @@ async function tfjsChild() {
     });
   }
   process.stdout.write(JSON.stringify({
-    child: "tfjs", node: process.version, tfjs: tf.version.tfjs, tfjsBackendWasm: version_wasm, simd, threads, results,
+    child: "tfjs", backend: tfjsBackend, node: process.version, tfjs: tf.version.tfjs, tfjsBackendWasm: version_wasm, simd, threads, results,
   }) + "\n");
 }
 
