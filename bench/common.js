@@ -2,6 +2,7 @@
 // wrapper that times sub-microsecond calls K at a time.
 import path from "node:path";
 import { createRequire } from "node:module";
+import { Bench } from "tinybench";
 
 const require = createRequire(import.meta.url);
 
@@ -42,4 +43,23 @@ export function batched(fn, K) {
       return { overriddenDuration: d / K, overriddenIterationCost: d };
     };`);
   return make(fn, K, performance.now.bind(performance));
+}
+
+/**
+ * Median microseconds per call of fn over tinybench's samples; calls faster than batchMs are timed K to a sample,
+ * the sample being the batch's mean (timer cost would swamp them otherwise).
+ */
+export async function medianMicros(fn, { timeMs, warmupMs, batchMs }) {
+  fn();
+  let calls = 0;
+  const t0 = performance.now();
+  do { fn(); calls++; } while (performance.now() - t0 < 5);
+  const est = (performance.now() - t0) / calls;
+  const K = Math.max(1, Math.min(10000, Math.round(batchMs / est)));
+  const bench = new Bench({ time: timeMs, warmupTime: warmupMs, warmup: true, throws: true });
+  bench.add("task", batched(fn, K));
+  await bench.run();
+  const r = bench.tasks[0].result;
+  if (r.state !== "completed") throw new Error(`bench: task ended in state ${r.state}`);
+  return r.latency.p50 * 1000;
 }

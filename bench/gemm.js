@@ -10,10 +10,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Bench } from "tinybench";
 import * as tf from "@tensorflow/tfjs";
 import { fmtUs, fmtRatio, textTable } from "./format.js";
-import { useTfWasm, mulberry32, batched } from "./common.js";
+import { useTfWasm, mulberry32, medianMicros } from "./common.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..");
@@ -84,20 +83,8 @@ function worst(got, want) {
 
 // ---------------------------------------------------------------- timing
 
-/** Median microseconds per call over tinybench's samples. */
-async function measure(fn) {
-  fn();
-  let calls = 0;
-  const t0 = performance.now();
-  do { fn(); calls++; } while (performance.now() - t0 < 5);
-  const est = (performance.now() - t0) / calls;
-  const K = Math.max(1, Math.min(10000, Math.round(BATCH_MS / est)));
-  const bench = new Bench({ time: TIME_MS, warmupTime: WARMUP_MS, warmup: true, throws: true });
-  bench.add("task", batched(fn, K));
-  await bench.run();
-  const r = bench.tasks[0].result;
-  if (r.state !== "completed") fail(`task ended in state ${r.state}`);
-  return r.latency.p50 * 1000;
+function measure(fn) {
+  return medianMicros(fn, { timeMs: TIME_MS, warmupMs: WARMUP_MS, batchMs: BATCH_MS });
 }
 
 // ---------------------------------------------------------------- run
