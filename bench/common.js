@@ -21,17 +21,8 @@ export async function useTfWasm(tf) {
   };
 }
 
-/** mulberry32: a small seeded generator of floats in [0, 1), so every run times the same inputs. */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the seeded generator the tests and runtime workloads use, so every run times the same inputs. */
+export { rng as mulberry32 } from "../test/runtimes/workload.js";
 
 /** A fresh batching wrapper per task (new Function: its own feedback, so no task's call site is polymorphic). */
 export function batched(fn, K) {

@@ -175,12 +175,26 @@ export class Network {
     return this.ws;
   }
 
-  /** Gathers rows idx[0..B) of the dataset into the batch buffers (x scaled to [0, 1] for pixels, labels as i32). */
-  private gather(data: Data, ws: Workspace, idx: number, B: number): void {
+  /** Gathers rows first + idx[0..B) of the dataset into the batch buffers (x scaled to [0, 1] for pixels, labels as i32). */
+  private gather(data: Data, ws: Workspace, idx: number, B: number, first = 0): void {
     const D = this.sizes[0];
-    if (data.pixels) this.k.gather_rows_u8(data.ptr, idx, ws.x, B, D, 1 / 255);
-    else this.k.gather_rows_f32(data.ptr, idx, ws.x, B, D);
-    if (data.labelBytes) this.k.gather_rows_f32(data.labels, idx, ws.labels, B, 1);
+    const src = data.ptr + first * (data.pixels ? D : D * 4);
+    if (data.pixels) this.k.gather_rows_u8(src, idx, ws.x, B, D, 1 / 255);
+    else this.k.gather_rows_f32(src, idx, ws.x, B, D);
+    if (data.labelBytes) this.k.gather_rows_f32(data.labels + first * 4, idx, ws.labels, B, 1);
+  }
+
+  /** Writes 0, 1, ..., n-1 as i32 at ptr: the index list of rows taken in order. */
+  private writeIdentity(ptr: number, n: number): void {
+    this.e.write(ptr, Int32Array.from({ length: n }, (_, i) => i));
+  }
+
+  /** Checks (x, labels) for fn and returns the row count: labels in range, at least one row. */
+  private labelled(fn: string, x: unknown, labels: unknown, xName = "x", labelsName = "labels"): number {
+    const rows = inputs(fn, xName, x, this.sizes[0]);
+    classLabels(fn, labelsName, labels, rows, this.sizes.at(-1)!);
+    if (rows === 0) throw new RangeError(`${fn}: ${xName} has no rows`);
+    return rows;
   }
 
   /** Forward pass over the batch in ws.x: hidden activations fused into each GEMM, the last layer left linear. */
@@ -313,9 +327,7 @@ export class Network {
     const o = options(fn, opts, ["epochs", "batchSize", "shuffle", "seed", "optimizer", "validation", "onBatch",
       "onEpoch", "signal"] as const);
     if (opts === undefined) throw new TypeError(`${fn}: opts ({ epochs, ... }) is required`);
-    const rows = inputs(fn, "x", x, this.sizes[0]);
-    classLabels(fn, "labels", labels, rows, this.sizes.at(-1)!);
-    if (rows === 0) throw new RangeError(`${fn}: x has no rows`);
+    const rows = this.labelled(fn, x, labels);
     const epochs = atLeast(fn, "opts.epochs", o.epochs, 1);
     const batchSize = atLeast(fn, "opts.batchSize", o.batchSize, 1, 64);
     const shuffle = boolean(fn, "opts.shuffle", o.shuffle, true);
@@ -329,10 +341,7 @@ export class Network {
       throw new TypeError(`${fn}: opts.signal must be an AbortSignal`);
     }
     const val = o.validation as FitOptions["validation"];
-    if (val !== undefined) {
-      const vr = inputs(fn, "opts.validation.x", val?.x, this.sizes[0]);
-      classLabels(fn, "opts.validation.labels", val.labels, vr, this.sizes.at(-1)!);
-    }
+    if (val !== undefined) this.labelled(fn, val?.x, val?.labels, "opts.validation.x", "opts.validation.labels");
     if (this.optimizer !== opt.name) { // a new optimizer starts from zero state
       this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
       this.optimizer = opt.name;
@@ -348,7 +357,7 @@ export class Network {
     const history: EpochInfo[] = [];
     this.busy = true;
     try {
-      if (!shuffle) this.e.write(order, Int32Array.from({ length: rows }, (_, i) => i));
+      if (!shuffle) this.writeIdentity(order, rows);
       if (seed !== undefined) this.k.rng_seed(this.shuffleRng, seed);
       const batches = Math.ceil(rows / batchSize);
       for (let epoch = 0; epoch < epochs; epoch++) {
@@ -394,10 +403,10 @@ export class Network {
     const ws = this.workspace(Math.min(EVAL_BATCH, data.rows));
     const idx = this.e.allocBlock(EVAL_BATCH * 4);
     try {
+      this.writeIdentity(idx, EVAL_BATCH); // once: each batch gathers from its first row on
       for (let start = 0; start < data.rows; start += EVAL_BATCH) {
         const B = Math.min(EVAL_BATCH, data.rows - start);
-        this.e.write(idx, Int32Array.from({ length: B }, (_, i) => start + i));
-        this.gather(data, ws, idx, B);
+        this.gather(data, ws, idx, B, start);
         each(this.forward(ws, B, data.sparse), start, B);
       }
     } finally {
@@ -424,9 +433,7 @@ export class Network {
   evaluate(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array): { loss: number; accuracy: number } {
     const fn = "Network.evaluate";
     this.check("evaluate");
-    const rows = inputs(fn, "x", x, this.sizes[0]);
-    classLabels(fn, "labels", labels, rows, this.sizes.at(-1)!);
-    if (rows === 0) throw new RangeError(`${fn}: x has no rows`);
+    const rows = this.labelled(fn, x, labels);
     return this.evaluateData(x, labels);
   }
 
@@ -471,14 +478,12 @@ export class Network {
   gradient(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array): { loss: number; grad: Float32Array } {
     const fn = "Network.gradient";
     this.check("gradient");
-    const rows = inputs(fn, "x", x, this.sizes[0]);
-    classLabels(fn, "labels", labels, rows, this.sizes.at(-1)!);
-    if (rows === 0) throw new RangeError(`${fn}: x has no rows`);
+    const rows = this.labelled(fn, x, labels);
     const data = this.upload(x, labels);
     const idx = this.e.allocBlock(rows * 4);
     try {
       const ws = this.workspace(rows);
-      this.e.write(idx, Int32Array.from({ length: rows }, (_, i) => i));
+      this.writeIdentity(idx, rows);
       this.gather(data, ws, idx, rows);
       this.forward(ws, rows, data.sparse);
       const loss = this.loss(ws, rows) / rows;

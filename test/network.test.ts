@@ -230,3 +230,22 @@ describe("fit across calls", () => {
     net.dispose();
   });
 });
+
+describe("validation and batched evaluation", () => {
+  it("onEpoch's validation figures equal evaluate() on the same rows, across several 256-row batches", async () => {
+    const { x, labels } = data(600, 6, 3, 31);
+    const vx = x.subarray(0, 300 * 6);
+    const vl = labels.subarray(0, 300);
+    const net = new Network({ sizes: [6, 5, 3], seed: 9 });
+    const r = await net.fit(x, labels, { epochs: 1, batchSize: 32, validation: { x: vx, labels: vl } });
+    const e = net.evaluate(vx, vl);
+    expect(r.epochs[0].valAccuracy).toBe(e.accuracy);
+    expect(r.epochs[0].valLoss).toBe(e.loss);
+    // predict over 600 rows (three batches) row by row equals predicting each row alone
+    const all = net.predict(x);
+    expect(Array.from(all.subarray(599 * 3))).toEqual(Array.from(net.predict(x.subarray(599 * 6))));
+    await expect(net.fit(x, labels, { epochs: 1, validation: { x: new Float32Array(0), labels: new Int32Array(0) } }))
+      .rejects.toThrow(/opts.validation.x has no rows/);
+    net.dispose();
+  });
+});
