@@ -1,5 +1,7 @@
 // Everything the library exports in every runtime, except ready(), which each entry point makes for its runtime.
 export { wasmMemory, wasmBuild } from "./engine.js";
+export { wasmArray, WasmArray } from "./wasm-array.js";
+export type { Floats } from "./wasm-array.js";
 export { parseIdx } from "./mnist.js";
 export { Network } from "./network.js";
 export type {

@@ -1,6 +1,8 @@
 // Argument checks, each in one place. Every public function runs them before any pointer reaches Wasm:
 // a TypeError for a wrong type, a RangeError for a wrong value, the message naming the argument.
 
+import { WasmArray, type Floats } from "./wasm-array.js";
+
 export type Reduction = "mean" | "sum" | "none";
 
 function describe(v: unknown): string {
@@ -17,6 +19,18 @@ export function float32Array(fn: string, name: string, v: unknown): Float32Array
   return v;
 }
 
+/** A float operand: a Float32Array, or a WasmArray that is not disposed. */
+export function floats(fn: string, name: string, v: unknown): Floats {
+  if (v instanceof WasmArray) {
+    if (v.disposed) throw new TypeError(`${fn}: ${name} is a WasmArray that was disposed`);
+    return v;
+  }
+  if (!(v instanceof Float32Array)) {
+    throw new TypeError(`${fn}: ${name} must be a Float32Array or a WasmArray, got ${describe(v)}`);
+  }
+  return v;
+}
+
 /** `cols` as a positive integer. */
 export function columns(fn: string, cols: unknown): number {
   if (typeof cols !== "number") throw new TypeError(`${fn}: cols must be a number, got ${describe(cols)}`);
@@ -27,14 +41,14 @@ export function columns(fn: string, cols: unknown): number {
 }
 
 /** The row count of `x` (rows x cols, row-major). */
-export function rowsOf(fn: string, name: string, x: Float32Array, cols: number): number {
+export function rowsOf(fn: string, name: string, x: Floats, cols: number): number {
   if (x.length % cols !== 0) {
     throw new RangeError(`${fn}: ${name}.length (${x.length}) must be a multiple of cols (${cols})`);
   }
   return x.length / cols;
 }
 
-export function sameLength(fn: string, name: string, v: Float32Array, expected: number, of: string): void {
+export function sameLength(fn: string, name: string, v: Floats, expected: number, of: string): void {
   if (v.length !== expected) {
     throw new RangeError(`${fn}: ${name}.length (${v.length}) must equal ${of} (${expected})`);
   }
@@ -54,10 +68,10 @@ export function options<K extends string>(fn: string, opts: unknown, allowed: re
   return opts as Partial<Record<K, unknown>>;
 }
 
-/** A caller's output buffer (filled and returned), or a new one. */
-export function outBuffer(fn: string, name: string, v: unknown, length: number): Float32Array {
+/** A caller's output buffer (filled and returned: a Float32Array or a WasmArray), or a new Float32Array. */
+export function outBuffer(fn: string, name: string, v: unknown, length: number): Floats {
   if (v === undefined) return new Float32Array(length);
-  const out = float32Array(fn, name, v);
+  const out = floats(fn, name, v);
   if (out.length < length) throw new RangeError(`${fn}: ${name}.length (${out.length}) must be at least ${length}`);
   return out;
 }

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import {
   ready, softmax, logSoftmax, softmaxBackward, logSoftmaxBackward, crossEntropy, binaryCrossEntropyWithLogits, sigmoid,
-  quadraticCost, logitsFromProbs, wasmMemory,
+  quadraticCost, logitsFromProbs, wasmArray, wasmMemory,
 } from "../dist/index.js";
 import { expectClose, refSoftmax } from "./helpers.js";
 
@@ -21,6 +21,7 @@ const calls: [string, () => unknown][] = [
   ["sigmoid", () => sigmoid(x)],
   ["quadraticCost", () => quadraticCost(x, p, 3)],
   ["logitsFromProbs", () => logitsFromProbs(p, 3)],
+  ["wasmArray", () => wasmArray(3)],
 ];
 
 describe("before ready()", () => {

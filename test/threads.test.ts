@@ -44,6 +44,10 @@ describe("ready({ threads })", () => {
     const base = run(0);
     baseRun = base;
     expect(base.threads).toBe(1);
+    const parallel = base.parallel as Record<string, string>;
+    for (const shape of Object.keys(parallel).filter((k) => !k.endsWith("wasmArray"))) {
+      expect(parallel[`${shape} wasmArray`], shape).toBe(parallel[shape]); // in place on WasmArrays: the same bits
+    }
     for (const n of [1, 2, 3]) {
       const r = run(n);
       expect(r.threads).toBe(n); // n > 1: the pool really ran (no fallback)

@@ -15,6 +15,15 @@ export async function parallelDigests(lib) {
       parts.push(r.loss, r.grad);
     }
     out[`${rows}x${cols}`] = await digest(parts);
+    // the same calls on WasmArrays (no copies: the pool works in place), which must give the same bits
+    const xa = lib.wasmArray(x), ya = lib.wasmArray(x.length), ga = lib.wasmArray(x.length);
+    const resident = [lib.softmax(xa, cols, { out: ya }).data.slice(), lib.logSoftmax(xa, cols, { temperature: 0.7 })];
+    for (const opts of [{}, { reduction: "none", labelSmoothing: 0.1, weight: floats(cols, 1, 5).map(Math.abs) }, { reduction: "sum" }]) {
+      const r = lib.crossEntropy(xa, cols, labels, { ...opts, grad: ga });
+      resident.push(r.loss, ga.data.slice());
+    }
+    out[`${rows}x${cols} wasmArray`] = await digest(resident);
+    for (const a of [xa, ya, ga]) a.dispose();
   }
   return out;
 }
