@@ -53,9 +53,9 @@ for (let i = 0; i < args.length; i++) {
 const ALL_SHAPES = [[64, 10], [4096, 10], [256, 1000], [32, 32000], [4, 128000], [1, 1000000]];
 const SHAPES = quick ? [[64, 10], [256, 1000]] : ALL_SHAPES;
 const OPS = ["softmax", "logSoftmax", "crossEntropy"];
-const IMPLS = oursOnly ? ["ours"] : ["ours", "js", "tfjs", "copy"];
+const IMPLS = oursOnly ? ["ours", "wasm"] : ["ours", "wasm", "js", "tfjs", "copy"];
 const variant = threads > 1 || relaxed || oursOnly; // not the default run: bench/RESULTS.md is left alone
-const IMPL_TITLE = { ours: "ours", js: "plain JS", tfjs: "tfjs-wasm", copy: "copy" };
+const IMPL_TITLE = { ours: "ours", wasm: "ours WasmArray", js: "plain JS", tfjs: "tfjs-wasm", copy: "copy" };
 
 // Per task: tinybench time budget and warmup (ms). Calls faster than BATCH_MS are batched K to a sample (the
 // sample is the batch mean per call) so the timer's own cost (~50-100 ns a read) does not swamp sub-microsecond calls.
@@ -123,6 +123,7 @@ const notes = [
   `Per call: tinybench median / mean over ${TIME_MS} ms per task after ${WARMUP_MS} ms warmup; calls under ` +
     `${BATCH_MS * 1000} us are batched, each sample being the mean of a batch.`,
   "ours: softmax-wasm API with a preallocated out / grad buffer (includes the copies into and out of Wasm memory). " +
+    "ours WasmArray: the same call with x and out / grad WasmArrays (in Wasm memory already: no copies). " +
     "plain JS: max, exp-sum, scale loops over Float32Array. tfjs-wasm: op + dataSync() of the result(s) " +
     "(crossEntropy: valueAndGrad of tf.losses.softmaxCrossEntropy, one-hot labels). copy: Float32Array.set of the same n floats.",
   `GB/s = rows*cols*${BYTES_PER_ELEMENT} bytes / median; vs JS, vs tfjs = their median / ours; of copy = copy median / ours median. ` +
@@ -204,6 +205,11 @@ function checkScalar(what, impl, a, b) {
   }
 }
 
+/** The floats of a result: a WasmArray's data, or the Float32Array itself. */
+function floatsOf(v) {
+  return v instanceof lib.WasmArray ? v.data : v;
+}
+
 // ---------------------------------------------------------------- timing
 let sink = 0; // results of calls land here so nothing is dead code
 
@@ -245,11 +251,13 @@ async function measure(fn) {
 // tidy walks whatever its callback returns looking for tensors, key by key, which for a returned Float32Array of
 // 256,000 floats costs ~90 ms a call and would be timed as if it were tfjs's softmax.
 function implementations(op, rows, cols, d) {
-  const { x, labels, out, grad, ref, copyDst, xT, onehotT } = d;
+  const { x, labels, out, grad, ref, copyDst, xT, onehotT, xW, outW } = d;
   if (op === "softmax") {
     const opts = { out };
+    const optsW = { out: outW };
     return {
       ours: () => lib.softmax(x, cols, opts),
+      wasm: () => lib.softmax(xW, cols, optsW),
       js: () => softmaxJS(x, cols, ref),
       tfjs: () => {
         let r;
@@ -261,8 +269,10 @@ function implementations(op, rows, cols, d) {
   }
   if (op === "logSoftmax") {
     const opts = { out };
+    const optsW = { out: outW };
     return {
       ours: () => lib.logSoftmax(x, cols, opts),
+      wasm: () => lib.logSoftmax(xW, cols, optsW),
       js: () => logSoftmaxJS(x, cols, ref),
       tfjs: () => {
         let r;
@@ -273,10 +283,16 @@ function implementations(op, rows, cols, d) {
     };
   }
   const opts = { reduction: "mean", grad };
+  const optsW = { reduction: "mean", grad: outW };
   const lossAndGrad = tf.valueAndGrad((logits) => tf.losses.softmaxCrossEntropy(onehotT, logits));
   return {
     ours: () => {
       const r = lib.crossEntropy(x, cols, labels, opts);
+      sink += r.loss;
+      return r;
+    },
+    wasm: () => {
+      const r = lib.crossEntropy(xW, cols, labels, optsW);
       sink += r.loss;
       return r;
     },
@@ -304,11 +320,11 @@ function check(op, rows, cols, impls, d) {
     const ref = impls.js();
     const refLoss = ref.loss;
     const refP = ref.grad.map((g) => g * rows); // (p - onehot) per row, checked at probability scale
-    for (const impl of ["ours", "tfjs"]) {
+    for (const impl of ["ours", "wasm", "tfjs"]) {
       const r = impls[impl];
       const got = r();
       checkScalar(what, impl, got.loss, refLoss);
-      checkArray(what, impl, Float32Array.from(got.grad, (g) => g * rows), refP, "prob", cols);
+      checkArray(what, impl, Float32Array.from(floatsOf(got.grad), (g) => g * rows), refP, "prob", cols);
     }
     // the class-index target really is honoured: the label entry is the one pushed down
     const pl = ref.grad[d.labels[0]];
@@ -317,6 +333,7 @@ function check(op, rows, cols, impls, d) {
     const ref = Float32Array.from(impls.js());
     const kind = op === "softmax" ? "prob" : "log";
     checkArray(what, "ours", Float32Array.from(impls.ours()), ref, kind, cols);
+    checkArray(what, "wasm", Float32Array.from(floatsOf(impls.wasm())), ref, kind, cols);
     checkArray(what, "tfjs", Float32Array.from(impls.tfjs()), ref, kind, cols);
     if (op === "softmax") {
       let s = 0;
@@ -348,7 +365,7 @@ for (const [rows, cols] of SHAPES) {
   const { x, labels } = makeData(rows, cols);
   const d = {
     x, labels, out: new Float32Array(n), grad: new Float32Array(n), ref: new Float32Array(n),
-    copyDst: new Float32Array(n), xT: tf.tensor2d(x, [rows, cols]),
+    copyDst: new Float32Array(n), xT: tf.tensor2d(x, [rows, cols]), xW: lib.wasmArray(x), outW: lib.wasmArray(n),
     onehotT: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), cols).toFloat()),
   };
   for (const op of OPS) {
@@ -356,7 +373,7 @@ for (const [rows, cols] of SHAPES) {
     check(op, rows, cols, impls, d);
     const row = { op, rows, cols, n, impl: {} };
     const acc = (impl) => accuracy.get(`${op} [${rows},${cols}] ${impl}`);
-    row.errorVsStrictTolerance = { ours: acc("ours"), tfjs: acc("tfjs") };
+    row.errorVsStrictTolerance = { ours: acc("ours"), wasm: acc("wasm"), tfjs: acc("tfjs") };
     process.stderr.write(`  ${op.padEnd(12)} ${`[${rows},${cols}]`.padEnd(13)} check: worst error ours ` +
       `${acc("ours").toFixed(3)}, tfjs ${acc("tfjs").toFixed(3)} of the 1e-4 tolerance\n`);
     for (const impl of IMPLS) {
@@ -378,6 +395,8 @@ for (const [rows, cols] of SHAPES) {
   }
   d.xT.dispose();
   d.onehotT.dispose();
+  d.xW.dispose();
+  d.outW.dispose();
 }
 const elapsedS = (performance.now() - started) / 1000;
 // The bench is single-threaded: if it got much less than one core of CPU time over the run, something else on the

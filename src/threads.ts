@@ -9,8 +9,9 @@
 // Every split gives each output element to exactly one thread and computes it with the same kernel code, over the
 // same column tiles and the same order of its sums, as the single-threaded call: results are bit-identical to the
 // default build for any thread count. GEMM forward and dX split by output rows (B), dW by input-feature rows (I, the
-// batch reduction inside one thread), optimizer steps by parameters, softmax / log-softmax / cross-entropy by rows in multiples of 8 (the narrow
-// path's groups of 8 and 4 rows stay whole); a cross-entropy's total is summed afterwards in row order.
+// batch reduction inside one thread), optimizer steps by parameters, softmax / log-softmax / cross-entropy by rows
+// (in multiples of 8 below 32 classes, so the narrow path's groups of 8 and 4 rows stay whole); a cross-entropy's
+// total is summed afterwards in row order.
 import type { Engine, Kernels } from "./engine.js";
 
 /** The threads build's extra exports (assembly/threads.ts). */
@@ -100,6 +101,13 @@ export function split(n: number, parts: number, unit: number): [number, number][
   for (let a = 0; a < n; a += chunk) out.push([a, Math.min(n, a + chunk)]);
   return out;
 }
+
+/**
+ * Rows narrower than this (assembly/softmax.ts NARROW) go 8 and 4 at a time as columns: splits keep those groups
+ * whole (multiples of 8 rows); wider rows split one by one.
+ */
+const NARROW = 32;
+const rowUnit = (cols: number): number => (cols < NARROW ? 8 : 1);
 
 /** Below these sizes a call runs whole on the calling thread (the same kernel: the same bits). */
 const MIN_FLOPS = 1 << 18;
@@ -220,24 +228,24 @@ export class Pool {
     this.run("gemm_dx_t", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, wt, dx + a * I * 4, b - a, I, O]));
   }
 
-  /** Softmax or log-softmax of rows, split in multiples of 8 rows. */
+  /** Softmax or log-softmax of rows, split by rows (narrow ones in multiples of 8). */
   softmaxRows(log: boolean, x: number, y: number, rows: number, cols: number, scale: number): void {
     const fn = log ? "log_softmax_forward" : "softmax_forward";
     if (rows * cols < MIN_ELEMS || rows < 2) {
       this.k[fn](x, y, rows, cols, scale);
       return;
     }
-    this.run(fn, split(rows, this.size, 8).map(([a, b]) => [x + a * cols * 4, y + a * cols * 4, b - a, cols, scale]));
+    this.run(fn, split(rows, this.size, rowUnit(cols)).map(([a, b]) => [x + a * cols * 4, y + a * cols * 4, b - a, cols, scale]));
   }
 
-  /** cross_entropy_index split in multiples of 8 rows; the total summed in row order as the single call does. */
+  /** cross_entropy_index split by rows (narrow ones in multiples of 8); the total summed in row order as one call does. */
   crossEntropyIndex(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
     cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number): number {
     if (rows * cols < MIN_ELEMS || rows < 2) {
       return this.k.cross_entropy_index(logits, labels, weight, grad, losses, rows, cols, ignoreIndex, smoothing, wsum, scale);
     }
     const parts = this.e.alloc(rows * 8); // inside the caller's mark, released with it
-    const ranges = split(rows, this.size, 8);
+    const ranges = split(rows, this.size, rowUnit(cols));
     const counts = this.run("cross_entropy_index_parts", ranges.map(([a, b]) => {
       const o = a * cols * 4;
       return [logits + o, labels + a * 4, weight, grad + o, losses === 0 ? 0 : losses + a * 4, b - a, cols, ignoreIndex,

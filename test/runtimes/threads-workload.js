@@ -5,7 +5,7 @@ import { digest, floats } from "./workload.js";
 
 export async function parallelDigests(lib) {
   const out = {};
-  for (const [rows, cols] of [[523, 33], [64, 1000], [9, 4097], [40, 10]]) {
+  for (const [rows, cols] of [[523, 33], [64, 1000], [9, 4097], [3, 6000], [40, 10]]) {
     const x = floats(rows * cols, 8, rows + cols);
     const labels = Int32Array.from({ length: rows }, (_, i) => (i * 7) % cols);
     labels[3] = -100;
