@@ -274,6 +274,20 @@ export function cross_entropy_prob(
   smoothing: f32, // the target becomes (1 - eps) q + eps / C
   scale: f32,     // 1 / rows for a mean, else 1
 ): f64 {
+  return crossEntropyProbRows(logits, target, weight, grad, losses, rows, cols, smoothing, scale, 0);
+}
+
+/** cross_entropy_prob storing each row's f64 loss at parts (R,): the threads build's pool sums them in row order. */
+export function cross_entropy_prob_parts(
+  logits: usize, target: usize, weight: usize, grad: usize, losses: usize, rows: i32, cols: i32, smoothing: f32,
+  scale: f32, parts: usize,
+): void {
+  crossEntropyProbRows(logits, target, weight, grad, losses, rows, cols, smoothing, scale, parts);
+}
+
+// @ts-ignore: decorator
+@inline function crossEntropyProbRows(logits: usize, target: usize, weight: usize, grad: usize, losses: usize,
+  rows: i32, cols: i32, smoothing: f32, scale: f32, parts: usize): f64 {
   const n = <usize>cols;
   const a1: f32 = 1 - smoothing;
   const a0: f32 = smoothing / <f32>cols;
@@ -295,6 +309,7 @@ export function cross_entropy_prob(
     const loss = d + tsum * <f64>logf(<f32>sum);
     vsoftgrad(g, q, weight, n, <f32>(<f64>scale * tsum / sum), scale, a1, a0);
     if (losses != 0) store<f32>(losses + (<usize>r << 2), <f32>loss);
+    if (parts != 0) store<f64>(parts + (<usize>r << 3), loss);
     total += loss;
   }
   return total;
@@ -352,12 +367,28 @@ export function bce_with_logits(
   n: i32,
   scale: f32,       // 1 / N for a mean, else 1
 ): f64 {
+  return bceBlocks(logits, target, posWeight, period, grad, losses, n, scale, 0);
+}
+
+/** bce_with_logits storing each block's f64 sum at parts: the threads build's pool sums them in order. */
+export function bce_with_logits_parts(
+  logits: usize, target: usize, posWeight: usize, period: i32, grad: usize, losses: usize, n: i32, scale: f32,
+  parts: usize,
+): void {
+  bceBlocks(logits, target, posWeight, period, grad, losses, n, scale, parts);
+}
+
+// @ts-ignore: decorator
+@inline function bceBlocks(logits: usize, target: usize, posWeight: usize, period: i32, grad: usize, losses: usize,
+  n: i32, scale: f32, parts: usize): f64 {
   const len = <usize>n;
-  const step: usize = posWeight == 0 ? BLOCK : <usize>period;
+  const step: usize = posWeight == 0 ? BLOCK : <usize>period; // the pool splits at these block boundaries
   let total: f64 = 0;
-  for (let off: usize = 0; off < len; off += step) {
+  for (let off: usize = 0, k: usize = 0; off < len; off += step, k++) {
     const p = off << 2;
-    total += rbcewithlogits(logits + p, target + p, posWeight, grad + p, losses == 0 ? 0 : losses + p, min(step, len - off), scale);
+    const block: f64 = rbcewithlogits(logits + p, target + p, posWeight, grad + p, losses == 0 ? 0 : losses + p, min(step, len - off), scale);
+    if (parts != 0) store<f64>(parts + (k << 3), block);
+    total += block;
   }
   return total;
 }
@@ -390,12 +421,27 @@ export function quadratic_cost(
   n: i32,      // R * C
   rows: i32,
 ): f64 {
+  return quadraticBlocks(a, y, grad, n, rows, 0) / (2.0 * <f64>rows);
+}
+
+/**
+ * quadratic_cost's gradient over n elements of a batch of `rows` rows, storing each BLOCK's f64 sum of squares at
+ * parts: the threads build's pool sums them in order and divides by 2 rows.
+ */
+export function quadratic_cost_parts(a: usize, y: usize, grad: usize, n: i32, rows: i32, parts: usize): void {
+  quadraticBlocks(a, y, grad, n, rows, parts);
+}
+
+// @ts-ignore: decorator
+@inline function quadraticBlocks(a: usize, y: usize, grad: usize, n: i32, rows: i32, parts: usize): f64 {
   const len = <usize>n;
   const s: f32 = <f32>(1.0 / <f64>rows);
   let total: f64 = 0;
-  for (let off: usize = 0; off < len; off += BLOCK) {
+  for (let off: usize = 0, k: usize = 0; off < len; off += BLOCK, k++) {
     const p = off << 2;
-    total += rquadratic(a + p, y + p, grad + p, min(BLOCK, len - off), s);
+    const block: f64 = rquadratic(a + p, y + p, grad + p, min(BLOCK, len - off), s);
+    if (parts != 0) store<f64>(parts + (k << 3), block);
+    total += block;
   }
-  return total / (2.0 * <f64>rows);
+  return total;
 }

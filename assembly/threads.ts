@@ -3,8 +3,9 @@
 // set_scratch, which gives each instance (one per thread) its own scratch areas in place of the static ones.
 export * from "./index";
 export { gemm_dw_rows, gemm_dw_sparse_rows, gemm_transpose, gemm_dx_t, gemm_pack_b, gemm_forward_packed } from "./gemm";
-export { cross_entropy_index_parts } from "./loss";
+export { cross_entropy_index_parts, cross_entropy_prob_parts, bce_with_logits_parts, quadratic_cost_parts } from "./loss";
 import { set_scratch_lists, LIST_BYTES } from "./gemm";
+import { BLOCK } from "./vec";
 import { set_scratch_cols, COLS_BYTES } from "./softmax";
 import { set_scratch_tsum } from "./loss";
 
@@ -18,4 +19,9 @@ export function set_scratch(p: usize): void {
   set_scratch_lists(p, p + LIST_BYTES);
   set_scratch_cols(p + 2 * LIST_BYTES, p + 2 * LIST_BYTES + COLS_BYTES);
   set_scratch_tsum(p + 2 * LIST_BYTES + 2 * COLS_BYTES);
+}
+
+/** Elements per block of a long f64 sum (vec.ts BLOCK): the pool splits summing kernels at multiples of it. */
+export function sum_block(): usize {
+  return BLOCK;
 }

@@ -83,7 +83,8 @@ function backward(fn: string, yName: string, y: Floats, dy: Floats, cols: number
     const py = place(e, y);
     const pdy = place(e, dy);
     const pdx = destination(e, outAt, y.length, mark, pdy); // dx may be y or dy: each row reads both before writing
-    if (log) e.k.log_softmax_backward(py, pdy, pdx, rows, cols);
+    if (e.pool) e.pool.softmaxBackward(log === 1, py, pdy, pdx, rows, cols);
+    else if (log) e.k.log_softmax_backward(py, pdy, pdx, rows, cols);
     else e.k.softmax_backward(py, pdy, pdx, rows, cols);
     deliver(e, pdx, out, outAt, y.length);
   } finally {
@@ -135,7 +136,8 @@ export function crossEntropy<G extends Floats = Float32Array>(logits: Floats, co
     if (soft) {
       const pq = place(e, target as Floats);
       pg = destination(e, gradAt, logits.length, mark, pz, pq); // grad may be logits, not the target it reads last
-      total = e.k.cross_entropy_prob(pz, pq, pw, pg, pl, rows, cols, smoothing, scale);
+      total = e.pool ? e.pool.crossEntropyProb(pz, pq, pw, pg, pl, rows, cols, smoothing, scale)
+        : e.k.cross_entropy_prob(pz, pq, pw, pg, pl, rows, cols, smoothing, scale);
     } else {
       const py = e.putI32(target as Labels);
       pg = destination(e, gradAt, logits.length, mark, pz);
@@ -194,7 +196,8 @@ export function binaryCrossEntropyWithLogits<G extends Floats = Float32Array>(lo
       const tiled = e.f32(pw, period);
       for (let i = 0; i < period; i += c) tiled.set(posWeight, i);
     }
-    total = e.k.bce_with_logits(pz, pt, pw, period, pg, pl, n, Number.isFinite(scale) ? scale : 0);
+    const s = Number.isFinite(scale) ? scale : 0;
+    total = e.pool ? e.pool.bce(pz, pt, pw, period, pg, pl, n, s) : e.k.bce_with_logits(pz, pt, pw, period, pg, pl, n, s);
     deliver(e, pg, grad, gradAt, n);
     if (losses !== undefined) e.get(pl, losses, n);
   } finally {
@@ -215,7 +218,8 @@ export function sigmoid<O extends Floats = Float32Array>(x: Floats, opts?: OutOp
   try {
     const px = place(e, x);
     const py = destination(e, outAt, x.length, mark, px);
-    e.k.sigmoid_forward(px, py, x.length);
+    if (e.pool) e.pool.sigmoid(px, py, x.length);
+    else e.k.sigmoid_forward(px, py, x.length);
     deliver(e, py, out, outAt, x.length);
   } finally {
     e.release(mark);
@@ -241,7 +245,7 @@ export function quadraticCost<G extends Floats = Float32Array>(a: Floats, y: Flo
     const pa = place(e, a);
     const py = place(e, y);
     const pg = destination(e, gradAt, a.length, mark, pa); // element-wise: grad may be a or y
-    loss = e.k.quadratic_cost(pa, py, pg, a.length, rows);
+    loss = e.pool ? e.pool.quadratic(pa, py, pg, a.length, rows) : e.k.quadratic_cost(pa, py, pg, a.length, rows);
     deliver(e, pg, grad, gradAt, a.length);
   } finally {
     e.release(mark);
@@ -263,7 +267,8 @@ export function logitsFromProbs<O extends Floats = Float32Array>(p: Floats, cols
   try {
     const pp = place(e, p);
     const pz = destination(e, outAt, p.length, mark, pp);
-    e.k.logits_from_probs(pp, pz, rows, cols);
+    if (e.pool) e.pool.logitsFromProbs(pp, pz, rows, cols);
+    else e.k.logits_from_probs(pp, pz, rows, cols);
     deliver(e, pz, out, outAt, p.length);
   } finally {
     e.release(mark);

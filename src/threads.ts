@@ -26,6 +26,12 @@ export interface ThreadKernels extends Kernels {
   gemm_forward_packed(x: number, packed: number, bias: number, y: number, B: number, I: number, O: number, act: number): void;
   cross_entropy_index_parts(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
     cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number, parts: number): number;
+  cross_entropy_prob_parts(logits: number, target: number, weight: number, grad: number, losses: number, rows: number,
+    cols: number, smoothing: number, scale: number, parts: number): void;
+  bce_with_logits_parts(logits: number, target: number, posWeight: number, period: number, grad: number, losses: number,
+    n: number, scale: number, parts: number): void;
+  quadratic_cost_parts(a: number, y: number, grad: number, n: number, rows: number, parts: number): void;
+  sum_block(): number;
 }
 
 /** What a worker gets to start (thread-worker.ts / thread-worker-node.ts). */
@@ -50,7 +56,8 @@ export type SpawnWorker = (init: WorkerInit) => Promise<WorkerHandle>;
 export const JOB_FNS = [
   "gemm_forward", "gemm_forward_sparse", "gemm_dw_rows", "gemm_dw_sparse_rows", "gemm_dx_t", "softmax_forward",
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
-  "gemm_forward_packed", "quit",
+  "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
+  "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "quit",
 ] as const;
 export type JobFn = (typeof JOB_FNS)[number];
 
@@ -120,12 +127,15 @@ export class Pool {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private readonly canWait: boolean;
+  /** Elements per block of the kernels' long f64 sums (assembly/vec.ts BLOCK). */
+  private readonly block: number;
 
   constructor(private readonly e: Engine, private readonly workers: WorkerHandle[], private readonly ctrl: number) {
     const buffer = e.memory.buffer;
     this.i32 = new Int32Array(buffer, ctrl, (workers.length * CTRL_BYTES) >> 2);
     this.f64 = new Float64Array(buffer, ctrl, (workers.length * CTRL_BYTES) >> 3);
     this.canWait = mayBlock(this.i32);
+    this.block = (e.k as ThreadKernels).sum_block();
   }
 
   /** Threads in all: the workers and the caller. */
@@ -256,6 +266,90 @@ export class Pool {
     ranges.forEach(([a], t) => {
       for (let g = 0; g < counts[t]; g++) total += f[a + g];
     });
+    return total;
+  }
+
+  /** cross_entropy_prob split by rows; each row's loss lands in parts, summed here in row order. */
+  crossEntropyProb(logits: number, target: number, weight: number, grad: number, losses: number, rows: number,
+    cols: number, smoothing: number, scale: number): number {
+    if (rows * cols < MIN_ELEMS || rows < 2) {
+      return this.k.cross_entropy_prob(logits, target, weight, grad, losses, rows, cols, smoothing, scale);
+    }
+    const parts = this.e.alloc(rows * 8); // inside the caller's mark, released with it
+    this.run("cross_entropy_prob_parts", split(rows, this.size, 1).map(([a, b]) => {
+      const o = a * cols * 4;
+      return [logits + o, target + o, weight, grad + o, losses === 0 ? 0 : losses + a * 4, b - a, cols, smoothing, scale,
+        parts + a * 8];
+    }));
+    return this.sumParts(parts, rows);
+  }
+
+  /**
+   * bce_with_logits split at its block boundaries (`period` elements with pos weights, which then start every share on
+   * a row, else the sum block); the block sums are added here in order, as the single call adds them.
+   */
+  bce(logits: number, target: number, posWeight: number, period: number, grad: number, losses: number, n: number,
+    scale: number): number {
+    const step = posWeight === 0 ? this.block : period;
+    const blocks = Math.ceil(n / step);
+    if (n < MIN_ELEMS || blocks < 2) return this.k.bce_with_logits(logits, target, posWeight, period, grad, losses, n, scale);
+    const parts = this.e.alloc(blocks * 8);
+    this.run("bce_with_logits_parts", split(blocks, this.size, 1).map(([a, b]) => {
+      const o = a * step * 4;
+      return [logits + o, target + o, posWeight, period, grad + o, losses === 0 ? 0 : losses + o,
+        Math.min(n, b * step) - a * step, scale, parts + a * 8];
+    }));
+    return this.sumParts(parts, blocks);
+  }
+
+  /** The quadratic cost split at sum-block boundaries; block sums added in order, then / (2 rows) as the single call. */
+  quadratic(a: number, y: number, grad: number, n: number, rows: number): number {
+    const blocks = Math.ceil(n / this.block);
+    if (n < MIN_ELEMS || blocks < 2) return this.k.quadratic_cost(a, y, grad, n, rows);
+    const parts = this.e.alloc(blocks * 8);
+    this.run("quadratic_cost_parts", split(blocks, this.size, 1).map(([s, t]) => {
+      const o = s * this.block * 4;
+      return [a + o, y + o, grad + o, Math.min(n, t * this.block) - s * this.block, rows, parts + s * 8];
+    }));
+    return this.sumParts(parts, blocks) / (2 * rows);
+  }
+
+  /** softmax_backward or log_softmax_backward, split by rows. */
+  softmaxBackward(log: boolean, y: number, dy: number, dx: number, rows: number, cols: number): void {
+    const fn = log ? "log_softmax_backward" : "softmax_backward";
+    if (rows * cols < MIN_ELEMS || rows < 2) {
+      this.k[fn](y, dy, dx, rows, cols);
+      return;
+    }
+    this.run(fn, split(rows, this.size, 1).map(([a, b]) => {
+      const o = a * cols * 4;
+      return [y + o, dy + o, dx + o, b - a, cols];
+    }));
+  }
+
+  /** The inverse softmax, split by rows. */
+  logitsFromProbs(p: number, z: number, rows: number, cols: number): void {
+    if (rows * cols < MIN_ELEMS || rows < 2) {
+      this.k.logits_from_probs(p, z, rows, cols);
+      return;
+    }
+    this.run("logits_from_probs", split(rows, this.size, 1).map(([a, b]) => [p + a * cols * 4, z + a * cols * 4, b - a, cols]));
+  }
+
+  /** The sigmoid of n elements, split in multiples of 4. */
+  sigmoid(x: number, y: number, n: number): void {
+    if (n < MIN_ELEMS) {
+      this.k.sigmoid_forward(x, y, n);
+      return;
+    }
+    this.run("sigmoid_forward", split(n, this.size, 4).map(([a, b]) => [x + a * 4, y + a * 4, b - a]));
+  }
+
+  /** The sum, in order, of `count` f64 partial results at parts. */
+  private sumParts(parts: number, count: number): number {
+    const f = new Float64Array(this.e.memory.buffer, parts, count);
+    let total = 0;
+    for (let i = 0; i < count; i++) total += f[i];
     return total;
   }
 

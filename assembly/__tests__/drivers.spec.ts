@@ -3,7 +3,10 @@
 import {
   softmax_forward, log_softmax_forward, softmax_backward, log_softmax_backward, logits_from_probs,
 } from "../softmax";
-import { cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost } from "../loss";
+import {
+  cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost, cross_entropy_prob_parts,
+  bce_with_logits_parts, quadratic_cost_parts,
+} from "../loss";
 
 const WIDTHS: i32[] = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 4095, 4096, 4097, 8193];
 const ROWS: i32[] = [1, 3, 5, 8, 9, 13]; // groups of eight and four rows (the narrow path) and what remains
@@ -27,6 +30,12 @@ function check(what: string, rows: i32, cols: i32, i: i32, got: f64, want: f64, 
   if (close(got, want, rel, abs)) return;
   log<string>(what + " " + rows.toString() + "x" + cols.toString() + " [" + i.toString() + "] got " + got.toString() + " want " + want.toString());
   expect<bool>(false).toBe(true);
+}
+/** The in-order f64 sum of count parts, as the thread pool adds them. */
+function sumParts(parts: usize, count: i32): f64 {
+  let t: f64 = 0;
+  for (let i = 0; i < count; i++) t += load<f64>(parts + (<usize>i << 3));
+  return t;
 }
 /** float64 log-sum-exp of row r. */
 function lse(x: usize, r: i32, cols: i32, scale: f64): f64 {
@@ -269,5 +278,27 @@ describe("loss drivers", () => {
       }
       check("quadratic cost", rows, cols, 0, c, s / (2.0 * <f64>rows), 2e-5, 0);
     }
+  });
+
+  it("the threads build's _parts forms: their parts summed in order are the driver's total, bit for bit", () => {
+    const parts = heap.alloc(<usize>MAXN << 3);
+    for (let a = 0; a < WIDTHS.length; a++) for (let b = 0; b < ROWS.length; b++) {
+      const cols = WIDTHS[a]; const rows = ROWS[b]; const n = rows * cols;
+      fill(x, n, -8, 8); fill(q, n, 0, 1); fill(w, cols, 0.2, 2);
+      const ce = cross_entropy_prob(x, q, w, g, 0, rows, cols, 0.1, 0.5);
+      cross_entropy_prob_parts(x, q, w, y, 0, rows, cols, 0.1, 0.5, parts);
+      expect<f64>(sumParts(parts, rows)).toBe(ce);
+      expect<i32>(memory.compare(g, y, <usize>n << 2)).toBe(0);
+      const blocks = (n + 4095) / 4096;
+      const bce = bce_with_logits(x, q, 0, 0, g, 0, n, 0.5);
+      bce_with_logits_parts(x, q, 0, 0, y, 0, n, 0.5, parts);
+      expect<f64>(sumParts(parts, blocks)).toBe(bce);
+      expect<i32>(memory.compare(g, y, <usize>n << 2)).toBe(0);
+      const quad = quadratic_cost(x, q, g, n, rows);
+      quadratic_cost_parts(x, q, y, n, rows, parts);
+      expect<f64>(sumParts(parts, blocks) / (2.0 * <f64>rows)).toBe(quad);
+      expect<i32>(memory.compare(g, y, <usize>n << 2)).toBe(0);
+    }
+    heap.free(parts);
   });
 });

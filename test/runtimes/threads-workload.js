@@ -1,6 +1,6 @@
 // The threads suite's extra work (test/threads.test.ts, in Node and in Chromium): shapes large enough to take the
-// parallel softmax, logSoftmax and crossEntropy paths, and seeded Network fits whose layers take the parallel GEMMs
-// (forward, dX, dense and zero-skipping dW). Plain ESM, `lib` is the softmax-wasm namespace after `await lib.ready()`.
+// parallel path of every kernel the pool splits (on Float32Arrays and on WasmArrays), and seeded Network fits whose
+// layers take the parallel GEMMs (forward, dX, dense and zero-skipping dW). Plain ESM, `lib` is the softmax-wasm namespace after `await lib.ready()`.
 import { digest, floats } from "./workload.js";
 
 export async function parallelDigests(lib) {
@@ -15,6 +15,21 @@ export async function parallelDigests(lib) {
       parts.push(r.loss, r.grad);
     }
     out[`${rows}x${cols}`] = await digest(parts);
+    // the other kernels the pool splits: backward passes, soft targets, BCE and the quadratic cost by blocks, sigmoid
+    const y = lib.softmax(x, cols), dy = floats(rows * cols, 1, rows * 3 + cols), q = lib.softmax(floats(rows * cols, 2, cols + 9), cols);
+    const more = [lib.softmaxBackward(y, dy, cols), lib.logSoftmaxBackward(lib.logSoftmax(x, cols), dy, cols),
+      lib.sigmoid(x), lib.logitsFromProbs(q, cols)];
+    for (const opts of [{}, { reduction: "none", labelSmoothing: 0.1, weight: floats(cols, 1, 7).map(Math.abs) }]) {
+      const r = lib.crossEntropy(x, cols, q, opts);
+      more.push(r.loss, r.grad);
+    }
+    for (const opts of [{}, { reduction: "none", posWeight: floats(cols, 1, 8).map(Math.abs) }, { reduction: "sum" }]) {
+      const r = lib.binaryCrossEntropyWithLogits(x, q, opts);
+      more.push(r.loss, r.grad);
+    }
+    const quad = lib.quadraticCost(y, q, cols);
+    more.push(quad.loss, quad.grad);
+    out[`${rows}x${cols} more`] = await digest(more);
     // the same calls on WasmArrays (no copies: the pool works in place), which must give the same bits
     const xa = lib.wasmArray(x), ya = lib.wasmArray(x.length), ga = lib.wasmArray(x.length);
     const resident = [lib.softmax(xa, cols, { out: ya }).data.slice(), lib.logSoftmax(xa, cols, { temperature: 0.7 })];
