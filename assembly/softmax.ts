@@ -187,31 +187,13 @@ export function rcountfinite(x: usize, n: usize): i32 {
 
 // ---- row drivers: x is (rows, cols) row-major; long rows reduce in f32 blocks added up in f64 ----
 
-/** Row sum of e^(x - max) stored into y, over blocks. */
+/** Row sum of e^(x - max) stored into y, over blocks (the exp-sum pass of softmaxRow, for the losses). */
 export function blockedExpSum(x: usize, y: usize, n: usize, max: f32): f64 {
-  let sum: f64 = 0;
-  for (let off: usize = 0; off < n; off += BLOCK) {
-    sum += raddstoreexpminusmax(x + (off << 2), y + (off << 2), min(BLOCK, n - off), max);
-  }
-  return sum;
+  return rowExpSum(x, y, n, 1, max, false, 0);
 }
 
 // Below this scale (temperature above ~1e30) x - max could overflow before the scaling: scale first.
 const TINY_SCALE: f32 = 1e-30;
-
-/**
- * y = (x - max x) * scale for one row, so a temperature costs one cheap pass and the exp passes stay scale-free;
- * the difference is taken before scaling (exact for close logits). Returns the max of y, which is 0.
- */
-function shiftscale(x: usize, y: usize, n: usize, scale: f32): f32 {
-  if (scale < TINY_SCALE) {
-    vscale(x, y, n, scale);
-    x = y;
-    scale = 1;
-  }
-  vsubmulsub(x, y, n, rmax(x, n), scale, 0);
-  return 0;
-}
 
 // Rows narrower than this go four at a time through transposed column vectors: no horizontal reductions, no
 // partial vectors in the exp, and four rows' dependency chains side by side (one row at a time is latency-bound).
@@ -298,23 +280,76 @@ export function set_scratch_cols(a: usize, b: usize): void { colsA = a; colsB = 
   else transposeStore4(cols4(), y, n, f32x4.div(one, s), f32x4.splat(0));
 }
 
+// One row in three passes: the max, the exp-sum over blocks, the scaling (or the log's shift). The threads build runs
+// them on segments of one long row (softmax_row_part), segments starting at multiples of BLOCK: the same block sums.
+
+/** Pass 1: max x, or with a huge temperature max of y = x * scale (scaled first: x - max could overflow). */
+// @ts-ignore: decorator
+@inline function rowMax(x: usize, y: usize, n: usize, scale: f32): f32 {
+  if (scale < TINY_SCALE) {
+    vscale(x, y, n, scale);
+    return rmax(y, n);
+  }
+  return rmax(x, n);
+}
+
+/**
+ * Pass 2: with a temperature y = (x - max) * scale first (the difference before the scaling: exact for close logits,
+ * and the exp passes stay scale-free), then the sum of e^(row - max) over blocks, stored into y for softmax; each
+ * block's f64 sum also goes to parts when that is not 0.
+ */
+// @ts-ignore: decorator
+@inline function rowExpSum(x: usize, y: usize, n: usize, scale: f32, max: f32, log: bool, parts: usize): f64 {
+  let src = x;
+  let m = max;
+  if (scale != 1) {
+    if (scale < TINY_SCALE) vsubmulsub(y, y, n, max, 1, 0);
+    else vsubmulsub(x, y, n, max, scale, 0);
+    src = y;
+    m = 0;
+  }
+  let sum: f64 = 0;
+  for (let off: usize = 0, k: usize = 0; off < n; off += BLOCK, k++) {
+    const len = min(BLOCK, n - off);
+    const block: f64 = log ? raddexpminusmax(src + (off << 2), len, m) : raddstoreexpminusmax(src + (off << 2), y + (off << 2), len, m);
+    if (parts != 0) store<f64>(parts + (k << 3), block);
+    sum += block;
+  }
+  return sum;
+}
+
+/** Pass 3: y = e^(row - max) / sum, or y = row - max - ln sum for log-softmax. */
+// @ts-ignore: decorator
+@inline function rowFinish(x: usize, y: usize, n: usize, scale: f32, max: f32, sum: f64, log: bool): void {
+  if (log) vsubmulsub(scale != 1 ? y : x, y, n, scale != 1 ? 0 : max, 1, logf(<f32>sum));
+  else vscale(y, y, n, <f32>(1.0 / sum));
+}
+
 /** Softmax (or log-softmax) of one row of n floats at x into y (may be x). */
 // @ts-ignore: decorator
 @inline function softmaxRow(x: usize, y: usize, n: usize, scale: f32, log: bool): void {
-  let max: f32;
-  if (scale == 1) {
-    max = rmax(x, n);
-  } else {
-    max = shiftscale(x, y, n, scale);
-    x = y;
-  }
-  if (log) {
-    let sum: f64 = 0;
-    for (let off: usize = 0; off < n; off += BLOCK) sum += raddexpminusmax(x + (off << 2), min(BLOCK, n - off), max);
-    vsubmulsub(x, y, n, max, 1, logf(<f32>sum));
-  } else {
-    vscale(y, y, n, <f32>(1.0 / blockedExpSum(x, y, n, max)));
-  }
+  const max = rowMax(x, y, n, scale);
+  rowFinish(x, y, n, scale, max, rowExpSum(x, y, n, scale, max, log, 0), log);
+}
+
+/**
+ * The threads build's share of one long row: pass 0 returns the segment's max, pass 1 stores its block sums at parts,
+ * pass 2 scales it given the whole row's max and sum. Segments start at multiples of BLOCK of the row.
+ */
+export function softmax_row_part(
+  x: usize, // (n,) a segment of the row
+  y: usize, // (n,) out, may be x
+  n: i32, scale: f32, log: i32,
+  pass: i32,  // 0, 1 or 2
+  max: f32,   // passes 1 and 2: the whole row's max (of the scaled row for a huge temperature)
+  sum: f64,   // pass 2: the whole row's sum
+  parts: usize, // pass 1: (ceil(n / BLOCK),) f64 block sums
+): f32 {
+  const len = <usize>n;
+  if (pass == 0) return rowMax(x, y, len, scale);
+  if (pass == 1) rowExpSum(x, y, len, scale, max, log != 0, parts);
+  else rowFinish(x, y, len, scale, max, sum, log != 0);
+  return 0;
 }
 
 /** Rows under NARROW classes eight, then four at a time as columns; the rest one by one. */

@@ -1,5 +1,8 @@
-// Benchmark: softmax / logSoftmax / crossEntropy of softmax-wasm (../dist) against a plain-JS stable version,
-// TensorFlow.js on its wasm backend, and the memory ceiling (a Float32Array.set copy of the same bytes).
+// Benchmark: every kernel of softmax-wasm (../dist) against a plain-JS stable version (bench/reference.js),
+// TensorFlow.js on its wasm backend, and the memory ceiling (a Float32Array.set copy of the same n floats).
+// softmax, logSoftmax and crossEntropy (class-index labels) run at six shapes; softmaxBackward, logSoftmaxBackward,
+// crossEntropy with probability targets ("crossEntropy (soft)"), binaryCrossEntropyWithLogits, sigmoid, quadraticCost
+// and logitsFromProbs at [64,10], [256,1000] and [32,32000] only, to keep the run a few minutes long.
 //
 //   node bench/kernels.js [--quick] [--json FILE] [--threads N] [--relaxed] [--ours-only]
 //   (npm run bench:kernels = npm run build && node bench/kernels.js; npm run bench runs it from bench/report.js)
@@ -16,7 +19,10 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Bench } from "tinybench";
 import * as tf from "@tensorflow/tfjs";
-import { softmaxJS, logSoftmaxJS, crossEntropyJS } from "./reference.js";
+import {
+  softmaxJS, logSoftmaxJS, crossEntropyJS, softmaxBackwardJS, logSoftmaxBackwardJS, crossEntropySoftJS,
+  binaryCrossEntropyWithLogitsJS, sigmoidJS, quadraticCostJS, logitsFromProbsJS,
+} from "./reference.js";
 import { useTfWasm, mulberry32, batched } from "./common.js";
 import { fmtUs, fmtGBps, fmtRatio, fmtPct, textTable, markdownTable } from "./format.js";
 
@@ -53,6 +59,11 @@ for (let i = 0; i < args.length; i++) {
 const ALL_SHAPES = [[64, 10], [4096, 10], [256, 1000], [32, 32000], [4, 128000], [1, 1000000]];
 const SHAPES = quick ? [[64, 10], [256, 1000]] : ALL_SHAPES;
 const OPS = ["softmax", "logSoftmax", "crossEntropy"];
+const MORE_OPS = ["softmaxBackward", "logSoftmaxBackward", "crossEntropy (soft)", "binaryCrossEntropyWithLogits", "sigmoid",
+  "quadraticCost", "logitsFromProbs"];
+const MORE_SHAPES = new Set(["64x10", "256x1000", "32x32000"]); // where MORE_OPS run (both --quick shapes among them)
+const LOSS_OPS = new Set(["crossEntropy", "crossEntropy (soft)", "binaryCrossEntropyWithLogits", "quadraticCost"]);
+const OP_WIDTH = Math.max(...OPS.concat(MORE_OPS).map((op) => op.length));
 const IMPLS = oursOnly ? ["ours", "wasm"] : ["ours", "wasm", "js", "tfjs", "copy"];
 const variant = threads > 1 || relaxed || oursOnly; // not the default run: bench/RESULTS.md is left alone
 const IMPL_TITLE = { ours: "ours", wasm: "ours WasmArray", js: "plain JS", tfjs: "tfjs-wasm", copy: "copy" };
@@ -65,7 +76,14 @@ const BATCH_MS = 0.05;
 const MAX_ITERATIONS = 64; // tinybench's default minimum iteration count, lowered for slow calls
 const MIN_ITERATIONS = 3; // the floor for the slowest calls (tfjs crossEntropy on wide rows)
 
-const BYTES_PER_ELEMENT = 8; // 4 read + 4 written, what the copy ceiling moves
+// Bytes an op must move per element, 4 per float read or written (a loss value aside): 8 for one input and one output,
+// 12 where two inputs are read. The copy ceiling moves 8 (n floats read, n written) whatever the op.
+const BYTES_PER_ELEMENT = {
+  softmax: 8, logSoftmax: 8, crossEntropy: 8, softmaxBackward: 12, logSoftmaxBackward: 12, "crossEntropy (soft)": 12,
+  binaryCrossEntropyWithLogits: 12, sigmoid: 8, quadraticCost: 12, logitsFromProbs: 8,
+};
+const COPY_BYTES_PER_ELEMENT = 8;
+const TWO_INPUT_OPS = Object.keys(BYTES_PER_ELEMENT).filter((op) => BYTES_PER_ELEMENT[op] === 12);
 
 function fail(msg) {
   console.error(`bench: ${msg}`);
@@ -123,13 +141,23 @@ const notes = [
   `Per call: tinybench median / mean over ${TIME_MS} ms per task after ${WARMUP_MS} ms warmup; calls under ` +
     `${BATCH_MS * 1000} us are batched, each sample being the mean of a batch.`,
   "ours: softmax-wasm API with a preallocated out / grad buffer (includes the copies into and out of Wasm memory). " +
-    "ours WasmArray: the same call with x and out / grad WasmArrays (in Wasm memory already: no copies). " +
-    "plain JS: max, exp-sum, scale loops over Float32Array. tfjs-wasm: op + dataSync() of the result(s) " +
-    "(crossEntropy: valueAndGrad of tf.losses.softmaxCrossEntropy, one-hot labels). copy: Float32Array.set of the same n floats.",
-  `GB/s = rows*cols*${BYTES_PER_ELEMENT} bytes / median; vs JS, vs tfjs = their median / ours; of copy = copy median / ours median. ` +
-    "At these sizes (at most 4 MB each way) the copy mostly runs from cache, so it is a ceiling, not DRAM bandwidth.",
-  "Before timing, every shape's output of ours and tfjs is checked element-wise against plain JS (ours to 1e-4; tfjs to " +
-    "20x that, as it sums a row in float32); a mismatch aborts the run.",
+    "ours WasmArray: the same call with every float operand and out / grad WasmArrays (in Wasm memory already: no copies). " +
+    "plain JS: the stable loops of bench/reference.js over Float32Array. tfjs-wasm: op + dataSync() of the result(s); " +
+    "crossEntropy: valueAndGrad of tf.losses.softmaxCrossEntropy with one-hot labels, crossEntropy (soft) with the " +
+    "probability rows; softmaxBackward, logSoftmaxBackward: tfjs's own Softmax / LogSoftmax gradient formula on y (logp) " +
+    "and dy, as a tfjs backward pass runs it (tf.grad would recompute the forward pass first); binaryCrossEntropyWithLogits: " +
+    "valueAndGrad of tf.losses.sigmoidCrossEntropy (its default reduction is the mean over all elements); quadraticCost: " +
+    "valueAndGrad of a.sub(y).square().sum().div(2 rows); logitsFromProbs: tf.log(p) minus its row mean. " +
+    "copy: Float32Array.set of the same n floats.",
+  "Inputs: logits x ~ N(0, 2^2) (and labels uniform); y = softmax(x) and logp = logSoftmax(x) (y is also logitsFromProbs' " +
+    "p and quadraticCost's a); dy ~ N(0, 1); probability targets q = softmax of other N(0, 2^2) logits (also quadraticCost's " +
+    "y); binaryCrossEntropyWithLogits targets ~ U[0, 1).",
+  `GB/s = rows*cols*B/elem bytes / median, B/elem being 4 per float the op reads or writes per element: 8, or 12 for ` +
+    `${TWO_INPUT_OPS.join(", ")}, which read two inputs (the copy: 8). vs JS, vs tfjs = their median / ours; of copy = ` +
+    "copy median / ours median (a copy of n floats, even for an op that reads 2n). At these sizes (at most 4 MB each way) " +
+    "the copy mostly runs from cache, so it is a ceiling, not DRAM bandwidth.",
+  "Before timing, every shape's output (a loss's value and gradient) of ours and tfjs is checked element-wise against " +
+    "plain JS (ours to 1e-4; tfjs to 20x that, as it sums a row in float32); a mismatch aborts the run.",
 ];
 const load = os.loadavg()[0];
 meta.loadAverage1m = load;
@@ -138,20 +166,49 @@ console.log("");
 
 // ---------------------------------------------------------------- data
 
+/** n samples of N(0, sd^2) by Box-Muller. */
+function gaussians(rand, n, sd) {
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = 1 - rand();
+    const v = rand();
+    const r = sd * Math.sqrt(-2 * Math.log(u));
+    x[i] = r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) x[i + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+  return x;
+}
+
 /** Logits ~ N(0, 2^2), labels uniform, the same for a given shape on every run. */
 function makeData(rows, cols) {
   const rand = mulberry32(rows * 1000003 + cols);
-  const x = new Float32Array(rows * cols);
-  for (let i = 0; i < x.length; i += 2) {
-    const u = 1 - rand();
-    const v = rand();
-    const r = 2 * Math.sqrt(-2 * Math.log(u));
-    x[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < x.length) x[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
+  const x = gaussians(rand, rows * cols, 2);
   const labels = new Int32Array(rows);
   for (let r = 0; r < rows; r++) labels[r] = Math.min(cols - 1, Math.floor(rand() * cols));
   return { x, labels };
+}
+
+/**
+ * The other kernels' operands, from x and a generator of their own (so x and the labels stay those of makeData):
+ * y = softmax(x), logp = logSoftmax(x), dy ~ N(0, 1), probability rows q = softmax of other N(0, 2^2) logits and
+ * binary targets t ~ U[0, 1). Each as a Float32Array, a tfjs tensor (yT, ...) and a WasmArray (yW, ...).
+ */
+function makeMoreData(rows, cols, x) {
+  const rand = mulberry32(rows * 1000003 + cols + 1);
+  const n = rows * cols;
+  const floats = {
+    y: softmaxJS(x, cols, new Float32Array(n)),
+    logp: logSoftmaxJS(x, cols, new Float32Array(n)),
+    dy: gaussians(rand, n, 1),
+    q: softmaxJS(gaussians(rand, n, 2), cols, new Float32Array(n)),
+    t: Float32Array.from({ length: n }, rand),
+  };
+  const more = { ...floats };
+  for (const [k, v] of Object.entries(floats)) {
+    more[`${k}T`] = tf.tensor2d(v, [rows, cols]);
+    more[`${k}W`] = lib.wasmArray(v);
+  }
+  return more;
 }
 
 // ---------------------------------------------------------------- correctness
@@ -171,16 +228,24 @@ function worst(a, b, rtol, atol) {
   return { w, at, detail: at >= 0 ? `at [${at}]: ${a[at]} vs reference ${b[at]}` : "" };
 }
 
-// Tolerances (|a - b| <= atol + rtol |b| element-wise): probabilities (softmax, and the crossEntropy gradient times
-// rows, i.e. p - onehot) to 1e-4 relative with a floor of 1e-4 of a uniform row's probability; log-probabilities to
-// 1e-4 absolute plus 1e-5 relative; the loss to 1e-4 (relative above 1). tfjs is held to TFJS_SLACK times these: it
-// sums a row's exponentials in float32 one by one, so its log-sum-exp on a 1,000,000-wide row is off by ~1e-3.
+// Tolerances (|a - b| <= atol + rtol |b| element-wise): row probabilities (softmax, a softmax cross-entropy or
+// quadratic-cost gradient times rows, i.e. p - q, and softmaxBackward's y (dy - s)) to 1e-4 relative with a floor of
+// 1e-4 of a uniform row's probability; element-wise ones (sigmoid, the BCE gradient times n) to 1e-4 relative plus
+// 1e-6; logits and log-probabilities (and logSoftmaxBackward's dy - p s) to 1e-4 absolute plus 1e-5 relative; the loss
+// to 1e-4 (relative above 1). tfjs is held to TFJS_SLACK times these: it sums a row's exponentials in float32 one by
+// one, so its log-sum-exp on a 1,000,000-wide row is off by ~1e-3.
 const TFJS_SLACK = 20;
 const accuracy = new Map(); // "op [r,c] impl" -> worst error as a fraction of the strict tolerance
+const KIND = {
+  softmax: "prob", logSoftmax: "log", crossEntropy: "prob", softmaxBackward: "prob", logSoftmaxBackward: "log",
+  "crossEntropy (soft)": "prob", binaryCrossEntropyWithLogits: "unit", sigmoid: "unit", quadraticCost: "prob",
+  logitsFromProbs: "log",
+};
 
 function tolerance(kind, cols, impl) {
   const k = impl === "tfjs" ? TFJS_SLACK : 1;
-  return kind === "prob" ? [k * 1e-4, (k * 1e-4) / cols] : [k * 1e-5, k * 1e-4];
+  if (kind === "prob") return [k * 1e-4, (k * 1e-4) / cols];
+  return kind === "unit" ? [k * 1e-4, k * 1e-6] : [k * 1e-5, k * 1e-4];
 }
 
 function checkArray(what, impl, a, b, kind, cols) {

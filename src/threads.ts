@@ -32,6 +32,8 @@ export interface ThreadKernels extends Kernels {
     n: number, scale: number, parts: number): void;
   quadratic_cost_parts(a: number, y: number, grad: number, n: number, rows: number, parts: number): void;
   sum_block(): number;
+  softmax_row_part(x: number, y: number, n: number, scale: number, log: number, pass: number, max: number, sum: number,
+    parts: number): number;
 }
 
 /** What a worker gets to start (thread-worker.ts / thread-worker-node.ts). */
@@ -57,7 +59,7 @@ export const JOB_FNS = [
   "gemm_forward", "gemm_forward_sparse", "gemm_dw_rows", "gemm_dw_sparse_rows", "gemm_dx_t", "softmax_forward",
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
-  "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "quit",
+  "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "quit",
 ] as const;
 export type JobFn = (typeof JOB_FNS)[number];
 
@@ -238,9 +240,13 @@ export class Pool {
     this.run("gemm_dx_t", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, wt, dx + a * I * 4, b - a, I, O]));
   }
 
-  /** Softmax or log-softmax of rows, split by rows (narrow ones in multiples of 8). */
+  /** Softmax or log-softmax of rows, split by rows (narrow ones in multiples of 8), or fewer long rows each in segments. */
   softmaxRows(log: boolean, x: number, y: number, rows: number, cols: number, scale: number): void {
     const fn = log ? "log_softmax_forward" : "softmax_forward";
+    if (rows < this.size && cols >= MIN_ELEMS) {
+      for (let r = 0; r < rows; r++) this.softmaxLongRow(log, x + r * cols * 4, y + r * cols * 4, cols, scale);
+      return;
+    }
     if (rows * cols < MIN_ELEMS || rows < 2) {
       this.k[fn](x, y, rows, cols, scale);
       return;
@@ -343,6 +349,22 @@ export class Pool {
       return;
     }
     this.run("sigmoid_forward", split(n, this.size, 4).map(([a, b]) => [x + a * 4, y + a * 4, b - a]));
+  }
+
+  /**
+   * One long row split into segments of whole sum blocks, in the single-thread kernel's three passes: the segments'
+   * maxes (their max is the row's: max is exact in any order), their block sums (added here in order), the scaling.
+   */
+  private softmaxLongRow(log: boolean, x: number, y: number, n: number, scale: number): void {
+    const blocks = Math.ceil(n / this.block);
+    const segments = split(blocks, this.size, 1).map(([a, b]) => [a, a * this.block, Math.min(n, b * this.block)]);
+    const job = (pass: number, max: number, sum: number, parts: number) => segments.map(([k, a, b]) =>
+      [x + a * 4, y + a * 4, b - a, scale, log ? 1 : 0, pass, max, sum, parts === 0 ? 0 : parts + k * 8]);
+    let max = -Infinity;
+    for (const m of this.run("softmax_row_part", job(0, 0, 0, 0))) if (m > max) max = m; // rmax: NaN never wins
+    const parts = this.e.alloc(blocks * 8); // inside the caller's mark, released with it
+    this.run("softmax_row_part", job(1, max, 0, parts));
+    this.run("softmax_row_part", job(2, max, this.sumParts(parts, blocks), 0));
   }
 
   /** The sum, in order, of `count` f64 partial results at parts. */

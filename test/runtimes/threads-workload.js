@@ -5,7 +5,7 @@ import { digest, floats } from "./workload.js";
 
 export async function parallelDigests(lib) {
   const out = {};
-  for (const [rows, cols] of [[523, 33], [64, 1000], [9, 4097], [3, 6000], [40, 10]]) {
+  for (const [rows, cols] of [[523, 33], [64, 1000], [9, 4097], [3, 6000], [1, 50000], [2, 20000], [40, 10]]) {
     const x = floats(rows * cols, 8, rows + cols);
     const labels = Int32Array.from({ length: rows }, (_, i) => (i * 7) % cols);
     labels[3] = -100;
@@ -17,7 +17,8 @@ export async function parallelDigests(lib) {
     out[`${rows}x${cols}`] = await digest(parts);
     // the other kernels the pool splits: backward passes, soft targets, BCE and the quadratic cost by blocks, sigmoid
     const y = lib.softmax(x, cols), dy = floats(rows * cols, 1, rows * 3 + cols), q = lib.softmax(floats(rows * cols, 2, cols + 9), cols);
-    const more = [lib.softmaxBackward(y, dy, cols), lib.logSoftmaxBackward(lib.logSoftmax(x, cols), dy, cols),
+    const more = [lib.softmax(x, cols, { temperature: 1e31 }), lib.logSoftmax(x, cols, { temperature: 1e31 }),
+      lib.softmaxBackward(y, dy, cols), lib.logSoftmaxBackward(lib.logSoftmax(x, cols), dy, cols),
       lib.sigmoid(x), lib.logitsFromProbs(q, cols)];
     for (const opts of [{}, { reduction: "none", labelSmoothing: 0.1, weight: floats(cols, 1, 7).map(Math.abs) }]) {
       const r = lib.crossEntropy(x, cols, q, opts);
