@@ -25,7 +25,7 @@ export interface EpochInfo { loss: number; accuracy?: number; valLoss?: number; 
 export interface FitOptions {
   epochs: number; batchSize?: number; shuffle?: boolean; seed?: number; optimizer?: Optimizer;
   validation?: { x: Uint8Array | Float32Array; labels: Uint8Array | Int32Array };
-  onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number }) => void;
+  onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number; accuracy: number }) => void;
   onEpoch?: (info: { epoch: number } & EpochInfo) => void;
   signal?: AbortSignal;
 }
@@ -372,12 +372,13 @@ export class Network {
           this.gather(data, ws, order + b * batchSize * 4, B);
           const out = this.forward(ws, B, data.sparse);
           const cost = this.loss(ws, B);
-          correct += this.k.count_correct(out, ws.labels, B, this.sizes.at(-1)!);
+          const hits = this.k.count_correct(out, ws.labels, B, this.sizes.at(-1)!);
+          correct += hits;
           this.backward(ws, B, data.sparse);
           this.update(opt);
           this.steps++;
           total += cost;
-          onBatch?.({ epoch, batch: b, batches, loss: cost / B });
+          onBatch?.({ epoch, batch: b, batches, loss: cost / B, accuracy: hits / B }); // before this batch's update
           await yieldToEventLoop();
         }
         const info: EpochInfo = { loss: total / rows, accuracy: correct / rows, seconds: 0 };

@@ -248,4 +248,17 @@ describe("validation and batched evaluation", () => {
       .rejects.toThrow(/opts.validation.x has no rows/);
     net.dispose();
   });
+
+  it("onBatch reports each batch's mean loss and accuracy (before its update); they add up to the epoch's figures", async () => {
+    const { x, labels } = data(100, 6, 3, 41);
+    const net = new Network({ sizes: [6, 5, 3], seed: 4 });
+    const seen: { batch: number; loss: number; accuracy: number }[] = [];
+    const r = await net.fit(x, labels, { epochs: 1, batchSize: 32, onBatch: ({ batch, loss, accuracy }) => seen.push({ batch, loss, accuracy }) });
+    expect(seen.map((s) => s.batch)).toEqual([0, 1, 2, 3]);
+    const sizes = [32, 32, 32, 4]; // the last batch holds the remaining 4 rows
+    for (const [i, s] of seen.entries()) expect(Number.isInteger(s.accuracy * sizes[i])).toBe(true);
+    expect(seen.reduce((t, s, i) => t + s.accuracy * sizes[i], 0) / 100).toBeCloseTo(r.epochs[0].accuracy!, 12);
+    expect(seen.reduce((t, s, i) => t + s.loss * sizes[i], 0) / 100).toBeCloseTo(r.epochs[0].loss, 6);
+    net.dispose();
+  });
 });
