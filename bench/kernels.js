@@ -315,91 +315,150 @@ async function measure(fn) {
 // tfjs: the dataSync() result is carried out of tf.tidy through a variable, never returned from the tidy callback:
 // tidy walks whatever its callback returns looking for tensors, key by key, which for a returned Float32Array of
 // 256,000 floats costs ~90 ms a call and would be timed as if it were tfjs's softmax.
+/** A tfjs call: the tensor f() makes, read back with dataSync() inside a tidy. */
+function tfArray(f) {
+  return () => {
+    let r;
+    tf.tidy(() => { r = f().dataSync(); });
+    return r;
+  };
+}
+
+/** A tfjs loss: lossAndGrad (a tf.valueAndGrad) at z, its value and gradient read back inside a tidy. */
+function tfLoss(lossAndGrad, z) {
+  return () => {
+    let r;
+    tf.tidy(() => {
+      const { value, grad } = lossAndGrad(z);
+      r = { loss: value.dataSync()[0], grad: grad.dataSync() };
+    });
+    sink += r.loss;
+    return r;
+  };
+}
+
+/** A loss call's result, its loss kept in the sink. */
+function kept(r) {
+  sink += r.loss;
+  return r;
+}
+
 function implementations(op, rows, cols, d) {
   const { x, labels, out, grad, ref, copyDst, xT, onehotT, xW, outW } = d;
-  if (op === "softmax") {
-    const opts = { out };
-    const optsW = { out: outW };
-    return {
+  const { y, logp, dy, q, t, yT, logpT, dyT, qT, tT, yW, logpW, dyW, qW, tW } = d;
+  const opts = { out };
+  const optsW = { out: outW };
+  const mean = { reduction: "mean", grad };
+  const meanW = { reduction: "mean", grad: outW };
+  const copy = () => copyDst.set(x);
+  switch (op) {
+    case "softmax": return {
       ours: () => lib.softmax(x, cols, opts),
       wasm: () => lib.softmax(xW, cols, optsW),
       js: () => softmaxJS(x, cols, ref),
-      tfjs: () => {
-        let r;
-        tf.tidy(() => { r = tf.softmax(xT).dataSync(); });
-        return r;
-      },
-      copy: () => copyDst.set(x),
+      tfjs: tfArray(() => tf.softmax(xT)),
+      copy,
     };
-  }
-  if (op === "logSoftmax") {
-    const opts = { out };
-    const optsW = { out: outW };
-    return {
+    case "logSoftmax": return {
       ours: () => lib.logSoftmax(x, cols, opts),
       wasm: () => lib.logSoftmax(xW, cols, optsW),
       js: () => logSoftmaxJS(x, cols, ref),
-      tfjs: () => {
-        let r;
-        tf.tidy(() => { r = tf.logSoftmax(xT).dataSync(); });
-        return r;
-      },
-      copy: () => copyDst.set(x),
+      tfjs: tfArray(() => tf.logSoftmax(xT)),
+      copy,
+    };
+    case "crossEntropy": return {
+      ours: () => kept(lib.crossEntropy(x, cols, labels, mean)),
+      wasm: () => kept(lib.crossEntropy(xW, cols, labels, meanW)),
+      js: () => kept({ loss: crossEntropyJS(x, cols, labels, ref), grad: ref }),
+      tfjs: tfLoss(tf.valueAndGrad((z) => tf.losses.softmaxCrossEntropy(onehotT, z)), xT),
+      copy,
+    };
+    // tfjs has no backward op taking y: this is its registered Softmax gradient, what its backward pass runs on the saved y
+    case "softmaxBackward": return {
+      ours: () => lib.softmaxBackward(y, dy, cols, opts),
+      wasm: () => lib.softmaxBackward(yW, dyW, cols, optsW),
+      js: () => softmaxBackwardJS(y, dy, cols, ref),
+      tfjs: tfArray(() => {
+        const dyy = dyT.mul(yT);
+        return dyy.sub(dyy.sum(1, true).mul(yT));
+      }),
+      copy,
+    };
+    // likewise tfjs's registered LogSoftmax gradient on the saved logp
+    case "logSoftmaxBackward": return {
+      ours: () => lib.logSoftmaxBackward(logp, dy, cols, opts),
+      wasm: () => lib.logSoftmaxBackward(logpW, dyW, cols, optsW),
+      js: () => logSoftmaxBackwardJS(logp, dy, cols, ref),
+      tfjs: tfArray(() => dyT.sub(dyT.sum(1, true).mul(tf.exp(logpT)))),
+      copy,
+    };
+    case "crossEntropy (soft)": return {
+      ours: () => kept(lib.crossEntropy(x, cols, q, mean)),
+      wasm: () => kept(lib.crossEntropy(xW, cols, qW, meanW)),
+      js: () => kept({ loss: crossEntropySoftJS(x, cols, q, ref), grad: ref }),
+      tfjs: tfLoss(tf.valueAndGrad((z) => tf.losses.softmaxCrossEntropy(qT, z)), xT),
+      copy,
+    };
+    // tf.losses.sigmoidCrossEntropy's default reduction (SUM_BY_NONZERO_WEIGHTS, no weights) is the mean over all elements
+    case "binaryCrossEntropyWithLogits": return {
+      ours: () => kept(lib.binaryCrossEntropyWithLogits(x, t, mean)),
+      wasm: () => kept(lib.binaryCrossEntropyWithLogits(xW, tW, meanW)),
+      js: () => kept({ loss: binaryCrossEntropyWithLogitsJS(x, t, ref), grad: ref }),
+      tfjs: tfLoss(tf.valueAndGrad((z) => tf.losses.sigmoidCrossEntropy(tT, z)), xT),
+      copy,
+    };
+    case "sigmoid": return {
+      ours: () => lib.sigmoid(x, opts),
+      wasm: () => lib.sigmoid(xW, optsW),
+      js: () => sigmoidJS(x, ref),
+      tfjs: tfArray(() => tf.sigmoid(xT)),
+      copy,
+    };
+    case "quadraticCost": {
+      const g = { grad };
+      const gW = { grad: outW };
+      return {
+        ours: () => kept(lib.quadraticCost(y, q, cols, g)),
+        wasm: () => kept(lib.quadraticCost(yW, qW, cols, gW)),
+        js: () => kept({ loss: quadraticCostJS(y, q, cols, ref), grad: ref }),
+        tfjs: tfLoss(tf.valueAndGrad((a) => a.sub(qT).square().sum().div(2 * rows)), yT),
+        copy,
+      };
+    }
+    case "logitsFromProbs": return {
+      ours: () => lib.logitsFromProbs(y, cols, opts),
+      wasm: () => lib.logitsFromProbs(yW, cols, optsW),
+      js: () => logitsFromProbsJS(y, cols, ref),
+      tfjs: tfArray(() => {
+        const l = tf.log(yT);
+        return l.sub(l.mean(1, true));
+      }),
+      copy,
     };
   }
-  const opts = { reduction: "mean", grad };
-  const optsW = { reduction: "mean", grad: outW };
-  const lossAndGrad = tf.valueAndGrad((logits) => tf.losses.softmaxCrossEntropy(onehotT, logits));
-  return {
-    ours: () => {
-      const r = lib.crossEntropy(x, cols, labels, opts);
-      sink += r.loss;
-      return r;
-    },
-    wasm: () => {
-      const r = lib.crossEntropy(xW, cols, labels, optsW);
-      sink += r.loss;
-      return r;
-    },
-    js: () => {
-      const loss = crossEntropyJS(x, cols, labels, ref);
-      sink += loss;
-      return { loss, grad: ref };
-    },
-    tfjs: () => {
-      let r;
-      tf.tidy(() => {
-        const { value, grad: g } = lossAndGrad(xT);
-        r = { loss: value.dataSync()[0], grad: g.dataSync() };
-      });
-      sink += r.loss;
-      return r;
-    },
-    copy: () => copyDst.set(x),
-  };
 }
 
 function check(op, rows, cols, impls, d) {
   const what = `${op} [${rows},${cols}]`;
-  if (op === "crossEntropy") {
+  if (LOSS_OPS.has(op)) {
     const ref = impls.js();
-    const refLoss = ref.loss;
-    const refP = ref.grad.map((g) => g * rows); // (p - onehot) per row, checked at probability scale
+    // a gradient times what the mean divides by (rows; every element for BCE) is p - target, checked at that scale
+    const scale = op === "binaryCrossEntropyWithLogits" ? rows * cols : rows;
+    const refG = ref.grad.map((g) => g * scale);
     for (const impl of ["ours", "wasm", "tfjs"]) {
-      const r = impls[impl];
-      const got = r();
-      checkScalar(what, impl, got.loss, refLoss);
-      checkArray(what, impl, Float32Array.from(floatsOf(got.grad), (g) => g * rows), refP, "prob", cols);
+      const got = impls[impl]();
+      checkScalar(what, impl, got.loss, ref.loss);
+      checkArray(what, impl, Float32Array.from(floatsOf(got.grad), (g) => g * scale), refG, KIND[op], cols);
     }
     // the class-index target really is honoured: the label entry is the one pushed down
-    const pl = ref.grad[d.labels[0]];
-    if (!(pl < 0)) fail(`${what}: reference gradient at the label is not negative (${pl})`);
+    if (op === "crossEntropy" && !(ref.grad[d.labels[0]] < 0)) {
+      fail(`${what}: reference gradient at the label is not negative (${ref.grad[d.labels[0]]})`);
+    }
   } else {
     const ref = Float32Array.from(impls.js());
-    const kind = op === "softmax" ? "prob" : "log";
-    checkArray(what, "ours", Float32Array.from(impls.ours()), ref, kind, cols);
-    checkArray(what, "wasm", Float32Array.from(floatsOf(impls.wasm())), ref, kind, cols);
-    checkArray(what, "tfjs", Float32Array.from(impls.tfjs()), ref, kind, cols);
+    for (const impl of ["ours", "wasm", "tfjs"]) {
+      checkArray(what, impl, Float32Array.from(floatsOf(impls[impl]())), ref, KIND[op], cols);
+    }
     if (op === "softmax") {
       let s = 0;
       for (let i = 0; i < cols; i++) s += d.out[i];
@@ -428,27 +487,29 @@ const cpuStarted = process.cpuUsage();
 for (const [rows, cols] of SHAPES) {
   const n = rows * cols;
   const { x, labels } = makeData(rows, cols);
+  const more = MORE_SHAPES.has(`${rows}x${cols}`);
   const d = {
     x, labels, out: new Float32Array(n), grad: new Float32Array(n), ref: new Float32Array(n),
     copyDst: new Float32Array(n), xT: tf.tensor2d(x, [rows, cols]), xW: lib.wasmArray(x), outW: lib.wasmArray(n),
     onehotT: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), cols).toFloat()),
+    ...(more ? makeMoreData(rows, cols, x) : {}),
   };
-  for (const op of OPS) {
+  for (const op of more ? OPS.concat(MORE_OPS) : OPS) {
     const impls = implementations(op, rows, cols, d);
     check(op, rows, cols, impls, d);
-    const row = { op, rows, cols, n, impl: {} };
+    const row = { op, rows, cols, n, bytesPerElement: BYTES_PER_ELEMENT[op], impl: {} };
     const acc = (impl) => accuracy.get(`${op} [${rows},${cols}] ${impl}`);
     row.errorVsStrictTolerance = { ours: acc("ours"), wasm: acc("wasm"), tfjs: acc("tfjs") };
-    process.stderr.write(`  ${op.padEnd(12)} ${`[${rows},${cols}]`.padEnd(13)} check: worst error ours ` +
+    process.stderr.write(`  ${op.padEnd(OP_WIDTH)} ${`[${rows},${cols}]`.padEnd(13)} check: worst error ours ` +
       `${acc("ours").toFixed(3)}, tfjs ${acc("tfjs").toFixed(3)} of the 1e-4 tolerance\n`);
     for (const impl of IMPLS) {
       const tensorsBefore = tf.memory().numTensors;
       const m = await measure(impls[impl]);
       const leaked = tf.memory().numTensors - tensorsBefore;
       if (leaked !== 0) fail(`${op} [${rows},${cols}] ${impl}: ${leaked} tensors leaked per run; memory is not flat`);
-      m.gbps = (n * BYTES_PER_ELEMENT) / (m.medianUs * 1e-6) / 1e9;
+      m.gbps = (n * (impl === "copy" ? COPY_BYTES_PER_ELEMENT : row.bytesPerElement)) / (m.medianUs * 1e-6) / 1e9;
       row.impl[impl] = m;
-      process.stderr.write(`  ${op.padEnd(12)} ${`[${rows},${cols}]`.padEnd(13)} ${IMPL_TITLE[impl].padEnd(9)} ` +
+      process.stderr.write(`  ${op.padEnd(OP_WIDTH)} ${`[${rows},${cols}]`.padEnd(13)} ${IMPL_TITLE[impl].padEnd(9)} ` +
         `${fmtUs(m.medianUs).padStart(8)} us  ${fmtGBps(m.gbps).padStart(6)} GB/s  (${m.samples} samples x ${m.batch})\n`);
     }
     const o = row.impl.ours;
@@ -458,10 +519,7 @@ for (const [rows, cols] of SHAPES) {
     row.target = target(op, rows, cols, o.medianUs, o.gbps);
     results.push(row);
   }
-  d.xT.dispose();
-  d.onehotT.dispose();
-  d.xW.dispose();
-  d.outW.dispose();
+  for (const v of Object.values(d)) if (v instanceof tf.Tensor || v instanceof lib.WasmArray) v.dispose();
 }
 const elapsedS = (performance.now() - started) / 1000;
 // The bench is single-threaded: if it got much less than one core of CPU time over the run, something else on the
@@ -473,7 +531,7 @@ if (cpuShare < 0.9) {
   notes.push(`WARNING: this process got ${fmtPct(cpuShare)} of a core over the run: other processes were competing ` +
     "for the CPU, so these figures are noisy (rerun on an idle machine).");
 }
-if (!Number.isFinite(sink)) console.error("bench: (a crossEntropy loss was not finite)");
+if (!Number.isFinite(sink)) console.error("bench: (a loss was not finite)");
 
 // ---------------------------------------------------------------- report
 const medMean = (m) => `${fmtUs(m.medianUs)} / ${fmtUs(m.meanUs)}`;
@@ -481,6 +539,8 @@ const shapeText = (r) => `${r.rows}x${r.cols}`;
 const targetText = (t) => (t ? `${t.text} ${t.met ? "met" : "MISSED"}` : "-");
 
 const LAT = "us per call, median / mean";
+const GB_TITLE = "Throughput at the op's bytes per element (B/elem; GB/s from the median), relative margin of error, " +
+  "samples (x batch)";
 const mainColumns = [
   { title: "op", align: "l" }, { title: "shape", align: "l" },
   ...IMPLS.map((i) => ({ title: IMPL_TITLE[i], md: `${IMPL_TITLE[i]} us (median / mean)`, align: "r", group: LAT })),
@@ -493,14 +553,15 @@ const mainRows = results.map((r) => [
 ]);
 
 const gbColumns = [
-  { title: "op", align: "l" }, { title: "shape", align: "l" },
+  { title: "op", align: "l" }, { title: "shape", align: "l" }, { title: "B/elem", align: "r" },
   ...IMPLS.map((i) => ({ title: IMPL_TITLE[i], md: `${IMPL_TITLE[i]} GB/s`, align: "r", group: "GB/s (median)" })),
   ...IMPLS.map((i) => ({ title: IMPL_TITLE[i], md: `${IMPL_TITLE[i]} +-rme`, align: "r", group: "+-rme" })),
   ...IMPLS.map((i) => ({ title: IMPL_TITLE[i], md: `${IMPL_TITLE[i]} samples`, align: "r", group: "samples x batch" })),
 ];
 const pctText = (p) => (Number.isFinite(p) ? `${p < 10 ? p.toFixed(1) : Math.round(p)}%` : "-");
 const gbRows = results.map((r) => [
-  r.op, shapeText(r), ...IMPLS.map((i) => fmtGBps(r.impl[i].gbps)), ...IMPLS.map((i) => pctText(r.impl[i].rmePct)),
+  r.op, shapeText(r), String(r.bytesPerElement), ...IMPLS.map((i) => fmtGBps(r.impl[i].gbps)),
+  ...IMPLS.map((i) => pctText(r.impl[i].rmePct)),
   ...IMPLS.map((i) => (r.impl[i].batch > 1 ? `${r.impl[i].samples}x${r.impl[i].batch}` : `${r.impl[i].samples}`)),
 ]);
 
@@ -508,7 +569,7 @@ console.log("");
 console.log("Latency per call (us, median / mean) and ours against the others");
 console.log(textTable(mainColumns, mainRows));
 console.log("");
-console.log("Throughput at 8 bytes per element (GB/s, from the median), relative margin of error, samples (x batch)");
+console.log(GB_TITLE);
 console.log(textTable(gbColumns, gbRows));
 console.log("");
 for (const l of notes) console.log(l);
@@ -530,7 +591,7 @@ if (!quick && !variant) {
     "",
     markdownTable(mainColumns, mainRows),
     "",
-    "## Throughput at 8 bytes per element (GB/s, from the median), relative margin of error, samples (x batch)",
+    `## ${GB_TITLE}`,
     "",
     markdownTable(gbColumns, gbRows),
     "",

@@ -5,7 +5,7 @@
 //   npm run bench            (npm run build && node bench/report.js)
 //
 // The children, one at a time (the machine's cores are not shared between two benchmarks):
-//   bench/kernels.js                                   ours, plain JS, tfjs-wasm, copy ceiling
+//   bench/kernels.js                                   every kernel: ours, plain JS, tfjs-wasm, copy ceiling
 //   bench/kernels.js --threads 2 --ours-only           ours with ready({ threads: 2 })
 //   bench/kernels.js --relaxed --ours-only             ours with ready({ relaxed: true })   (node --experimental-wasm-relaxed-simd)
 //   bench/gemm.js, bench/gemm.js --relaxed             the GEMM forms, default and relaxed build, against tfjs-wasm
@@ -118,6 +118,13 @@ const kernelRows = kernels.results.map((r) => {
     fmtUs(r.impl.copy.medianUs), fmtGBps(r.impl.ours.gbps), fmtRatio(r.speedupVsJs), fmtRatio(r.speedupVsTfjs),
     fmtPct(r.fractionOfCopy), fmtRatio(o / t2), fmtRatio(o / rl)];
 });
+// the ops grouped by the shapes they ran at, and those reading two inputs, as the kernels run reports them
+const kernelOps = [...new Set(kernels.results.map((r) => r.op))];
+const shapesOf = (op) => kernels.results.filter((r) => r.op === op).map((r) => `${r.rows}x${r.cols}`).join(", ");
+const opsByShapes = new Map();
+for (const op of kernelOps) opsByShapes.set(shapesOf(op), [...(opsByShapes.get(shapesOf(op)) ?? []), op]);
+const coverage = [...opsByShapes].map(([shapes, ops]) => `${ops.join(", ")} at ${shapes}`).join("; ");
+const twoInputOps = kernelOps.filter((op) => kernels.results.find((r) => r.op === op).bytesPerElement === 12);
 const kernelCols = ["op", "shape", "ours us", "ours 2 threads us", "ours relaxed us", "plain JS us", "tfjs-wasm us", "copy us",
   "ours GB/s", "vs JS", "vs tfjs-wasm", "of copy", "2 threads gain", "relaxed gain"]
   .map((t, i) => ({ title: t, align: i < 2 ? "l" : "r" }));
@@ -206,21 +213,33 @@ const md = [
     `${km.warmupMs} ms warm-up, calls under 50 us batched; the bench process had ${fmtPct(km.cpuShare)} of a core).`,
   `- ours 2 threads: \`${steps[1].command}\`; ours relaxed: \`${steps[2].command}\` (each its own process, run after the ` +
     "first, so not interleaved with it: read gains within ±5% as noise; `npm run bench:relaxed` alternates the two builds).",
+  `- Every kernel of the API: ${coverage}. crossEntropy (soft) is crossEntropy with probability rows as the target; ` +
+    "the losses run with reduction 'mean' and return the loss and its gradient.",
   "- ours: the public API with a preallocated out / grad buffer, copies into and out of Wasm memory included. plain JS: " +
-    "max / exp-sum / scale loops over Float32Array. tfjs-wasm: the op + dataSync() (crossEntropy: valueAndGrad of " +
-    "tf.losses.softmaxCrossEntropy with one-hot labels). copy: Float32Array.set of the same floats, a cache-resident ceiling.",
-  "- GB/s = rows x cols x 8 bytes / median; vs JS, vs tfjs-wasm = their median / ours; of copy = copy median / ours; " +
-    "2 threads gain, relaxed gain = ours 1-thread default median / that variant's median.",
-  "- Before timing, each run checks ours and tfjs against plain JS element-wise (ours to 1e-4); a mismatch aborts the run.",
+    "the stable loops of bench/reference.js over Float32Array. tfjs-wasm: the op + dataSync() of its result(s): " +
+    "valueAndGrad of tf.losses.softmaxCrossEntropy (one-hot labels; the probability rows for crossEntropy (soft)), of " +
+    "tf.losses.sigmoidCrossEntropy (its default reduction is the mean over all elements) and of the quadratic cost in tf " +
+    "ops; for softmaxBackward / logSoftmaxBackward tfjs's own Softmax / LogSoftmax gradient formula on y (logp) and dy, as " +
+    "its backward pass runs it (tf.grad would redo the forward pass); tf.sigmoid; tf.log(p) minus its row mean. copy: " +
+    "Float32Array.set of the same n floats, a cache-resident ceiling.",
+  "- GB/s = rows x cols x the op's bytes per element / median, 4 bytes per float read or written: 8 (one input, one " +
+    `output), or 12 for ${twoInputOps.join(", ")}, which read two inputs. vs JS, vs tfjs-wasm = their median / ours; ` +
+    "of copy = copy median / ours (the copy moves n floats, 8 bytes per element, whatever the op); 2 threads gain, " +
+    "relaxed gain = ours 1-thread default median / that variant's median.",
+  "- Before timing, each run checks ours and tfjs against plain JS element-wise (a loss's value and gradient; ours to " +
+    "1e-4); a mismatch aborts the run.",
   "",
   `## ${residentTitle}`,
   "",
   markdownTable(residentCols, residentRows),
   "",
-  "- The same runs as above: `softmax(x, cols, { out })` and friends with x and out (grad) WasmArrays, so nothing is " +
+  "- The same runs as above: `softmax(x, cols, { out })` and friends with every float operand (x; y and dy; the " +
+    "target) and out (grad) WasmArrays, so nothing is " +
     "copied into or out of Wasm memory on the calling thread. vs copying call = the Float32Array call's median / this one.",
-  "- 2 threads split rows (in multiples of 8 below 32 classes), so a single row (1x1000000) and shapes under 2^14 " +
-    "elements run on one thread; gains are each variant's median against the 1-thread default in its own process.",
+  "- 2 threads split the row kernels by rows (in multiples of 8 below 32 classes), softmax and logSoftmax of fewer rows " +
+    "than threads within each row, binaryCrossEntropyWithLogits and quadraticCost at the blocks of their sums and sigmoid " +
+    "by elements; shapes under 2^14 elements, and crossEntropy of fewer rows than threads (1x1000000), run on one " +
+    "thread; gains are each variant's median against the 1-thread default in its own process.",
   "",
   `## ${trainTitle}`,
   "",
@@ -255,7 +274,9 @@ const md = [
 fs.writeFileSync(path.join(HERE, "RESULTS.md"), md);
 
 // ---------------------------------------------------------------- README headline rows
-const headKernels = kernelRows.filter((r) => ["64x10", "256x1000", "32x32000", "1x1000000"].includes(r[1]));
+// the headline stays small: the forward kernels and the labelled loss; RESULTS.md has every kernel
+const headKernels = kernelRows.filter((r) => ["softmax", "logSoftmax", "crossEntropy"].includes(r[0]) &&
+  ["64x10", "256x1000", "32x32000", "1x1000000"].includes(r[1]));
 const headTrain = trainRows;
 const headGemm = gemmRows.filter((r) => r[1] === "64x784x128" && !r[0].includes("sparse"));
 const block = [
