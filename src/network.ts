@@ -40,6 +40,13 @@ const NONE = 0;
 const SIGMOID = 2;
 const EVAL_BATCH = 256; // rows per forward pass in evaluate / predict
 const RNG_BYTES = 16; // one generator's state
+const OPTIMIZERS = ["none", "sgd", "adam", "adamw"] as const;
+const SETTINGS_BYTES = 44; // format 2: the last fit's optimizer (u8 kind, nesterov, 2 spare, f64 x 5)
+
+/** Bytes before the parameters in format `version` for L layers. */
+function headBytes(L: number, version: number): number {
+  return 16 + 4 * (L + 1) + 4 + 8 + 16 + RNG_BYTES + (version === 2 ? SETTINGS_BYTES : 0);
+}
 
 /** A dataset copied into Wasm memory for the length of one call. */
 interface Data {
@@ -67,7 +74,10 @@ export class Network {
   /** params | grads | state1 | state2 | init rng | shuffle rng: one block, freed by dispose(). */
   private readonly block: number;
   private readonly blockBytes: number;
-  private optimizer: "none" | "sgd" | "adam" | "adamw" = "none";
+  /** The optimizer whose state the state buffers hold ("none" before any fit or after a load without state). */
+  private stateOf: "none" | "sgd" | "adam" | "adamw" = "none";
+  /** The last fit's optimizer, every default filled in: later fits without opts.optimizer go on with it. */
+  private settings: ResolvedOptimizer | undefined;
   private steps = 0;
   private beta1Power = 1;
   private beta2Power = 1;
@@ -292,7 +302,7 @@ export class Network {
   }
 
   private optimizerOptions(fn: string, v: unknown): ResolvedOptimizer {
-    if (v === undefined) v = { name: "sgd", lr: 0.1 };
+    if (v === undefined) v = { name: "sgd", lr: 0.1 }; // neither opts.optimizer nor an earlier fit's
     const name = oneOf(fn, "opts.optimizer.name", (v as { name?: unknown })?.name, ["sgd", "adam", "adamw"] as const, "sgd");
     if (name === "sgd") {
       const o = options(fn, v, ["name", "lr", "momentum", "nesterov", "weightDecay"] as const);
@@ -318,6 +328,14 @@ export class Network {
     return zeros * step > 0.2 * x.length;
   }
 
+  /**
+   * The optimizer of the last fit (or the one the loaded network was saved with), every default filled in; undefined
+   * before the first fit. A fit without opts.optimizer goes on with it.
+   */
+  get optimizer(): Optimizer | undefined {
+    return this.settings && { ...this.settings };
+  }
+
   /** Trains on (x, labels); yields to the event loop between batches; `signal` stops it between batches. */
   async fit(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array, opts: FitOptions):
     Promise<{ epochs: EpochInfo[] }> {
@@ -332,7 +350,7 @@ export class Network {
     const batchSize = atLeast(fn, "opts.batchSize", o.batchSize, 1, 64);
     const shuffle = boolean(fn, "opts.shuffle", o.shuffle, true);
     const seed = o.seed === undefined ? undefined : atLeast(fn, "opts.seed", o.seed, 0);
-    const opt = this.optimizerOptions(fn, o.optimizer);
+    const opt = this.optimizerOptions(fn, o.optimizer ?? this.settings);
     for (const cb of ["onBatch", "onEpoch"] as const) {
       if (o[cb] !== undefined && typeof o[cb] !== "function") throw new TypeError(`${fn}: opts.${cb} must be a function`);
     }
@@ -342,9 +360,10 @@ export class Network {
     }
     const val = o.validation as FitOptions["validation"];
     if (val !== undefined) this.labelled(fn, val?.x, val?.labels, "opts.validation.x", "opts.validation.labels");
-    if (this.optimizer !== opt.name) { // a new optimizer starts from zero state
+    this.settings = opt;
+    if (this.stateOf !== opt.name) { // a new optimizer starts from zero state
       this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
-      this.optimizer = opt.name;
+      this.stateOf = opt.name;
       this.steps = 0;
       this.beta1Power = 1;
       this.beta2Power = 1;
@@ -497,34 +516,45 @@ export class Network {
   }
 
   /**
-   * The network as bytes (little-endian), format version 1:
+   * The network as bytes (little-endian), format version 2:
    *   "SWNN" | u32 version | u32 flags (1: optimizer state follows) | u32 layers L | u32 sizes[L + 1]
    *   | u8 hidden, output, cost, optimizer (0 none, 1 sgd, 2 adam, 3 adamw) | u32 seed | u32 steps
    *   | f64 beta1^steps, beta2^steps | u32 shuffle generator state[4]
+   *   | u8 settings kind (as optimizer), nesterov, 0, 0 | f64 lr, momentum or beta1, beta2, eps, weightDecay
    *   | f32 parameters[P] | [f32 state1[P] | f32 state2[P]] | u32 CRC-32 of all before.
+   * Version 1 (read too) had no settings: the 44 bytes after the generator state.
    */
   save(opts?: { optimizerState?: boolean }): Uint8Array {
     this.check("save");
     const o = options("Network.save", opts, ["optimizerState"] as const);
-    const withState = boolean("Network.save", "opts.optimizerState", o.optimizerState, true) && this.optimizer !== "none";
+    const withState = boolean("Network.save", "opts.optimizerState", o.optimizerState, true) && this.stateOf !== "none";
     const P = this.parameterCount;
     const L = this.layers.length;
-    const head = 16 + 4 * (L + 1) + 4 + 8 + 16 + RNG_BYTES;
+    const head = headBytes(L, 2);
     const bytes = new Uint8Array(head + P * 4 * (withState ? 3 : 1) + 4);
     const dv = new DataView(bytes.buffer);
     bytes.set([0x53, 0x57, 0x4e, 0x4e]); // "SWNN"
-    dv.setUint32(4, 1, true);
+    dv.setUint32(4, 2, true);
     dv.setUint32(8, withState ? 1 : 0, true);
     dv.setUint32(12, L, true);
     this.sizes.forEach((n, i) => dv.setUint32(16 + 4 * i, n, true));
     let p = 16 + 4 * (L + 1);
     bytes.set([["relu", "sigmoid", "tanh"].indexOf(this.hidden), ["softmax", "sigmoid"].indexOf(this.output),
-      ["crossEntropy", "quadratic"].indexOf(this.cost), ["none", "sgd", "adam", "adamw"].indexOf(this.optimizer)], p);
+      ["crossEntropy", "quadratic"].indexOf(this.cost), OPTIMIZERS.indexOf(this.stateOf)], p);
     dv.setUint32(p + 4, this.seed, true);
     dv.setUint32(p + 8, this.steps, true);
     dv.setFloat64(p + 12, this.beta1Power, true);
     dv.setFloat64(p + 20, this.beta2Power, true);
     bytes.set(this.e.bytes(this.shuffleRng, RNG_BYTES), p + 28);
+    const s = this.settings;
+    if (s) {
+      const q = p + 28 + RNG_BYTES;
+      bytes[q] = OPTIMIZERS.indexOf(s.name);
+      const sgd = s.name === "sgd";
+      bytes[q + 1] = sgd && s.nesterov ? 1 : 0;
+      [s.lr, sgd ? s.momentum : s.beta1, sgd ? 0 : s.beta2, sgd ? 0 : s.eps, s.weightDecay]
+        .forEach((v, i) => dv.setFloat64(q + 4 + 8 * i, v, true));
+    }
     p = head;
     bytes.set(this.e.bytes(this.params, P * 4), p);
     if (withState) bytes.set(this.e.bytes(this.state1, P * 8), p + P * 4);
@@ -541,22 +571,28 @@ export class Network {
     }
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const version = dv.getUint32(4, true);
-    if (version !== 1) throw new RangeError(`${fn}: format version ${version} is not supported (this library reads 1)`);
+    if (version !== 1 && version !== 2) {
+      throw new RangeError(`${fn}: format version ${version} is not supported (this library reads 1 and 2)`);
+    }
     if (dv.getUint32(bytes.length - 4, true) !== crc32(bytes, 0, bytes.length - 4)) {
       throw new RangeError(`${fn}: CRC-32 mismatch: the bytes are truncated or corrupted`);
     }
     const withState = (dv.getUint32(8, true) & 1) === 1;
     const L = dv.getUint32(12, true);
-    const head = 16 + 4 * (L + 1) + 4 + 8 + 16 + RNG_BYTES;
-    if (L < 1 || L > 1000 || head + 4 > bytes.length) throw new RangeError(`${fn}: corrupted header (${L} layers)`);
+    if (L < 1 || L > 1000 || headBytes(L, version) + 4 > bytes.length) throw new RangeError(`${fn}: corrupted header (${L} layers)`);
+    const head = headBytes(L, version);
     const sizes = Array.from({ length: L + 1 }, (_, i) => dv.getUint32(16 + 4 * i, true));
     let p = 16 + 4 * (L + 1);
     const [h, out, cost, optimizer] = bytes.subarray(p, p + 4);
     const hidden = (["relu", "sigmoid", "tanh"] as const)[h];
     const output = (["softmax", "sigmoid"] as const)[out];
     const costName = (["crossEntropy", "quadratic"] as const)[cost];
-    const optName = (["none", "sgd", "adam", "adamw"] as const)[optimizer];
-    if (!hidden || !output || !costName || !optName) throw new RangeError(`${fn}: corrupted header (unknown kinds)`);
+    const optName = OPTIMIZERS[optimizer];
+    const q = p + 28 + RNG_BYTES;
+    const settingsName = version === 2 ? OPTIMIZERS[bytes[q]] : "none";
+    if (!hidden || !output || !costName || !optName || !settingsName) {
+      throw new RangeError(`${fn}: corrupted header (unknown kinds)`);
+    }
     let P = 0;
     for (let l = 0; l < L; l++) P += sizes[l] * sizes[l + 1] + sizes[l + 1];
     if (bytes.length !== head + P * 4 * (withState ? 3 : 1) + 4) {
@@ -565,9 +601,16 @@ export class Network {
     const net = new Network({ sizes, hidden, output, cost: costName, seed: dv.getUint32(p + 4, true) });
     net.e.write(net.params, bytes.slice(head, head + P * 4));
     net.e.write(net.shuffleRng, bytes.slice(p + 28, p + 28 + RNG_BYTES));
+    if (settingsName !== "none") {
+      const [lr, a, b, eps, weightDecay] = [0, 1, 2, 3, 4].map((i) => dv.getFloat64(q + 4 + 8 * i, true));
+      // checked as a caller's options are: a corrupted value is refused here, not at the next fit
+      net.settings = net.optimizerOptions(fn, settingsName === "sgd"
+        ? { name: settingsName, lr, momentum: a, nesterov: bytes[q + 1] === 1, weightDecay }
+        : { name: settingsName, lr, beta1: a, beta2: b, eps, weightDecay });
+    }
     if (withState) {
       net.e.write(net.state1, bytes.slice(head + P * 4, head + P * 12));
-      net.optimizer = optName;
+      net.stateOf = optName;
       net.steps = dv.getUint32(p + 8, true);
       net.beta1Power = dv.getFloat64(p + 12, true);
       net.beta2Power = dv.getFloat64(p + 20, true);

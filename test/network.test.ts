@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ready, Network, loadMnist } from "../dist/index.js";
 import { expectClose, rng } from "./helpers.js";
+import { crc32 } from "../dist/crc32.js";
 
 beforeAll(() => ready());
 
@@ -127,6 +128,44 @@ describe("training", () => {
     expect(() => Network.load(new Uint8Array(3))).toThrow(RangeError);
     expect(() => Network.load([1, 2] as never)).toThrow(TypeError);
     for (const n of [a, b]) n.dispose();
+  });
+
+  it("keeps the last fit's optimizer: public, saved (format 2), and the default of the next fit; format 1 still loads", async () => {
+    const { x, labels } = data(40, 6, 3, 5);
+    const sgd = { name: "sgd", lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-4 } as const;
+    const a = new Network({ sizes: [6, 5, 3], seed: 2 });
+    expect(a.optimizer).toBeUndefined();
+    await a.fit(x, labels, { epochs: 1, batchSize: 8, optimizer: sgd });
+    expect(a.optimizer).toEqual(sgd);
+    const adamw = { name: "adamw", lr: 2e-3 } as const;
+    const c = new Network({ sizes: [6, 5, 3], seed: 2 });
+    await c.fit(x, labels, { epochs: 1, batchSize: 8, optimizer: adamw });
+    expect(c.optimizer).toEqual({ name: "adamw", lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+    const saved = a.save();
+    const b = Network.load(saved);
+    expect(b.optimizer).toEqual(sgd);
+    expect(Network.load(c.save()).optimizer).toEqual(c.optimizer);
+    expect(Network.load(a.save({ optimizerState: false })).optimizer).toEqual(sgd); // settings are a few bytes: always kept
+    // fit without opts.optimizer goes on with the same settings (and the saved momentum): the same bits as passing them
+    await a.fit(x, labels, { epochs: 1, batchSize: 8, optimizer: sgd, seed: 3 });
+    await b.fit(x, labels, { epochs: 1, batchSize: 8, seed: 3 });
+    expect(Buffer.compare(Buffer.from(a.save()), Buffer.from(b.save()))).toBe(0);
+    // format 1: the same bytes without the 44 bytes of settings, version 1, its own CRC-32
+    const L = 2;
+    const at = 16 + 4 * (L + 1) + 4 + 8 + 16 + 16;
+    const v1 = new Uint8Array(saved.length - 44);
+    v1.set(saved.subarray(0, at));
+    v1.set(saved.subarray(at + 44, saved.length - 4), at);
+    const dv = new DataView(v1.buffer);
+    dv.setUint32(4, 1, true);
+    dv.setUint32(v1.length - 4, crc32(v1.subarray(0, v1.length - 4)), true);
+    const old = Network.load(v1);
+    expect(old.optimizer).toBeUndefined();
+    expect(old.parameters()).toEqual(Network.load(saved).parameters());
+    const v3 = saved.slice();
+    new DataView(v3.buffer).setUint32(4, 3, true);
+    expect(() => Network.load(v3)).toThrow(/format version 3 is not supported \(this library reads 1 and 2\)/);
+    for (const n of [a, b, c, old]) n.dispose();
   });
 
   it("abort stops fit between batches and leaves the network usable", async () => {
