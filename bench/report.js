@@ -8,6 +8,7 @@
 //   bench/kernels.js                                   every kernel: ours, plain JS, tfjs-wasm, copy ceiling
 //   bench/kernels.js --threads 2 --ours-only           ours with ready({ threads: 2 })
 //   bench/kernels.js --relaxed --ours-only             ours with ready({ relaxed: true })   (node --experimental-wasm-relaxed-simd)
+//   bench/kernels.js --threads 2 --relaxed --ours-only ours with both (the relaxed threads build)
 //   bench/gemm.js, bench/gemm.js --relaxed             the GEMM forms, default and relaxed build, against tfjs-wasm
 //   bench/threads.js --threads 2                       GEMM 256x1024x1024 and softmax 32x32000, 1 thread against 2
 //   bench/train.js --ours-only | --tfjs-only ...       one MNIST epoch per optimizer: ours (1 thread, 2 threads,
@@ -63,6 +64,10 @@ function run(label, nodeArgs, script, scriptArgs) {
   steps.push({ label, command: `node ${shown.join(" ")}`, seconds: s });
   return r.stdout;
 }
+/** The command line a step ran, by its label. */
+function cmd(label) {
+  return steps.find((s) => s.label === label).command;
+}
 function runJson(label, nodeArgs, script, scriptArgs) {
   const file = path.join(tmp, `${label.replace(/[^a-z0-9]+/gi, "-")}.json`);
   run(label, nodeArgs, script, [...scriptArgs, "--json", file]);
@@ -77,6 +82,7 @@ function runLine(label, nodeArgs, script, scriptArgs) {
 const kernels = runJson("kernels", [], "bench/kernels.js", []);
 const kernels2 = runJson("kernels, 2 threads", [], "bench/kernels.js", ["--threads", "2", "--ours-only"]);
 const kernelsR = runJson("kernels, relaxed", [RELAXED], "bench/kernels.js", ["--relaxed", "--ours-only"]);
+const kernels2R = runJson("kernels, 2 threads relaxed", [RELAXED], "bench/kernels.js", ["--threads", "2", "--relaxed", "--ours-only"]);
 const gemm = runJson("gemm", [], "bench/gemm.js", []);
 const gemmR = runJson("gemm, relaxed", [RELAXED], "bench/gemm.js", ["--relaxed"]);
 const threads = runJson("threads", [], "bench/threads.js", ["--threads", "2"]);
@@ -110,7 +116,7 @@ const pkgVersion = (name) => JSON.parse(fs.readFileSync(require.resolve(`${name}
 
 // ---------------------------------------------------------------- kernels table
 const byKey = (rows) => new Map(rows.map((r) => [`${r.op} ${r.rows}x${r.cols}`, r]));
-const k2 = byKey(kernels2.results), kR = byKey(kernelsR.results);
+const k2 = byKey(kernels2.results), kR = byKey(kernelsR.results), k2R = byKey(kernels2R.results);
 const kernelRows = kernels.results.map((r) => {
   const key = `${r.op} ${r.rows}x${r.cols}`;
   const o = r.impl.ours.medianUs, t2 = k2.get(key)?.impl.ours.medianUs, rl = kR.get(key)?.impl.ours.medianUs;
@@ -140,14 +146,14 @@ const goalText = (r, w2, wR) => {
 };
 const residentRows = kernels.results.map((r) => {
   const key = `${r.op} ${r.rows}x${r.cols}`;
-  const w = r.impl.wasm, w2 = k2.get(key).impl.wasm, wR = kR.get(key).impl.wasm;
+  const w = r.impl.wasm, w2 = k2.get(key).impl.wasm, wR = kR.get(key).impl.wasm, w2R = k2R.get(key).impl.wasm;
   return [r.op, `${r.rows}x${r.cols}`, fmtUs(w.medianUs), fmtGBps(w.gbps), fmtUs(w2.medianUs), fmtGBps(w2.gbps),
     fmtRatio(w.medianUs / w2.medianUs), fmtUs(wR.medianUs), fmtGBps(wR.gbps), fmtRatio(w.medianUs / wR.medianUs),
-    fmtRatio(r.impl.ours.medianUs / w.medianUs), goalText(r, w2, wR)];
+    fmtGBps(w2R.gbps), fmtRatio(w.medianUs / w2R.medianUs), fmtRatio(r.impl.ours.medianUs / w.medianUs), goalText(r, w2, wR)];
 });
 const residentCols = ["op", "shape", "1 thread us", "1 thread GB/s", "2 threads us", "2 threads GB/s", "2 threads gain",
-  "relaxed us", "relaxed GB/s", "relaxed gain", "vs copying call", "goal"]
-  .map((t, i) => ({ title: t, align: i < 2 || i === 11 ? "l" : "r" }));
+  "relaxed us", "relaxed GB/s", "relaxed gain", "2 threads relaxed GB/s", "its gain", "vs copying call", "goal"]
+  .map((t, i) => ({ title: t, align: i < 2 || i === 13 ? "l" : "r" }));
 
 // ---------------------------------------------------------------- GEMM table
 const gR = new Map(gemmR.results.map((r) => [`${r.form} ${r.B}x${r.I}x${r.O}`, r]));
@@ -209,9 +215,9 @@ const md = [
   "",
   markdownTable(kernelCols, kernelRows),
   "",
-  `- ours / plain JS / tfjs-wasm / copy: \`${steps[0].command}\` (tinybench median over ${km.timeMs} ms per task after ` +
+  `- ours / plain JS / tfjs-wasm / copy: \`${cmd("kernels")}\` (tinybench median over ${km.timeMs} ms per task after ` +
     `${km.warmupMs} ms warm-up, calls under 50 us batched; the bench process had ${fmtPct(km.cpuShare)} of a core).`,
-  `- ours 2 threads: \`${steps[1].command}\`; ours relaxed: \`${steps[2].command}\` (each its own process, run after the ` +
+  `- ours 2 threads: \`${cmd("kernels, 2 threads")}\`; ours relaxed: \`${cmd("kernels, relaxed")}\` (each its own process, run after the ` +
     "first, so not interleaved with it: read gains within ±5% as noise; `npm run bench:relaxed` alternates the two builds).",
   `- Every kernel of the API: ${coverage}. crossEntropy (soft) is crossEntropy with probability rows as the target; ` +
     "the losses run with reduction 'mean' and return the loss and its gradient.",
@@ -239,7 +245,8 @@ const md = [
   "- 2 threads split the row kernels by rows (in multiples of 8 below 32 classes), softmax and logSoftmax of fewer rows " +
     "than threads within each row, binaryCrossEntropyWithLogits and quadraticCost at the blocks of their sums and sigmoid " +
     "by elements; shapes under 2^14 elements, and crossEntropy of fewer rows than threads (1x1000000), run on one " +
-    "thread; gains are each variant's median against the 1-thread default in its own process.",
+    "thread; gains are each variant's median against the 1-thread default in its own process. 2 threads relaxed: " +
+    `\`${cmd("kernels, 2 threads relaxed")}\`, ready({ threads: 2, relaxed: true }) (the relaxed threads build).`,
   "",
   `## ${trainTitle}`,
   "",
@@ -255,7 +262,7 @@ const md = [
   "",
   markdownTable(gemmCols, gemmRows),
   "",
-  `- \`${steps[3].command}\` and \`${steps[4].command}\`: tinybench medians over 500 ms; GFLOP/s = 2 B I O / median ` +
+  `- \`${cmd("gemm")}\` and \`${cmd("gemm, relaxed")}\`: tinybench medians over 500 ms; GFLOP/s = 2 B I O / median ` +
     "(sparse forms: X 80% zeros, counted as dense); ours fuses bias + ReLU into the forward forms, tfjs is the bare " +
     "tf.matMul; vs tfjs-wasm = tfjs time / ours (default build); relaxed gain = default time / relaxed time.",
   "",
@@ -263,7 +270,7 @@ const md = [
   "",
   markdownTable(threadCols, threadRows),
   "",
-  `- \`${steps[5].command}\`: medians of repeated calls over >= 600 ms after a 300 ms warm-up; GB/s at 8 bytes per element.`,
+  `- \`${cmd("threads")}\`: medians of repeated calls over >= 600 ms after a 300 ms warm-up; GB/s at 8 bytes per element.`,
   "",
   "## The runs",
   "",

@@ -9,8 +9,8 @@
 // library's memory (or one optimizer's) never shows in another's peak RSS. The children are this script with
 //   --ours-only [--opt sgd|adam] [--epochs N]     softmax-wasm: one warm-up epoch, then N timed epochs (default 3)
 //   --tfjs-only [--opt sgd|adam]                  tfjs-wasm: a warm-up on 20 batches, then one timed epoch
-// with, for a child run on its own (bench/report.js does): --threads N or --relaxed (ours: ready({ threads: N }) or
-// ready({ relaxed: true }), the latter under node --experimental-wasm-relaxed-simd); --tfjs-backend cpu (tfjs on its
+// with, for a child run on its own (bench/report.js does): --threads N and / or --relaxed (ours: ready({ threads: N })
+// and / or ready({ relaxed: true }), the latter under node --experimental-wasm-relaxed-simd); --tfjs-backend cpu (tfjs on its
 // plain-JS cpu backend instead of wasm) and --batches N (tfjs: time only the first N batches of the epoch and scale).
 // each printing its measurements as one JSON line on stdout (progress goes to stderr); with no --opt a child runs
 // both optimizers in turn (then the second one's peak RSS includes the first's). --quick runs only ours, 1 timed
@@ -121,7 +121,7 @@ async function oursChild() {
   try {
     lib = await import("../dist/index.js");
     if (oursRelaxed && !(await import("../dist/ready.js")).relaxedSimdSupported()) throw new Error("no relaxed SIMD in this engine");
-    await lib.ready(oursThreads > 1 ? { threads: oursThreads } : oursRelaxed ? { relaxed: true } : undefined);
+    await lib.ready({ ...(oursThreads > 1 ? { threads: oursThreads } : {}), ...(oursRelaxed ? { relaxed: true } : {}) });
   } catch (err) {
     fail(`cannot load ../dist/index.js (${err.message}); run \`npm run build\` first`);
   }

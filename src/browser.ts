@@ -5,14 +5,16 @@ import { makeReady } from "./ready.js";
 
 /**
  * Instantiates the Wasm once (default: fetches softmax.wasm beside this module; with `{ relaxed: true }`,
- * softmax-relaxed.wasm where the engine supports it; with `{ threads: n }`, softmax-threads.wasm and n - 1 module
- * Web Workers, which need a cross-origin isolated page); or from a Module, bytes, Response, URL.
+ * softmax-relaxed.wasm where the engine supports it; with `{ threads: n }`, softmax-threads.wasm (or
+ * softmax-threads-relaxed.wasm with both) and n - 1 module Web Workers, which need a cross-origin isolated page); or
+ * from a Module, bytes, Response, URL.
  */
 export const ready = makeReady({
   simd: () => fetch(new URL("./softmax.wasm", import.meta.url)),
   relaxed: () => fetch(new URL("./softmax-relaxed.wasm", import.meta.url)),
   threads: {
     wasm: () => fetch(new URL("./softmax-threads.wasm", import.meta.url)),
+    relaxed: () => fetch(new URL("./softmax-threads-relaxed.wasm", import.meta.url)),
     spawn: (init) => new Promise((resolve, reject) => {
       const w = new Worker(new URL("./thread-worker.js", import.meta.url), { type: "module" });
       w.onmessage = (ev: MessageEvent) => {

@@ -7,14 +7,15 @@ const fromFile = (url: URL) => (url.protocol === "file:" ? readFile(url) : fetch
 
 /**
  * Instantiates the Wasm once (default: dist/softmax.wasm beside this file; with `{ relaxed: true }`,
- * dist/softmax-relaxed.wasm where the engine supports it; with `{ threads: n }`, dist/softmax-threads.wasm and n - 1
- * worker_threads); or from a Module, bytes, Response, URL.
+ * dist/softmax-relaxed.wasm where the engine supports it; with `{ threads: n }`, dist/softmax-threads.wasm, or
+ * softmax-threads-relaxed.wasm with both, and n - 1 worker_threads); or from a Module, bytes, Response, URL.
  */
 export const ready = makeReady({
   simd: () => readFile(new URL("./softmax.wasm", import.meta.url)),
   relaxed: () => readFile(new URL("./softmax-relaxed.wasm", import.meta.url)),
   threads: {
     wasm: () => readFile(new URL("./softmax-threads.wasm", import.meta.url)),
+    relaxed: () => readFile(new URL("./softmax-threads-relaxed.wasm", import.meta.url)),
     spawn: async (init) => {
       const { Worker } = await import("node:worker_threads");
       const w = new Worker(new URL("./thread-worker-node.js", import.meta.url), { workerData: init });

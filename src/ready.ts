@@ -1,6 +1,7 @@
 // ready(): instantiate the Wasm once. Each runtime's entry point (index.ts for Node / Deno / Bun, browser.ts,
 // workerd.ts, inline.ts) makes its own ready() from this factory with the way its runtime finds the .wasm builds:
-// the default SIMD128 one (softmax.wasm) and the opt-in relaxed-SIMD one (softmax-relaxed.wasm).
+// the default SIMD128 one (softmax.wasm), the opt-in relaxed-SIMD one (softmax-relaxed.wasm), and their threads
+// builds over shared memory (softmax-threads.wasm, softmax-threads-relaxed.wasm).
 import { Engine, setEngine, type WasmSource } from "./engine.js";
 import { startPool, threadsUnavailable, type SpawnWorker } from "./threads.js";
 
@@ -20,11 +21,11 @@ export interface ReadyOptions {
    */
   relaxed?: boolean;
   /**
-   * Threads in all (an integer >= 1; default 1): with n > 1, the threads build (softmax-threads.wasm) on a shared
-   * memory and n - 1 workers that take a share of each large GEMM, softmax and cross-entropy. Results are
-   * bit-identical to the default build for any n. Where shared memory or workers are missing (a page without
-   * cross-origin isolation, workerd, the inline entry) ready() warns once and loads the default build. Not with
-   * `relaxed` or `source`.
+   * Threads in all (an integer >= 1; default 1): with n > 1, the threads build (softmax-threads.wasm, or with
+   * `relaxed` softmax-threads-relaxed.wasm) on a shared memory and n - 1 workers that take a share of each large
+   * kernel. Results are bit-identical to the single-threaded build of the same kind for any n. Where shared memory or
+   * workers are missing (a page without cross-origin isolation, workerd, the inline entry) ready() warns once and
+   * loads the single-threaded build. Not with `source`.
    */
   threads?: number;
 }
@@ -37,8 +38,13 @@ export interface EntryWasm {
   relaxed?: () => WasmSource | Promise<WasmSource>;
   /** Why there is no relaxed build, for the warning when one is asked for. */
   noRelaxed?: string;
-  /** The threads build (softmax-threads.wasm) and how to start a worker; omitted where the entry has none. */
-  threads?: { wasm: () => WasmSource | Promise<WasmSource>; spawn: SpawnWorker };
+  /**
+   * The threads builds (softmax-threads.wasm, softmax-threads-relaxed.wasm) and how to start a worker; omitted where
+   * the entry has none.
+   */
+  threads?: {
+    wasm: () => WasmSource | Promise<WasmSource>; relaxed?: () => WasmSource | Promise<WasmSource>; spawn: SpawnWorker;
+  };
   /** Why there are no threads, for the warning when they are asked for. */
   noThreads?: string;
   /** Turns a URL into a source (fetch, or reading a file: URL in Node). */
@@ -85,9 +91,8 @@ function parseArgument(arg: unknown): { source?: ReadySource; relaxed: boolean; 
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new RangeError(`ready: opts.threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
-  if (threads > 1 && (arg.relaxed === true || arg.source !== undefined)) {
-    throw new TypeError("ready: opts.threads > 1 cannot go with opts.relaxed or opts.source (the threads build is " +
-      "the default SIMD one over shared memory)");
+  if (threads > 1 && arg.source !== undefined) {
+    throw new TypeError("ready: opts.threads > 1 cannot go with opts.source (the threads builds are the library's own)");
   }
   const { source, relaxed = false } = arg as { source?: ReadySource; relaxed?: unknown };
   if (typeof relaxed !== "boolean") throw new TypeError(`ready: opts.relaxed must be a boolean, got ${typeof relaxed}`);
@@ -113,19 +118,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function makeReady(entry: EntryWasm) {
   const fetchUrl = entry.fetchUrl ?? ((url: URL) => fetch(url));
 
-  /** The relaxed build where the entry has one and the engine runs it; else the default, with one warning. */
-  function relaxedOrDefault(): WasmSource | Promise<WasmSource> {
-    if (entry.relaxed === undefined) {
-      console.warn(`softmax-wasm: ready({ relaxed: true }): ${entry.noRelaxed ?? "this entry has no relaxed build"}; ` +
-        "loading the default SIMD build");
-      return entry.simd();
-    }
-    if (!relaxedSimdSupported()) {
-      console.warn("softmax-wasm: ready({ relaxed: true }): this engine does not support relaxed SIMD (Node 20 " +
-        "needs --experimental-wasm-relaxed-simd); loading the default SIMD build");
-      return entry.simd();
-    }
-    return entry.relaxed();
+  /**
+   * Whether the relaxed build can load: the entry has one (`build`) and the engine runs relaxed SIMD; if not, one
+   * warning saying why and what loads instead.
+   */
+  function relaxedAvailable(call: string, build: unknown, instead: string): boolean {
+    const why = build === undefined ? (entry.noRelaxed ?? "this entry has no relaxed build")
+      : relaxedSimdSupported() ? undefined
+      : "this engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)";
+    if (why !== undefined) console.warn(`softmax-wasm: ready(${call}): ${why}; loading ${instead}`);
+    return why === undefined;
   }
 
   return function ready(sourceOrOptions?: ReadySource | ReadyOptions): Promise<void> {
@@ -136,23 +138,29 @@ export function makeReady(entry: EntryWasm) {
       return Promise.reject(err);
     }
     loading ??= (async () => {
-      const { source, relaxed, threads } = opts;
+      const { source, threads } = opts;
+      let { relaxed } = opts;
+      const call = `{ ${threads > 1 ? `threads: ${threads}` : ""}${threads > 1 && relaxed ? ", " : ""}${relaxed ? "relaxed: true" : ""} }`;
+      const single = relaxed ? "the single-threaded build" : "the default single-threaded build";
       if (threads > 1) {
-        const why = entry.threads === undefined ? (entry.noThreads ?? "this entry has no threads build") : threadsUnavailable();
+        const t = entry.threads;
+        const why = t === undefined ? (entry.noThreads ?? "this entry has no threads build") : threadsUnavailable();
         if (why === undefined) {
+          if (relaxed) relaxed = relaxedAvailable(call, t!.relaxed, "the default SIMD threads build");
           try {
-            setEngine(await threaded(entry.threads!, threads));
+            setEngine(await threaded(t!, threads, relaxed));
             return;
           } catch (err) {
-            console.warn(`softmax-wasm: ready({ threads: ${threads} }): the workers could not start (${String(err)}); ` +
-              "loading the default single-threaded build");
+            console.warn(`softmax-wasm: ready(${call}): the workers could not start (${String(err)}); loading ${single}`);
           }
         } else {
-          console.warn(`softmax-wasm: ready({ threads: ${threads} }): ${why}; loading the default single-threaded build`);
+          console.warn(`softmax-wasm: ready(${call}): ${why}; loading ${single}`);
         }
       }
       let s: WasmSource;
-      if (source === undefined) s = await (relaxed ? relaxedOrDefault() : entry.simd());
+      if (source === undefined) {
+        s = await (relaxed && relaxedAvailable(call, entry.relaxed, "the default SIMD build") ? entry.relaxed!() : entry.simd());
+      }
       else if (typeof source === "string" || source instanceof URL) s = await fetchUrl(new URL(source, baseUrl()));
       else s = source;
       setEngine(await Engine.create(s));
@@ -164,9 +172,9 @@ export function makeReady(entry: EntryWasm) {
   };
 }
 
-/** The threads build on a shared memory with its pool of n - 1 workers. */
-async function threaded(t: NonNullable<EntryWasm["threads"]>, n: number): Promise<Engine> {
-  const module = await compile(await t.wasm());
+/** A threads build (the relaxed one if `relaxed`) on a shared memory with its pool of n - 1 workers. */
+async function threaded(t: NonNullable<EntryWasm["threads"]>, n: number, relaxed: boolean): Promise<Engine> {
+  const module = await compile(await (relaxed ? t.relaxed!() : t.wasm()));
   const e = await Engine.createShared(module);
   e.pool = await startPool(e, module, n, t.spawn);
   return e;

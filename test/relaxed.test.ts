@@ -136,7 +136,7 @@ describe("ready(opts)", () => {
     await expect(lib.ready({ relaxed: true, sauce: 1, fast: 2 } as never)).rejects.toThrow(
       /unknown options opts\.sauce, opts\.fast/);
     await expect(lib.ready({ threads: 0 })).rejects.toThrow(RangeError);
-    await expect(lib.ready({ threads: 2, relaxed: true })).rejects.toThrow(TypeError);
+    await expect(lib.ready({ threads: 2, relaxed: true, source: new Uint8Array(8) })).rejects.toThrow(TypeError);
     await expect(lib.ready({ relaxed: true, source: new Uint8Array(8) })).rejects.toThrow(TypeError);
     await expect(lib.ready({ relaxed: true, source: new Uint8Array(8) })).rejects.toThrow(
       "ready: opts.source cannot go with opts.relaxed: true");

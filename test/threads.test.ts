@@ -11,12 +11,14 @@ import type { Browser } from "playwright-core";
 import { chromiumSkipReason, launchChromium, serveStatic, watchPage } from "./bundlers/serve.js";
 
 type Lib = typeof import("../dist/index.js");
-interface Run { threads: number; warnings: string[]; kernels: unknown; parallel: unknown; training: unknown; gemm?: string[] }
+interface Run {
+  threads: number; build: string; warnings: string[]; kernels: unknown; parallel: unknown; training: unknown; gemm?: string[];
+}
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-function run(n: number, cmd = process.execPath, args: string[] = []): Run {
-  const out = execFileSync(cmd, [...args, "test/runtimes/threads-run.mjs", String(n)],
+function run(n: number, cmd = process.execPath, args: string[] = [], extra: string[] = []): Run {
+  const out = execFileSync(cmd, [...args, "test/runtimes/threads-run.mjs", String(n), ...extra],
     { cwd: root, encoding: "utf8", timeout: 60_000, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
   return JSON.parse(out.trim().split("\n").pop()!) as Run;
 }
@@ -57,6 +59,27 @@ describe("ready({ threads })", () => {
       expect(r.training).toEqual(base.training);
       expect(r.gemm).toEqual(base.gemm);
     }
+  }, 240_000);
+
+  it("with relaxed: true too, gives the relaxed build's bits for 1, 2 and 3 threads (softmax-threads-relaxed.wasm)", () => {
+    const flag = ["--experimental-wasm-relaxed-simd"];
+    const relaxed = run(0, process.execPath, flag, ["relaxed"]);
+    expect(relaxed.build).toBe("relaxed-simd");
+    expect(relaxed.kernels).not.toEqual(base().kernels); // fused multiply-adds: other last bits than the default build
+    for (const n of [1, 2, 3]) {
+      const r = run(n, process.execPath, flag, ["relaxed"]);
+      expect(r.threads).toBe(n);
+      expect(r.build).toBe("relaxed-simd");
+      expect(r.warnings).toEqual([]);
+      expect({ ...r, threads: 0 }).toEqual({ ...relaxed, threads: 0 });
+    }
+    // without the flag Node 20 has no relaxed SIMD: one warning, and the default threads build
+    const plain = run(2, process.execPath, [], ["relaxed"]);
+    expect(plain.threads).toBe(2);
+    expect(plain.build).toBe("simd");
+    expect(plain.warnings).toHaveLength(1);
+    expect(plain.warnings[0]).toMatch(/ready\(\{ threads: 2, relaxed: true \}\): this engine does not support relaxed SIMD .* loading the default SIMD threads build/);
+    expect({ ...plain, warnings: [] }).toEqual({ ...base(), threads: 2, warnings: [] });
   }, 240_000);
 
   // Deno and Bun take the Node entry (node:worker_threads); only on x64 Linux here, as the edge suite finds them.
@@ -105,8 +128,9 @@ describe("ready({ threads })", () => {
     for (const bad of ["x", "2", null, true]) {
       await expect(lib.ready({ threads: bad } as never)).rejects.toThrow(TypeError);
     }
-    await expect(lib.ready({ threads: 2, relaxed: true })).rejects.toThrow(TypeError);
     await expect(lib.ready({ threads: 2, source: new Uint8Array(8) })).rejects.toThrow(TypeError);
+    await expect(lib.ready({ threads: 2, source: new Uint8Array(8) })).rejects.toThrow(
+      "ready: opts.threads > 1 cannot go with opts.source (the threads builds are the library's own)");
     expect(lib.wasmBuild()).toBeUndefined();
     await lib.ready({ threads: 1 });
     expect(lib.wasmBuild()).toBe("simd");
@@ -155,6 +179,17 @@ describe.skipIf(skip !== undefined)(skip ? `ready({ threads }) in Chromium (skip
       expect(got.training).toEqual(base().training);
       expect(problems).toEqual([]);
     }
+  }, 120_000);
+
+  it("runs the relaxed threads build on 3 threads (2 Web Workers), with the single-threaded relaxed build's bits", async () => {
+    const one = (await page(`${isolated!.url}test/runtimes/browser-threads.html?threads=1&relaxed`)).got;
+    expect(one.build).toBe("relaxed-simd");
+    const { got, problems } = await page(`${isolated!.url}test/runtimes/browser-threads.html?threads=3&relaxed`);
+    expect(got.threads).toBe(3);
+    expect(got.build).toBe("relaxed-simd");
+    expect(got.warnings).toEqual([]);
+    expect({ ...got, threads: 0 }).toEqual({ ...one, threads: 0 });
+    expect(problems).toEqual([]);
   }, 120_000);
 
   it("falls back with one warning on a page that is not cross-origin isolated", async () => {

@@ -1,5 +1,5 @@
-// Runner for test/threads.test.ts: `node threads-run.mjs <n>` loads the library with ready({ threads: n }) (n = 0:
-// plain ready()), runs the shared workload and the threads workload, and prints one JSON line of digests (and the
+// Runner for test/threads.test.ts: `node threads-run.mjs <n> [relaxed]` loads the library with ready({ threads: n })
+// (n = 0: plain ready(); `relaxed` adds relaxed: true), runs the shared workload and the threads workload, and prints one JSON line of digests (and the
 // console warnings seen).
 import * as lib from "../../dist/index.js";
 import { engine } from "../../dist/engine.js";
@@ -7,10 +7,11 @@ import { digest, floats, kernelDigests, trainingDigest, TRAIN_ROWS } from "./wor
 import { networkDigests, parallelDigests } from "./threads-workload.js";
 
 const n = Number(process.argv[2]);
+const relaxed = process.argv[3] === "relaxed"; // with relaxed SIMD too (Node 20: --experimental-wasm-relaxed-simd)
 const warnings = [];
 const warn = console.warn;
 console.warn = (...a) => { warnings.push(a.join(" ")); };
-await lib.ready(n === 0 ? undefined : { threads: n });
+await lib.ready(n === 0 ? (relaxed ? { relaxed } : undefined) : { threads: n, ...(relaxed ? { relaxed } : {}) });
 console.warn = warn;
 
 const { train } = await lib.loadMnist();
@@ -29,6 +30,7 @@ for (const [B, I, O, act] of [[64, 1000, 300, 1], [33, 517, 1030, 3], [256, 1024
 const result = {
   gemm,
   threads: e.pool?.size ?? 1,
+  build: lib.wasmBuild(),
   warnings,
   kernels: await kernelDigests(lib),
   parallel: await parallelDigests(lib),
