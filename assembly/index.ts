@@ -1,5 +1,7 @@
 // The Wasm module's exports: row drivers and layer kernels over flat f32 buffers in linear memory (pointers in bytes).
-export { softmax_forward, log_softmax_forward, softmax_backward, log_softmax_backward, logits_from_probs } from "./softmax";
+export {
+  softmax_forward, log_softmax_forward, softmax_backward, log_softmax_backward, logits_from_probs, first_not_probability,
+} from "./softmax";
 export { cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost } from "./loss";
 export { sigmoid_forward, relu_forward, tanh_forward, activation_backward } from "./activation";
 export { gemm_forward, gemm_forward_sparse, gemm_dw, gemm_dw_sparse, gemm_dx, bias_grad } from "./gemm";

@@ -134,12 +134,16 @@ export function labelWeight(fn: string, labels: Labels, cols: number, ignoreInde
   return total;
 }
 
-/** Probabilities for the inverse softmax: finite and not negative. */
-export function probabilities(fn: string, name: string, p: Float32Array): void {
-  for (let i = 0; i < p.length; i++) {
-    const v = p[i];
-    if (!(v >= 0 && v !== Infinity)) throw new RangeError(`${fn}: ${name}[${i}] = ${v} must be a finite probability >= 0`);
-  }
+/**
+ * Probabilities for the inverse softmax must be finite and not negative. `firstBad` finds the first that is not, or
+ * -1: for data already in Wasm memory the kernel first_not_probability (a SIMD pass), else a loop here, so a bad
+ * array is refused before it is copied in.
+ */
+export function probabilities(fn: string, name: string, p: Float32Array, firstBad?: () => number): void {
+  let bad = -1;
+  if (firstBad !== undefined) bad = firstBad();
+  else for (let i = 0; i < p.length && bad < 0; i++) if (!(p[i] >= 0 && p[i] !== Infinity)) bad = i;
+  if (bad >= 0) throw new RangeError(`${fn}: ${name}[${bad}] = ${p[bad]} must be a finite probability >= 0`);
 }
 
 /** A finite number > 0 (a learning rate, a temperature). */

@@ -15,6 +15,8 @@ export interface Kernels {
   softmax_backward(y: number, dy: number, dx: number, rows: number, cols: number): void;
   log_softmax_backward(logp: number, dy: number, dx: number, rows: number, cols: number): void;
   logits_from_probs(p: number, z: number, rows: number, cols: number): void;
+  /** The index of the first p[i] that is negative, +Infinity or NaN, or -1. */
+  first_not_probability(p: number, n: number): number;
   cross_entropy_index(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
     cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number): number;
   cross_entropy_prob(logits: number, target: number, weight: number, grad: number, losses: number, rows: number,

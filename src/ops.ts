@@ -260,12 +260,13 @@ export function logitsFromProbs<O extends Floats = Float32Array>(p: Floats, cols
   const o = options(fn, opts, OUT_OPTS);
   floats(fn, "p", p);
   const rows = rowsOf(fn, "p", p, columns(fn, cols));
-  probabilities(fn, "p", floatsOf(p));
+  const pAt = residentAt(e, p);
+  probabilities(fn, "p", floatsOf(p), pAt === undefined ? undefined : () => e.k.first_not_probability(pAt, p.length));
   const out = outBuffer(fn, "opts.out", o.out, p.length);
   const outAt = residentAt(e, out);
   const mark = e.mark();
   try {
-    const pp = place(e, p);
+    const pp = pAt ?? place(e, p);
     const pz = destination(e, outAt, p.length, mark, pp);
     if (e.pool) e.pool.logitsFromProbs(pp, pz, rows, cols);
     else e.k.logits_from_probs(pp, pz, rows, cols);

@@ -225,6 +225,27 @@ describe("wasmArray(lengthOrValues)", () => {
     a.dispose();
   });
 
+  it("logitsFromProbs checks a resident p in Wasm (a SIMD pass): the first bad value by index, at every position", () => {
+    const out = wasmArray(64);
+    for (const n of [1, 3, 4, 5, 15, 16, 17, 31, 32, 33, 47, 64]) {
+      for (const j of new Set([0, n >> 1, n - 1])) {
+        for (const bad of [NaN, -0.5, Infinity, -Infinity, -1e-45]) {
+          const p = wasmArray(Float32Array.from({ length: n }, (_, i) => (i === j ? bad : 1 / n)));
+          if (j + 1 < n) p.data[n - 1] = NaN; // a later bad value is not the one reported
+          out.data.fill(7);
+          expect(() => logitsFromProbs(p, n, { out })).toThrow(RangeError);
+          expect(() => logitsFromProbs(p, n, { out })).toThrow(`logitsFromProbs: p[${j}] = ${Math.fround(bad)} must be a finite probability >= 0`);
+          expect(out.data.every((v) => v === 7)).toBe(true);
+          p.dispose();
+        }
+      }
+      const ok = wasmArray(Float32Array.from({ length: n }, (_, i) => (i === 0 ? -0 : 0))); // -0 and 0 are probabilities
+      expect(() => logitsFromProbs(ok, n)).not.toThrow();
+      ok.dispose();
+    }
+    out.dispose();
+  });
+
   it("a bad argument leaves a resident out untouched", () => {
     const out = wasmArray([7, 7, 7]);
     expect(() => softmax(Float32Array.of(1, 2), 3, { out })).toThrow(RangeError);
