@@ -1,7 +1,7 @@
 // The row drivers at odd row counts and at widths that cross SIMD remainders and the f64 block boundary
 // (BLOCK = 4096), against float64 scalar references.
 import {
-  softmax_forward, log_softmax_forward, softmax_backward, log_softmax_backward, logits_from_probs,
+  softmax_forward, log_softmax_forward, softmax_backward, log_softmax_backward, logits_from_probs, softmax_row_part,
 } from "../softmax";
 import {
   cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost, cross_entropy_prob_parts,
@@ -126,6 +126,45 @@ describe("softmax drivers", () => {
         check("softmax(logits_from_probs(p))", rows, cols, i, at(g, i), i < cols ? at(q, i) / s0 : at(q, i), 3e-5, 1e-30);
       }
     }
+  });
+});
+
+describe("one long row split between threads (softmax_row_part, the threads build's in-row split)", () => {
+  it("its three passes over segments of whole blocks give softmax_forward's bits, for 1 to 4 segments", () => {
+    const WIDE: i32[] = [4096, 4097, 8192, 8193, 12289, 20000, 40961];
+    const parts = heap.alloc(16 * 8);
+    for (let a = 0; a < WIDE.length; a++) for (let t = 0; t < 3; t++) for (let lg = 0; lg < 2; lg++) {
+      const n = WIDE[a];
+      const scale: f32 = t == 0 ? 1 : t == 1 ? 0.4 : 1e-38;
+      if (t == 2) fill(x, n, -3e38, 3e38);
+      else fill(x, n, -20, 20);
+      if (lg) log_softmax_forward(x, y, 1, n, scale);
+      else softmax_forward(x, y, 1, n, scale);
+      const blocks = (n + 4095) / 4096;
+      for (let segs = 1; segs <= 4; segs++) {
+        // segments of ceil(blocks / segs) blocks, as the pool's split(blocks, threads, 1) makes them
+        const per = (blocks + segs - 1) / segs;
+        let top: f32 = -Infinity;
+        for (let b0 = 0; b0 < blocks; b0 += per) {
+          const a0 = b0 * 4096; const len = min(n, (b0 + per) * 4096) - a0;
+          top = max(top, softmax_row_part(x + (<usize>a0 << 2), g + (<usize>a0 << 2), len, scale, lg, 0, 0, 0, 0));
+        }
+        for (let b0 = 0; b0 < blocks; b0 += per) {
+          const a0 = b0 * 4096; const len = min(n, (b0 + per) * 4096) - a0;
+          softmax_row_part(x + (<usize>a0 << 2), g + (<usize>a0 << 2), len, scale, lg, 1, top, 0, parts + (<usize>b0 << 3));
+        }
+        const sum = sumParts(parts, blocks);
+        for (let b0 = 0; b0 < blocks; b0 += per) {
+          const a0 = b0 * 4096; const len = min(n, (b0 + per) * 4096) - a0;
+          softmax_row_part(x + (<usize>a0 << 2), g + (<usize>a0 << 2), len, scale, lg, 2, top, sum, 0);
+        }
+        if (memory.compare(y, g, <usize>n << 2) != 0) {
+          log<string>("row split " + n.toString() + " t" + t.toString() + " log" + lg.toString() + " segs " + segs.toString());
+          expect<bool>(false).toBe(true);
+        }
+      }
+    }
+    heap.free(parts);
   });
 });
 
