@@ -111,7 +111,6 @@ export function set_scratch_tsum(p: usize): void { tsumArea = p; }
 
 /** Cross-entropy of one row with class y (not ignored); writes its gradient and returns its loss. */
 function crossEntropyRow(z: usize, g: usize, y: i32, weight: usize, n: usize, smoothing: f32, wsum: f32, scale: f32): f64 {
-  const soft: f32 = smoothing / <f32>n;
   // everything read from z comes before the exp pass, so grad may be logits itself
   const m = rmax(z, n);
   const zy = load<f32>(z + (<usize>y << 2));
@@ -122,20 +121,66 @@ function crossEntropyRow(z: usize, g: usize, y: i32, weight: usize, n: usize, sm
     }
   }
   const sum = blockedExpSum(z, g, n, m); // g holds e^(z - m) until scaled below
+  const wy: f32 = weight == 0 ? 1 : load<f32>(weight + (<usize>y << 2));
+  return crossEntropyFinish(g, weight, n, y, wy, n, m, zy, sum, d, smoothing, wsum, scale);
+}
+
+/**
+ * The last pass of one row's cross-entropy over g[0, len) (the whole row, or in the threads build a segment of it
+ * with its weights w): scales e^(z - m) into the gradient, takes the hard target off at y when 0 <= y < len, and
+ * returns the row's loss from its max m, its logit at the class zy, its exp-sum and its smoothing term d.
+ */
+// @ts-ignore: decorator
+@inline function crossEntropyFinish(g: usize, w: usize, len: usize, y: i32, wy: f32, n: usize, m: f32, zy: f32,
+  sum: f64, d: f64, smoothing: f32, wsum: f32, scale: f32): f64 {
+  const soft: f32 = smoothing / <f32>n;
   const logsum = logf(<f32>sum);
-  const hard: f32 = (1 - smoothing) * (weight == 0 ? 1 : load<f32>(weight + (<usize>y << 2)));
+  const hard: f32 = (1 - smoothing) * wy;
   // loss = sum_c t_c (lse - z_c) with t = hard one-hot + soft * w, lse = m + logsum
   let loss = <f64>hard * ((<f64>m - <f64>zy) + <f64>logsum);
   const a = <f32>(<f64>scale * (<f64>hard + <f64>soft * <f64>wsum) / sum);
   if (smoothing == 0) {
-    vscale(g, g, n, a);
+    vscale(g, g, len, a);
   } else {
-    vscalesubw(g, weight, n, a, scale * soft);
+    vscalesubw(g, w, len, a, scale * soft);
     loss += <f64>soft * (<f64>wsum * <f64>logsum + d);
   }
-  const gy = g + (<usize>y << 2);
-  store<f32>(gy, load<f32>(gy) - scale * hard);
+  if (y >= 0 && <usize>y < len) {
+    const gy = g + (<usize>y << 2);
+    store<f32>(gy, load<f32>(gy) - scale * hard);
+  }
   return loss;
+}
+
+/**
+ * The threads build's share of one long row's cross-entropy, in crossEntropyRow's passes over a segment that starts
+ * at a multiple of BLOCK of the row: pass 0 returns the segment's max; pass 1 stores each block's smoothing term and
+ * exp-sum at parts (2 f64 a block); pass 2 finishes the segment given the row's figures and returns the row's loss.
+ */
+export function cross_entropy_row_part(
+  z: usize, // (len,) the segment's logits
+  g: usize, // (len,) its gradient, may be z
+  len: i32,
+  w: usize, // (len,) the segment's class weights, or 0
+  y: i32,   // the class, counted from the segment's start (outside [0, len) when another segment holds it)
+  wy: f32,  // the class's weight (1 without weights)
+  n: i32,   // the whole row's length
+  smoothing: f32, wsum: f32, scale: f32,
+  pass: i32,
+  m: f32, zy: f32, sum: f64, d: f64, // passes 1 and 2: the row's max and logit at y; pass 2: its sums
+  parts: usize, // pass 1: (2 ceil(len / BLOCK),) f64
+): f64 {
+  const l = <usize>len;
+  if (pass == 0) return rmax(z, l);
+  if (pass == 2) return crossEntropyFinish(g, w, l, y, wy, <usize>n, m, zy, sum, d, smoothing, wsum, scale);
+  for (let off: usize = 0, k: usize = 0; off < l; off += BLOCK, k++) {
+    const b = min(BLOCK, l - off);
+    const p = off << 2;
+    const dk: f64 = smoothing != 0 ? rwsubsum(z + p, w == 0 ? 0 : w + p, b, m) : 0; // before the exp pass writes g
+    store<f64>(parts + (k << 4), dk);
+    store<f64>(parts + (k << 4) + 8, blockedExpSum(z + p, g + p, b, m));
+  }
+  return 0;
 }
 
 /**

@@ -242,10 +242,10 @@ const md = [
   "- The same runs as above: `softmax(x, cols, { out })` and friends with every float operand (x; y and dy; the " +
     "target) and out (grad) WasmArrays, so nothing is " +
     "copied into or out of Wasm memory on the calling thread. vs copying call = the Float32Array call's median / this one.",
-  "- 2 threads split the row kernels by rows (in multiples of 8 below 32 classes), softmax and logSoftmax of fewer rows " +
-    "than threads within each row, binaryCrossEntropyWithLogits and quadraticCost at the blocks of their sums and sigmoid " +
-    "by elements; shapes under 2^14 elements, and crossEntropy of fewer rows than threads (1x1000000), run on one " +
-    "thread; gains are each variant's median against the 1-thread default in its own process. 2 threads relaxed: " +
+  "- 2 threads split the row kernels by rows (in multiples of 8 below 32 classes), softmax, logSoftmax and crossEntropy " +
+    "of fewer rows than threads (1x1000000) within each row, binaryCrossEntropyWithLogits and quadraticCost at the " +
+    "blocks of their sums and sigmoid by elements; shapes under 2^14 elements run on one thread; gains are each " +
+    "variant's median against the 1-thread default in its own process. 2 threads relaxed: " +
     `\`${cmd("kernels, 2 threads relaxed")}\`, ready({ threads: 2, relaxed: true }) (the relaxed threads build).`,
   "",
   `## ${trainTitle}`,

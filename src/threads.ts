@@ -24,6 +24,8 @@ export interface ThreadKernels extends Kernels {
   gemm_dx_t(dy: number, wt: number, dx: number, B: number, I: number, O: number): void;
   gemm_pack_b(w: number, packed: number, K: number, N: number, p0: number, p1: number): void;
   gemm_forward_packed(x: number, packed: number, bias: number, y: number, B: number, I: number, O: number, act: number): void;
+  cross_entropy_row_part(z: number, g: number, len: number, w: number, y: number, wy: number, n: number, smoothing: number,
+    wsum: number, scale: number, pass: number, m: number, zy: number, sum: number, d: number, parts: number): number;
   cross_entropy_index_parts(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
     cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number, parts: number): number;
   cross_entropy_prob_parts(logits: number, target: number, weight: number, grad: number, losses: number, rows: number,
@@ -59,12 +61,12 @@ export const JOB_FNS = [
   "gemm_forward", "gemm_forward_sparse", "gemm_dw_rows", "gemm_dw_sparse_rows", "gemm_dx_t", "softmax_forward",
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
-  "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "quit",
+  "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part", "quit",
 ] as const;
 export type JobFn = (typeof JOB_FNS)[number];
 
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
-// function index, [3] its argument count, [4] 1 if it trapped; f64 [3..18] the arguments (13 at most), [22] the result.
+// function index, [3] its argument count, [4] 1 if it trapped; f64 [3..21] the arguments (19 at most), [22] the result.
 export const CTRL_BYTES = 192;
 /** Atomics.load polls before a thread sleeps in Atomics.wait (some tens of microseconds). */
 const SPIN = 1 << 15;
@@ -257,6 +259,15 @@ export class Pool {
   /** cross_entropy_index split by rows (narrow ones in multiples of 8); the total summed in row order as one call does. */
   crossEntropyIndex(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
     cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number): number {
+    if (rows < this.size && cols >= MIN_ELEMS) { // fewer long rows than threads: each row in segments
+      let total = 0;
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols * 4;
+        total += this.crossEntropyLongRow(logits + o, labels + r * 4, weight, grad + o, losses === 0 ? 0 : losses + r * 4,
+          cols, ignoreIndex, smoothing, wsum, scale);
+      }
+      return total;
+    }
     if (rows * cols < MIN_ELEMS || rows < 2) {
       return this.k.cross_entropy_index(logits, labels, weight, grad, losses, rows, cols, ignoreIndex, smoothing, wsum, scale);
     }
@@ -365,6 +376,41 @@ export class Pool {
     const parts = this.e.alloc(blocks * 8); // inside the caller's mark, released with it
     this.run("softmax_row_part", job(1, max, 0, parts));
     this.run("softmax_row_part", job(2, max, this.sumParts(parts, blocks), 0));
+  }
+
+  /**
+   * One long row's cross-entropy split into segments of whole sum blocks, in the single-thread kernel's passes: the
+   * segments' maxes, their blocks' smoothing terms and exp-sums (added here in order), the scaling and the loss.
+   */
+  private crossEntropyLongRow(z: number, label: number, weight: number, g: number, loss: number, n: number,
+    ignoreIndex: number, smoothing: number, wsum: number, scale: number): number {
+    const i32 = new Int32Array(this.e.memory.buffer);
+    const f32 = new Float32Array(this.e.memory.buffer);
+    const y = i32[label >>> 2];
+    if (y === ignoreIndex) { // a zero gradient and loss: the kernel's own path
+      return this.k.cross_entropy_index(z, label, weight, g, loss, 1, n, ignoreIndex, smoothing, wsum, scale);
+    }
+    const zy = f32[(z >>> 2) + y]; // read before pass 1 writes g, which may be z
+    const wy = weight === 0 ? 1 : f32[(weight >>> 2) + y];
+    const blocks = Math.ceil(n / this.block);
+    const segments = split(blocks, this.size, 1).map(([a, b]) => [a, a * this.block, Math.min(n, b * this.block)]);
+    const parts = this.e.alloc(blocks * 16); // inside the caller's mark, released with it
+    const job = (pass: number, m: number, sum: number, d: number) => segments.map(([k, a, b]) =>
+      [z + a * 4, g + a * 4, b - a, weight === 0 ? 0 : weight + a * 4, y - a, wy, n, smoothing, wsum, scale, pass, m,
+        zy, sum, d, parts + k * 16]);
+    let m = -Infinity;
+    for (const v of this.run("cross_entropy_row_part", job(0, 0, 0, 0))) if (v > m) m = v; // rmax: NaN never wins
+    this.run("cross_entropy_row_part", job(1, m, 0, 0));
+    const f = new Float64Array(this.e.memory.buffer, parts, blocks * 2);
+    let d = 0;
+    let sum = 0;
+    for (let k = 0; k < blocks; k++) {
+      d += f[2 * k];
+      sum += f[2 * k + 1];
+    }
+    const total = this.run("cross_entropy_row_part", job(2, m, sum, d))[0];
+    if (loss !== 0) f32[loss >>> 2] = total;
+    return total;
   }
 
   /** The sum, in order, of `count` f64 partial results at parts. */
