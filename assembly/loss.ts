@@ -360,6 +360,41 @@ export function cross_entropy_prob_parts(
   return total;
 }
 
+/**
+ * The threads build's share of one long row's cross-entropy against probabilities, in crossEntropyProbRows' passes
+ * over a segment that starts at a multiple of BLOCK of the row: pass 0 returns the segment's max; pass 1 stores each
+ * block's smoothed-target term, target sum and exp-sum at parts (3 f64 a block); pass 2 writes the segment's gradient
+ * given the row's figures and returns the row's loss.
+ */
+export function cross_entropy_prob_row_part(
+  z: usize, q: usize, // (len,) the segment's logits and targets
+  w: usize,           // (len,) its class weights, or 0
+  g: usize,           // (len,) its gradient, may be z
+  len: i32, n: i32,   // the segment's length, the whole row's
+  smoothing: f32, scale: f32,
+  pass: i32,
+  m: f32, tsum: f64, sum: f64, d: f64, // pass 1: the row's max; pass 2: it and the row's sums
+  parts: usize,       // pass 1: (3 ceil(len / BLOCK),) f64
+): f64 {
+  const l = <usize>len;
+  const a1: f32 = 1 - smoothing;
+  const a0: f32 = smoothing / <f32>n;
+  if (pass == 0) return rmax(z, l);
+  if (pass == 2) {
+    vsoftgrad(g, q, w, l, <f32>(<f64>scale * tsum / sum), scale, a1, a0);
+    return d + tsum * <f64>logf(<f32>sum);
+  }
+  for (let off: usize = 0, k: usize = 0; off < l; off += BLOCK, k++) {
+    const b = min(BLOCK, l - off);
+    const p = off << 2;
+    const at = parts + k * 24;
+    store<f64>(at, rsofttarget(z + p, q + p, w == 0 ? 0 : w + p, b, m, a1, a0, tsumPtr())); // reads z before g is written
+    store<f64>(at + 8, <f64>load<f32>(tsumPtr()));
+    store<f64>(at + 16, blockedExpSum(z + p, g + p, b, m));
+  }
+  return 0;
+}
+
 /** Binary cross-entropy with logits of n elements, pw = 0 or pos weights aligned with z; returns the sum of losses. */
 export function rbcewithlogits(z: usize, y: usize, pw: usize, g: usize, losses: usize, n: usize, scale: f32): f32 {
   const vs = f32x4.splat(scale);

@@ -26,6 +26,8 @@ export interface ThreadKernels extends Kernels {
   gemm_forward_packed(x: number, packed: number, bias: number, y: number, B: number, I: number, O: number, act: number): void;
   cross_entropy_row_part(z: number, g: number, len: number, w: number, y: number, wy: number, n: number, smoothing: number,
     wsum: number, scale: number, pass: number, m: number, zy: number, sum: number, d: number, parts: number): number;
+  cross_entropy_prob_row_part(z: number, q: number, w: number, g: number, len: number, n: number, smoothing: number,
+    scale: number, pass: number, m: number, tsum: number, sum: number, d: number, parts: number): number;
   cross_entropy_index_parts(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
     cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number, parts: number): number;
   cross_entropy_prob_parts(logits: number, target: number, weight: number, grad: number, losses: number, rows: number,
@@ -61,7 +63,7 @@ export const JOB_FNS = [
   "gemm_forward", "gemm_forward_sparse", "gemm_dw_rows", "gemm_dw_sparse_rows", "gemm_dx_t", "softmax_forward",
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
-  "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part", "quit",
+  "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part", "cross_entropy_prob_row_part", "quit",
 ] as const;
 export type JobFn = (typeof JOB_FNS)[number];
 
@@ -286,9 +288,18 @@ export class Pool {
     return total;
   }
 
-  /** cross_entropy_prob split by rows; each row's loss lands in parts, summed here in row order. */
+  /** cross_entropy_prob split by rows (fewer long rows than threads: in segments); losses added in row order. */
   crossEntropyProb(logits: number, target: number, weight: number, grad: number, losses: number, rows: number,
     cols: number, smoothing: number, scale: number): number {
+    if (rows < this.size && cols >= MIN_ELEMS) {
+      let total = 0;
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols * 4;
+        total += this.crossEntropyProbLongRow(logits + o, target + o, weight, grad + o, losses === 0 ? 0 : losses + r * 4,
+          cols, smoothing, scale);
+      }
+      return total;
+    }
     if (rows * cols < MIN_ELEMS || rows < 2) {
       return this.k.cross_entropy_prob(logits, target, weight, grad, losses, rows, cols, smoothing, scale);
     }
@@ -367,12 +378,10 @@ export class Pool {
    * maxes (their max is the row's: max is exact in any order), their block sums (added here in order), the scaling.
    */
   private softmaxLongRow(log: boolean, x: number, y: number, n: number, scale: number): void {
-    const blocks = Math.ceil(n / this.block);
-    const segments = split(blocks, this.size, 1).map(([a, b]) => [a, a * this.block, Math.min(n, b * this.block)]);
+    const { blocks, segments } = this.rowSegments(n);
     const job = (pass: number, max: number, sum: number, parts: number) => segments.map(([k, a, b]) =>
       [x + a * 4, y + a * 4, b - a, scale, log ? 1 : 0, pass, max, sum, parts === 0 ? 0 : parts + k * 8]);
-    let max = -Infinity;
-    for (const m of this.run("softmax_row_part", job(0, 0, 0, 0))) if (m > max) max = m; // rmax: NaN never wins
+    const max = maxOf(this.run("softmax_row_part", job(0, 0, 0, 0)));
     const parts = this.e.alloc(blocks * 8); // inside the caller's mark, released with it
     this.run("softmax_row_part", job(1, max, 0, parts));
     this.run("softmax_row_part", job(2, max, this.sumParts(parts, blocks), 0));
@@ -392,14 +401,12 @@ export class Pool {
     }
     const zy = f32[(z >>> 2) + y]; // read before pass 1 writes g, which may be z
     const wy = weight === 0 ? 1 : f32[(weight >>> 2) + y];
-    const blocks = Math.ceil(n / this.block);
-    const segments = split(blocks, this.size, 1).map(([a, b]) => [a, a * this.block, Math.min(n, b * this.block)]);
+    const { blocks, segments } = this.rowSegments(n);
     const parts = this.e.alloc(blocks * 16); // inside the caller's mark, released with it
     const job = (pass: number, m: number, sum: number, d: number) => segments.map(([k, a, b]) =>
       [z + a * 4, g + a * 4, b - a, weight === 0 ? 0 : weight + a * 4, y - a, wy, n, smoothing, wsum, scale, pass, m,
         zy, sum, d, parts + k * 16]);
-    let m = -Infinity;
-    for (const v of this.run("cross_entropy_row_part", job(0, 0, 0, 0))) if (v > m) m = v; // rmax: NaN never wins
+    const m = maxOf(this.run("cross_entropy_row_part", job(0, 0, 0, 0)));
     this.run("cross_entropy_row_part", job(1, m, 0, 0));
     const f = new Float64Array(this.e.memory.buffer, parts, blocks * 2);
     let d = 0;
@@ -411,6 +418,36 @@ export class Pool {
     const total = this.run("cross_entropy_row_part", job(2, m, sum, d))[0];
     if (loss !== 0) f32[loss >>> 2] = total;
     return total;
+  }
+
+  /** One long row's cross-entropy against probabilities in segments, as crossEntropyLongRow. */
+  private crossEntropyProbLongRow(z: number, q: number, weight: number, g: number, loss: number, n: number,
+    smoothing: number, scale: number): number {
+    const { blocks, segments } = this.rowSegments(n);
+    const parts = this.e.alloc(blocks * 24); // inside the caller's mark, released with it
+    const job = (pass: number, m: number, tsum: number, sum: number, d: number) => segments.map(([k, a, b]) =>
+      [z + a * 4, q + a * 4, weight === 0 ? 0 : weight + a * 4, g + a * 4, b - a, n, smoothing, scale, pass, m, tsum,
+        sum, d, parts + k * 24]);
+    const m = maxOf(this.run("cross_entropy_prob_row_part", job(0, 0, 0, 0, 0)));
+    this.run("cross_entropy_prob_row_part", job(1, m, 0, 0, 0));
+    const f = new Float64Array(this.e.memory.buffer, parts, blocks * 3);
+    let d = 0;
+    let tsum = 0;
+    let sum = 0;
+    for (let k = 0; k < blocks; k++) {
+      d += f[3 * k];
+      tsum += f[3 * k + 1];
+      sum += f[3 * k + 2];
+    }
+    const total = this.run("cross_entropy_prob_row_part", job(2, m, tsum, sum, d))[0];
+    if (loss !== 0) new Float32Array(this.e.memory.buffer)[loss >>> 2] = total;
+    return total;
+  }
+
+  /** A long row of n floats as segments [block index, start, end) of whole sum blocks, one a thread. */
+  private rowSegments(n: number): { blocks: number; segments: number[][] } {
+    const blocks = Math.ceil(n / this.block);
+    return { blocks, segments: split(blocks, this.size, 1).map(([a, b]) => [a, a * this.block, Math.min(n, b * this.block)]) };
   }
 
   /** The sum, in order, of `count` f64 partial results at parts. */
@@ -446,6 +483,13 @@ export class Pool {
   close(): void {
     for (const w of this.workers) w.terminate();
   }
+}
+
+/** The largest of the segments' maxes, the row's (rmax ignores NaN, so a NaN never wins here either). */
+function maxOf(maxes: number[]): number {
+  let m = -Infinity;
+  for (const v of maxes) if (v > m) m = v;
+  return m;
 }
 
 /** Whether this thread may block in Atomics.wait (not a browser's main thread). */

@@ -5,7 +5,7 @@ import {
 } from "../softmax";
 import {
   cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost, cross_entropy_prob_parts,
-  bce_with_logits_parts, quadratic_cost_parts, cross_entropy_row_part,
+  bce_with_logits_parts, quadratic_cost_parts, cross_entropy_row_part, cross_entropy_prob_row_part,
 } from "../loss";
 
 const WIDTHS: i32[] = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 4095, 4096, 4097, 8193];
@@ -216,6 +216,55 @@ describe("one long row's cross-entropy split between threads (cross_entropy_row_
     }
     heap.free(parts);
     heap.free(cw);
+  });
+});
+
+describe("one long row's cross-entropy against probabilities split between threads (cross_entropy_prob_row_part)", () => {
+  it("its passes over 1-4 segments give cross_entropy_prob's loss and gradient bits, in place or not", () => {
+    const WIDE: i32[] = [4096, 8193, 12289, 20000];
+    const parts = heap.alloc(16 * 24);
+    const cw = buf(20000);
+    const tq = buf(20000);
+    for (let a = 0; a < WIDE.length; a++) for (let opt = 0; opt < 3; opt++) for (let inPlace = 0; inPlace < 2; inPlace++) {
+      const n = WIDE[a];
+      const eps: f32 = opt == 0 ? 0 : 0.1;
+      const wp: usize = opt == 2 ? cw : 0;
+      fill(x, n, -20, 20); fill(tq, n, 0, 1); fill(cw, n, 0.2, 2);
+      const want = cross_entropy_prob(x, tq, wp, y, 0, 1, n, eps, 0.5);
+      const blocks = (n + 4095) / 4096;
+      for (let segs = 1; segs <= 4; segs++) {
+        const per = (blocks + segs - 1) / segs;
+        const gp: usize = inPlace ? q : g;
+        const zp: usize = inPlace ? q : x;
+        if (inPlace) memory.copy(q, x, <usize>n << 2);
+        let m: f32 = -Infinity;
+        for (let b0 = 0; b0 < blocks; b0 += per) {
+          const a0 = b0 * 4096; const len = min(n, (b0 + per) * 4096) - a0; const o = <usize>a0 << 2;
+          m = max(m, <f32>cross_entropy_prob_row_part(zp + o, tq + o, wp == 0 ? 0 : wp + o, gp + o, len, n, eps, 0.5, 0, 0, 0, 0, 0, 0));
+        }
+        for (let b0 = 0; b0 < blocks; b0 += per) {
+          const a0 = b0 * 4096; const len = min(n, (b0 + per) * 4096) - a0; const o = <usize>a0 << 2;
+          cross_entropy_prob_row_part(zp + o, tq + o, wp == 0 ? 0 : wp + o, gp + o, len, n, eps, 0.5, 1, m, 0, 0, 0, parts + <usize>b0 * 24);
+        }
+        let d: f64 = 0; let tsum: f64 = 0; let sum: f64 = 0;
+        for (let k = 0; k < blocks; k++) {
+          const at = parts + <usize>k * 24;
+          d += load<f64>(at); tsum += load<f64>(at, 8); sum += load<f64>(at, 16);
+        }
+        let loss: f64 = 0;
+        for (let b0 = 0; b0 < blocks; b0 += per) {
+          const a0 = b0 * 4096; const len = min(n, (b0 + per) * 4096) - a0; const o = <usize>a0 << 2;
+          loss = cross_entropy_prob_row_part(zp + o, tq + o, wp == 0 ? 0 : wp + o, gp + o, len, n, eps, 0.5, 2, m, tsum, sum, d, 0);
+        }
+        if (loss != want || memory.compare(y, gp, <usize>n << 2) != 0) {
+          log<string>("soft ce row split " + n.toString() + " opt " + opt.toString() + " in place " + inPlace.toString() + " segs " + segs.toString());
+          expect<bool>(false).toBe(true);
+        }
+      }
+    }
+    heap.free(parts);
+    heap.free(cw);
+    heap.free(tq);
   });
 });
 
