@@ -21,13 +21,11 @@ export function float32Array(fn: string, name: string, v: unknown): Float32Array
 
 /** A float operand: a Float32Array, or a WasmArray that is not disposed. */
 export function floats(fn: string, name: string, v: unknown): Floats {
-  if (v instanceof WasmArray) {
-    if (v.disposed) throw new TypeError(`${fn}: ${name} is a WasmArray that was disposed`);
-    return v;
-  }
-  if (!(v instanceof Float32Array)) {
+  if (v instanceof Float32Array) return v;
+  if (!(v instanceof WasmArray)) {
     throw new TypeError(`${fn}: ${name} must be a Float32Array or a WasmArray, got ${describe(v)}`);
   }
+  if (v.disposed) throw new TypeError(`${fn}: ${name} is a WasmArray that was disposed`);
   return v;
 }
 

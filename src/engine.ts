@@ -156,7 +156,9 @@ export class Engine {
 
   /** The byte offset of a Float32Array that is a view of this memory (a WasmArray's data), else undefined. */
   offsetOf(v: Float32Array): number | undefined {
-    this.floats();
+    if (v.buffer === this.heapBuffer) return v.byteOffset;
+    if (this.heap.length > 0) return undefined;
+    this.floats(); // a growth detached the cached views: compare with the memory's buffer now
     return v.buffer === this.heapBuffer ? v.byteOffset : undefined;
   }
 

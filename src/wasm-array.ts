@@ -99,7 +99,7 @@ export function floatsOf(v: Floats): Float32Array {
  * of the memory itself (such as a WasmArray's data); undefined for an ordinary array.
  */
 export function residentAt(e: Engine, v: Floats): number | undefined {
-  return v instanceof WasmArray ? pointerOf(v) : e.offsetOf(v);
+  return v instanceof Float32Array ? e.offsetOf(v) : pointerOf(v);
 }
 
 /** Where a kernel reads an input: in place when it is in Wasm memory, else a copy in the arena (inside a mark). */
