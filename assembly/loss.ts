@@ -254,14 +254,36 @@ export function cross_entropy_index(
   wsum: f32,        // sum of the class weights (cols without weights)
   scale: f32,       // 1 / summed weight of the counted rows for a mean, else 1
 ): f64 {
+  return crossEntropyIndexRows(logits, labels, weight, grad, losses, rows, cols, ignoreIndex, smoothing, wsum, scale, 0);
+}
+
+/**
+ * cross_entropy_index for the threads build: each summand of its total (a group of four narrow rows' loss, or one
+ * row's) is stored as an f64 at parts, in order, and their count returned; adding every thread's parts in row order
+ * from 0 gives the single-threaded total bit for bit.
+ */
+export function cross_entropy_index_parts(
+  logits: usize, labels: usize, weight: usize, grad: usize, losses: usize, rows: i32, cols: i32,
+  ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, parts: usize,
+): i32 {
+  crossEntropyIndexRows(logits, labels, weight, grad, losses, rows, cols, ignoreIndex, smoothing, wsum, scale, parts);
+  return <usize>cols < NARROW ? (rows >> 2) + (rows & 3) : rows;
+}
+
+// @ts-ignore: decorator
+@inline function crossEntropyIndexRows(logits: usize, labels: usize, weight: usize, grad: usize, losses: usize,
+  rows: i32, cols: i32, ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, parts: usize): f64 {
   const n = <usize>cols;
   let total: f64 = 0;
+  let k: usize = 0;
   let r = 0;
   if (n < NARROW) {
     for (; r + 4 <= rows; r += 4) {
       const o = (<usize>r * n) << 2;
-      total += crossEntropy4(logits + o, grad + o, labels + (<usize>r << 2), weight,
+      const part = crossEntropy4(logits + o, grad + o, labels + (<usize>r << 2), weight,
         losses == 0 ? 0 : losses + (<usize>r << 2), n, ignoreIndex, smoothing, wsum, scale);
+      if (parts != 0) store<f64>(parts + (k++ << 3), part);
+      total += part;
     }
   }
   for (; r < rows; r++) {
@@ -272,41 +294,10 @@ export function cross_entropy_index(
     if (y == ignoreIndex) vzero(g, n);
     else loss = crossEntropyRow(z, g, y, weight, n, smoothing, wsum, scale);
     if (losses != 0) store<f32>(losses + (<usize>r << 2), <f32>loss);
+    if (parts != 0) store<f64>(parts + (k++ << 3), loss);
     total += loss;
   }
   return total;
-}
-
-/**
- * cross_entropy_index for the threads build: the same loop, but each summand of its total (a group of four rows'
- * loss, or one row's) is stored as an f64 at parts, in order, and their count returned; adding every thread's parts
- * in row order from 0 gives the single-threaded total bit for bit.
- */
-export function cross_entropy_index_parts(
-  logits: usize, labels: usize, weight: usize, grad: usize, losses: usize, rows: i32, cols: i32,
-  ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, parts: usize,
-): i32 {
-  const n = <usize>cols;
-  let g = 0;
-  let r = 0;
-  if (n < NARROW) {
-    for (; r + 4 <= rows; r += 4) {
-      const o = (<usize>r * n) << 2;
-      store<f64>(parts + (<usize>(g++) << 3), crossEntropy4(logits + o, grad + o, labels + (<usize>r << 2), weight,
-        losses == 0 ? 0 : losses + (<usize>r << 2), n, ignoreIndex, smoothing, wsum, scale));
-    }
-  }
-  for (; r < rows; r++) {
-    const z = logits + ((<usize>r * n) << 2);
-    const gr = grad + ((<usize>r * n) << 2);
-    const y = load<i32>(labels + (<usize>r << 2));
-    let loss: f64 = 0;
-    if (y == ignoreIndex) vzero(gr, n);
-    else loss = crossEntropyRow(z, gr, y, weight, n, smoothing, wsum, scale);
-    if (losses != 0) store<f32>(losses + (<usize>r << 2), <f32>loss);
-    store<f64>(parts + (<usize>(g++) << 3), loss);
-  }
-  return g;
 }
 
 export function cross_entropy_prob(
