@@ -3,19 +3,30 @@
 // passes; Math.exp / Math.log and sums in double, results stored as float32.
 // They are both the "plain JS" column of the benchmark and the reference the other implementations are checked against.
 
+/** max x[r..end). */
+function rowMax(x, r, end) {
+  let m = -Infinity;
+  for (let i = r; i < end; i++) if (x[i] > m) m = x[i];
+  return m;
+}
+
+/** out[i] = e^(x[i] - m) over [r, end); returns their sum. */
+function rowExpSum(x, r, end, m, out) {
+  let s = 0;
+  for (let i = r; i < end; i++) {
+    const e = Math.exp(x[i] - m);
+    out[i] = e;
+    s += e;
+  }
+  return s;
+}
+
 /** Rows of softmax(x) into out. */
 export function softmaxJS(x, cols, out) {
   const n = x.length;
   for (let r = 0; r < n; r += cols) {
     const end = r + cols;
-    let m = -Infinity;
-    for (let i = r; i < end; i++) if (x[i] > m) m = x[i];
-    let s = 0;
-    for (let i = r; i < end; i++) {
-      const e = Math.exp(x[i] - m);
-      out[i] = e;
-      s += e;
-    }
+    const s = rowExpSum(x, r, end, rowMax(x, r, end), out);
     const inv = 1 / s;
     for (let i = r; i < end; i++) out[i] *= inv;
   }
@@ -27,8 +38,7 @@ export function logSoftmaxJS(x, cols, out) {
   const n = x.length;
   for (let r = 0; r < n; r += cols) {
     const end = r + cols;
-    let m = -Infinity;
-    for (let i = r; i < end; i++) if (x[i] > m) m = x[i];
+    const m = rowMax(x, r, end);
     let s = 0;
     for (let i = r; i < end; i++) s += Math.exp(x[i] - m);
     const lse = m + Math.log(s);
@@ -48,14 +58,8 @@ export function crossEntropyJS(x, cols, labels, grad) {
   let total = 0;
   for (let r = 0, row = 0; r < n; r += cols, row++) {
     const end = r + cols;
-    let m = -Infinity;
-    for (let i = r; i < end; i++) if (x[i] > m) m = x[i];
-    let s = 0;
-    for (let i = r; i < end; i++) {
-      const e = Math.exp(x[i] - m);
-      grad[i] = e;
-      s += e;
-    }
+    const m = rowMax(x, r, end);
+    const s = rowExpSum(x, r, end, m, grad);
     const label = r + labels[row];
     total += m + Math.log(s) - x[label];
     const k = scale / s;
@@ -99,14 +103,8 @@ export function crossEntropySoftJS(x, cols, q, grad) {
   let total = 0;
   for (let r = 0; r < n; r += cols) {
     const end = r + cols;
-    let m = -Infinity;
-    for (let i = r; i < end; i++) if (x[i] > m) m = x[i];
-    let s = 0;
-    for (let i = r; i < end; i++) {
-      const e = Math.exp(x[i] - m);
-      grad[i] = e;
-      s += e;
-    }
+    const m = rowMax(x, r, end);
+    const s = rowExpSum(x, r, end, m, grad);
     const lse = m + Math.log(s);
     const k = scale / s;
     for (let i = r; i < end; i++) {

@@ -133,11 +133,13 @@ describe("one long row split between threads (softmax_row_part, the threads buil
   it("its three passes over segments of whole blocks give softmax_forward's bits, for 1 to 4 segments", () => {
     const WIDE: i32[] = [4096, 4097, 8192, 8193, 12289, 20000, 40961];
     const parts = heap.alloc(16 * 8);
-    for (let a = 0; a < WIDE.length; a++) for (let t = 0; t < 3; t++) for (let lg = 0; lg < 2; lg++) {
+    for (let a = 0; a < WIDE.length; a++) for (let t = 0; t < 4; t++) for (let lg = 0; lg < 2; lg++) {
       const n = WIDE[a];
-      const scale: f32 = t == 0 ? 1 : t == 1 ? 0.4 : 1e-38;
+      const scale: f32 = t == 0 || t == 3 ? 1 : t == 1 ? 0.4 : 1e-38;
       if (t == 2) fill(x, n, -3e38, 3e38);
       else fill(x, n, -20, 20);
+      // t = 3: masked classes, every third logit -Infinity and the whole second block too (a segment's max is -Infinity)
+      if (t == 3) for (let i = 0; i < n; i++) if (i % 3 == 0 || (i >= 4096 && i < 8192)) store<f32>(x + (<usize>i << 2), -Infinity);
       if (lg) log_softmax_forward(x, y, 1, n, scale);
       else softmax_forward(x, y, 1, n, scale);
       const blocks = (n + 4095) / 4096;
@@ -182,6 +184,8 @@ describe("one long row's cross-entropy split between threads (cross_entropy_row_
       let wsum: f64 = 0;
       for (let j = 0; j < n; j++) wsum += opt == 2 ? at(cw, j) : 1.0;
       const cls = <i32>(rand() * n);
+      // masked classes (every seventh logit -Infinity, never the class) when there is no smoothing to see them
+      if (opt == 0) for (let i = 0; i < n; i += 7) if (i != cls) store<f32>(x + (<usize>i << 2), -Infinity);
       store<i32>(labels, cls);
       const want = cross_entropy_index(x, labels, wp, y, losses, 1, n, -100, eps, <f32>wsum, 0.5);
       const blocks = (n + 4095) / 4096;
