@@ -33,12 +33,22 @@ export function rng_next(s: usize): u32 {
   return result;
 }
 
+/**
+ * Rejection loops draw at most this many times. Each draw is accepted with probability over 1/2 (π/4 in rng_normal),
+ * so a working generator passes the bound with probability under 2^-64: only a state it cannot leave (all zero, which
+ * no seed gives and Network.load refuses) reaches it, and then the loop traps instead of spinning forever.
+ */
+const MAX_DRAWS = 64;
+
 /** A uniform integer in [0, range), unbiased (Lemire's multiply-and-reject). */
 export function rng_below(s: usize, range: u32): u32 {
   let m = <u64>rng_next(s) * <u64>range;
   if (<u32>m < range) {
     const t: u32 = (<u32>0 - range) % range;
-    while (<u32>m < t) m = <u64>rng_next(s) * <u64>range;
+    for (let draws = 1; <u32>m < t; draws++) {
+      if (draws == MAX_DRAWS) unreachable();
+      m = <u64>rng_next(s) * <u64>range;
+    }
   }
   return <u32>(m >>> 32);
 }
@@ -46,11 +56,16 @@ export function rng_below(s: usize, range: u32): u32 {
 /** y[i] = std * N(0, 1) for i < n (Marsaglia's polar method: only log and sqrt, both exact Wasm code). */
 export function rng_normal(s: usize, y: usize, n: i32, std: f32): void {
   let i = 0;
+  let draws = 0;
   while (i < n) {
     const u = <f64>(rng_next(s) >>> 8) * (1.0 / 8388608.0) - 1.0; // [-1, 1) on a 2^-23 grid
     const v = <f64>(rng_next(s) >>> 8) * (1.0 / 8388608.0) - 1.0;
     const q = u * u + v * v;
-    if (q >= 1.0 || q == 0.0) continue;
+    if (q >= 1.0 || q == 0.0) {
+      if (++draws == MAX_DRAWS) unreachable();
+      continue;
+    }
+    draws = 0;
     const k = Math.sqrt(-2.0 * Math.log(q) / q) * <f64>std;
     store<f32>(y + (<usize>i << 2), <f32>(u * k));
     if (++i < n) store<f32>(y + (<usize>i << 2), <f32>(v * k));
