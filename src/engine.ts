@@ -78,6 +78,12 @@ export class Engine {
   /** The last copy-out view, reused by calls of the same shape. */
   private view: Float32Array;
   private viewPtr = -1;
+  /**
+   * Buffers this memory had before it grew. An ordinary memory's old buffer is detached by a growth (its views read as
+   * empty): a view into one is refused, not read as an empty array. A shared memory's old buffers stay valid views of
+   * the same memory (only shorter), so for it they are recognised as resident.
+   */
+  private readonly oldBuffers = new WeakSet<ArrayBufferLike>();
 
   /** Which build the module is, as the module itself reports it (so also for a source the caller passed). */
   readonly build: WasmBuild;
@@ -113,6 +119,7 @@ export class Engine {
 
   /** Takes `bytes` (16-aligned) from the arena, growing memory if it must. Invalidates every view. */
   alloc(bytes: number): number {
+    byteCount(bytes);
     const ptr = this.top;
     const end = align(ptr + bytes + SLACK);
     if (end > MAX_BYTES) throw new RangeError(`softmax-wasm: ${end} bytes exceed the 4 GiB of Wasm memory`);
@@ -121,6 +128,7 @@ export class Engine {
     }
     const have = this.floats().length * 4;
     if (end > have) {
+      this.oldBuffers.add(this.heapBuffer);
       this.memory.grow(Math.ceil((end - have) / PAGE));
       // a shared memory's buffer is never detached, it only stays at its old length: remake the views
       if (this.shared) this.heap = new Float32Array(0);
@@ -129,15 +137,22 @@ export class Engine {
     return ptr;
   }
 
-  /** Allocates room for `src` and copies it in. */
+  /**
+   * Allocates room for `src` and copies it in. A view of this memory is located before the allocation (which may grow
+   * memory and detach it) and copied within memory.
+   */
   put(src: Float32Array): number {
-    const ptr = this.alloc(src.length * 4);
-    this.floats().set(src, ptr >>> 2);
+    const at = this.offsetOf(src);
+    const n = src.length;
+    const ptr = this.alloc(n * 4);
+    if (at === undefined) this.floats().set(src, ptr >>> 2);
+    else this.moveBytes(at, ptr, n * 4);
     return ptr;
   }
 
   /** Allocates room for integer labels and copies them in as i32. */
-  putI32(src: ArrayLike<number>): number {
+  putI32(src: Int32Array | Uint8Array | Uint16Array): number {
+    src = this.outside(src);
     const ptr = this.alloc(src.length * 4);
     this.floats();
     this.heapI32.set(src, ptr >>> 2);
@@ -154,17 +169,37 @@ export class Engine {
     dst.set(this.view);
   }
 
-  /** The byte offset of a Float32Array that is a view of this memory (a WasmArray's data), else undefined. */
-  offsetOf(v: Float32Array): number | undefined {
+  /** The byte offset of a typed array that is a view of this memory (a WasmArray's data), else undefined. */
+  offsetOf(v: ArrayBufferView): number | undefined {
     if (v.buffer === this.heapBuffer) return v.byteOffset;
-    if (this.heap.length > 0) return undefined;
-    this.floats(); // a growth detached the cached views: compare with the memory's buffer now
-    return v.buffer === this.heapBuffer ? v.byteOffset : undefined;
+    if (this.heap.length === 0) {
+      this.floats(); // a growth detached the cached views: compare with the memory's buffer now
+      if (v.buffer === this.heapBuffer) return v.byteOffset;
+    }
+    return this.shared && this.oldBuffers.has(v.buffer) ? v.byteOffset : undefined;
   }
 
-  /** Copies n floats from one place in memory to another. */
+  /** Whether v is a view of this memory's buffer from before a growth detached it (so it reads as empty). */
+  detached(v: ArrayBufferView): boolean {
+    return !this.shared && this.oldBuffers.has(v.buffer);
+  }
+
+  /**
+   * `v` itself, or a copy when it is a view of this memory: a growth during the call would detach such a view, so an
+   * argument that is read after anything is allocated (weights, labels) is taken out of memory first.
+   */
+  outside<T extends Float32Array | Int32Array | Uint8Array | Uint16Array>(v: T): T {
+    return this.offsetOf(v) === undefined ? v : v.slice() as T;
+  }
+
+  /** Copies n floats from one place in memory to another (the ranges may overlap). */
   move(from: number, to: number, n: number): void {
     this.floats().copyWithin(to >>> 2, from >>> 2, (from >>> 2) + n);
+  }
+
+  /** Copies n bytes from one place in memory to another (the ranges may overlap). */
+  moveBytes(from: number, to: number, n: number): void {
+    new Uint8Array(this.floats().buffer).copyWithin(to, from, from + n);
   }
 
   /** A view of n floats at ptr: valid until the next alloc. */
@@ -197,6 +232,7 @@ export class Engine {
    * Only between calls: never while a mark is open.
    */
   allocBlock(bytes: number): number {
+    byteCount(bytes);
     const size = align(bytes + SLACK);
     const i = this.holes.findIndex((h) => h.bytes >= size);
     if (i < 0) return this.alloc(bytes);
@@ -207,6 +243,7 @@ export class Engine {
   }
 
   freeBlock(ptr: number, bytes: number): void {
+    byteCount(bytes);
     let hole = { ptr, bytes: align(bytes + SLACK) };
     let i = this.holes.findIndex((h) => h.ptr > ptr);
     if (i < 0) i = this.holes.length;
@@ -235,6 +272,16 @@ export class Engine {
   /** Bytes at ptr, copied out. */
   bytes(ptr: number, n: number): Uint8Array {
     return new Uint8Array(this.floats().buffer, ptr, n).slice();
+  }
+}
+
+/**
+ * The arena's own check of a size: a NaN, negative or fractional count would move the arena's top to an address that
+ * later blocks share (every later allocation landing at 0, or over a live network's weights).
+ */
+function byteCount(bytes: number): void {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw new RangeError(`softmax-wasm: cannot allocate ${bytes} bytes (expected a whole number >= 0)`);
   }
 }
 

@@ -7,6 +7,7 @@ import {
   atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive,
 } from "./checks.js";
 import { crc32 } from "./crc32.js";
+import { residentAt } from "./wasm-array.js";
 
 export type HiddenActivation = "relu" | "sigmoid" | "tanh";
 export type OutputActivation = "softmax" | "sigmoid";
@@ -48,9 +49,23 @@ function headBytes(L: number, version: number): number {
   return 16 + 4 * (L + 1) + 4 + 8 + 16 + RNG_BYTES + (version === 2 ? SETTINGS_BYTES : 0);
 }
 
+/** A block of the arena taken for the length of one call. */
+interface Block { ptr: number; bytes: number }
+
+/** Adds a block to the list a call frees in its `finally`, and returns it. */
+function hold<T extends Block>(held: Block[], b: T): T {
+  held.push(b);
+  return b;
+}
+
+/** A call's dataset as the caller passed it: `at` is where x already sits in Wasm memory (a WasmArray's data). */
+interface Source {
+  x: Uint8Array | Float32Array; at: number | undefined; bytes: number; sparse: boolean; labels?: Uint8Array | Int32Array;
+}
+
 /** A dataset copied into Wasm memory for the length of one call. */
-interface Data {
-  ptr: number; bytes: number; rows: number; pixels: boolean; sparse: boolean; labels: number; labelBytes: number;
+interface Data extends Block {
+  rows: number; pixels: boolean; sparse: boolean; labels: number; labelBytes: number;
 }
 
 /** Per-batch buffers, sized for `rows` rows (byte offsets). */
@@ -145,18 +160,32 @@ export class Network {
     if (this.disposed) throw new Error(`Network.${fn}: this network was disposed`);
   }
 
-  /** Copies x (and labels) into one Wasm block for this call. */
-  private upload(x: Uint8Array | Float32Array, labels?: Uint8Array | Int32Array): Data {
+  /**
+   * Where a call's dataset is, taken before the call allocates anything: a growth of memory detaches a view of it (a
+   * WasmArray's data), whose offset and length then read as 0. Labels that are such a view are copied out.
+   */
+  private locate(fn: string, name: string, x: Uint8Array | Float32Array, labels?: Uint8Array | Int32Array): Source {
+    const at = residentAt(this.e, fn, name, x);
+    return { x, at, bytes: x.byteLength, sparse: this.sparse(x), labels: labels && this.e.outside(labels) };
+  }
+
+  /** Copies a dataset (and its labels) into one Wasm block for this call: a view of Wasm memory is copied within it. */
+  private upload(src: Source): Data {
+    const e = this.e;
+    const { x, labels } = src;
     const pixels = x instanceof Uint8Array;
-    const rows = x.length / this.sizes[0];
+    const rows = src.bytes / (pixels ? 1 : 4) / this.sizes[0];
     const labelBytes = labels ? rows * 4 : 0;
-    const dataBytes = pixels ? x.length : x.length * 4;
-    const bytes = Math.ceil(dataBytes / 16) * 16 + labelBytes;
-    const ptr = this.e.allocBlock(bytes);
-    this.e.write(ptr, x);
-    const lp = ptr + Math.ceil(dataBytes / 16) * 16;
-    if (labels) this.e.write(lp, labels instanceof Int32Array ? labels : Int32Array.from(labels));
-    return { ptr, bytes, rows, pixels, sparse: this.sparse(x), labels: lp, labelBytes };
+    const dataBytes = Math.ceil(src.bytes / 16) * 16;
+    const ptr = e.allocBlock(dataBytes + labelBytes);
+    if (src.at === undefined) e.write(ptr, x);
+    else e.moveBytes(src.at, ptr, src.bytes);
+    if (labels) e.write(ptr + dataBytes, labels instanceof Int32Array ? labels : Int32Array.from(labels));
+    return { ptr, bytes: dataBytes + labelBytes, rows, pixels, sparse: src.sparse, labels: ptr + dataBytes, labelBytes };
+  }
+
+  private takeBlock(bytes: number): Block {
+    return { ptr: this.e.allocBlock(bytes), bytes };
   }
 
   /** Buffers for batches of up to `rows` rows, kept until a larger batch or dispose(). */
@@ -301,25 +330,6 @@ export class Network {
     }
   }
 
-  private optimizerOptions(fn: string, v: unknown): ResolvedOptimizer {
-    if (v === undefined) v = { name: "sgd", lr: 0.1 }; // neither opts.optimizer nor an earlier fit's
-    const name = oneOf(fn, "opts.optimizer.name", (v as { name?: unknown })?.name, ["sgd", "adam", "adamw"] as const, "sgd");
-    if (name === "sgd") {
-      const o = options(fn, v, ["name", "lr", "momentum", "nesterov", "weightDecay"] as const);
-      return {
-        name, lr: positive(fn, "opts.optimizer.lr", o.lr), momentum: fraction(fn, "opts.optimizer.momentum", o.momentum, 0),
-        nesterov: boolean(fn, "opts.optimizer.nesterov", o.nesterov, false),
-        weightDecay: nonNegative(fn, "opts.optimizer.weightDecay", o.weightDecay, 0),
-      };
-    }
-    const o = options(fn, v, ["name", "lr", "beta1", "beta2", "eps", "weightDecay"] as const);
-    return {
-      name, lr: positive(fn, "opts.optimizer.lr", o.lr), beta1: fraction(fn, "opts.optimizer.beta1", o.beta1, 0.9),
-      beta2: fraction(fn, "opts.optimizer.beta2", o.beta2, 0.999), eps: positive(fn, "opts.optimizer.eps", o.eps ?? 1e-8),
-      weightDecay: nonNegative(fn, "opts.optimizer.weightDecay", o.weightDecay, name === "adamw" ? 0.01 : 0),
-    };
-  }
-
   /** Over 20% zero inputs: the first layer skips them (MNIST's pixels are about 80% zeros). */
   private sparse(x: Uint8Array | Float32Array): boolean {
     let zeros = 0;
@@ -350,7 +360,7 @@ export class Network {
     const batchSize = atLeast(fn, "opts.batchSize", o.batchSize, 1, 64);
     const shuffle = boolean(fn, "opts.shuffle", o.shuffle, true);
     const seed = o.seed === undefined ? undefined : atLeast(fn, "opts.seed", o.seed, 0);
-    const opt = this.optimizerOptions(fn, o.optimizer ?? this.settings);
+    const opt = resolveOptimizer(fn, o.optimizer ?? this.settings);
     for (const cb of ["onBatch", "onEpoch"] as const) {
       if (o[cb] !== undefined && typeof o[cb] !== "function") throw new TypeError(`${fn}: opts.${cb} must be a function`);
     }
@@ -370,12 +380,15 @@ export class Network {
     }
     const onBatch = o.onBatch as FitOptions["onBatch"];
     const onEpoch = o.onEpoch as FitOptions["onEpoch"];
-    const data = this.upload(x, labels);
-    const orderBytes = rows * 4;
-    const order = this.e.allocBlock(orderBytes);
     const history: EpochInfo[] = [];
+    const held: Block[] = []; // the blocks this call takes, freed however it ends
     this.busy = true;
     try {
+      const src = this.locate(fn, "x", x, labels);
+      const valSrc = val && this.locate(fn, "opts.validation.x", val.x, val.labels);
+      const data = hold(held, this.upload(src));
+      const valData = valSrc && hold(held, this.upload(valSrc));
+      const order = hold(held, this.takeBlock(rows * 4)).ptr;
       if (!shuffle) this.writeIdentity(order, rows);
       if (seed !== undefined) this.k.rng_seed(this.shuffleRng, seed);
       const batches = Math.ceil(rows / batchSize);
@@ -401,8 +414,8 @@ export class Network {
           await yieldToEventLoop();
         }
         const info: EpochInfo = { loss: total / rows, accuracy: correct / rows, seconds: 0 };
-        if (val) {
-          const v = this.evaluateData(val.x, val.labels);
+        if (valData) {
+          const v = this.evaluateData(valData);
           info.valLoss = v.loss;
           info.valAccuracy = v.accuracy;
         }
@@ -412,8 +425,7 @@ export class Network {
       }
     } finally {
       this.busy = false;
-      this.e.freeBlock(order, orderBytes);
-      this.e.freeBlock(data.ptr, data.bytes);
+      for (const b of held) this.e.freeBlock(b.ptr, b.bytes);
     }
     return { epochs: history };
   }
@@ -434,18 +446,13 @@ export class Network {
     }
   }
 
-  private evaluateData(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array): { loss: number; accuracy: number } {
-    const data = this.upload(x, labels);
+  private evaluateData(data: Data): { loss: number; accuracy: number } {
     let total = 0;
     let correct = 0;
-    try {
-      this.batches(data, (out, _, B) => {
-        total += this.loss(this.ws!, B);
-        correct += this.k.count_correct(out, this.ws!.labels, B, this.sizes.at(-1)!);
-      });
-    } finally {
-      this.e.freeBlock(data.ptr, data.bytes);
-    }
+    this.batches(data, (out, _, B) => {
+      total += this.loss(this.ws!, B);
+      correct += this.k.count_correct(out, this.ws!.labels, B, this.sizes.at(-1)!);
+    });
     return { loss: total / data.rows, accuracy: correct / data.rows };
   }
 
@@ -453,8 +460,13 @@ export class Network {
   evaluate(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array): { loss: number; accuracy: number } {
     const fn = "Network.evaluate";
     this.check("evaluate");
-    const rows = this.labelled(fn, x, labels);
-    return this.evaluateData(x, labels);
+    this.labelled(fn, x, labels);
+    const data = this.upload(this.locate(fn, "x", x, labels));
+    try {
+      return this.evaluateData(data);
+    } finally {
+      this.e.freeBlock(data.ptr, data.bytes);
+    }
   }
 
   /** Output probabilities (softmax or sigmoid), rows x classes. */
@@ -464,7 +476,7 @@ export class Network {
     const rows = inputs(fn, "x", x, this.sizes[0]);
     const C = this.sizes.at(-1)!;
     const result = new Float32Array(rows * C);
-    const data = this.upload(x);
+    const data = this.upload(this.locate(fn, "x", x));
     try {
       this.batches(data, (out, start, B) => {
         if (this.output === "softmax") this.k.softmax_forward(out, out, B, C, 1);
@@ -499,9 +511,10 @@ export class Network {
     const fn = "Network.gradient";
     this.check("gradient");
     const rows = this.labelled(fn, x, labels);
-    const data = this.upload(x, labels);
-    const idx = this.e.allocBlock(rows * 4);
+    const held: Block[] = [];
     try {
+      const data = hold(held, this.upload(this.locate(fn, "x", x, labels)));
+      const idx = hold(held, this.takeBlock(rows * 4)).ptr;
       const ws = this.workspace(rows);
       this.writeIdentity(idx, rows);
       this.gather(data, ws, idx, rows);
@@ -510,8 +523,7 @@ export class Network {
       this.backward(ws, rows, data.sparse);
       return { loss, grad: this.e.f32(this.grads, this.parameterCount).slice() };
     } finally {
-      this.e.freeBlock(idx, rows * 4);
-      this.e.freeBlock(data.ptr, data.bytes);
+      for (const b of held) this.e.freeBlock(b.ptr, b.bytes);
     }
   }
 
@@ -593,27 +605,58 @@ export class Network {
     if (!hidden || !output || !costName || !optName || !settingsName) {
       throw new RangeError(`${fn}: corrupted header (unknown kinds)`);
     }
+    if (sizes.some((n) => n < 1)) throw new RangeError(`${fn}: corrupted header (sizes [${sizes.join(", ")}])`);
     let P = 0;
     for (let l = 0; l < L; l++) P += sizes[l] * sizes[l + 1] + sizes[l + 1];
     if (bytes.length !== head + P * 4 * (withState ? 3 : 1) + 4) {
       throw new RangeError(`${fn}: ${bytes.length} bytes do not match sizes [${sizes.join(", ")}] (${P} parameters)`);
     }
-    const net = new Network({ sizes, hidden, output, cost: costName, seed: dv.getUint32(p + 4, true) });
-    net.e.write(net.params, bytes.slice(head, head + P * 4));
-    net.e.write(net.shuffleRng, bytes.slice(p + 28, p + 28 + RNG_BYTES));
+    // Everything is checked before the network takes its memory: a file with a valid CRC may still hold values that
+    // would hang or poison the next fit.
+    const shuffleState = bytes.slice(p + 28, p + 28 + RNG_BYTES);
+    if (shuffleState.every((v) => v === 0)) {
+      throw new RangeError(`${fn}: corrupted state: the shuffle generator's state is all zero, which xoshiro128** ` +
+        "never leaves (no seed gives it)");
+    }
+    let settings: ResolvedOptimizer | undefined;
     if (settingsName !== "none") {
       const [lr, a, b, eps, weightDecay] = [0, 1, 2, 3, 4].map((i) => dv.getFloat64(q + 4 + 8 * i, true));
       // checked as a caller's options are: a corrupted value is refused here, not at the next fit
-      net.settings = net.optimizerOptions(fn, settingsName === "sgd"
+      settings = resolveOptimizer(fn, settingsName === "sgd"
         ? { name: settingsName, lr, momentum: a, nesterov: bytes[q + 1] === 1, weightDecay }
-        : { name: settingsName, lr, beta1: a, beta2: b, eps, weightDecay });
+        : { name: settingsName, lr, beta1: a, beta2: b, eps, weightDecay }, "saved optimizer");
     }
+    const steps = dv.getUint32(p + 8, true);
+    const beta1Power = dv.getFloat64(p + 12, true);
+    const beta2Power = dv.getFloat64(p + 20, true);
     if (withState) {
-      net.e.write(net.state1, bytes.slice(head + P * 4, head + P * 12));
-      net.stateOf = optName;
-      net.steps = dv.getUint32(p + 8, true);
-      net.beta1Power = dv.getFloat64(p + 12, true);
-      net.beta2Power = dv.getFloat64(p + 20, true);
+      if (optName === "none") throw new RangeError(`${fn}: corrupted header (optimizer state without an optimizer)`);
+      for (const [name, v] of [["beta1^steps", beta1Power], ["beta2^steps", beta2Power]] as const) {
+        if (!(v >= 0 && v <= 1)) throw new RangeError(`${fn}: corrupted state: Adam's ${name} is ${v}, expected a number in [0, 1]`);
+      }
+      if (optName !== "sgd") {
+        const v = new Float32Array(bytes.slice(head + P * 8, head + P * 12).buffer); // the second moments
+        const bad = v.findIndex((x) => !(x >= 0));
+        if (bad >= 0) {
+          throw new RangeError(`${fn}: corrupted state: Adam's second moment [${bad}] is ${v[bad]}, expected a number >= 0`);
+        }
+      }
+    }
+    const net = new Network({ sizes, hidden, output, cost: costName, seed: dv.getUint32(p + 4, true) });
+    try {
+      net.e.write(net.params, bytes.slice(head, head + P * 4));
+      net.e.write(net.shuffleRng, shuffleState);
+      net.settings = settings;
+      if (withState) {
+        net.e.write(net.state1, bytes.slice(head + P * 4, head + P * 12));
+        net.stateOf = optName;
+        net.steps = steps;
+        net.beta1Power = beta1Power;
+        net.beta2Power = beta2Power;
+      }
+    } catch (err) {
+      net.dispose(); // nothing above should throw; if it does, the block goes back
+      throw err;
     }
     return net;
   }
@@ -627,6 +670,29 @@ export class Network {
     this.ws = undefined;
     this.disposed = true;
   }
+}
+
+/**
+ * An optimizer with its defaults filled in, each field checked; `name` is what errors call it (the caller's
+ * opts.optimizer, or the optimizer a file was saved with).
+ */
+function resolveOptimizer(fn: string, v: unknown, name = "opts.optimizer"): ResolvedOptimizer {
+  if (v === undefined) v = { name: "sgd", lr: 0.1 }; // neither opts.optimizer nor an earlier fit's
+  const kind = oneOf(fn, `${name}.name`, (v as { name?: unknown })?.name, ["sgd", "adam", "adamw"] as const, "sgd");
+  if (kind === "sgd") {
+    const o = options(fn, v, ["name", "lr", "momentum", "nesterov", "weightDecay"] as const);
+    return {
+      name: kind, lr: positive(fn, `${name}.lr`, o.lr), momentum: fraction(fn, `${name}.momentum`, o.momentum, 0),
+      nesterov: boolean(fn, `${name}.nesterov`, o.nesterov, false),
+      weightDecay: nonNegative(fn, `${name}.weightDecay`, o.weightDecay, 0),
+    };
+  }
+  const o = options(fn, v, ["name", "lr", "beta1", "beta2", "eps", "weightDecay"] as const);
+  return {
+    name: kind, lr: positive(fn, `${name}.lr`, o.lr), beta1: fraction(fn, `${name}.beta1`, o.beta1, 0.9),
+    beta2: fraction(fn, `${name}.beta2`, o.beta2, 0.999), eps: positive(fn, `${name}.eps`, o.eps ?? 1e-8),
+    weightDecay: nonNegative(fn, `${name}.weightDecay`, o.weightDecay, kind === "adamw" ? 0.01 : 0),
+  };
 }
 
 /** Lets the event loop run (a page stays responsive): setImmediate in Node, a message elsewhere, never a 1 ms timer. */

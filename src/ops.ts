@@ -1,12 +1,12 @@
 // The public kernels: check every argument, place the inputs in Wasm memory (where a WasmArray already is, else a
 // copy in the arena), run one Wasm driver, put the results out (in place for a WasmArray), release the arena.
 // Inputs are never mutated; caller-given out / grad buffers are filled and returned.
-import { engine } from "./engine.js";
+import { engine, type Engine } from "./engine.js";
 import {
   columns, float32Array, floats, integer, isLabels, labelWeight, options, outBuffer, probabilities, reduction, rowsOf,
   sameLength, temperatureScale, unitInterval, type Labels, type Reduction,
 } from "./checks.js";
-import { deliver, destination, floatsOf, place, residentAt, WasmArray, type Floats } from "./wasm-array.js";
+import { floatsOf, residentAt, WasmArray, type Floats } from "./wasm-array.js";
 
 export interface TemperatureOptions<O extends Floats = Float32Array> { temperature?: number; out?: O }
 export interface OutOptions<O extends Floats = Float32Array> { out?: O }
@@ -41,18 +41,11 @@ function rowwise(fn: string, x: Floats, cols: number, opts: TemperatureOptions<F
   const rows = rowsOf(fn, "x", x, columns(fn, cols));
   const scale = temperatureScale(fn, o.temperature);
   const out = outBuffer(fn, "opts.out", o.out, x.length);
-  const outAt = residentAt(e, out);
-  const mark = e.mark();
-  try {
-    const px = place(e, x);
-    const py = destination(e, outAt, x.length, mark, px);
+  call(e, [operand(e, fn, "x", x)], operand(e, fn, "opts.out", out, x.length), ([px], py) => {
     if (e.pool) e.pool.softmaxRows(log === 1, px, py, rows, cols, scale); // ready({ threads: n > 1 }) only
     else if (log) e.k.log_softmax_forward(px, py, rows, cols, scale);
     else e.k.softmax_forward(px, py, rows, cols, scale);
-    deliver(e, py, out, outAt, x.length);
-  } finally {
-    e.release(mark);
-  }
+  });
   return out;
 }
 
@@ -77,19 +70,13 @@ function backward(fn: string, yName: string, y: Floats, dy: Floats, cols: number
   const rows = rowsOf(fn, yName, y, columns(fn, cols));
   sameLength(fn, "dy", dy, y.length, `${yName}.length`);
   const out = outBuffer(fn, "opts.out", o.out, y.length);
-  const outAt = residentAt(e, out);
-  const mark = e.mark();
-  try {
-    const py = place(e, y);
-    const pdy = place(e, dy);
-    const pdx = destination(e, outAt, y.length, mark, pdy); // dx may be y or dy: each row reads both before writing
-    if (e.pool) e.pool.softmaxBackward(log === 1, py, pdy, pdx, rows, cols);
-    else if (log) e.k.log_softmax_backward(py, pdy, pdx, rows, cols);
-    else e.k.softmax_backward(py, pdy, pdx, rows, cols);
-    deliver(e, pdx, out, outAt, y.length);
-  } finally {
-    e.release(mark);
-  }
+  // dx may be y or dy: each row reads both before writing
+  call(e, [operand(e, fn, yName, y), operand(e, fn, "dy", dy)], operand(e, fn, "opts.out", out, y.length),
+    ([py, pdy], pdx) => {
+      if (e.pool) e.pool.softmaxBackward(log === 1, py, pdy, pdx, rows, cols);
+      else if (log) e.k.log_softmax_backward(py, pdy, pdx, rows, cols);
+      else e.k.softmax_backward(py, pdy, pdx, rows, cols);
+    });
   return out;
 }
 
@@ -125,37 +112,28 @@ export function crossEntropy<G extends Floats = Float32Array>(logits: Floats, co
     throw new TypeError(`${fn}: target must be an Int32Array, Uint8Array or Uint16Array of class indices or a Float32Array (or WasmArray) of probabilities`);
   }
   const losses = red === "none" ? new Float32Array(rows) : undefined;
-  const gradAt = residentAt(e, grad);
-  const mark = e.mark();
-  let total: number;
-  try {
-    const pz = place(e, logits);
-    const pw = weight === undefined ? 0 : e.put(weight);
+  const w = weight === undefined ? undefined : e.outside(weight); // read after the inputs are placed
+  const labels = soft ? undefined : e.outside(target as Labels);
+  const wsum = w === undefined ? cols : sum(w);
+  const s = Number.isFinite(scale) ? scale : 0; // the mean with every row ignored is 0/0 = NaN, as in PyTorch
+  const ins = [operand(e, fn, "logits", logits)];
+  if (soft) ins.push(operand(e, fn, "target", target as Floats));
+  // grad may be the logits, not a probability target, which the kernel reads after writing the gradient
+  const total = call(e, ins, operand(e, fn, "opts.grad", grad, logits.length), ([pz, pq], pg) => {
+    const pw = w === undefined ? 0 : e.put(w);
     const pl = losses === undefined ? 0 : e.alloc(rows * 4);
-    let pg: number;
+    let t: number;
     if (soft) {
-      const pq = place(e, target as Floats);
-      pg = destination(e, gradAt, logits.length, mark, pz, pq); // grad may be logits, not the target it reads last
-      total = e.pool ? e.pool.crossEntropyProb(pz, pq, pw, pg, pl, rows, cols, smoothing, scale)
-        : e.k.cross_entropy_prob(pz, pq, pw, pg, pl, rows, cols, smoothing, scale);
+      t = e.pool ? e.pool.crossEntropyProb(pz, pq, pw, pg, pl, rows, cols, smoothing, s) // ready({ threads: n > 1 }) only
+        : e.k.cross_entropy_prob(pz, pq, pw, pg, pl, rows, cols, smoothing, s);
     } else {
-      const py = e.putI32(target as Labels);
-      pg = destination(e, gradAt, logits.length, mark, pz);
-      const wsum = weight === undefined ? cols : sum(weight);
-      // the mean with every row ignored is 0/0 = NaN, as in PyTorch; its gradient is zero
-      if (e.pool) { // ready({ threads: n > 1 }) only
-        total = e.pool.crossEntropyIndex(pz, py, pw, pg, pl, rows, cols, ignoreIndex, smoothing, wsum,
-          Number.isFinite(scale) ? scale : 0);
-      } else {
-        total = e.k.cross_entropy_index(pz, py, pw, pg, pl, rows, cols, ignoreIndex, smoothing, wsum,
-          Number.isFinite(scale) ? scale : 0);
-      }
+      const py = e.putI32(labels!);
+      t = e.pool ? e.pool.crossEntropyIndex(pz, py, pw, pg, pl, rows, cols, ignoreIndex, smoothing, wsum, s)
+        : e.k.cross_entropy_index(pz, py, pw, pg, pl, rows, cols, ignoreIndex, smoothing, wsum, s);
     }
-    deliver(e, pg, grad, gradAt, logits.length);
     if (losses !== undefined) e.get(pl, losses, rows);
-  } finally {
-    e.release(mark);
-  }
+    return t;
+  }, soft ? 1 : -1);
   return { loss: losses ?? (red === "mean" ? total * scale : total), grad: grad as G };
 }
 
@@ -178,31 +156,26 @@ export function binaryCrossEntropyWithLogits<G extends Floats = Float32Array>(lo
   const n = logits.length;
   const scale = red === "mean" ? 1 / n : 1;
   const losses = red === "none" ? new Float32Array(n) : undefined;
-  const gradAt = residentAt(e, grad);
-  const mark = e.mark();
-  let total: number;
-  try {
-    const pz = place(e, logits);
-    const pt = place(e, target);
-    const pg = destination(e, gradAt, n, mark, pz); // element-wise: grad may be logits or target
-    const pl = losses === undefined ? 0 : e.alloc(n * 4);
-    let pw = 0;
-    let period = 0;
-    if (posWeight !== undefined) {
-      // tiled to about 1024 elements so the kernel walks whole rows of pos weights in SIMD
-      const c = posWeight.length;
-      period = c * Math.max(1, Math.ceil(1024 / c));
-      pw = e.alloc(period * 4);
-      const tiled = e.f32(pw, period);
-      for (let i = 0; i < period; i += c) tiled.set(posWeight, i);
-    }
-    const s = Number.isFinite(scale) ? scale : 0;
-    total = e.pool ? e.pool.bce(pz, pt, pw, period, pg, pl, n, s) : e.k.bce_with_logits(pz, pt, pw, period, pg, pl, n, s);
-    deliver(e, pg, grad, gradAt, n);
-    if (losses !== undefined) e.get(pl, losses, n);
-  } finally {
-    e.release(mark);
-  }
+  const pos = posWeight === undefined ? undefined : e.outside(posWeight); // read after the inputs are placed
+  const s = Number.isFinite(scale) ? scale : 0;
+  // element-wise: grad may be logits or target
+  const total = call(e, [operand(e, fn, "logits", logits), operand(e, fn, "target", target)],
+    operand(e, fn, "opts.grad", grad, n), ([pz, pt], pg) => {
+      const pl = losses === undefined ? 0 : e.alloc(n * 4);
+      let pw = 0;
+      let period = 0;
+      if (pos !== undefined) {
+        // tiled to about 1024 elements so the kernel walks whole rows of pos weights in SIMD
+        const c = pos.length;
+        period = c * Math.max(1, Math.ceil(1024 / c));
+        pw = e.alloc(period * 4);
+        const tiled = e.f32(pw, period);
+        for (let i = 0; i < period; i += c) tiled.set(pos, i);
+      }
+      const t = e.pool ? e.pool.bce(pz, pt, pw, period, pg, pl, n, s) : e.k.bce_with_logits(pz, pt, pw, period, pg, pl, n, s);
+      if (losses !== undefined) e.get(pl, losses, n);
+      return t;
+    });
   return { loss: losses ?? (red === "mean" ? total * scale : total), grad: grad as G };
 }
 
@@ -213,17 +186,10 @@ export function sigmoid<O extends Floats = Float32Array>(x: Floats, opts?: OutOp
   const o = options(fn, opts, OUT_OPTS);
   floats(fn, "x", x);
   const out = outBuffer(fn, "opts.out", o.out, x.length);
-  const outAt = residentAt(e, out);
-  const mark = e.mark();
-  try {
-    const px = place(e, x);
-    const py = destination(e, outAt, x.length, mark, px);
+  call(e, [operand(e, fn, "x", x)], operand(e, fn, "opts.out", out, x.length), ([px], py) => {
     if (e.pool) e.pool.sigmoid(px, py, x.length);
     else e.k.sigmoid_forward(px, py, x.length);
-    deliver(e, py, out, outAt, x.length);
-  } finally {
-    e.release(mark);
-  }
+  });
   return out as O;
 }
 
@@ -238,18 +204,10 @@ export function quadraticCost<G extends Floats = Float32Array>(a: Floats, y: Flo
   const rows = rowsOf(fn, "a", a, columns(fn, cols));
   sameLength(fn, "y", y, a.length, "a.length");
   const grad = outBuffer(fn, "opts.grad", o.grad, a.length);
-  const gradAt = residentAt(e, grad);
-  const mark = e.mark();
-  let loss: number;
-  try {
-    const pa = place(e, a);
-    const py = place(e, y);
-    const pg = destination(e, gradAt, a.length, mark, pa); // element-wise: grad may be a or y
-    loss = e.pool ? e.pool.quadratic(pa, py, pg, a.length, rows) : e.k.quadratic_cost(pa, py, pg, a.length, rows);
-    deliver(e, pg, grad, gradAt, a.length);
-  } finally {
-    e.release(mark);
-  }
+  const n = a.length;
+  // element-wise: grad may be a or y
+  const loss = call(e, [operand(e, fn, "a", a), operand(e, fn, "y", y)], operand(e, fn, "opts.grad", grad, n),
+    ([pa, py], pg) => e.pool ? e.pool.quadratic(pa, py, pg, n, rows) : e.k.quadratic_cost(pa, py, pg, n, rows));
   return { loss, grad: grad as G };
 }
 
@@ -260,21 +218,56 @@ export function logitsFromProbs<O extends Floats = Float32Array>(p: Floats, cols
   const o = options(fn, opts, OUT_OPTS);
   floats(fn, "p", p);
   const rows = rowsOf(fn, "p", p, columns(fn, cols));
-  const pAt = residentAt(e, p);
+  const pIn = operand(e, fn, "p", p);
+  const pAt = pIn.at;
   probabilities(fn, "p", floatsOf(p), pAt === undefined ? undefined : () => e.k.first_not_probability(pAt, p.length));
   const out = outBuffer(fn, "opts.out", o.out, p.length);
-  const outAt = residentAt(e, out);
-  const mark = e.mark();
-  try {
-    const pp = pAt ?? place(e, p);
-    const pz = destination(e, outAt, p.length, mark, pp);
+  call(e, [pIn], operand(e, fn, "opts.out", out, p.length), ([pp], pz) => {
     if (e.pool) e.pool.logitsFromProbs(pp, pz, rows, cols);
     else e.k.logits_from_probs(pp, pz, rows, cols);
-    deliver(e, pz, out, outAt, p.length);
+  });
+  return out as O;
+}
+
+/** One operand of a call: where it sits when resident (taken before the call allocates: residentAt) and its length. */
+interface Operand { v: Floats; n: number; at: number | undefined }
+
+function operand(e: Engine, fn: string, name: string, v: Floats, n = v.length): Operand {
+  return { v, n, at: residentAt(e, fn, name, v) };
+}
+
+/**
+ * The scaffold of every kernel call: the inputs placed in Wasm memory (in place when resident, else copied into the
+ * arena), the output's destination chosen, `run` given their pointers, the result put into `out` (in place when
+ * resident), the arena released. Every operand's place was taken before anything here can grow memory.
+ */
+function call<R>(e: Engine, ins: Operand[], out: Operand, run: (p: number[], dst: number) => R, unsafe = -1): R {
+  const mark = e.mark();
+  try {
+    const p = ins.map((o) => o.at ?? e.put(o.v as Float32Array));
+    const dst = destination(e, ins, p, out, mark, unsafe);
+    const r = run(p, dst);
+    if (out.at === undefined) e.get(dst, out.v as Float32Array, out.n);
+    else if (out.at !== dst) e.move(dst, out.at, out.n);
+    return r;
   } finally {
     e.release(mark);
   }
-  return out as O;
+}
+
+/**
+ * Where a kernel writes its output. The kernels may write over any input they read (out = x, the same range), except
+ * input `unsafe`, which one reads after writing. A resident `out` is written in place unless it is that input or
+ * overlaps an input only in part (two views of one WasmArray a row apart: a row written would be read later); then the
+ * kernel writes a copy this call made of an input, else new arena room, and call() moves the result over.
+ */
+function destination(e: Engine, ins: Operand[], p: number[], out: Operand, mark: number, unsafe: number): number {
+  const at = out.at;
+  const inPlace = (o: Operand, i: number) => at !== undefined &&
+    (p[i] + o.n * 4 <= at || at + out.n * 4 <= p[i] || (p[i] === at && i !== unsafe)); // disjoint, or the same range
+  if (at !== undefined && ins.every(inPlace)) return at;
+  const copy = ins.findIndex((o, i) => i !== unsafe && p[i] >= mark && o.n === out.n);
+  return copy >= 0 ? p[copy] : e.alloc(out.n * 4);
 }
 
 function sum(v: Float32Array): number {

@@ -7,6 +7,48 @@ import { engine, type Engine } from "./engine.js";
 const TOKEN = Symbol("WasmArray");
 let pointerOf: (a: WasmArray) => number;
 
+/** The byte ranges [start, end) of the live WasmArrays, in address order (blocks never overlap). */
+class Ranges {
+  private starts: number[] = [];
+  private ends: number[] = [];
+
+  add(start: number, end: number): void {
+    const i = this.after(start);
+    this.starts.splice(i, 0, start);
+    this.ends.splice(i, 0, end);
+  }
+
+  remove(start: number): void {
+    const i = this.after(start) - 1;
+    if (this.starts[i] === start) {
+      this.starts.splice(i, 1);
+      this.ends.splice(i, 1);
+    }
+  }
+
+  /** Whether [start, end) lies inside one range. */
+  holds(start: number, end: number): boolean {
+    const i = this.after(start) - 1;
+    return i >= 0 && end <= this.ends[i];
+  }
+
+  /** The index of the first range that starts after `at` (binary search). */
+  private after(at: number): number {
+    let lo = 0;
+    let hi = this.starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.starts[mid] <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+const live = new Ranges();
+/** Each `data` view handed out, and the array it belongs to. */
+const owners = new WeakMap<ArrayBufferView, WasmArray>();
+
 /** `length` floats in Wasm memory, made by `wasmArray()`; the kernels take it wherever they take a Float32Array. */
 export class WasmArray {
   /** The number of floats. */
@@ -21,11 +63,19 @@ export class WasmArray {
     this.#e = e;
     this.#ptr = ptr;
     this.length = length;
-    this.#view = e.f32(ptr, length);
+    this.#view = this.#viewOf(e);
+    live.add(ptr, ptr + length * 4);
   }
 
   static {
     pointerOf = (a) => a.#ptr;
+  }
+
+  /** A new view of the floats, remembered as this array's so that it is refused once the array is disposed. */
+  #viewOf(e: Engine): Float32Array {
+    const v = e.f32(this.#ptr, this.length);
+    owners.set(v, this);
+    return v;
   }
 
   /**
@@ -34,7 +84,7 @@ export class WasmArray {
    */
   get data(): Float32Array {
     if (this.#e === undefined) throw new Error("softmax-wasm: WasmArray.data was read after dispose()");
-    if (this.#view.length !== this.length) this.#view = this.#e.f32(this.#ptr, this.length);
+    if (this.#view.length !== this.length) this.#view = this.#viewOf(this.#e);
     return this.#view;
   }
 
@@ -46,6 +96,7 @@ export class WasmArray {
   /** Gives the memory back to the arena; later uses throw. Calling it again does nothing. */
   dispose(): void {
     if (this.#e === undefined) return;
+    live.remove(this.#ptr);
     this.#e.freeBlock(this.#ptr, this.length * 4);
     this.#e = undefined;
     this.#view = new Float32Array(0);
@@ -75,6 +126,9 @@ export function wasmArray(lengthOrValues: number | ArrayLike<number>): WasmArray
   } else if (v !== null && typeof v === "object" && typeof (v as ArrayLike<number>).length === "number" &&
     !(v instanceof WasmArray)) {
     length = (v as ArrayLike<number>).length;
+    if (!Number.isInteger(length) || length < 0 || length > 0x3fffffff) {
+      throw new RangeError(`${fn}: lengthOrValues.length must be an integer in [0, 2^30), got ${length}`);
+    }
   } else {
     throw new TypeError(`${fn}: lengthOrValues must be a length or an array-like of numbers, got ${
       v instanceof WasmArray ? "a WasmArray (copy its data)" : v === null ? "null" : typeof v}`);
@@ -95,31 +149,28 @@ export function floatsOf(v: Floats): Float32Array {
 }
 
 /**
- * Where an operand already sits in Wasm memory (a byte offset): a WasmArray's block, or a Float32Array that is a view
- * of the memory itself (such as a WasmArray's data); undefined for an ordinary array.
+ * Where an argument already sits in Wasm memory (a byte offset), or undefined for an ordinary array; the one check of
+ * the rules for views of Wasm memory. A WasmArray that was disposed is refused (floats() in checks.ts), and so is a
+ * view that is not safe to read or write:
+ * - a view from before memory grew: the growth detached it, so it reads as empty (read `data` again);
+ * - the `data` of a disposed WasmArray, or any view that does not lie inside one live WasmArray: its memory may now
+ *   belong to another array or to a network, and writing it would corrupt them.
+ * Take it before the call allocates anything: a growth detaches the view and its offset and length read as 0.
  */
-export function residentAt(e: Engine, v: Floats): number | undefined {
-  return v instanceof Float32Array ? e.offsetOf(v) : pointerOf(v);
-}
-
-/** Where a kernel reads an input: in place when it is in Wasm memory, else a copy in the arena (inside a mark). */
-export function place(e: Engine, v: Floats): number {
-  return residentAt(e, v) ?? e.put(v as Float32Array);
-}
-
-/**
- * Where a kernel writes n floats for an output resident at `outAt` (residentAt): there, unless that is the `unsafe`
- * input the kernel reads after it writes; else `input` when that is a copy made by this call (at or above its
- * `mark`, so the call may overwrite it), else new arena room.
- */
-export function destination(e: Engine, outAt: number | undefined, n: number, mark: number, input: number,
-  unsafe?: number): number {
-  if (outAt !== undefined && outAt !== unsafe) return outAt;
-  return input >= mark ? input : e.alloc(n * 4);
-}
-
-/** Puts the n floats a kernel wrote at ptr into `out` (at `outAt` when resident), unless it wrote them there. */
-export function deliver(e: Engine, ptr: number, out: Floats, outAt: number | undefined, n: number): void {
-  if (outAt === undefined) e.get(ptr, out as Float32Array, n);
-  else if (outAt !== ptr) e.move(ptr, outAt, n);
+export function residentAt(e: Engine, fn: string, name: string, v: Floats | ArrayBufferView): number | undefined {
+  if (v instanceof WasmArray) return pointerOf(v);
+  const at = e.offsetOf(v);
+  if (at === undefined) {
+    if (v.byteLength === 0 && e.detached(v)) {
+      throw new TypeError(`${fn}: ${name} is a view of Wasm memory from before memory grew (it was detached); ` +
+        "read the WasmArray's data again after calls that may grow memory");
+    }
+    return undefined;
+  }
+  if (owners.get(v)?.disposed) throw new TypeError(`${fn}: ${name} is the data of a WasmArray that was disposed`);
+  if (v.byteLength > 0 && !live.holds(at, at + v.byteLength)) {
+    throw new TypeError(`${fn}: ${name} is a view of Wasm memory that does not lie inside one live WasmArray ` +
+      "(kept after dispose()?); only WasmArrays' data and views into it may be passed");
+  }
+  return at;
 }
