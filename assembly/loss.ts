@@ -233,12 +233,27 @@ function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses:
   }
   transposeStore4(cols4(), g, n, f32x4.splat(1), f32x4.splat(0));
   const logsum = logv(s);
-  let loss = f32x4.mul(hard, f32x4.add(f32x4.sub(m, zy), logsum));
-  if (smoothing != 0) loss = f32x4.add(loss, f32x4.mul(f32x4.splat(soft), f32x4.add(f32x4.mul(f32x4.splat(wsum), logsum), d)));
-  loss = v128.and(loss, valid);
-  if (losses != 0) v128.store(losses, loss);
-  return <f64>f32x4.extract_lane(loss, 0) + <f64>f32x4.extract_lane(loss, 1) +
-    <f64>f32x4.extract_lane(loss, 2) + <f64>f32x4.extract_lane(loss, 3);
+  // each row's loss in f64 from its f32 parts, as crossEntropyFinish computes a wide row's: one rule for every shape
+  // (m - zy = 3e38 + 3e38 overflows f32, not the f64 loss)
+  const t = cols4(); // free again once the gradient is stored
+  v128.store(t, hard);
+  v128.store(t, m, 16);
+  v128.store(t, zy, 32);
+  v128.store(t, logsum, 48);
+  v128.store(t, d, 64);
+  v128.store(t, valid, 80);
+  let total: f64 = 0;
+  for (let l: usize = 0; l < 16; l += 4) {
+    let loss: f64 = 0;
+    if (load<i32>(t + l, 80) != 0) {
+      const ls = <f64>load<f32>(t + l, 48);
+      loss = <f64>load<f32>(t + l) * ((<f64>load<f32>(t + l, 16) - <f64>load<f32>(t + l, 32)) + ls);
+      if (smoothing != 0) loss += <f64>soft * (<f64>wsum * ls + <f64>load<f32>(t + l, 64));
+    }
+    if (losses != 0) store<f32>(losses + l, <f32>loss);
+    total += loss;
+  }
+  return total;
 }
 
 // Buffers need 16 bytes of slack after their end (the narrow path reads and merges whole vectors).

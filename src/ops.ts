@@ -115,7 +115,9 @@ export function crossEntropy<G extends Floats = Float32Array>(logits: Floats, co
   const w = weight === undefined ? undefined : e.outside(weight); // read after the inputs are placed
   const labels = soft ? undefined : e.outside(target as Labels);
   const wsum = w === undefined ? cols : sum(w);
-  const s = Number.isFinite(scale) ? scale : 0; // the mean with every row ignored is 0/0 = NaN, as in PyTorch
+  // A mean over a counted weight of 0 (every row ignored, or all-zero class weights) is 0/0 = NaN, and so is the
+  // gradient of every counted row, as in PyTorch; ignored rows get a zero gradient whatever the scale.
+  const s = Number.isFinite(scale) ? scale : NaN;
   const ins = [operand(e, fn, "logits", logits)];
   if (soft) ins.push(operand(e, fn, "target", target as Floats));
   // grad may be the logits, not a probability target, which the kernel reads after writing the gradient

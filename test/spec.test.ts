@@ -774,6 +774,35 @@ describe("options", () => {
     expectLoss(a.loss, refCrossEntropyIndex(x, cols, i32, { ignoreIndex: 255 }), "mean");
   });
 
+  it.each([1, 3, 4, 8, 33])("one rule at %d rows: each row's loss in float64, summed in float64", (rows) => {
+    // [3e38, -3e38, 0] with class 1: m - z_y = 6e38 overflows float32 but not the float64 loss (narrow rows go four
+    // at a time as columns, wide ones one by one: both paths keep it)
+    const x = new Float32Array(rows * 3);
+    for (let r = 0; r < rows; r++) x.set([3e38, -3e38, 0], r * 3);
+    const y = new Int32Array(rows).fill(1);
+    const row = Math.fround(3e38) * 2; // + log(1 + e^-3e38 + e^-6e38) = 0 in float32
+    expect(crossEntropy(x, 3, y).loss).toBe(row);
+    expect(crossEntropy(x, 3, y, { reduction: "sum" }).loss).toBe(row * rows);
+    expect(Array.from(crossEntropy(x, 3, y, { reduction: "none" }).loss as Float32Array)).toEqual(new Array(rows).fill(Infinity)); // float32, as PyTorch's
+    const wide = new Float32Array(rows * 40);
+    for (let r = 0; r < rows; r++) wide.set([3e38, -3e38, 0], r * 40);
+    expect(crossEntropy(wide, 40, y).loss).toBe(crossEntropy(wide.subarray(0, 40), 40, y.subarray(0, 1)).loss);
+  });
+
+  it("all-zero class weights: a 'mean' is 0/0 = NaN and so is every counted row's gradient, as PyTorch 1.13", () => {
+    // torch: F.cross_entropy(z, [1, -100, 2], weight=[1, 0, 0]) -> nan, grad rows 0 and 2 nan, the ignored row 0
+    const z = Float32Array.of(2, 3, 4, 1, 0, -1, 0.5, 0.5, 0);
+    for (const o of [{ weight: Float32Array.of(1, 0, 0) }, { weight: new Float32Array(3), labelSmoothing: 0.2 }]) {
+      const { loss, grad } = crossEntropy(z, 3, Int32Array.of(1, -100, 2), o);
+      expect(loss).toBeNaN();
+      expect(Array.from(grad, (v) => Number.isNaN(v))).toEqual([true, true, true, false, false, false, true, true, true]);
+      expect(Array.from(grad.subarray(3, 6))).toEqual([0, 0, 0]);
+      // 'sum' and 'none' divide by nothing: loss 0, gradient 0 (w_y = 0)
+      const sum = crossEntropy(z, 3, Int32Array.of(1, -100, 2), { ...o, reduction: "sum" });
+      if (o.labelSmoothing === undefined) expect(sum.loss).toBe(0);
+    }
+  });
+
   it("a 'mean' with every row ignored gives a NaN loss and an all-zero grad (as PyTorch)", () => {
     for (const o of [{}, { weight }, { labelSmoothing: 0.1 }]) {
       const { loss, grad } = crossEntropy(x, cols, Int32Array.of(-100, -100, -100), o);

@@ -41,6 +41,12 @@ export async function parallelDigests(lib) {
     out[`${rows}x${cols} wasmArray`] = await digest(resident);
     for (const a of [xa, ya, ga]) a.dispose();
   }
+  // one rule for every shape and thread count: each row's loss in f64 ([3e38, -3e38, 0] with class 1 is 6e38 a row,
+  // not Infinity), summed in row order (6000 narrow rows take the pool's split in groups of 8)
+  const huge = new Float32Array(6000 * 3);
+  for (let r = 0; r < 6000; r++) huge.set([3e38, -3e38, 0], r * 3);
+  const ones = new Int32Array(6000).fill(1);
+  out["huge logits"] = [lib.crossEntropy(huge, 3, ones).loss, lib.crossEntropy(huge, 3, ones, { reduction: "sum" }).loss];
   return out;
 }
 
