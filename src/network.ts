@@ -6,7 +6,7 @@ import { engine, type Engine, type Kernels } from "./engine.js";
 import {
   atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive,
 } from "./checks.js";
-import { crc32 } from "./crc32.js";
+import { decode, encode } from "./checkpoint.js";
 import { residentAt } from "./wasm-array.js";
 
 export type HiddenActivation = "relu" | "sigmoid" | "tanh";
@@ -41,13 +41,11 @@ const NONE = 0;
 const SIGMOID = 2;
 const EVAL_BATCH = 256; // rows per forward pass in evaluate / predict
 const RNG_BYTES = 16; // one generator's state
+/** The kinds as a checkpoint numbers them (the index). */
+const HIDDEN = ["relu", "sigmoid", "tanh"] as const;
+const OUTPUTS = ["softmax", "sigmoid"] as const;
+const COSTS = ["crossEntropy", "quadratic"] as const;
 const OPTIMIZERS = ["none", "sgd", "adam", "adamw"] as const;
-const SETTINGS_BYTES = 44; // format 2: the last fit's optimizer (u8 kind, nesterov, 2 spare, f64 x 5)
-
-/** Bytes before the parameters in format `version` for L layers. */
-function headBytes(L: number, version: number): number {
-  return 16 + 4 * (L + 1) + 4 + 8 + 16 + RNG_BYTES + (version === 2 ? SETTINGS_BYTES : 0);
-}
 
 /** A block of the arena taken for the length of one call. */
 interface Block { ptr: number; bytes: number }
@@ -111,9 +109,9 @@ export class Network {
       throw new RangeError(`${fn}: a softmax output needs at least 2 classes, got ${sizes.at(-1)}`);
     }
     this.sizes = Object.freeze(sizes);
-    this.hidden = oneOf(fn, "opts.hidden", o.hidden, ["relu", "sigmoid", "tanh"] as const, "relu");
-    this.output = oneOf(fn, "opts.output", o.output, ["softmax", "sigmoid"] as const, "softmax");
-    this.cost = oneOf(fn, "opts.cost", o.cost, ["crossEntropy", "quadratic"] as const, "crossEntropy");
+    this.hidden = oneOf(fn, "opts.hidden", o.hidden, HIDDEN, "relu");
+    this.output = oneOf(fn, "opts.output", o.output, OUTPUTS, "softmax");
+    this.cost = oneOf(fn, "opts.cost", o.cost, COSTS, "crossEntropy");
     this.seed = atLeast(fn, "opts.seed", o.seed, 0, 1);
     this.layers = [];
     let offset = 0;
@@ -528,131 +526,73 @@ export class Network {
   }
 
   /**
-   * The network as bytes (little-endian), format version 2:
-   *   "SWNN" | u32 version | u32 flags (1: optimizer state follows) | u32 layers L | u32 sizes[L + 1]
-   *   | u8 hidden, output, cost, optimizer (0 none, 1 sgd, 2 adam, 3 adamw) | u32 seed | u32 steps
-   *   | f64 beta1^steps, beta2^steps | u32 shuffle generator state[4]
-   *   | u8 settings kind (as optimizer), nesterov, 0, 0 | f64 lr, momentum or beta1, beta2, eps, weightDecay
-   *   | f32 parameters[P] | [f32 state1[P] | f32 state2[P]] | u32 CRC-32 of all before.
-   * Version 1 (read too) had no settings: the 44 bytes after the generator state.
+   * The network as bytes: the .swnn format (src/checkpoint.ts), with the optimizer's state unless
+   * `optimizerState: false` or no fit has run.
    */
   save(opts?: { optimizerState?: boolean }): Uint8Array {
     this.check("save");
     const o = options("Network.save", opts, ["optimizerState"] as const);
     const withState = boolean("Network.save", "opts.optimizerState", o.optimizerState, true) && this.stateOf !== "none";
     const P = this.parameterCount;
-    const L = this.layers.length;
-    const head = headBytes(L, 2);
-    const bytes = new Uint8Array(head + P * 4 * (withState ? 3 : 1) + 4);
-    const dv = new DataView(bytes.buffer);
-    bytes.set([0x53, 0x57, 0x4e, 0x4e]); // "SWNN"
-    dv.setUint32(4, 2, true);
-    dv.setUint32(8, withState ? 1 : 0, true);
-    dv.setUint32(12, L, true);
-    this.sizes.forEach((n, i) => dv.setUint32(16 + 4 * i, n, true));
-    let p = 16 + 4 * (L + 1);
-    bytes.set([["relu", "sigmoid", "tanh"].indexOf(this.hidden), ["softmax", "sigmoid"].indexOf(this.output),
-      ["crossEntropy", "quadratic"].indexOf(this.cost), OPTIMIZERS.indexOf(this.stateOf)], p);
-    dv.setUint32(p + 4, this.seed, true);
-    dv.setUint32(p + 8, this.steps, true);
-    dv.setFloat64(p + 12, this.beta1Power, true);
-    dv.setFloat64(p + 20, this.beta2Power, true);
-    bytes.set(this.e.bytes(this.shuffleRng, RNG_BYTES), p + 28);
     const s = this.settings;
-    if (s) {
-      const q = p + 28 + RNG_BYTES;
-      bytes[q] = OPTIMIZERS.indexOf(s.name);
-      const sgd = s.name === "sgd";
-      bytes[q + 1] = sgd && s.nesterov ? 1 : 0;
-      [s.lr, sgd ? s.momentum : s.beta1, sgd ? 0 : s.beta2, sgd ? 0 : s.eps, s.weightDecay]
-        .forEach((v, i) => dv.setFloat64(q + 4 + 8 * i, v, true));
-    }
-    p = head;
-    bytes.set(this.e.bytes(this.params, P * 4), p);
-    if (withState) bytes.set(this.e.bytes(this.state1, P * 8), p + P * 4);
-    dv.setUint32(bytes.length - 4, crc32(bytes, 0, bytes.length - 4), true);
-    return bytes;
+    const [a, b, eps] = s === undefined ? [0, 0, 0] : s.name === "sgd" ? [s.momentum, 0, 0] : [s.beta1, s.beta2, s.eps];
+    return encode({
+      withState, sizes: [...this.sizes], hidden: HIDDEN.indexOf(this.hidden), output: OUTPUTS.indexOf(this.output),
+      cost: COSTS.indexOf(this.cost), optimizer: OPTIMIZERS.indexOf(this.stateOf), seed: this.seed, steps: this.steps,
+      beta1Power: this.beta1Power, beta2Power: this.beta2Power, shuffleRng: this.e.bytes(this.shuffleRng, RNG_BYTES),
+      settings: OPTIMIZERS.indexOf(s?.name ?? "none"), nesterov: s?.name === "sgd" && s.nesterov ? 1 : 0,
+      lr: s?.lr ?? 0, a, b, eps, weightDecay: s?.weightDecay ?? 0,
+      params: this.e.bytes(this.params, P * 4), state: withState ? this.e.bytes(this.state1, P * 8) : undefined,
+    });
   }
 
-  /** A network from save()'s bytes; truncated, corrupted or foreign bytes are rejected before anything is read. */
+  /**
+   * A network from save()'s bytes (formats 1 and 2). Truncated, corrupted or foreign bytes are rejected, and so are
+   * values behind a valid CRC-32 that would hang or poison the next fit, all before the network takes any memory.
+   */
   static load(bytes: Uint8Array): Network {
     const fn = "Network.load";
     if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
-    if (bytes.length < 20 || bytes[0] !== 0x53 || bytes[1] !== 0x57 || bytes[2] !== 0x4e || bytes[3] !== 0x4e) {
-      throw new RangeError(`${fn}: not a softmax-wasm network (expected the magic "SWNN")`);
-    }
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const version = dv.getUint32(4, true);
-    if (version !== 1 && version !== 2) {
-      throw new RangeError(`${fn}: format version ${version} is not supported (this library reads 1 and 2)`);
-    }
-    if (dv.getUint32(bytes.length - 4, true) !== crc32(bytes, 0, bytes.length - 4)) {
-      throw new RangeError(`${fn}: CRC-32 mismatch: the bytes are truncated or corrupted`);
-    }
-    const withState = (dv.getUint32(8, true) & 1) === 1;
-    const L = dv.getUint32(12, true);
-    if (L < 1 || L > 1000 || headBytes(L, version) + 4 > bytes.length) throw new RangeError(`${fn}: corrupted header (${L} layers)`);
-    const head = headBytes(L, version);
-    const sizes = Array.from({ length: L + 1 }, (_, i) => dv.getUint32(16 + 4 * i, true));
-    let p = 16 + 4 * (L + 1);
-    const [h, out, cost, optimizer] = bytes.subarray(p, p + 4);
-    const hidden = (["relu", "sigmoid", "tanh"] as const)[h];
-    const output = (["softmax", "sigmoid"] as const)[out];
-    const costName = (["crossEntropy", "quadratic"] as const)[cost];
-    const optName = OPTIMIZERS[optimizer];
-    const q = p + 28 + RNG_BYTES;
-    const settingsName = version === 2 ? OPTIMIZERS[bytes[q]] : "none";
-    if (!hidden || !output || !costName || !optName || !settingsName) {
-      throw new RangeError(`${fn}: corrupted header (unknown kinds)`);
-    }
-    if (sizes.some((n) => n < 1)) throw new RangeError(`${fn}: corrupted header (sizes [${sizes.join(", ")}])`);
-    let P = 0;
-    for (let l = 0; l < L; l++) P += sizes[l] * sizes[l + 1] + sizes[l + 1];
-    if (bytes.length !== head + P * 4 * (withState ? 3 : 1) + 4) {
-      throw new RangeError(`${fn}: ${bytes.length} bytes do not match sizes [${sizes.join(", ")}] (${P} parameters)`);
-    }
-    // Everything is checked before the network takes its memory: a file with a valid CRC may still hold values that
-    // would hang or poison the next fit.
-    const shuffleState = bytes.slice(p + 28, p + 28 + RNG_BYTES);
-    if (shuffleState.every((v) => v === 0)) {
+    const c = decode(fn, bytes);
+    const hidden = HIDDEN[c.hidden];
+    const output = OUTPUTS[c.output];
+    const cost = COSTS[c.cost];
+    const optName = OPTIMIZERS[c.optimizer];
+    const settingsName = OPTIMIZERS[c.settings];
+    if (!hidden || !output || !cost || !optName || !settingsName) throw new RangeError(`${fn}: corrupted header (unknown kinds)`);
+    if (c.sizes.some((n) => n < 1)) throw new RangeError(`${fn}: corrupted header (sizes [${c.sizes.join(", ")}])`);
+    if (c.shuffleRng.every((v) => v === 0)) {
       throw new RangeError(`${fn}: corrupted state: the shuffle generator's state is all zero, which xoshiro128** ` +
         "never leaves (no seed gives it)");
     }
-    let settings: ResolvedOptimizer | undefined;
-    if (settingsName !== "none") {
-      const [lr, a, b, eps, weightDecay] = [0, 1, 2, 3, 4].map((i) => dv.getFloat64(q + 4 + 8 * i, true));
-      // checked as a caller's options are: a corrupted value is refused here, not at the next fit
-      settings = resolveOptimizer(fn, settingsName === "sgd"
-        ? { name: settingsName, lr, momentum: a, nesterov: bytes[q + 1] === 1, weightDecay }
-        : { name: settingsName, lr, beta1: a, beta2: b, eps, weightDecay }, "saved optimizer");
-    }
-    const steps = dv.getUint32(p + 8, true);
-    const beta1Power = dv.getFloat64(p + 12, true);
-    const beta2Power = dv.getFloat64(p + 20, true);
-    if (withState) {
+    // checked as a caller's options are: a corrupted value is refused here, not at the next fit
+    const settings = settingsName === "none" ? undefined : resolveOptimizer(fn, settingsName === "sgd"
+      ? { name: settingsName, lr: c.lr, momentum: c.a, nesterov: c.nesterov === 1, weightDecay: c.weightDecay }
+      : { name: settingsName, lr: c.lr, beta1: c.a, beta2: c.b, eps: c.eps, weightDecay: c.weightDecay }, "saved optimizer");
+    if (c.state) {
       if (optName === "none") throw new RangeError(`${fn}: corrupted header (optimizer state without an optimizer)`);
-      for (const [name, v] of [["beta1^steps", beta1Power], ["beta2^steps", beta2Power]] as const) {
+      for (const [name, v] of [["beta1^steps", c.beta1Power], ["beta2^steps", c.beta2Power]] as const) {
         if (!(v >= 0 && v <= 1)) throw new RangeError(`${fn}: corrupted state: Adam's ${name} is ${v}, expected a number in [0, 1]`);
       }
       if (optName !== "sgd") {
-        const v = new Float32Array(bytes.slice(head + P * 8, head + P * 12).buffer); // the second moments
+        const v = new Float32Array(c.state.buffer, c.params.length, c.params.length / 4); // the second moments
         const bad = v.findIndex((x) => !(x >= 0));
         if (bad >= 0) {
           throw new RangeError(`${fn}: corrupted state: Adam's second moment [${bad}] is ${v[bad]}, expected a number >= 0`);
         }
       }
     }
-    const net = new Network({ sizes, hidden, output, cost: costName, seed: dv.getUint32(p + 4, true) });
+    const net = new Network({ sizes: c.sizes, hidden, output, cost, seed: c.seed });
     try {
-      net.e.write(net.params, bytes.slice(head, head + P * 4));
-      net.e.write(net.shuffleRng, shuffleState);
+      net.e.write(net.params, c.params);
+      net.e.write(net.shuffleRng, c.shuffleRng);
       net.settings = settings;
-      if (withState) {
-        net.e.write(net.state1, bytes.slice(head + P * 4, head + P * 12));
+      if (c.state) {
+        net.e.write(net.state1, c.state);
         net.stateOf = optName;
-        net.steps = steps;
-        net.beta1Power = beta1Power;
-        net.beta2Power = beta2Power;
+        net.steps = c.steps;
+        net.beta1Power = c.beta1Power;
+        net.beta2Power = c.beta2Power;
       }
     } catch (err) {
       net.dispose(); // nothing above should throw; if it does, the block goes back
