@@ -4,11 +4,13 @@
 // once per call) inside Wasm. The layer loops below call one Wasm kernel per job; only the loss comes back.
 import { engine, type Engine, type Kernels } from "./engine.js";
 import {
-  atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive,
+  atLeast, boolean, classLabels, inputs, oneOf, options,
 } from "./checks.js";
 import { decode, encode } from "./checkpoint.js";
+import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
 import { residentAt } from "./wasm-array.js";
 
+export type { Optimizer } from "./optimizer.js";
 export type HiddenActivation = "relu" | "sigmoid" | "tanh";
 export type OutputActivation = "softmax" | "sigmoid";
 export type Cost = "crossEntropy" | "quadratic";
@@ -16,10 +18,6 @@ export type Cost = "crossEntropy" | "quadratic";
 export interface NetworkOptions {
   sizes: number[]; hidden?: HiddenActivation; output?: OutputActivation; cost?: Cost; seed?: number;
 }
-
-export type Optimizer =
-  | { name: "sgd"; lr: number; momentum?: number; nesterov?: boolean; weightDecay?: number }
-  | { name: "adam" | "adamw"; lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
 
 export interface EpochInfo { loss: number; accuracy?: number; valLoss?: number; valAccuracy?: number; seconds: number }
 
@@ -30,11 +28,6 @@ export interface FitOptions {
   onEpoch?: (info: { epoch: number } & EpochInfo) => void;
   signal?: AbortSignal;
 }
-
-/** An optimizer with every default filled in. */
-type ResolvedOptimizer =
-  | { name: "sgd"; lr: number; momentum: number; nesterov: boolean; weightDecay: number }
-  | { name: "adam" | "adamw"; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number };
 
 const ACT: Record<HiddenActivation, number> = { relu: 1, sigmoid: 2, tanh: 3 };
 const NONE = 0;
@@ -610,29 +603,6 @@ export class Network {
     this.ws = undefined;
     this.disposed = true;
   }
-}
-
-/**
- * An optimizer with its defaults filled in, each field checked; `name` is what errors call it (the caller's
- * opts.optimizer, or the optimizer a file was saved with).
- */
-function resolveOptimizer(fn: string, v: unknown, name = "opts.optimizer"): ResolvedOptimizer {
-  if (v === undefined) v = { name: "sgd", lr: 0.1 }; // neither opts.optimizer nor an earlier fit's
-  const kind = oneOf(fn, `${name}.name`, (v as { name?: unknown })?.name, ["sgd", "adam", "adamw"] as const, "sgd");
-  if (kind === "sgd") {
-    const o = options(fn, v, ["name", "lr", "momentum", "nesterov", "weightDecay"] as const);
-    return {
-      name: kind, lr: positive(fn, `${name}.lr`, o.lr), momentum: fraction(fn, `${name}.momentum`, o.momentum, 0),
-      nesterov: boolean(fn, `${name}.nesterov`, o.nesterov, false),
-      weightDecay: nonNegative(fn, `${name}.weightDecay`, o.weightDecay, 0),
-    };
-  }
-  const o = options(fn, v, ["name", "lr", "beta1", "beta2", "eps", "weightDecay"] as const);
-  return {
-    name: kind, lr: positive(fn, `${name}.lr`, o.lr), beta1: fraction(fn, `${name}.beta1`, o.beta1, 0.9),
-    beta2: fraction(fn, `${name}.beta2`, o.beta2, 0.999), eps: positive(fn, `${name}.eps`, o.eps ?? 1e-8),
-    weightDecay: nonNegative(fn, `${name}.weightDecay`, o.weightDecay, kind === "adamw" ? 0.01 : 0),
-  };
 }
 
 /** Lets the event loop run (a page stays responsive): setImmediate in Node, a message elsewhere, never a 1 ms timer. */
