@@ -1,6 +1,7 @@
 // Activations on the shared exp and their derivatives, for the loss kernels and the dense layers.
 import { expv } from "./exp";
 import { loadTail, storeTail } from "./vec";
+import { Act } from "./act";
 
 /** sigma(x) given e = e^-|x|: 1 / (1 + e) for x >= 0 and e / (1 + e) below, so nothing overflows. */
 // @ts-ignore: decorator
@@ -83,7 +84,7 @@ export function tanh_forward(x: usize, y: usize, n: i32): void {
 }
 
 /**
- * dz = da * act'(z) from the activation's output a (kind 1 ReLU: [a > 0]; 2 sigmoid: a (1 - a); 3 tanh: 1 - a^2),
+ * dz = da * act'(z) from the activation's output a (Act.Relu: [a > 0]; Act.Sigmoid: a (1 - a); Act.Tanh: 1 - a^2),
  * for backprop through a layer that stored only its output. dz may be da.
  */
 export function activation_backward(
@@ -91,7 +92,7 @@ export function activation_backward(
   da: usize, // (N,) dL/da
   dz: usize, // (N,) out: dL/dz
   n: i32,
-  kind: i32,
+  kind: i32, // an Act: Relu, Sigmoid or Tanh
 ): void {
   const len = <usize>n;
   const one = f32x4.splat(1);
@@ -102,8 +103,8 @@ export function activation_backward(
     const av = k == 4 ? v128.load(a + o) : loadTail(a + o, k, 0);
     const dv = k == 4 ? v128.load(da + o) : loadTail(da + o, k, 0);
     let d: v128;
-    if (kind == 1) d = v128.and(dv, f32x4.gt(av, zero));
-    else if (kind == 2) d = f32x4.mul(dv, f32x4.mul(av, f32x4.sub(one, av)));
+    if (kind == Act.Relu) d = v128.and(dv, f32x4.gt(av, zero));
+    else if (kind == Act.Sigmoid) d = f32x4.mul(dv, f32x4.mul(av, f32x4.sub(one, av)));
     else d = f32x4.mul(dv, f32x4.sub(one, f32x4.mul(av, av)));
     if (k == 4) v128.store(dz + o, d);
     else storeTail(dz + o, d, k);

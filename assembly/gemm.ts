@@ -14,21 +14,18 @@
 // vector: a row's neighbour is the next row of the same buffer.
 import { sigmoidFromExp, expnegabs, tanhv } from "./activation";
 import { loadTail, storeTail, madd } from "./vec";
-
-const NONE = 0;
-const RELU = 1;
-const SIGMOID = 2;
+import { Act } from "./act";
 
 /** The activations that need the exp, kept out of line: the epilogue of every tile calls them once per vector. */
 function smooth(v: v128, act: i32): v128 {
-  return act == SIGMOID ? sigmoidFromExp(v, expnegabs(v)) : tanhv(v);
+  return act == Act.Sigmoid ? sigmoidFromExp(v, expnegabs(v)) : tanhv(v);
 }
 
-/** act(v): 0 none, 1 ReLU (NaN passes through), 2 sigmoid, 3 tanh. */
+/** act(v) for an Act (ReLU lets NaN pass through). */
 // @ts-ignore: decorator
 @inline function activate(v: v128, act: i32): v128 {
-  if (act == NONE) return v;
-  if (act == RELU) return f32x4.pmax(v, f32x4.splat(0));
+  if (act == Act.None) return v;
+  if (act == Act.Relu) return f32x4.pmax(v, f32x4.splat(0));
   return smooth(v, act);
 }
 
@@ -143,7 +140,7 @@ export function gemm_forward(
   bias: usize, // (O,), or 0 for none
   y: usize,    // (B, O) out
   B: i32, I: i32, O: i32,
-  act: i32,    // 0 none, 1 ReLU, 2 sigmoid, 3 tanh
+  act: i32,    // an Act (act.ts): None, Relu, Sigmoid or Tanh
 ): void {
   const ldx = <usize>I << 2, ldw = <usize>O << 2;
   gemm(x, ldx, 4, w, ldw, y, ldw, <usize>B, <usize>O, <usize>I, bias, 0, act);
@@ -158,7 +155,7 @@ export function gemm_dw(
   accumulate: i32, // 0: dW = X^T dY; 1: dW += X^T dY
 ): void {
   const ldx = <usize>I << 2, ldo = <usize>O << 2;
-  gemm(x, 4, ldx, dy, ldo, dw, ldo, <usize>I, <usize>O, <usize>B, accumulate ? dw : 0, ldo, NONE);
+  gemm(x, 4, ldx, dy, ldo, dw, ldo, <usize>I, <usize>O, <usize>B, accumulate ? dw : 0, ldo, Act.None);
 }
 
 /** wt(O, I) = w(I, O)^T by 4x4 blocks; a partial block repeats its first row for the missing ones. */
@@ -196,7 +193,7 @@ export function gemm_dx(
 ): void {
   const ldi = <usize>I << 2, ldo = <usize>O << 2;
   transpose(w, wt, <usize>I, <usize>O);
-  gemm(dy, ldo, 4, wt, ldi, dx, ldi, <usize>B, <usize>I, <usize>O, 0, 0, NONE);
+  gemm(dy, ldo, 4, wt, ldi, dx, ldi, <usize>B, <usize>I, <usize>O, 0, 0, Act.None);
 }
 
 // The sparse forms: a vector's nonzeros are first gathered into lists of the matching row of B (its byte offset) and
@@ -351,7 +348,7 @@ export function gemm_forward_sparse(
   bias: usize, // (O,), or 0 for none
   y: usize,    // (B, O) out
   B: i32, I: i32, O: i32,
-  act: i32,    // 0 none, 1 ReLU, 2 sigmoid, 3 tanh
+  act: i32,    // an Act (act.ts): None, Relu, Sigmoid or Tanh
 ): void {
   const ldx = <usize>I << 2, ldw = <usize>O << 2;
   for (let b: usize = 0; b < <usize>B; b++) {
@@ -360,7 +357,7 @@ export function gemm_forward_sparse(
     do { // at least once: with I = 0, Y = act(bias)
       const kn = min(<usize>I - k, LIST_CAP);
       const m = gather(xb + (k << 2), 4, kn, ldw);
-      sparseRows(m, w + k * ldw, yb, <usize>O, k == 0 ? bias : yb, k + kn == <usize>I ? act : NONE);
+      sparseRows(m, w + k * ldw, yb, <usize>O, k == 0 ? bias : yb, k + kn == <usize>I ? act : Act.None);
       k += kn;
     } while (k < <usize>I);
   }
@@ -382,7 +379,7 @@ export function gemm_dw_sparse(
       const bn = min(<usize>B - b, LIST_CAP);
       const m = gather(x + b * ldx + (i << 2), ldx, bn, ldo);
       const init: usize = b == 0 && !accumulate ? 0 : dwi;
-      if (m > 0 || init != dwi) sparseRows(m, dy + b * ldo, dwi, <usize>O, init, NONE); // else nothing to add
+      if (m > 0 || init != dwi) sparseRows(m, dy + b * ldo, dwi, <usize>O, init, Act.None); // else nothing to add
       b += bn;
     } while (b < <usize>B);
   }
@@ -423,7 +420,7 @@ export function bias_grad(
 export function gemm_dw_rows(x: usize, dy: usize, dw: usize, B: i32, I: i32, O: i32, accumulate: i32, i0: i32, i1: i32): void {
   const ldx = <usize>I << 2, ldo = <usize>O << 2;
   const xo = x + (<usize>i0 << 2), dwo = dw + <usize>i0 * ldo;
-  gemm(xo, 4, ldx, dy, ldo, dwo, ldo, <usize>(i1 - i0), <usize>O, <usize>B, accumulate ? dwo : 0, ldo, NONE);
+  gemm(xo, 4, ldx, dy, ldo, dwo, ldo, <usize>(i1 - i0), <usize>O, <usize>B, accumulate ? dwo : 0, ldo, Act.None);
 }
 
 /** Rows i0..i1 of gemm_dw_sparse's dW, the same loop as there. */
@@ -436,7 +433,7 @@ export function gemm_dw_sparse_rows(x: usize, dy: usize, dw: usize, B: i32, I: i
       const bn = min(<usize>B - b, LIST_CAP);
       const m = gather(x + b * ldx + (i << 2), ldx, bn, ldo);
       const init: usize = b == 0 && !accumulate ? 0 : dwi;
-      if (m > 0 || init != dwi) sparseRows(m, dy + b * ldo, dwi, <usize>O, init, NONE);
+      if (m > 0 || init != dwi) sparseRows(m, dy + b * ldo, dwi, <usize>O, init, Act.None);
       b += bn;
     } while (b < <usize>B);
   }
@@ -450,7 +447,7 @@ export function gemm_transpose(w: usize, wt: usize, I: i32, O: i32): void {
 /** dX = dY W^T from an already transposed wt: gemm_dx's second step (callers pass a range of rows of dy and dx). */
 export function gemm_dx_t(dy: usize, wt: usize, dx: usize, B: i32, I: i32, O: i32): void {
   const ldi = <usize>I << 2, ldo = <usize>O << 2;
-  gemm(dy, ldo, 4, wt, ldi, dx, ldi, <usize>B, <usize>I, <usize>O, 0, 0, NONE);
+  gemm(dy, ldo, 4, wt, ldi, dx, ldi, <usize>B, <usize>I, <usize>O, 0, 0, Act.None);
 }
 
 /**

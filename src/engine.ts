@@ -87,11 +87,14 @@ export class Engine {
 
   /** Which build the module is, as the module itself reports it (so also for a source the caller passed). */
   readonly build: WasmBuild;
+  /** The activation codes the kernels take (assembly/act.ts), read from the module's exported enum. */
+  readonly act: Readonly<Record<Activation, number>>;
   /** The worker pool of ready({ threads: n }) with n > 1 (src/threads.ts); undefined in the default single thread. */
   pool: Pool | undefined;
 
   private constructor(readonly memory: WebAssembly.Memory, readonly k: Kernels, private readonly shared = false) {
     this.build = k.relaxed_simd() ? "relaxed-simd" : "simd";
+    this.act = activationCodes(k);
     this.top = align(k.heap_base());
     this.heap = new Float32Array(memory.buffer);
     this.heapI32 = new Int32Array(memory.buffer);
@@ -283,6 +286,19 @@ function byteCount(bytes: number): void {
   if (!Number.isSafeInteger(bytes) || bytes < 0) {
     throw new RangeError(`softmax-wasm: cannot allocate ${bytes} bytes (expected a whole number >= 0)`);
   }
+}
+
+/** What a dense layer can fuse into its output: the module's enum Act, by name. */
+export type Activation = "none" | "relu" | "sigmoid" | "tanh";
+
+/** The values of the module's exported enum (globals "Act.None", "Act.Relu", ...), by name. */
+export function activationCodes(exports: object): Record<Activation, number> {
+  const code = (name: string): number => {
+    const g = (exports as Record<string, unknown>)[`Act.${name}`];
+    if (!(g instanceof WebAssembly.Global)) throw new Error(`softmax-wasm: the module does not export Act.${name}`);
+    return g.value as number;
+  };
+  return { none: code("None"), relu: code("Relu"), sigmoid: code("Sigmoid"), tanh: code("Tanh") };
 }
 
 function align(n: number): number {

@@ -29,9 +29,6 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
-const ACT: Record<HiddenActivation, number> = { relu: 1, sigmoid: 2, tanh: 3 };
-const NONE = 0;
-const SIGMOID = 2;
 const EVAL_BATCH = 256; // rows per forward pass in evaluate / predict
 const RNG_BYTES = 16; // one generator's state
 /** The kinds as a checkpoint numbers them (the index). */
@@ -236,12 +233,12 @@ export class Network {
       const pool = this.e.pool; // ready({ threads: n > 1 }) only
       if (pool) {
         pool.gemmForward(l === 0 && sparse, input, this.params + L.w * 4, this.params + L.b * 4, ws.acts[l], B, L.inputs,
-          L.outputs, last ? NONE : ACT[this.hidden]);
+          L.outputs, this.e.act[last ? "none" : this.hidden]);
         input = ws.acts[l];
         return;
       }
       const gemm = l === 0 && sparse ? k.gemm_forward_sparse : k.gemm_forward;
-      gemm(input, this.params + L.w * 4, this.params + L.b * 4, ws.acts[l], B, L.inputs, L.outputs, last ? NONE : ACT[this.hidden]);
+      gemm(input, this.params + L.w * 4, this.params + L.b * 4, ws.acts[l], B, L.inputs, L.outputs, this.e.act[last ? "none" : this.hidden]);
       input = ws.acts[l];
     });
     return input;
@@ -264,7 +261,7 @@ export class Network {
     if (this.output === "sigmoid") k.sigmoid_forward(z, ws.prob, B * C);
     else k.softmax_forward(z, ws.prob, B, C, 1);
     const cost = k.quadratic_cost(ws.prob, ws.target, g, B * C, B) * B;
-    if (this.output === "sigmoid") k.activation_backward(ws.prob, g, g, B * C, SIGMOID); // (a - y) sigma'(z): the slowdown
+    if (this.output === "sigmoid") k.activation_backward(ws.prob, g, g, B * C, this.e.act.sigmoid); // (a - y) sigma'(z): the slowdown
     else k.softmax_backward(ws.prob, g, g, B, C);
     return cost;
   }
@@ -283,7 +280,7 @@ export class Network {
       if (l === 0) break;
       if (pool) pool.gemmDx(ws.delta[d], this.params + L.w * 4, ws.wt, ws.delta[1 - d], B, L.inputs, L.outputs);
       else k.gemm_dx(ws.delta[d], this.params + L.w * 4, ws.wt, ws.delta[1 - d], B, L.inputs, L.outputs);
-      k.activation_backward(ws.acts[l - 1], ws.delta[1 - d], ws.delta[1 - d], B * L.inputs, ACT[this.hidden]);
+      k.activation_backward(ws.acts[l - 1], ws.delta[1 - d], ws.delta[1 - d], B * L.inputs, this.e.act[this.hidden]);
       d = 1 - d;
     }
   }
