@@ -27,8 +27,13 @@ export async function loadMnist(opts?: { dir?: string }): Promise<{ train: Mnist
         `or pass { dir } naming a folder with ${Object.values(FILES).join(", ")} (plain or .gz)`);
     }
   }
-  const folder = await fs.stat(dir).catch(() => undefined);
-  if (folder === undefined) throw new Error(`${fn}: the folder ${dir} does not exist`);
+  let folder: Awaited<ReturnType<typeof fs.stat>>;
+  try {
+    folder = await fs.stat(dir);
+  } catch (err) {
+    throw new Error((err as { code?: string }).code === "ENOENT" ? `${fn}: the folder ${dir} does not exist`
+      : `${fn}: cannot read the folder ${dir}: ${(err as Error).message}`, { cause: err });
+  }
   if (!folder.isDirectory()) throw new Error(`${fn}: ${dir} is not a folder (expected the folder of MNIST's files)`);
   /** `err` with the file named in front (same class, the original as cause). */
   function about(file: string, err: unknown): Error {

@@ -182,5 +182,8 @@ describe("loadMnist", () => {
     const plain = join(dir, "file");
     writeFileSync(plain, "x");
     await expect(loadMnist({ dir: plain })).rejects.toThrow(`loadMnist: ${plain} is not a folder`);
+    // an error other than a missing folder is reported as it is (here ENOTDIR; in Deno, a missing read permission)
+    await expect(loadMnist({ dir: join(plain, "sub") })).rejects.toThrow(
+      `loadMnist: cannot read the folder ${join(plain, "sub")}: ENOTDIR`);
   });
 });
