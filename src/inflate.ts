@@ -64,8 +64,10 @@ export class OutputLimitError extends RangeError {
 /** Thrown (and caught) to stop gunzipHead once it has its bytes. */
 const HEAD_DONE = Symbol("head");
 
+/** "1,073,741,824 bytes (1 GiB)" */
 function byteCount(n: number): string {
-  const units = n >= 2 ** 30 && n % 2 ** 30 === 0 ? ` (${n / 2 ** 30} GiB)` : n >= 2 ** 20 && n % 2 ** 20 === 0 ? ` (${n / 2 ** 20} MiB)` : "";
+  const units = n >= 2 ** 30 && n % 2 ** 30 === 0 ? ` (${n / 2 ** 30} GiB)`
+    : n >= 2 ** 20 && n % 2 ** 20 === 0 ? ` (${n / 2 ** 20} MiB)` : "";
   return `${n.toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",")} bytes${units}`;
 }
 
