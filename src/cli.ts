@@ -1,10 +1,13 @@
 // The command-line interface: `softmax-wasm train | evaluate | slowdown`. Node only (it reads and writes files);
 // the library's entry point does not import it. main() returns the exit code and writes only to the io it is
-// given, so tests run it in-process: 0 success, 1 a failure at run time (data, model file), 2 a bad command line.
-import { readFile, stat, writeFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+// given, so tests run it in-process: 0 success, 1 a failure at run time (data, model file), 2 a bad command line,
+// 130 stopped by Ctrl-C.
+import { randomBytes } from "node:crypto";
+import { unlinkSync } from "node:fs";
+import { access, chmod, constants, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { ready } from "./index.js";
-import { Network, type HiddenActivation, type Optimizer } from "./network.js";
+import { Network, type EpochInfo, type HiddenActivation, type Optimizer } from "./network.js";
 import { loadMnist } from "./mnist-files.js";
 
 export interface CliIo {
@@ -52,13 +55,19 @@ slowdown options:
 
   -h, --help          show this help
 
-Exit codes: 0 success, 1 failure (missing data, unreadable model), 2 bad usage.
+Ctrl-C during train stops after the current batch (and saves what was trained,
+with --save); a second Ctrl-C quits at once.
+
+Exit codes: 0 success, 1 failure (missing data, unreadable model), 2 bad usage,
+130 stopped by Ctrl-C.
 `;
 
 /** A bad command line: exit code 2, with the usage. */
 class UsageError extends Error {}
 /** A failure at run time: exit code 1, one line. */
 class Failure extends Error {}
+/** Stopped by Ctrl-C (its message already printed): exit code 130. */
+class Interrupted extends Error {}
 
 const COMMANDS = {
   train: ["hidden", "activation", "epochs", "batch", "optimizer", "lr", "momentum", "weight-decay", "lr-decay", "seed",
@@ -71,6 +80,10 @@ type Command = keyof typeof COMMANDS;
 const MNIST_INPUTS = 784;
 const MNIST_CLASSES = 10;
 const MAX_INT = 0x7fffffff;
+// the kernels take the learning rate and weight decay as float32: below its smallest normal number a rate is
+// flushed to zero or loses its precision, above its largest it becomes Infinity
+const F32_MIN_NORMAL = 2 ** -126;
+const F32_MAX = 3.4028234663852886e38;
 
 export async function main(argv: string[], io?: Partial<CliIo>): Promise<number> {
   const out: CliIo = {
@@ -79,7 +92,7 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
     isTTY: io?.isTTY ?? (io?.stdout === undefined && process.stdout.isTTY === true),
     columns: io?.columns ?? (io?.stdout === undefined ? process.stdout.columns : undefined),
   };
-  if (argv.includes("--help") || argv.includes("-h")) {
+  if (wantsHelp(argv)) {
     out.stdout.write(USAGE);
     return 0;
   }
@@ -100,6 +113,7 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
     else await slowdown(flags, out);
     return 0;
   } catch (err) {
+    if (err instanceof Interrupted) return 130;
     if (err instanceof UsageError) {
       out.stderr.write(`softmax-wasm: ${err.message}\n\n${USAGE}`);
       return 2;
@@ -114,6 +128,20 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
 
 function quote(s: string): string {
   return `'${s.length > 60 ? s.slice(0, 60) + "..." : s}'`;
+}
+
+/** Whether -h or --help stands where a flag may (not as the value a flag before it needs). */
+function wantsHelp(argv: string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "-h" || argv[i] === "--help") return true;
+    if (argv[i].startsWith("--") && !argv[i].includes("=")) i++; // its value (or the flag that wrongly stands there)
+  }
+  return false;
+}
+
+/** A flag's next argument is its value unless it looks like a flag (a negative number is a value). */
+function isValue(arg: string): boolean {
+  return !arg.startsWith("-") || /^-\.?\d/.test(arg);
 }
 
 /** --name value and --name=value pairs, each flag known to the command and given once. */
@@ -131,8 +159,11 @@ function parseFlags(command: Command, args: string[]): Map<string, string> {
     }
     let value: string | undefined;
     if (eq >= 0) value = arg.slice(eq + 1);
-    else if (i + 1 < args.length && !args[i + 1].startsWith("--")) value = args[++i];
-    if (value === undefined || value === "") throw new UsageError(`--${name} needs a value`);
+    else if (i + 1 < args.length && isValue(args[i + 1])) value = args[++i];
+    if (value === undefined || value === "") {
+      throw new UsageError(`--${name} needs a value` + (eq < 0 && i + 1 < args.length
+        ? `, got the flag ${quote(args[i + 1])} (a value starting with - can be given as --${name}=VALUE)` : ""));
+    }
     if (flags.has(name)) throw new UsageError(`--${name} was given twice`);
     flags.set(name, value);
   }
@@ -144,6 +175,16 @@ function integerFlag(flags: Map<string, string>, name: string, fallback: number)
   if (s === undefined) return fallback;
   const v = /^\+?\d+$/.test(s) ? Number(s) : NaN;
   if (!(v >= 1 && v <= MAX_INT)) throw new UsageError(`--${name} expects a positive integer, got ${quote(s)}`);
+  return v;
+}
+
+/** A learning rate or weight decay as the float32 kernels will see it: 0 or normal, and finite. */
+function float32Flag(name: string, v: number): number {
+  if (v > F32_MAX) throw new UsageError(`--${name} ${v} is past float32's largest number (3.4e38), which the kernels use`);
+  if (v !== 0 && v < F32_MIN_NORMAL) {
+    throw new UsageError(`--${name} ${v} is below float32's smallest normal number (1.2e-38), which the kernels use: ` +
+      `it would be flushed to 0 or lose its precision`);
+  }
   return v;
 }
 
@@ -187,23 +228,33 @@ function trainOptions(flags: Map<string, string>): TrainOptions {
   if (!(/^\+?\d+$/.test(flags.get("seed") ?? "1") && seed <= MAX_INT)) {
     throw new UsageError(`--seed expects an integer in [0, ${MAX_INT}], got ${quote(flags.get("seed")!)}`);
   }
-  return {
+  const o: TrainOptions = {
     hidden,
     activation: choiceFlag(flags, "activation", ["relu", "sigmoid", "tanh"] as const, "relu"),
     epochs: integerFlag(flags, "epochs", 10),
     batch: integerFlag(flags, "batch", 64),
     optimizer,
-    lr: numberFlag(flags, "lr", optimizer === "sgd" ? 0.1 : 1e-3, "a positive number", (v) => v > 0),
+    lr: float32Flag("lr", numberFlag(flags, "lr", optimizer === "sgd" ? 0.1 : 1e-3, "a positive number", (v) => v > 0)),
     momentum: optimizer === "sgd" ? numberFlag(flags, "momentum", 0.9, "a number in [0, 1)", (v) => v >= 0 && v < 1) : undefined,
     weightDecay: flags.has("weight-decay")
-      ? numberFlag(flags, "weight-decay", 0, "a number >= 0", (v) => v >= 0)
+      ? float32Flag("weight-decay", numberFlag(flags, "weight-decay", 0, "a number >= 0", (v) => v >= 0))
       : undefined,
-    lrDecay: numberFlag(flags, "lr-decay", 1, "a positive number", (v) => v > 0),
+    lrDecay: numberFlag(flags, "lr-decay", 1, "a number in (0, 1]", (v) => v > 0 && v <= 1),
     seed,
     data: flags.get("data"),
     save: flags.get("save"),
     limit: flags.has("limit") ? integerFlag(flags, "limit", 0) : undefined,
   };
+  // epoch e trains with lr * lrDecay^e (cli train below): the last epoch's rate must still reach the kernels
+  const lastLr = o.lr * o.lrDecay ** (o.epochs - 1);
+  if (lastLr < F32_MIN_NORMAL) {
+    let e = 0;
+    while (o.lr * o.lrDecay ** e >= F32_MIN_NORMAL) e++;
+    throw new UsageError(`--lr-decay ${o.lrDecay} takes the learning rate from ${o.lr} below float32's smallest normal ` +
+      `number (1.2e-38) by epoch ${e + 1} of ${o.epochs}, which the kernels would flush to 0; use a larger --lr-decay ` +
+      `or fewer --epochs`);
+  }
+  return o;
 }
 
 // ---- formatting ----
@@ -256,11 +307,7 @@ function epochSeed(seed: number, epoch: number): number {
 // ---- train ----
 
 async function train(o: TrainOptions, io: CliIo): Promise<void> {
-  if (o.save !== undefined) {
-    const dir = dirname(resolve(o.save));
-    const ok = await stat(dir).then((s) => s.isDirectory(), () => false);
-    if (!ok) throw new Failure(`--save ${o.save}: the folder ${dir} does not exist`);
-  }
+  if (o.save !== undefined) await checkWritable("--save", o.save);
   await ready();
   const t0 = performance.now();
   const { train: full, test } = await mnist(o.data);
@@ -269,6 +316,23 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
   const x = full.images.subarray(0, rows * MNIST_INPUTS);
   const labels = full.labels.subarray(0, rows);
   const net = new Network({ sizes: [MNIST_INPUTS, ...o.hidden, MNIST_CLASSES], hidden: o.activation, seed: o.seed });
+  const save = async (): Promise<number> => {
+    const bytes = net.save();
+    try {
+      await writeFileAtomic(o.save!, bytes);
+    } catch (err) {
+      throw new Failure(`cannot write ${o.save}: ${(err as Error).message}`);
+    }
+    return bytes.length;
+  };
+  // Ctrl-C: the first stops fit after the current batch (then saves, with --save); a second quits at once
+  const stop = new AbortController();
+  const onSigint = () => {
+    if (!stop.signal.aborted) return stop.abort();
+    removeTemporaries();
+    process.exit(130);
+  };
+  process.on("SIGINT", onSigint);
   try {
     const w = io.stdout.write.bind(io.stdout);
     w(`MNIST: ${grouped(rows)} training images${rows < full.count ? ` (--limit, of ${grouped(full.count)})` : ""}, ` +
@@ -291,10 +355,34 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
         ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) } as Optimizer;
       const label = `epoch ${String(epoch + 1).padStart(digits)}/${o.epochs}`;
       const progress = io.isTTY ? progressBar(io, label, rows, o.batch) : undefined;
+      let done = 0; // batches of this epoch trained
+      const onBatch = (b: { batch: number; loss: number }) => {
+        done = b.batch + 1;
+        progress?.(b);
+      };
       const start = performance.now();
-      const { epochs: [info] } = await net.fit(x, labels, {
-        epochs: 1, batchSize: o.batch, seed: epochSeed(o.seed, epoch), optimizer, onBatch: progress,
-      });
+      let info: EpochInfo;
+      try {
+        [info] = (await net.fit(x, labels, {
+          epochs: 1, batchSize: o.batch, seed: epochSeed(o.seed, epoch), optimizer, onBatch, signal: stop.signal,
+        })).epochs;
+      } catch (err) {
+        if (!stop.signal.aborted) throw err;
+        const batches = Math.ceil(rows / o.batch);
+        const trained = `${epoch} epoch${epoch === 1 ? "" : "s"}` + (done > 0 ? ` and ${done} of ${batches} batches` : "");
+        const e = io.stderr.write.bind(io.stderr);
+        if (io.isTTY) w("\r\x1b[2K");
+        e(`softmax-wasm: interrupted (Ctrl-C): training stopped after ${trained} of ${o.epochs} epochs\n`);
+        if (o.save !== undefined) {
+          e(`softmax-wasm: saving the network trained so far to ${o.save} (Ctrl-C again quits without saving)\n`);
+          const size = await save();
+          e(`softmax-wasm: saved the partly trained network to ${o.save} (${grouped(size)} bytes, ${trained}, ` +
+            `with the ${o.optimizer} state)\n`);
+        } else {
+          e(`softmax-wasm: nothing saved (no --save)\n`);
+        }
+        throw new Interrupted();
+      }
       const seconds = (performance.now() - start) / 1000;
       trainSeconds += seconds;
       last = net.evaluate(test.images, test.labels);
@@ -307,16 +395,72 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
     w(`training time ${duration(trainSeconds)} (${o.epochs} epoch${o.epochs === 1 ? "" : "s"} of ` +
       `${grouped(rows)} images, ${grouped((rows * o.epochs) / trainSeconds)} samples/s)\n`);
     if (o.save !== undefined) {
-      const bytes = net.save();
-      try {
-        await writeFile(o.save, bytes);
-      } catch (err) {
-        throw new Failure(`cannot write ${o.save}: ${(err as Error).message}`);
-      }
-      w(`saved the network to ${o.save} (${grouped(bytes.length)} bytes, with the ${o.optimizer} state)\n`);
+      w(`saved the network to ${o.save} (${grouped(await save())} bytes, with the ${o.optimizer} state)\n`);
     }
   } finally {
+    process.off("SIGINT", onSigint);
     net.dispose();
+  }
+}
+
+/**
+ * Fails now, not after the training, when `file` cannot be written: its folder must exist and be writable, and
+ * the file, if it exists, be a file.
+ */
+async function checkWritable(flag: string, file: string): Promise<void> {
+  const dir = dirname(resolve(file));
+  const folder = await stat(dir).catch(() => undefined);
+  if (folder === undefined) throw new Failure(`${flag} ${file}: the folder ${dir} does not exist`);
+  if (!folder.isDirectory()) throw new Failure(`${flag} ${file}: ${dir} is not a folder`);
+  const target = await stat(file).catch(() => undefined);
+  if (target?.isDirectory()) throw new Failure(`${flag} ${file}: it is a folder (expected a file name)`);
+  if (target !== undefined && !target.isFile()) throw new Failure(`${flag} ${file}: it exists and is not a regular file`);
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new Failure(`${flag} ${file}: the folder ${dir} is not writable`);
+  }
+}
+
+/** Temporary files being written, removed by a second Ctrl-C's immediate exit. */
+const temporaries = new Set<string>();
+
+function removeTemporaries(): void {
+  for (const temp of temporaries) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already renamed or never created
+    }
+  }
+}
+
+/**
+ * Writes `bytes` to `file` atomically, for every file the CLI writes: to `<file>.<pid>.<random>.tmp` in the same
+ * folder, synced, then renamed over `file` (atomic on POSIX), so `file` holds the old bytes or the new ones, never
+ * a part: an interrupt or a full disk mid-write leaves it as it was (and the temporary file is removed). An
+ * existing file keeps its permissions; a symbolic link stays one (the file it names is replaced).
+ */
+export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
+  const target = await realpath(file).catch(() => resolve(file));
+  const old = await stat(target).catch(() => undefined);
+  const temp = join(dirname(target), `${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  temporaries.add(temp);
+  try {
+    const handle = await open(temp, "wx");
+    try {
+      if (old !== undefined) await chmod(temp, old.mode & 0o7777);
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  } finally {
+    temporaries.delete(temp);
   }
 }
 
@@ -396,7 +540,7 @@ async function evaluate(flags: Map<string, string>, io: CliIo): Promise<void> {
  */
 async function slowdown(flags: Map<string, string>, io: CliIo): Promise<void> {
   const epochs = integerFlag(flags, "epochs", 300);
-  const lr = numberFlag(flags, "lr", 0.15, "a positive number", (v) => v > 0);
+  const lr = float32Flag("lr", numberFlag(flags, "lr", 0.15, "a positive number", (v) => v > 0));
   await ready();
   const x = Float32Array.of(1);
   const label = Uint8Array.of(1);

