@@ -48,6 +48,19 @@ export interface Kernels {
 }
 
 /**
+ * Every kernel's argument count: the runtime form of `Kernels`. Its type makes each count equal the signature's above,
+ * and test/exports.test.ts checks it against the exports of every build, so the interface cannot drift from the Wasm.
+ */
+export const KERNEL_ARITY: { readonly [K in keyof Kernels]: Parameters<Kernels[K]>["length"] } = {
+  heap_base: 0, relaxed_simd: 0, softmax_forward: 5, log_softmax_forward: 5, softmax_backward: 5,
+  log_softmax_backward: 5, logits_from_probs: 4, first_not_probability: 2, cross_entropy_index: 11,
+  cross_entropy_prob: 9, bce_with_logits: 8, quadratic_cost: 5, sigmoid_forward: 3, relu_forward: 3, tanh_forward: 3,
+  activation_backward: 5, gemm_forward: 8, gemm_forward_sparse: 8, gemm_dw: 7, gemm_dw_sparse: 7, gemm_dx: 7,
+  bias_grad: 5, sgd_update: 8, adam_update: 13, rng_seed: 2, rng_normal: 4, rng_permutation: 3, gather_rows_u8: 6,
+  gather_rows_f32: 5, onehot: 4, count_correct: 4,
+};
+
+/**
  * Which build of the module runs: "simd" is the default (SIMD128, the same bits on every engine), "relaxed-simd" the
  * opt-in build whose multiply-adds are f32x4.relaxed_madd (fused where the CPU has FMA; the last bits may differ
  * between machines).
