@@ -3,6 +3,7 @@
 // checked before each use and remade after a growth; each call releases what it took, so repeated calls of one shape
 // never grow memory. (memory.buffer is a slow accessor in V8: it is read only when a view must be remade.)
 import type { Pool } from "./threads.js";
+import { serial, type Dispatch } from "./dispatch.js";
 
 
 /** The kernels the Wasm module exports (pointers are byte offsets into linear memory). */
@@ -104,10 +105,13 @@ export class Engine {
   readonly act: Readonly<Record<Activation, number>>;
   /** The worker pool of ready({ threads: n }) with n > 1 (src/threads.ts); undefined in the default single thread. */
   pool: Pool | undefined;
+  /** Where each kernel that may split runs (dispatch.ts): the pool once usePool() has set one, else this thread. */
+  d: Dispatch;
 
   private constructor(readonly memory: WebAssembly.Memory, readonly k: Kernels, private readonly shared = false) {
     this.build = k.relaxed_simd() ? "relaxed-simd" : "simd";
     this.act = activationCodes(k);
+    this.d = serial(k);
     this.top = align(k.heap_base());
     this.heap = new Float32Array(memory.buffer);
     this.heapI32 = new Int32Array(memory.buffer);
@@ -131,6 +135,12 @@ export class Engine {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     return new Engine(memory, instance.exports as unknown as Kernels, true);
+  }
+
+  /** From now on the kernels that may split run on `pool` (ready({ threads: n > 1 })). */
+  usePool(pool: Pool): void {
+    this.pool = pool;
+    this.d = pool;
   }
 
   /** Takes `bytes` (16-aligned) from the arena, growing memory if it must. Invalidates every view. */

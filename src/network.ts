@@ -1,8 +1,10 @@
 // A fully connected network trained by backpropagation, llm.c style: every tensor lives in Wasm memory, the
 // parameters in one contiguous buffer with offsets (W0 b0 W1 b1 ...), their gradients and the optimizer's state in
 // buffers of the same layout, and a batch never crosses the JS boundary: it is gathered from the dataset (copied in
-// once per call) inside Wasm. The layer loops below call one Wasm kernel per job; only the loss comes back.
+// once per call) inside Wasm. The model is a list of layers, each a forward / backward pair (layers.ts), then the
+// output and cost; the passes below walk the list, and only the loss comes back.
 import { engine, type Engine, type Kernels } from "./engine.js";
+import { dense, output_backward, output_forward, type Layer, type Step } from "./layers.js";
 import {
   atLeast, boolean, classLabels, inputs, oneOf, options,
 } from "./checks.js";
@@ -69,9 +71,11 @@ export class Network {
   readonly output: OutputActivation;
   readonly cost: Cost;
   readonly seed: number;
-  /** Parameter count, and each layer's weight and bias offsets (in floats) into the parameter buffer. */
   readonly parameterCount: number;
-  private readonly layers: { w: number; b: number; inputs: number; outputs: number }[];
+  /** The model: its layers in order (each a forward / backward pair, layers.ts), then the output and cost. */
+  private readonly model: Layer[];
+  /** The dense layers' parameters: weight and bias offsets (in floats) into the parameter buffer, and their sizes. */
+  private readonly dense: { w: number; b: number; inputs: number; outputs: number }[];
   private readonly e: Engine;
   private readonly k: Kernels;
   /** params | grads | state1 | state2 | init rng | shuffle rng: one block, freed by dispose(). */
@@ -103,14 +107,15 @@ export class Network {
     this.output = oneOf(fn, "opts.output", o.output, OUTPUTS, "softmax");
     this.cost = oneOf(fn, "opts.cost", o.cost, COSTS, "crossEntropy");
     this.seed = atLeast(fn, "opts.seed", o.seed, 0, 1);
-    this.layers = [];
+    this.model = [];
     let offset = 0;
     for (let l = 0; l + 1 < sizes.length; l++) {
-      const w = offset;
-      offset += sizes[l] * sizes[l + 1];
-      this.layers.push({ w, b: offset, inputs: sizes[l], outputs: sizes[l + 1] });
-      offset += sizes[l + 1];
+      const [I, O] = [sizes[l], sizes[l + 1]];
+      const last = l + 2 === sizes.length; // its outputs are the logits: linear
+      this.model.push(dense(offset, offset + I * O, I, O, e.act[last ? "none" : this.hidden], l === 0));
+      offset += I * O + O;
     }
+    this.dense = this.model as ReturnType<typeof dense>[];
     this.parameterCount = offset;
     if (offset * 16 > 2 ** 31) throw new RangeError(`${fn}: ${offset} parameters do not fit in Wasm memory`);
     this.e = e;
@@ -134,7 +139,7 @@ export class Network {
     const k = this.k;
     k.rng_seed(this.rng, this.seed);
     k.rng_seed(this.shuffleRng, (this.seed ^ 0x5bd1e995) >>> 0);
-    for (const L of this.layers) {
+    for (const L of this.dense) {
       const std = Math.sqrt((this.hidden === "relu" ? 2 : 1) / L.inputs);
       k.rng_normal(this.rng, this.params + L.w * 4, L.inputs * L.outputs, std);
       if (this.hidden === "relu") this.e.write(this.params + L.b * 4, new Float32Array(L.outputs));
@@ -183,7 +188,7 @@ export class Network {
     const sizes = this.sizes;
     const widest = Math.max(...sizes);
     const classes = sizes.at(-1)!;
-    const wt = Math.max(...this.layers.map((L) => L.inputs * L.outputs));
+    const wt = Math.max(...this.dense.map((L) => L.inputs * L.outputs));
     const floats = [rows * sizes[0], rows, rows, ...sizes.slice(1).map((n) => rows * n), rows * widest, rows * widest,
       rows * classes, rows * classes, wt];
     const offsets: number[] = [];
@@ -194,7 +199,7 @@ export class Network {
     }
     const block = this.e.allocBlock(bytes);
     const at = (i: number) => block + offsets[i];
-    const L = this.layers.length;
+    const L = this.model.length;
     this.ws = {
       rows, block, bytes, x: at(0), idx: at(1), labels: at(2), acts: Array.from({ length: L }, (_, l) => at(3 + l)),
       delta: [at(3 + L), at(4 + L)], target: at(5 + L), prob: at(6 + L), wt: at(7 + L),
@@ -224,83 +229,47 @@ export class Network {
     return rows;
   }
 
-  /** Forward pass over the batch in ws.x: hidden activations fused into each GEMM, the last layer left linear. */
-  private forward(ws: Workspace, B: number, sparse: boolean): number {
-    const k = this.k;
-    let input = ws.x;
-    this.layers.forEach((L, l) => {
-      const last = l === this.layers.length - 1;
-      const pool = this.e.pool; // ready({ threads: n > 1 }) only
-      if (pool) {
-        pool.gemmForward(l === 0 && sparse, input, this.params + L.w * 4, this.params + L.b * 4, ws.acts[l], B, L.inputs,
-          L.outputs, this.e.act[last ? "none" : this.hidden]);
-        input = ws.acts[l];
-        return;
-      }
-      const gemm = l === 0 && sparse ? k.gemm_forward_sparse : k.gemm_forward;
-      gemm(input, this.params + L.w * 4, this.params + L.b * 4, ws.acts[l], B, L.inputs, L.outputs, this.e.act[last ? "none" : this.hidden]);
-      input = ws.acts[l];
+  /** What the layers of one step see. */
+  private step(ws: Workspace, B: number, sparse: boolean): Step {
+    return { e: this.e, B, params: this.params, grads: this.grads, wt: ws.wt, sparse };
+  }
+
+  /** Forward pass over the batch in ws.x through every layer; returns the logits (ws.acts' last). */
+  private forward(s: Step, ws: Workspace): number {
+    let x = ws.x;
+    this.model.forEach((layer, l) => {
+      layer.forward(s, x, ws.acts[l]);
+      x = ws.acts[l];
     });
-    return input;
+    return x;
   }
 
-  /** The batch's summed cost and, into ws.delta[0], d(mean cost)/d(output pre-activation). */
+  /** The batch's summed cost and, into ws.delta[0], d(mean cost)/d(logits). */
   private loss(ws: Workspace, B: number): number {
-    const k = this.k;
-    const C = this.sizes.at(-1)!;
-    const z = ws.acts.at(-1)!;
-    const g = ws.delta[0];
-    if (this.output === "softmax" && this.cost === "crossEntropy") {
-      return k.cross_entropy_index(z, ws.labels, 0, g, 0, B, C, -100, 0, C, 1 / B); // grad: (softmax - y) / B
-    }
-    k.onehot(ws.labels, ws.target, B, C);
-    if (this.output === "sigmoid" && this.cost === "crossEntropy") {
-      return k.bce_with_logits(z, ws.target, 0, 0, g, 0, B * C, 1 / B); // grad: (sigmoid - y) / B
-    }
-    // the quadratic cost on the output a: dC/da = (a - y) / B, then back through the output's derivative
-    if (this.output === "sigmoid") k.sigmoid_forward(z, ws.prob, B * C);
-    else k.softmax_forward(z, ws.prob, B, C, 1);
-    const cost = k.quadratic_cost(ws.prob, ws.target, g, B * C, B) * B;
-    if (this.output === "sigmoid") k.activation_backward(ws.prob, g, g, B * C, this.e.act.sigmoid); // (a - y) sigma'(z): the slowdown
-    else k.softmax_backward(ws.prob, g, g, B, C);
-    return cost;
+    return output_backward(this.e, this.output, this.cost, ws.acts.at(-1)!, ws.labels, ws.delta[0], ws.target, ws.prob,
+      B, this.sizes.at(-1)!);
   }
 
-  /** Backward pass from ws.delta[0]: gradients into the grads buffer (overwritten). */
-  private backward(ws: Workspace, B: number, sparse: boolean): void {
-    const k = this.k;
+  /** Backward pass from ws.delta[0] through every layer: gradients into the grads buffer (overwritten). */
+  private backward(s: Step, ws: Workspace): void {
     let d = 0;
-    for (let l = this.layers.length - 1; l >= 0; l--) {
-      const L = this.layers[l];
-      const input = l === 0 ? ws.x : ws.acts[l - 1];
-      const pool = this.e.pool; // ready({ threads: n > 1 }) only
-      if (pool) pool.gemmDw(l === 0 && sparse, input, ws.delta[d], this.grads + L.w * 4, B, L.inputs, L.outputs, 0);
-      else (l === 0 && sparse ? k.gemm_dw_sparse : k.gemm_dw)(input, ws.delta[d], this.grads + L.w * 4, B, L.inputs, L.outputs, 0);
-      k.bias_grad(ws.delta[d], this.grads + L.b * 4, B, L.outputs, 0);
-      if (l === 0) break;
-      if (pool) pool.gemmDx(ws.delta[d], this.params + L.w * 4, ws.wt, ws.delta[1 - d], B, L.inputs, L.outputs);
-      else k.gemm_dx(ws.delta[d], this.params + L.w * 4, ws.wt, ws.delta[1 - d], B, L.inputs, L.outputs);
-      k.activation_backward(ws.acts[l - 1], ws.delta[1 - d], ws.delta[1 - d], B * L.inputs, this.e.act[this.hidden]);
+    for (let l = this.model.length - 1; l >= 0; l--) {
+      this.model[l].backward(s, l === 0 ? ws.x : ws.acts[l - 1], ws.acts[l], ws.delta[d], l === 0 ? 0 : ws.delta[1 - d]);
       d = 1 - d;
     }
   }
 
   /** Each layer's weights (decaying) and biases (not decaying, as in Nielsen's L2): offset, count, weight decay. */
   private segments(wd: number): [number, number, number][] {
-    return this.layers.flatMap((L): [number, number, number][] => [[L.w, L.inputs * L.outputs, wd], [L.b, L.outputs, 0]]);
+    return this.dense.flatMap((L): [number, number, number][] => [[L.w, L.inputs * L.outputs, wd], [L.b, L.outputs, 0]]);
   }
 
   /** One optimizer step over every parameter, in place. */
   private update(o: ResolvedOptimizer): void {
-    const k = this.k;
-    const pool = this.e.pool; // ready({ threads: n > 1 }) only
+    const d = this.e.d;
     if (o.name === "sgd") {
       for (const [off, n, wd] of this.segments(o.weightDecay)) {
-        if (pool) {
-          pool.sgd(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum, o.nesterov ? 1 : 0, wd);
-          continue;
-        }
-        k.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum,
+        d.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum,
           o.nesterov ? 1 : 0, wd);
       }
       return;
@@ -308,12 +277,7 @@ export class Network {
     this.beta1Power *= o.beta1; // running products, not Math.pow: the same bits in every engine
     this.beta2Power *= o.beta2;
     for (const [off, n, wd] of this.segments(o.weightDecay)) {
-      if (pool) {
-        pool.adam(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
-          o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
-        continue;
-      }
-      k.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
+      d.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
         o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
     }
   }
@@ -390,11 +354,12 @@ export class Network {
           const B = Math.min(batchSize, rows - b * batchSize);
           const ws = this.workspace(Math.min(batchSize, rows)); // validation may have replaced it with a larger one
           this.gather(data, ws, order + b * batchSize * 4, B);
-          const out = this.forward(ws, B, data.sparse);
+          const s = this.step(ws, B, data.sparse);
+          const out = this.forward(s, ws);
           const cost = this.loss(ws, B);
           const hits = this.k.count_correct(out, ws.labels, B, this.sizes.at(-1)!);
           correct += hits;
-          this.backward(ws, B, data.sparse);
+          this.backward(s, ws);
           this.update(opt);
           this.steps++;
           total += cost;
@@ -427,7 +392,7 @@ export class Network {
       for (let start = 0; start < data.rows; start += EVAL_BATCH) {
         const B = Math.min(EVAL_BATCH, data.rows - start);
         this.gather(data, ws, idx, B, start);
-        each(this.forward(ws, B, data.sparse), start, B);
+        each(this.forward(this.step(ws, B, data.sparse), ws), start, B);
       }
     } finally {
       this.e.freeBlock(idx, EVAL_BATCH * 4);
@@ -467,8 +432,7 @@ export class Network {
     const data = this.upload(this.locate(fn, "x", x));
     try {
       this.batches(data, (out, start, B) => {
-        if (this.output === "softmax") this.k.softmax_forward(out, out, B, C, 1);
-        else this.k.sigmoid_forward(out, out, B * C);
+        output_forward(this.e, this.output, out, B, C);
         result.set(this.e.f32(out, B * C), start * C);
       });
     } finally {
@@ -506,9 +470,10 @@ export class Network {
       const ws = this.workspace(rows);
       this.writeIdentity(idx, rows);
       this.gather(data, ws, idx, rows);
-      this.forward(ws, rows, data.sparse);
+      const s = this.step(ws, rows, data.sparse);
+      this.forward(s, ws);
       const loss = this.loss(ws, rows) / rows;
-      this.backward(ws, rows, data.sparse);
+      this.backward(s, ws);
       return { loss, grad: this.e.f32(this.grads, this.parameterCount).slice() };
     } finally {
       for (const b of held) this.e.freeBlock(b.ptr, b.bytes);

@@ -42,9 +42,8 @@ function rowwise(fn: string, x: Floats, cols: number, opts: TemperatureOptions<F
   const scale = temperatureScale(fn, o.temperature);
   const out = outBuffer(fn, "opts.out", o.out, x.length);
   call(e, [operand(e, fn, "x", x)], operand(e, fn, "opts.out", out, x.length), ([px], py) => {
-    if (e.pool) e.pool.softmaxRows(log === 1, px, py, rows, cols, scale); // ready({ threads: n > 1 }) only
-    else if (log) e.k.log_softmax_forward(px, py, rows, cols, scale);
-    else e.k.softmax_forward(px, py, rows, cols, scale);
+    if (log) e.d.log_softmax_forward(px, py, rows, cols, scale);
+    else e.d.softmax_forward(px, py, rows, cols, scale);
   });
   return out;
 }
@@ -73,9 +72,8 @@ function backward(fn: string, yName: string, y: Floats, dy: Floats, cols: number
   // dx may be y or dy: each row reads both before writing
   call(e, [operand(e, fn, yName, y), operand(e, fn, "dy", dy)], operand(e, fn, "opts.out", out, y.length),
     ([py, pdy], pdx) => {
-      if (e.pool) e.pool.softmaxBackward(log === 1, py, pdy, pdx, rows, cols);
-      else if (log) e.k.log_softmax_backward(py, pdy, pdx, rows, cols);
-      else e.k.softmax_backward(py, pdy, pdx, rows, cols);
+      if (log) e.d.log_softmax_backward(py, pdy, pdx, rows, cols);
+      else e.d.softmax_backward(py, pdy, pdx, rows, cols);
     });
   return out;
 }
@@ -126,12 +124,10 @@ export function crossEntropy<G extends Floats = Float32Array>(logits: Floats, co
     const pl = losses === undefined ? 0 : e.alloc(rows * 4);
     let t: number;
     if (soft) {
-      t = e.pool ? e.pool.crossEntropyProb(pz, pq, pw, pg, pl, rows, cols, smoothing, s) // ready({ threads: n > 1 }) only
-        : e.k.cross_entropy_prob(pz, pq, pw, pg, pl, rows, cols, smoothing, s);
+      t = e.d.cross_entropy_prob(pz, pq, pw, pg, pl, rows, cols, smoothing, s);
     } else {
       const py = e.putI32(labels!);
-      t = e.pool ? e.pool.crossEntropyIndex(pz, py, pw, pg, pl, rows, cols, ignoreIndex, smoothing, wsum, s)
-        : e.k.cross_entropy_index(pz, py, pw, pg, pl, rows, cols, ignoreIndex, smoothing, wsum, s);
+      t = e.d.cross_entropy_index(pz, py, pw, pg, pl, rows, cols, ignoreIndex, smoothing, wsum, s);
     }
     if (losses !== undefined) e.get(pl, losses, rows);
     return t;
@@ -174,7 +170,7 @@ export function binaryCrossEntropyWithLogits<G extends Floats = Float32Array>(lo
         const tiled = e.f32(pw, period);
         for (let i = 0; i < period; i += c) tiled.set(pos, i);
       }
-      const t = e.pool ? e.pool.bce(pz, pt, pw, period, pg, pl, n, s) : e.k.bce_with_logits(pz, pt, pw, period, pg, pl, n, s);
+      const t = e.d.bce_with_logits(pz, pt, pw, period, pg, pl, n, s);
       if (losses !== undefined) e.get(pl, losses, n);
       return t;
     });
@@ -189,8 +185,7 @@ export function sigmoid<O extends Floats = Float32Array>(x: Floats, opts?: OutOp
   floats(fn, "x", x);
   const out = outBuffer(fn, "opts.out", o.out, x.length);
   call(e, [operand(e, fn, "x", x)], operand(e, fn, "opts.out", out, x.length), ([px], py) => {
-    if (e.pool) e.pool.sigmoid(px, py, x.length);
-    else e.k.sigmoid_forward(px, py, x.length);
+    e.d.sigmoid_forward(px, py, x.length);
   });
   return out as O;
 }
@@ -209,7 +204,7 @@ export function quadraticCost<G extends Floats = Float32Array>(a: Floats, y: Flo
   const n = a.length;
   // element-wise: grad may be a or y
   const loss = call(e, [operand(e, fn, "a", a), operand(e, fn, "y", y)], operand(e, fn, "opts.grad", grad, n),
-    ([pa, py], pg) => e.pool ? e.pool.quadratic(pa, py, pg, n, rows) : e.k.quadratic_cost(pa, py, pg, n, rows));
+    ([pa, py], pg) => e.d.quadratic_cost(pa, py, pg, n, rows));
   return { loss, grad: grad as G };
 }
 
@@ -225,8 +220,7 @@ export function logitsFromProbs<O extends Floats = Float32Array>(p: Floats, cols
   probabilities(fn, "p", floatsOf(p), pAt === undefined ? undefined : () => e.k.first_not_probability(pAt, p.length));
   const out = outBuffer(fn, "opts.out", o.out, p.length);
   call(e, [pIn], operand(e, fn, "opts.out", out, p.length), ([pp], pz) => {
-    if (e.pool) e.pool.logitsFromProbs(pp, pz, rows, cols);
-    else e.k.logits_from_probs(pp, pz, rows, cols);
+    e.d.logits_from_probs(pp, pz, rows, cols);
   });
   return out as O;
 }

@@ -176,7 +176,7 @@ export function makeReady(entry: EntryWasm) {
 async function threaded(t: NonNullable<EntryWasm["threads"]>, n: number, relaxed: boolean): Promise<Engine> {
   const module = await compile(await (relaxed ? t.relaxed!() : t.wasm()));
   const e = await Engine.createShared(module);
-  e.pool = await startPool(e, module, n, t.spawn);
+  e.usePool(await startPool(e, module, n, t.spawn));
   return e;
 }
 

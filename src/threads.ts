@@ -13,6 +13,7 @@
 // (in multiples of 8 below 32 classes, so the narrow path's groups of 8 and 4 rows stay whole); a cross-entropy's
 // total is summed afterwards in row order.
 import type { Engine, Kernels } from "./engine.js";
+import type { Dispatch } from "./dispatch.js";
 
 /** The threads build's extra exports (assembly/threads.ts). */
 export interface ThreadKernels extends Kernels {
@@ -129,7 +130,7 @@ const MIN_ELEMS = 1 << 14;
 const PACK_MIN_ROWS = 32;
 const PACK_MIN_WEIGHTS = 1 << 18;
 
-export class Pool {
+export class Pool implements Dispatch {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private readonly canWait: boolean;
@@ -199,9 +200,9 @@ export class Pool {
     return this.f64[w * (CTRL_BYTES >> 3) + RESULT];
   }
 
-  /** Y = act(X W + bias), split by rows of X and Y. */
-  gemmForward(sparse: boolean, x: number, w: number, bias: number, y: number, B: number, I: number, O: number,
-    act: number): void {
+  /** Y = act(X W + bias), split by rows of X and Y; the zero-skipping kernel where X is mostly zeros (`sparse`). */
+  gemm_forward(x: number, w: number, bias: number, y: number, B: number, I: number, O: number, act: number,
+    sparse = false): void {
     const fn = sparse ? "gemm_forward_sparse" : "gemm_forward";
     if (2 * B * I * O < MIN_FLOPS || B < 4) {
       this.k[fn](x, w, bias, y, B, I, O, act);
@@ -225,7 +226,7 @@ export class Pool {
   }
 
   /** dW (+)= X^T dY, split by rows of dW (input features), each summing over the whole batch. */
-  gemmDw(sparse: boolean, x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number): void {
+  gemm_dw(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number, sparse = false): void {
     if (2 * B * I * O < MIN_FLOPS || I < 4) {
       (sparse ? this.k.gemm_dw_sparse : this.k.gemm_dw)(x, dy, dw, B, I, O, accumulate);
       return;
@@ -235,7 +236,7 @@ export class Pool {
   }
 
   /** dX = dY W^T: W^T packed into wt once on this thread, then split by rows of dY and dX. */
-  gemmDx(dy: number, w: number, wt: number, dx: number, B: number, I: number, O: number): void {
+  gemm_dx(dy: number, w: number, wt: number, dx: number, B: number, I: number, O: number): void {
     if (2 * B * I * O < MIN_FLOPS || B < 4) {
       this.k.gemm_dx(dy, w, wt, dx, B, I, O);
       return;
@@ -244,8 +245,16 @@ export class Pool {
     this.run("gemm_dx_t", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, wt, dx + a * I * 4, b - a, I, O]));
   }
 
+  softmax_forward(x: number, y: number, rows: number, cols: number, scale: number): void {
+    this.softmaxRows(false, x, y, rows, cols, scale);
+  }
+
+  log_softmax_forward(x: number, y: number, rows: number, cols: number, scale: number): void {
+    this.softmaxRows(true, x, y, rows, cols, scale);
+  }
+
   /** Softmax or log-softmax of rows, split by rows (narrow ones in multiples of 8), or fewer long rows each in segments. */
-  softmaxRows(log: boolean, x: number, y: number, rows: number, cols: number, scale: number): void {
+  private softmaxRows(log: boolean, x: number, y: number, rows: number, cols: number, scale: number): void {
     const fn = log ? "log_softmax_forward" : "softmax_forward";
     if (rows < this.size && cols >= MIN_ELEMS) {
       for (let r = 0; r < rows; r++) this.softmaxLongRow(log, x + r * cols * 4, y + r * cols * 4, cols, scale);
@@ -259,7 +268,7 @@ export class Pool {
   }
 
   /** cross_entropy_index split by rows (narrow ones in multiples of 8); the total summed in row order as one call does. */
-  crossEntropyIndex(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
+  cross_entropy_index(logits: number, labels: number, weight: number, grad: number, losses: number, rows: number,
     cols: number, ignoreIndex: number, smoothing: number, wsum: number, scale: number): number {
     if (rows < this.size && cols >= MIN_ELEMS) { // fewer long rows than threads: each row in segments
       let total = 0;
@@ -289,7 +298,7 @@ export class Pool {
   }
 
   /** cross_entropy_prob split by rows (fewer long rows than threads: in segments); losses added in row order. */
-  crossEntropyProb(logits: number, target: number, weight: number, grad: number, losses: number, rows: number,
+  cross_entropy_prob(logits: number, target: number, weight: number, grad: number, losses: number, rows: number,
     cols: number, smoothing: number, scale: number): number {
     if (rows < this.size && cols >= MIN_ELEMS) {
       let total = 0;
@@ -316,7 +325,7 @@ export class Pool {
    * bce_with_logits split at its block boundaries (`period` elements with pos weights, which then start every share on
    * a row, else the sum block); the block sums are added here in order, as the single call adds them.
    */
-  bce(logits: number, target: number, posWeight: number, period: number, grad: number, losses: number, n: number,
+  bce_with_logits(logits: number, target: number, posWeight: number, period: number, grad: number, losses: number, n: number,
     scale: number): number {
     const step = posWeight === 0 ? this.block : period;
     const blocks = Math.ceil(n / step);
@@ -331,7 +340,7 @@ export class Pool {
   }
 
   /** The quadratic cost split at sum-block boundaries; block sums added in order, then / (2 rows) as the single call. */
-  quadratic(a: number, y: number, grad: number, n: number, rows: number): number {
+  quadratic_cost(a: number, y: number, grad: number, n: number, rows: number): number {
     const blocks = Math.ceil(n / this.block);
     if (n < MIN_ELEMS || blocks < 2) return this.k.quadratic_cost(a, y, grad, n, rows);
     const parts = this.e.alloc(blocks * 8);
@@ -342,8 +351,16 @@ export class Pool {
     return this.sumParts(parts, blocks) / (2 * rows);
   }
 
+  softmax_backward(y: number, dy: number, dx: number, rows: number, cols: number): void {
+    this.backwardRows(false, y, dy, dx, rows, cols);
+  }
+
+  log_softmax_backward(logp: number, dy: number, dx: number, rows: number, cols: number): void {
+    this.backwardRows(true, logp, dy, dx, rows, cols);
+  }
+
   /** softmax_backward or log_softmax_backward, split by rows. */
-  softmaxBackward(log: boolean, y: number, dy: number, dx: number, rows: number, cols: number): void {
+  private backwardRows(log: boolean, y: number, dy: number, dx: number, rows: number, cols: number): void {
     const fn = log ? "log_softmax_backward" : "softmax_backward";
     if (rows * cols < MIN_ELEMS || rows < 2) {
       this.k[fn](y, dy, dx, rows, cols);
@@ -356,7 +373,7 @@ export class Pool {
   }
 
   /** The inverse softmax, split by rows. */
-  logitsFromProbs(p: number, z: number, rows: number, cols: number): void {
+  logits_from_probs(p: number, z: number, rows: number, cols: number): void {
     if (rows * cols < MIN_ELEMS || rows < 2) {
       this.k.logits_from_probs(p, z, rows, cols);
       return;
@@ -365,7 +382,7 @@ export class Pool {
   }
 
   /** The sigmoid of n elements, split in multiples of 4. */
-  sigmoid(x: number, y: number, n: number): void {
+  sigmoid_forward(x: number, y: number, n: number): void {
     if (n < MIN_ELEMS) {
       this.k.sigmoid_forward(x, y, n);
       return;
@@ -459,7 +476,7 @@ export class Pool {
   }
 
   /** An SGD step over n parameters (element-wise), split in multiples of 16. */
-  sgd(p: number, g: number, buf: number, n: number, lr: number, momentum: number, nesterov: number, wd: number): void {
+  sgd_update(p: number, g: number, buf: number, n: number, lr: number, momentum: number, nesterov: number, wd: number): void {
     if (n < MIN_ELEMS * 2) {
       this.k.sgd_update(p, g, buf, n, lr, momentum, nesterov, wd);
       return;
@@ -469,7 +486,7 @@ export class Pool {
   }
 
   /** An Adam / AdamW step over n parameters (element-wise), split in multiples of 16. */
-  adam(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number,
+  adam_update(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number, eps: number,
     wd: number, decoupled: number, bc1: number, bc2: number): void {
     if (n < MIN_ELEMS * 2) {
       this.k.adam_update(p, g, m, v, n, lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);

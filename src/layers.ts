@@ -1,0 +1,126 @@
+// The layers of a network, llm.c style: each a forward / backward pair of plain functions over flat f32 buffers in Wasm
+// memory (byte pointers), shapes in the comments, calling each kernel once through the engine's dispatcher (the pool
+// or this thread: dispatch.ts). A network is an ordered list of layers (network.ts `model`) followed by its output and
+// cost; a new kind of layer is one pair here, a constructor binding it to its buffers, and one line where the model
+// lists its layers.
+import type { Engine } from "./engine.js";
+
+/** What every layer of one step sees: the engine, the batch's row count and the network's buffers. */
+export interface Step {
+  e: Engine;
+  B: number;
+  /** The parameter and gradient buffers (the same layout: W0 b0 W1 b1 ...). */
+  params: number;
+  grads: number;
+  /** Scratch for the widest W^T (dense_backward's dX). */
+  wt: number;
+  /** The batch's inputs are mostly zeros (MNIST's pixels): the first layer's GEMMs skip them. */
+  sparse: boolean;
+}
+
+/** A layer in a network's list: its pair bound to its place in the network's buffers. */
+export interface Layer {
+  readonly inputs: number;
+  readonly outputs: number;
+  /** y = f(x). */
+  forward(s: Step,
+    x: number, // (B, inputs)
+    y: number, // (B, outputs) out
+  ): void;
+  /** The parameters' gradients into s.grads, and dL/dx unless dx is 0; dy may be overwritten. */
+  backward(s: Step,
+    x: number,  // (B, inputs) the forward pass's input
+    y: number,  // (B, outputs) its output
+    dy: number, // (B, outputs) dL/dy
+    dx: number, // (B, inputs) out: dL/dx, or 0 (the first layer)
+  ): void;
+}
+
+/** y = act(x W + b): the bias and the activation fused into the GEMM's store. */
+export function dense_forward(e: Engine,
+  x: number, // (B, I)
+  w: number, // (I, O) row-major
+  b: number, // (O)
+  y: number, // (B, O) out
+  B: number, I: number, O: number,
+  act: number,     // an activation code (e.act)
+  sparse: boolean, // x is mostly zeros: skip them
+): void {
+  e.d.gemm_forward(x, w, b, y, B, I, O, act, sparse);
+}
+
+/** dz = dy act'(z) (in place, from y = act(z)), then dW = x^T dz, db = the column sums of dz, dx = dz W^T. */
+export function dense_backward(e: Engine,
+  x: number,  // (B, I) the forward pass's input
+  w: number,  // (I, O)
+  y: number,  // (B, O) the forward pass's output act(z)
+  dy: number, // (B, O) in: dL/dy; out: dL/dz
+  dw: number, // (I, O) out
+  db: number, // (O) out
+  dx: number, // (B, I) out, or 0: not needed
+  wt: number, // (O, I) scratch for W^T
+  B: number, I: number, O: number, act: number, sparse: boolean,
+): void {
+  if (act !== e.act.none) e.k.activation_backward(y, dy, dy, B * O, act);
+  e.d.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
+  e.k.bias_grad(dy, db, B, O, 0);
+  if (dx !== 0) e.d.gemm_dx(dy, w, wt, dx, B, I, O);
+}
+
+/** A dense layer at float offsets w (I x O weights) and b (O biases) of the network's buffers. */
+export function dense(w: number, b: number, inputs: number, outputs: number, act: number, first: boolean): Layer & {
+  w: number; b: number; act: number;
+} {
+  return {
+    w, b, inputs, outputs, act,
+    forward(s, x, y) {
+      dense_forward(s.e, x, s.params + w * 4, s.params + b * 4, y, s.B, inputs, outputs, act, first && s.sparse);
+    },
+    backward(s, x, y, dy, dx) {
+      dense_backward(s.e, x, s.params + w * 4, y, dy, s.grads + w * 4, s.grads + b * 4, dx, s.wt, s.B, inputs, outputs,
+        act, first && s.sparse);
+    },
+  };
+}
+
+/** How the last layer's linear outputs z become predictions and a cost. */
+export type OutputKind = "softmax" | "sigmoid";
+export type CostKind = "crossEntropy" | "quadratic";
+
+/** The predictions from the logits, in place: softmax rows or an element-wise sigmoid. */
+export function output_forward(e: Engine, output: OutputKind,
+  z: number, // (B, C) in: logits; out: probabilities
+  B: number, C: number,
+): void {
+  if (output === "softmax") e.d.softmax_forward(z, z, B, C, 1);
+  else e.d.sigmoid_forward(z, z, B * C);
+}
+
+/**
+ * The batch's summed cost and its gradient g = d(mean cost)/dz; the fused forms where they exist (softmax + cross-
+ * entropy, sigmoid + binary cross-entropy), else the quadratic cost on the output, back through its derivative.
+ */
+export function output_backward(e: Engine, output: OutputKind, cost: CostKind,
+  z: number,      // (B, C) logits
+  labels: number, // (B) i32 classes
+  g: number,      // (B, C) out
+  target: number, // (B, C) scratch: the one-hot targets
+  prob: number,   // (B, C) scratch: the outputs
+  B: number, C: number,
+): number {
+  const k = e.k;
+  if (output === "softmax" && cost === "crossEntropy") {
+    return e.d.cross_entropy_index(z, labels, 0, g, 0, B, C, -100, 0, C, 1 / B); // g = (softmax - y) / B
+  }
+  k.onehot(labels, target, B, C);
+  if (output === "sigmoid" && cost === "crossEntropy") {
+    return e.d.bce_with_logits(z, target, 0, 0, g, 0, B * C, 1 / B); // g = (sigmoid - y) / B
+  }
+  // dC/da = (a - y) / B, then back through the output: (a - y) sigma'(z) is the learning slowdown
+  if (output === "sigmoid") e.d.sigmoid_forward(z, prob, B * C);
+  else e.d.softmax_forward(z, prob, B, C, 1);
+  const summed = e.d.quadratic_cost(prob, target, g, B * C, B) * B;
+  if (output === "sigmoid") k.activation_backward(prob, g, g, B * C, e.act.sigmoid);
+  else e.d.softmax_backward(prob, g, g, B, C);
+  return summed;
+}
