@@ -4,6 +4,7 @@
 //   | u8 hidden, output, cost, optimizer (0 none, 1 sgd, 2 adam, 3 adamw) | u32 seed | u32 steps
 //   | f64 beta1^steps, beta2^steps | u32 shuffle generator state[4]
 //   | since 2: u8 settings kind (as optimizer), nesterov, 0, 0 | f64 lr, momentum or beta1, beta2, eps, weightDecay
+//   | since 3: u32 dropout generator state[4] | f64 inputDropout, maxNorm | f64 dropout[L - 1] (one per hidden layer)
 //   | f32 parameters[P] | [f32 state1[P] | f32 state2[P]] | u32 CRC-32 of all before.
 // decode() checks the framing (magic, version, CRC-32, lengths); what the values mean is Network.load's to check.
 import { crc32 } from "./crc32.js";
@@ -20,13 +21,15 @@ export interface Checkpoint {
   shuffleRng: Uint8Array;
   /** Since format 2: the last fit's optimizer (kind as `optimizer`; a, b are momentum and 0 for SGD, betas for Adam). */
   settings: number; nesterov: number; lr: number; a: number; b: number; eps: number; weightDecay: number;
+  /** Since format 3: the dropout masks' generator state (16 bytes), and the regularizers (0: none). */
+  dropoutRng: Uint8Array; inputDropout: number; maxNorm: number; dropout: number[];
   /** P f32 parameters, then (withState) 2P f32 of optimizer state, as bytes. */
   params: Uint8Array;
   state: Uint8Array | undefined;
 }
 
 type Scalar = "u8" | "u32" | "f64";
-type Field = [key: keyof Checkpoint, type: Scalar | "flags" | "sizes" | "rng" | "pad2", since?: number];
+type Field = [key: keyof Checkpoint, type: Scalar | "flags" | "sizes" | "rng" | "pad2" | "rates", since?: number];
 
 /** The header, in order. */
 const FIELDS: Field[] = [
@@ -35,18 +38,19 @@ const FIELDS: Field[] = [
   ["seed", "u32"], ["steps", "u32"], ["beta1Power", "f64"], ["beta2Power", "f64"], ["shuffleRng", "rng"],
   ["settings", "u8", 2], ["nesterov", "u8", 2], ["settings", "pad2", 2],
   ["lr", "f64", 2], ["a", "f64", 2], ["b", "f64", 2], ["eps", "f64", 2], ["weightDecay", "f64", 2],
+  ["dropoutRng", "rng", 3], ["inputDropout", "f64", 3], ["maxNorm", "f64", 3], ["dropout", "rates", 3],
 ];
 const MAGIC = [0x53, 0x57, 0x4e, 0x4e]; // "SWNN"
 const RNG_BYTES = 16;
 const BYTES: Record<Scalar | "flags" | "rng" | "pad2", number> = { u8: 1, u32: 4, f64: 8, flags: 4, rng: RNG_BYTES, pad2: 2 };
 /** The versions this library reads; it writes the last. */
-export const VERSIONS = [1, 2];
+export const VERSIONS = [1, 2, 3];
 const MAX_LAYERS = 1000;
 
 function headerBytes(version: number, layers: number): number {
   let n = MAGIC.length;
   for (const [, type, since = 1] of FIELDS) {
-    if (version >= since) n += type === "sizes" ? 4 * (layers + 2) : BYTES[type];
+    if (version >= since) n += type === "sizes" ? 4 * (layers + 2) : type === "rates" ? 8 * (layers - 1) : BYTES[type];
   }
   return n;
 }
@@ -80,6 +84,10 @@ export function encode(c: Omit<Checkpoint, "version">): Uint8Array {
       c.sizes.forEach((n, i) => dv.setUint32(p + 4 + 4 * i, n, true));
       p += 4 * (L + 2);
       continue;
+    } else if (type === "rates") {
+      c.dropout.forEach((r, i) => dv.setFloat64(p + 8 * i, r, true));
+      p += 8 * (L - 1);
+      continue;
     }
     p += BYTES[type];
   }
@@ -97,7 +105,7 @@ export function decode(fn: string, bytes: Uint8Array): Checkpoint {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = dv.getUint32(4, true);
   if (!VERSIONS.includes(version)) {
-    throw new RangeError(`${fn}: format version ${version} is not supported (this library reads ${VERSIONS.join(" and ")})`);
+    throw new RangeError(`${fn}: format version ${version} is not supported (this library reads ${VERSIONS.slice(0, -1).join(", ")} and ${VERSIONS.at(-1)})`);
   }
   if (dv.getUint32(bytes.length - 4, true) !== crc32(bytes, 0, bytes.length - 4)) {
     throw new RangeError(`${fn}: CRC-32 mismatch: the bytes are truncated or corrupted`);
@@ -106,8 +114,11 @@ export function decode(fn: string, bytes: Uint8Array): Checkpoint {
   if (L < 1 || L > MAX_LAYERS || headerBytes(version, L) + 4 > bytes.length) {
     throw new RangeError(`${fn}: corrupted header (${L} layers)`);
   }
-  // a format 1 file has no settings: they read as "none" and zeros
-  const c = { version, settings: 0, nesterov: 0, lr: 0, a: 0, b: 0, eps: 0, weightDecay: 0 } as Checkpoint;
+  // fields newer than the file read as "none", zeros and no generator state (the network seeds its own)
+  const c = {
+    version, settings: 0, nesterov: 0, lr: 0, a: 0, b: 0, eps: 0, weightDecay: 0, inputDropout: 0, maxNorm: 0,
+    dropout: new Array(L - 1).fill(0),
+  } as unknown as Checkpoint;
   const out = c as unknown as Record<string, unknown>;
   let p = MAGIC.length;
   for (const [key, type, since = 1] of FIELDS) {
@@ -120,6 +131,10 @@ export function decode(fn: string, bytes: Uint8Array): Checkpoint {
     else if (type === "sizes") {
       c.sizes = Array.from({ length: L + 1 }, (_, i) => dv.getUint32(p + 4 + 4 * i, true));
       p += 4 * (L + 2);
+      continue;
+    } else if (type === "rates") {
+      c.dropout = Array.from({ length: L - 1 }, (_, i) => dv.getFloat64(p + 8 * i, true));
+      p += 8 * (L - 1);
       continue;
     }
     p += BYTES[type];

@@ -46,6 +46,9 @@ export interface Kernels {
   gather_rows_f32(src: number, idx: number, y: number, B: number, D: number): void;
   onehot(labels: number, y: number, B: number, C: number): void;
   count_correct(a: number, labels: number, B: number, C: number): number;
+  dropout_forward(state: number, x: number, y: number, mask: number, n: number, p: number): void;
+  dropout_backward(mask: number, dy: number, dx: number, n: number): void;
+  max_norm(w: number, norms: number, I: number, O: number, c: number): void;
 }
 
 /**
@@ -58,7 +61,7 @@ export const KERNEL_ARITY: { readonly [K in keyof Kernels]: Parameters<Kernels[K
   cross_entropy_prob: 9, bce_with_logits: 8, quadratic_cost: 5, sigmoid_forward: 3, relu_forward: 3, tanh_forward: 3,
   activation_backward: 5, gemm_forward: 8, gemm_forward_sparse: 8, gemm_dw: 7, gemm_dw_sparse: 7, gemm_dx: 7,
   bias_grad: 5, sgd_update: 8, adam_update: 13, rng_seed: 2, rng_normal: 4, rng_permutation: 3, gather_rows_u8: 6,
-  gather_rows_f32: 5, onehot: 4, count_correct: 4,
+  gather_rows_f32: 5, onehot: 4, count_correct: 4, dropout_forward: 6, dropout_backward: 4, max_norm: 5,
 };
 
 /**

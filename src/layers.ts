@@ -16,23 +16,33 @@ export interface Step {
   wt: number;
   /** The batch's inputs are mostly zeros (MNIST's pixels): the first layer's GEMMs skip them. */
   sparse: boolean;
+  /** A training step (dropout draws masks) or an evaluation (dropout is the identity). */
+  training: boolean;
+  /** The dropout masks' generator state (16 bytes). */
+  rng: number;
 }
 
 /** A layer in a network's list: its pair bound to its place in the network's buffers. */
 export interface Layer {
   readonly inputs: number;
   readonly outputs: number;
-  /** y = f(x). */
+  /** Whether it has parameters (the backward pass stops at the first layer that has). */
+  readonly trainable: boolean;
+  /** Floats of scratch per row it keeps from forward to backward (a dropout mask), 0 for none. */
+  readonly scratch: number;
+  /** y = f(x); returns where the output is: y, or x for a layer that is the identity in evaluation. */
   forward(s: Step,
     x: number, // (B, inputs)
     y: number, // (B, outputs) out
-  ): void;
+    t: number, // (B, scratch) the layer's scratch
+  ): number;
   /** The parameters' gradients into s.grads, and dL/dx unless dx is 0; dy may be overwritten. */
   backward(s: Step,
     x: number,  // (B, inputs) the forward pass's input
     y: number,  // (B, outputs) its output
     dy: number, // (B, outputs) dL/dy
-    dx: number, // (B, inputs) out: dL/dx, or 0 (the first layer)
+    dx: number, // (B, inputs) out: dL/dx, or 0 (the first layer with parameters)
+    t: number,  // (B, scratch) what forward left there
   ): void;
 }
 
@@ -72,13 +82,50 @@ export function dense(w: number, b: number, inputs: number, outputs: number, act
   w: number; b: number; act: number;
 } {
   return {
-    w, b, inputs, outputs, act,
+    w, b, inputs, outputs, act, trainable: true, scratch: 0,
     forward(s, x, y) {
       dense_forward(s.e, x, s.params + w * 4, s.params + b * 4, y, s.B, inputs, outputs, act, first && s.sparse);
+      return y;
     },
     backward(s, x, y, dy, dx) {
       dense_backward(s.e, x, s.params + w * 4, y, dy, s.grads + w * 4, s.grads + b * 4, dx, s.wt, s.B, inputs, outputs,
         act, first && s.sparse);
+    },
+  };
+}
+
+/** y = x mask with mask[i] = 0 (probability p) or 1 / (1 - p), drawn from the generator at rng (inverted dropout). */
+export function dropout_forward(e: Engine,
+  rng: number,  // (16 bytes) generator state, advanced by n draws
+  x: number,    // (N,)
+  y: number,    // (N,) out
+  mask: number, // (N,) out: the mask, for dropout_backward
+  n: number, p: number,
+): void {
+  e.k.dropout_forward(rng, x, y, mask, n, p);
+}
+
+/** dx = dy mask. */
+export function dropout_backward(e: Engine,
+  mask: number, // (N,) dropout_forward's mask
+  dy: number,   // (N,)
+  dx: number,   // (N,) out
+  n: number,
+): void {
+  e.k.dropout_backward(mask, dy, dx, n);
+}
+
+/** Dropout with probability p on rows of `width` (0 < p < 1): masks in training, the identity in evaluation. */
+export function dropout(p: number, width: number): Layer & { p: number } {
+  return {
+    p, inputs: width, outputs: width, trainable: false, scratch: width,
+    forward(s, x, y, mask) {
+      if (!s.training) return x;
+      dropout_forward(s.e, s.rng, x, y, mask, s.B * width, p);
+      return y;
+    },
+    backward(s, _x, _y, dy, dx, mask) {
+      dropout_backward(s.e, mask, dy, dx, s.B * width);
     },
   };
 }

@@ -4,9 +4,9 @@
 // once per call) inside Wasm. The model is a list of layers, each a forward / backward pair (layers.ts), then the
 // output and cost; the passes below walk the list, and only the loss comes back.
 import { engine, type Engine, type Kernels } from "./engine.js";
-import { dense, output_backward, output_forward, type Layer, type Step } from "./layers.js";
+import { dense, dropout, output_backward, output_forward, type Layer, type Step } from "./layers.js";
 import {
-  atLeast, boolean, classLabels, inputs, oneOf, options,
+  atLeast, boolean, classLabels, fraction, inputs, oneOf, options, positive,
 } from "./checks.js";
 import { decode, encode } from "./checkpoint.js";
 import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
@@ -19,6 +19,12 @@ export type Cost = "crossEntropy" | "quadratic";
 
 export interface NetworkOptions {
   sizes: number[]; hidden?: HiddenActivation; output?: OutputActivation; cost?: Cost; seed?: number;
+  /** Inverted dropout on each hidden layer's output in training: one probability of dropping for all, or one each. */
+  dropout?: number | number[];
+  /** Dropout on the input in training. */
+  inputDropout?: number;
+  /** After every update, each hidden unit's incoming weight vector is scaled down to this L2 norm if longer. */
+  maxNorm?: number;
 }
 
 export interface EpochInfo { loss: number; accuracy?: number; valLoss?: number; valAccuracy?: number; seconds: number }
@@ -61,8 +67,10 @@ interface Data extends Block {
 /** Per-batch buffers, sized for `rows` rows (byte offsets). */
 interface Workspace {
   rows: number; block: number; bytes: number;
-  x: number; idx: number; labels: number; acts: number[]; delta: [number, number]; target: number; prob: number;
-  wt: number;
+  x: number; idx: number; labels: number; target: number; prob: number; wt: number; norms: number;
+  /** Each layer's output buffer and scratch, and where its output is in the current pass (forward fills it). */
+  acts: number[]; scratch: number[]; outs: number[];
+  delta: [number, number];
 }
 
 export class Network {
@@ -71,11 +79,15 @@ export class Network {
   readonly output: OutputActivation;
   readonly cost: Cost;
   readonly seed: number;
+  /** Each hidden layer's dropout probability (0: none), the input's, and the max-norm bound (0: none). */
+  readonly dropout: readonly number[];
+  readonly inputDropout: number;
+  readonly maxNorm: number;
   readonly parameterCount: number;
   /** The model: its layers in order (each a forward / backward pair, layers.ts), then the output and cost. */
   private readonly model: Layer[];
   /** The dense layers' parameters: weight and bias offsets (in floats) into the parameter buffer, and their sizes. */
-  private readonly dense: { w: number; b: number; inputs: number; outputs: number }[];
+  private readonly dense: ReturnType<typeof dense>[];
   private readonly e: Engine;
   private readonly k: Kernels;
   /** params | grads | state1 | state2 | init rng | shuffle rng: one block, freed by dispose(). */
@@ -95,7 +107,7 @@ export class Network {
   constructor(opts: NetworkOptions) {
     const fn = "Network";
     const e = engine(fn);
-    const o = options(fn, opts, ["sizes", "hidden", "output", "cost", "seed"] as const);
+    const o = options(fn, opts, ["sizes", "hidden", "output", "cost", "seed", "dropout", "inputDropout", "maxNorm"] as const);
     if (!Array.isArray(o.sizes)) throw new TypeError(`${fn}: opts.sizes must be an array of layer sizes`);
     if (o.sizes.length < 2) throw new RangeError(`${fn}: opts.sizes needs at least an input and an output size`);
     const sizes = o.sizes.map((n, i) => atLeast(fn, `opts.sizes[${i}]`, n, 1));
@@ -107,20 +119,34 @@ export class Network {
     this.output = oneOf(fn, "opts.output", o.output, OUTPUTS, "softmax");
     this.cost = oneOf(fn, "opts.cost", o.cost, COSTS, "crossEntropy");
     this.seed = atLeast(fn, "opts.seed", o.seed, 0, 1);
+    const hiddenLayers = sizes.length - 2;
+    const rates = Array.isArray(o.dropout) ? o.dropout : new Array(hiddenLayers).fill(o.dropout ?? 0);
+    if (rates.length !== hiddenLayers) {
+      throw new RangeError(`${fn}: opts.dropout has ${rates.length} rates, expected one per hidden layer (${hiddenLayers})`);
+    }
+    this.dropout = Object.freeze(rates.map((p, i) =>
+      fraction(fn, Array.isArray(o.dropout) ? `opts.dropout[${i}]` : "opts.dropout", p, 0)));
+    this.inputDropout = fraction(fn, "opts.inputDropout", o.inputDropout, 0);
+    this.maxNorm = o.maxNorm === undefined ? 0 : positive(fn, "opts.maxNorm", o.maxNorm);
+    // the model: [input dropout] dense, [dropout], dense, [dropout], ..., dense (linear: the logits)
     this.model = [];
+    this.dense = [];
+    if (this.inputDropout > 0) this.model.push(dropout(this.inputDropout, sizes[0]));
     let offset = 0;
     for (let l = 0; l + 1 < sizes.length; l++) {
       const [I, O] = [sizes[l], sizes[l + 1]];
       const last = l + 2 === sizes.length; // its outputs are the logits: linear
-      this.model.push(dense(offset, offset + I * O, I, O, e.act[last ? "none" : this.hidden], l === 0));
+      const layer = dense(offset, offset + I * O, I, O, e.act[last ? "none" : this.hidden], l === 0);
+      this.model.push(layer);
+      this.dense.push(layer);
+      if (!last && this.dropout[l] > 0) this.model.push(dropout(this.dropout[l], O));
       offset += I * O + O;
     }
-    this.dense = this.model as ReturnType<typeof dense>[];
     this.parameterCount = offset;
     if (offset * 16 > 2 ** 31) throw new RangeError(`${fn}: ${offset} parameters do not fit in Wasm memory`);
     this.e = e;
     this.k = e.k;
-    this.blockBytes = offset * 16 + 2 * RNG_BYTES;
+    this.blockBytes = offset * 16 + 3 * RNG_BYTES;
     this.block = e.allocBlock(this.blockBytes);
     this.initialize();
   }
@@ -133,12 +159,15 @@ export class Network {
   private get rng(): number { return this.block + this.parameterCount * 16; }
   /** The shuffles' generator: it runs on across fit calls (and save / load), so each epoch gets a new order. */
   private get shuffleRng(): number { return this.rng + RNG_BYTES; }
+  /** The dropout masks' generator: it runs on across fit calls (and save / load) as the shuffles' does. */
+  private get dropoutRng(): number { return this.rng + 2 * RNG_BYTES; }
 
   /** Weights N(0, 1/n_in) as Nielsen's network2 (He's N(0, 2/n_in) for ReLU); biases N(0, 1), or 0 for ReLU. */
   private initialize(): void {
     const k = this.k;
     k.rng_seed(this.rng, this.seed);
     k.rng_seed(this.shuffleRng, (this.seed ^ 0x5bd1e995) >>> 0);
+    k.rng_seed(this.dropoutRng, (this.seed ^ 0x2545f491) >>> 0);
     for (const L of this.dense) {
       const std = Math.sqrt((this.hidden === "relu" ? 2 : 1) / L.inputs);
       k.rng_normal(this.rng, this.params + L.w * 4, L.inputs * L.outputs, std);
@@ -189,8 +218,9 @@ export class Network {
     const widest = Math.max(...sizes);
     const classes = sizes.at(-1)!;
     const wt = Math.max(...this.dense.map((L) => L.inputs * L.outputs));
-    const floats = [rows * sizes[0], rows, rows, ...sizes.slice(1).map((n) => rows * n), rows * widest, rows * widest,
-      rows * classes, rows * classes, wt];
+    const L = this.model.length;
+    const floats = [rows * sizes[0], rows, rows, rows * classes, rows * classes, wt, widest, rows * widest,
+      rows * widest, ...this.model.map((layer) => rows * layer.outputs), ...this.model.map((layer) => rows * layer.scratch)];
     const offsets: number[] = [];
     let bytes = 0;
     for (const f of floats) {
@@ -199,10 +229,10 @@ export class Network {
     }
     const block = this.e.allocBlock(bytes);
     const at = (i: number) => block + offsets[i];
-    const L = this.model.length;
     this.ws = {
-      rows, block, bytes, x: at(0), idx: at(1), labels: at(2), acts: Array.from({ length: L }, (_, l) => at(3 + l)),
-      delta: [at(3 + L), at(4 + L)], target: at(5 + L), prob: at(6 + L), wt: at(7 + L),
+      rows, block, bytes, x: at(0), idx: at(1), labels: at(2), target: at(3), prob: at(4), wt: at(5), norms: at(6),
+      delta: [at(7), at(8)], acts: this.model.map((_, l) => at(9 + l)), scratch: this.model.map((_, l) => at(9 + L + l)),
+      outs: this.model.map(() => 0),
     };
     return this.ws;
   }
@@ -230,31 +260,36 @@ export class Network {
   }
 
   /** What the layers of one step see. */
-  private step(ws: Workspace, B: number, sparse: boolean): Step {
-    return { e: this.e, B, params: this.params, grads: this.grads, wt: ws.wt, sparse };
+  private step(ws: Workspace, B: number, sparse: boolean, training: boolean): Step {
+    return { e: this.e, B, params: this.params, grads: this.grads, wt: ws.wt, sparse, training, rng: this.dropoutRng };
   }
 
-  /** Forward pass over the batch in ws.x through every layer; returns the logits (ws.acts' last). */
+  /** Forward pass over the batch in ws.x through every layer (ws.outs: where each output is); returns the logits. */
   private forward(s: Step, ws: Workspace): number {
     let x = ws.x;
     this.model.forEach((layer, l) => {
-      layer.forward(s, x, ws.acts[l]);
-      x = ws.acts[l];
+      x = ws.outs[l] = layer.forward(s, x, ws.acts[l], ws.scratch[l]);
     });
     return x;
   }
 
   /** The batch's summed cost and, into ws.delta[0], d(mean cost)/d(logits). */
   private loss(ws: Workspace, B: number): number {
-    return output_backward(this.e, this.output, this.cost, ws.acts.at(-1)!, ws.labels, ws.delta[0], ws.target, ws.prob,
+    return output_backward(this.e, this.output, this.cost, ws.outs.at(-1)!, ws.labels, ws.delta[0], ws.target, ws.prob,
       B, this.sizes.at(-1)!);
   }
 
-  /** Backward pass from ws.delta[0] through every layer: gradients into the grads buffer (overwritten). */
+  /**
+   * Backward pass from ws.delta[0] through every layer down to the first with parameters: gradients into the grads
+   * buffer (overwritten). A layer that was the identity in this pass (dropout in evaluation) passes dy on as it is.
+   */
   private backward(s: Step, ws: Workspace): void {
+    const first = this.model.findIndex((layer) => layer.trainable);
     let d = 0;
-    for (let l = this.model.length - 1; l >= 0; l--) {
-      this.model[l].backward(s, l === 0 ? ws.x : ws.acts[l - 1], ws.acts[l], ws.delta[d], l === 0 ? 0 : ws.delta[1 - d]);
+    for (let l = this.model.length - 1; l >= first; l--) {
+      const x = l === 0 ? ws.x : ws.outs[l - 1];
+      if (ws.outs[l] === x) continue;
+      this.model[l].backward(s, x, ws.outs[l], ws.delta[d], l === first ? 0 : ws.delta[1 - d], ws.scratch[l]);
       d = 1 - d;
     }
   }
@@ -264,22 +299,24 @@ export class Network {
     return this.dense.flatMap((L): [number, number, number][] => [[L.w, L.inputs * L.outputs, wd], [L.b, L.outputs, 0]]);
   }
 
-  /** One optimizer step over every parameter, in place. */
-  private update(o: ResolvedOptimizer): void {
+  /** One optimizer step over every parameter, in place, then the max-norm constraint on the hidden units. */
+  private update(o: ResolvedOptimizer, ws: Workspace): void {
     const d = this.e.d;
     if (o.name === "sgd") {
       for (const [off, n, wd] of this.segments(o.weightDecay)) {
         d.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum,
           o.nesterov ? 1 : 0, wd);
       }
-      return;
+    } else {
+      this.beta1Power *= o.beta1; // running products, not Math.pow: the same bits in every engine
+      this.beta2Power *= o.beta2;
+      for (const [off, n, wd] of this.segments(o.weightDecay)) {
+        d.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
+          o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
+      }
     }
-    this.beta1Power *= o.beta1; // running products, not Math.pow: the same bits in every engine
-    this.beta2Power *= o.beta2;
-    for (const [off, n, wd] of this.segments(o.weightDecay)) {
-      d.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
-        o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
-    }
+    if (this.maxNorm === 0) return;
+    for (const L of this.dense.slice(0, -1)) this.k.max_norm(this.params + L.w * 4, ws.norms, L.inputs, L.outputs, this.maxNorm);
   }
 
   /** Over 20% zero inputs: the first layer skips them (MNIST's pixels are about 80% zeros). */
@@ -354,13 +391,13 @@ export class Network {
           const B = Math.min(batchSize, rows - b * batchSize);
           const ws = this.workspace(Math.min(batchSize, rows)); // validation may have replaced it with a larger one
           this.gather(data, ws, order + b * batchSize * 4, B);
-          const s = this.step(ws, B, data.sparse);
+          const s = this.step(ws, B, data.sparse, true);
           const out = this.forward(s, ws);
           const cost = this.loss(ws, B);
           const hits = this.k.count_correct(out, ws.labels, B, this.sizes.at(-1)!);
           correct += hits;
           this.backward(s, ws);
-          this.update(opt);
+          this.update(opt, ws);
           this.steps++;
           total += cost;
           onBatch?.({ epoch, batch: b, batches, loss: cost / B, accuracy: hits / B }); // before this batch's update
@@ -392,7 +429,7 @@ export class Network {
       for (let start = 0; start < data.rows; start += EVAL_BATCH) {
         const B = Math.min(EVAL_BATCH, data.rows - start);
         this.gather(data, ws, idx, B, start);
-        each(this.forward(this.step(ws, B, data.sparse), ws), start, B);
+        each(this.forward(this.step(ws, B, data.sparse, false), ws), start, B);
       }
     } finally {
       this.e.freeBlock(idx, EVAL_BATCH * 4);
@@ -458,10 +495,16 @@ export class Network {
     this.e.write(this.params, p);
   }
 
-  /** The mean cost on (x, labels) and its gradient w.r.t. every parameter (layout as parameters()). */
-  gradient(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array): { loss: number; grad: Float32Array } {
+  /**
+   * The mean cost on (x, labels) and its gradient w.r.t. every parameter (layout as parameters()). With
+   * `training: true` it is a training step's (dropout masks drawn from the network's generator, which advances), else
+   * the evaluation's (dropout off).
+   */
+  gradient(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array, opts?: { training?: boolean }):
+    { loss: number; grad: Float32Array } {
     const fn = "Network.gradient";
     this.check("gradient");
+    const training = boolean(fn, "opts.training", options(fn, opts, ["training"] as const).training, false);
     const rows = this.labelled(fn, x, labels);
     const held: Block[] = [];
     try {
@@ -470,7 +513,7 @@ export class Network {
       const ws = this.workspace(rows);
       this.writeIdentity(idx, rows);
       this.gather(data, ws, idx, rows);
-      const s = this.step(ws, rows, data.sparse);
+      const s = this.step(ws, rows, data.sparse, training);
       this.forward(s, ws);
       const loss = this.loss(ws, rows) / rows;
       this.backward(s, ws);
@@ -497,6 +540,8 @@ export class Network {
       beta1Power: this.beta1Power, beta2Power: this.beta2Power, shuffleRng: this.e.bytes(this.shuffleRng, RNG_BYTES),
       settings: OPTIMIZERS.indexOf(s?.name ?? "none"), nesterov: s?.name === "sgd" && s.nesterov ? 1 : 0,
       lr: s?.lr ?? 0, a, b, eps, weightDecay: s?.weightDecay ?? 0,
+      dropoutRng: this.e.bytes(this.dropoutRng, RNG_BYTES), inputDropout: this.inputDropout, maxNorm: this.maxNorm,
+      dropout: [...this.dropout],
       params: this.e.bytes(this.params, P * 4), state: withState ? this.e.bytes(this.state1, P * 8) : undefined,
     });
   }
@@ -516,9 +561,11 @@ export class Network {
     const settingsName = OPTIMIZERS[c.settings];
     if (!hidden || !output || !cost || !optName || !settingsName) throw new RangeError(`${fn}: corrupted header (unknown kinds)`);
     if (c.sizes.some((n) => n < 1)) throw new RangeError(`${fn}: corrupted header (sizes [${c.sizes.join(", ")}])`);
-    if (c.shuffleRng.every((v) => v === 0)) {
-      throw new RangeError(`${fn}: corrupted state: the shuffle generator's state is all zero, which xoshiro128** ` +
-        "never leaves (no seed gives it)");
+    for (const [name, state] of [["shuffle", c.shuffleRng], ["dropout", c.dropoutRng ?? c.shuffleRng]] as const) {
+      if (state.every((v) => v === 0)) {
+        throw new RangeError(`${fn}: corrupted state: the ${name} generator's state is all zero, which xoshiro128** ` +
+          "never leaves (no seed gives it)");
+      }
     }
     // checked as a caller's options are: a corrupted value is refused here, not at the next fit
     const settings = settingsName === "none" ? undefined : resolveOptimizer(fn, settingsName === "sgd"
@@ -537,10 +584,18 @@ export class Network {
         }
       }
     }
-    const net = new Network({ sizes: c.sizes, hidden, output, cost, seed: c.seed });
+    // the regularizers, checked as a caller's options are (a format 1 or 2 file has none: zeros)
+    c.dropout.forEach((p, i) => fraction(fn, `saved dropout[${i}]`, p, 0));
+    fraction(fn, "saved inputDropout", c.inputDropout, 0);
+    if (c.maxNorm !== 0) positive(fn, "saved maxNorm", c.maxNorm);
+    const net = new Network({
+      sizes: c.sizes, hidden, output, cost, seed: c.seed, dropout: c.dropout, inputDropout: c.inputDropout,
+      ...(c.maxNorm !== 0 ? { maxNorm: c.maxNorm } : {}),
+    });
     try {
       net.e.write(net.params, c.params);
       net.e.write(net.shuffleRng, c.shuffleRng);
+      if (c.version >= 3) net.e.write(net.dropoutRng, c.dropoutRng);
       net.settings = settings;
       if (c.state) {
         net.e.write(net.state1, c.state);

@@ -130,7 +130,7 @@ describe("training", () => {
     for (const n of [a, b]) n.dispose();
   });
 
-  it("keeps the last fit's optimizer: public, saved (format 2), and the default of the next fit; format 1 still loads", async () => {
+  it("keeps the last fit's optimizer: public, saved (since format 2), and the default of the next fit; formats 1 and 2 still load", async () => {
     const { x, labels } = data(40, 6, 3, 5);
     const sgd = { name: "sgd", lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-4 } as const;
     const a = new Network({ sizes: [6, 5, 3], seed: 2 });
@@ -150,22 +150,28 @@ describe("training", () => {
     await a.fit(x, labels, { epochs: 1, batchSize: 8, optimizer: sgd, seed: 3 });
     await b.fit(x, labels, { epochs: 1, batchSize: 8, seed: 3 });
     expect(Buffer.compare(Buffer.from(a.save()), Buffer.from(b.save()))).toBe(0);
-    // format 1: the same bytes without the 44 bytes of settings, version 1, its own CRC-32
+    // formats 1 and 2: the same bytes without format 3's 40 bytes of regularizers (a dropout generator, input dropout,
+    // max-norm and one hidden layer's dropout), and for format 1 without the 44 bytes of settings too; own CRC-32s
     const L = 2;
     const at = 16 + 4 * (L + 1) + 4 + 8 + 16 + 16;
-    const v1 = new Uint8Array(saved.length - 44);
-    v1.set(saved.subarray(0, at));
-    v1.set(saved.subarray(at + 44, saved.length - 4), at);
-    const dv = new DataView(v1.buffer);
-    dv.setUint32(4, 1, true);
-    dv.setUint32(v1.length - 4, crc32(v1.subarray(0, v1.length - 4)), true);
-    const old = Network.load(v1);
+    const older = (version: number, cut: [number, number][]): Uint8Array => {
+      const keep = Array.from(saved.subarray(0, saved.length - 4)).filter((_, i) => !cut.some(([from, n]) => i >= from && i < from + n));
+      const bytes = Uint8Array.from([...keep, 0, 0, 0, 0]);
+      const dv = new DataView(bytes.buffer);
+      dv.setUint32(4, version, true);
+      dv.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
+      return bytes;
+    };
+    const v2 = Network.load(older(2, [[at + 44, 40]]));
+    expect(v2.optimizer).toEqual(sgd);
+    expect(v2.parameters()).toEqual(Network.load(saved).parameters());
+    const old = Network.load(older(1, [[at, 84]]));
     expect(old.optimizer).toBeUndefined();
     expect(old.parameters()).toEqual(Network.load(saved).parameters());
-    const v3 = saved.slice();
-    new DataView(v3.buffer).setUint32(4, 3, true);
-    expect(() => Network.load(v3)).toThrow(/format version 3 is not supported \(this library reads 1 and 2\)/);
-    for (const n of [a, b, c, old]) n.dispose();
+    const v4 = saved.slice();
+    new DataView(v4.buffer).setUint32(4, 4, true);
+    expect(() => Network.load(v4)).toThrow(/format version 4 is not supported \(this library reads 1, 2 and 3\)/);
+    for (const n of [a, b, c, old, v2]) n.dispose();
   });
 
   it("abort stops fit between batches and leaves the network usable", async () => {

@@ -57,11 +57,16 @@ export async function networkDigests(lib, images, labels) {
   // dense (float input) layers; 600 x 520 takes the pool's packed-W forward pass (a partial last panel included)
   const float = new lib.Network({ sizes: [100, 600, 520, 10], hidden: "tanh", seed: 5 });
   await float.fit(floats(640 * 100, 1, 11), labels.subarray(0, 640), { epochs: 1, batchSize: 32, optimizer: { name: "sgd", lr: 0.05 } });
+  // dropout masks (drawn on the calling thread) and max-norm with the layers' GEMMs on the pool
+  const reg = new lib.Network({ sizes: [784, 256, 128, 10], seed: 9, dropout: [0.5, 0.3], inputDropout: 0.2, maxNorm: 3 });
+  await reg.fit(images.subarray(0, 640 * 784), labels.subarray(0, 640), { epochs: 1, batchSize: 64, optimizer: { name: "adam", lr: 1e-3 } });
   const out = {
     deep: await digest([deep.save(), deep.predict(images.subarray(0, 256 * 784))]),
     float: await digest([float.save()]),
+    regularized: await digest([reg.save(), reg.predict(images.subarray(0, 256 * 784))]),
   };
   deep.dispose();
   float.dispose();
+  reg.dispose();
   return out;
 }
