@@ -119,9 +119,10 @@ export async function workerMain(init: WorkerInit, started: () => void): Promise
   const buffer = init.memory.buffer;
   const i32 = new Int32Array(buffer, init.ctrl, CTRL_BYTES >> 2);
   const f64 = new Float64Array(buffer, init.ctrl, CTRL_BYTES >> 3);
+  const seen = Atomics.load(i32, SEQ); // before started(): the first job may be posted at once
   started();
   try {
-    runJobs(k, i32, f64);
+    runJobs(k, i32, f64, seen);
   } catch (err) {
     // the caller may be blocked waiting for this job, where no message reaches it: say it in shared memory
     const bytes = new TextEncoder().encode(String(err)).subarray(0, MESSAGE_BYTES);
@@ -132,9 +133,9 @@ export async function workerMain(init: WorkerInit, started: () => void): Promise
   }
 }
 
-/** The job loop: returns on "quit" or on a revoked job (the pool has dropped this worker). */
-function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32: Int32Array, f64: Float64Array): void {
-  let seen = Atomics.load(i32, SEQ);
+/** The job loop after job `seen`: returns on "quit" or on a revoked job (the pool has dropped this worker). */
+function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32: Int32Array, f64: Float64Array,
+  seen: number): void {
   for (;;) {
     // spin a little before sleeping: training posts jobs back to back, and a futex wake costs tens of microseconds
     for (let spin = 0; spin < SPIN && Atomics.load(i32, SEQ) === seen; spin++);

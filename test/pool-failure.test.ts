@@ -156,7 +156,8 @@ describe("a stopped worker of the thread pool", () => {
 });
 
 // Workers that fail on cue: the library's own workerMain in a worker started here, with a kernel that ends the thread
-// mid-job (process.exit) or an Atomics.wait that wakes 6 s late; a pool of them made by startPool as ready() makes one.
+// mid-job (process.exit), an Atomics.wait that wakes 6 s late, or a stall just after starting; a pool of them made by
+// startPool as ready() makes one.
 const WORKER = `
 const { workerData, parentPort } = require("node:worker_threads");
 const { mode, threadsUrl, ...init } = workerData;
@@ -175,7 +176,9 @@ if (mode === "late") {
     return r;
   };
 }
-import(threadsUrl).then(({ workerMain }) => workerMain(init, () => parentPort.postMessage("started")));
+// "slow": stalls 300 ms just after saying it started, as a thread may be descheduled there
+const stall = () => { if (mode === "slow") Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300); };
+import(threadsUrl).then(({ workerMain }) => workerMain(init, () => { parentPort.postMessage("started"); stall(); }));
 `;
 
 async function cuedPool(modes: string[], handle: (w: Worker) => WorkerHandle = (w) => w) {
@@ -203,6 +206,15 @@ async function cuedPool(modes: string[], handle: (w: Worker) => WorkerHandle = (
 }
 
 describe("a worker of the thread pool that stops mid-job or wakes too late", () => {
+  it("stalled just after it started is still live: a job posted the moment the pool is ready is taken", async () => {
+    const { pool, softmax, y } = await cuedPool(["plain", "slow"]);
+    const t = performance.now();
+    softmax();
+    expect(performance.now() - t).toBeLessThan(2000);
+    expect(pool.size).toBe(3);
+    expect(bits(y())).toEqual(bits(ref.softmax(X, 1000)));
+  });
+
   it("ended in the middle of its share: the call throws at the deadline, the pool goes on with the others", async () => {
     const { pool, workers, softmax, y } = await cuedPool(["exit", "plain"]);
     const exited = new Promise((resolve) => workers[0].once("exit", resolve));
