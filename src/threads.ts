@@ -101,15 +101,15 @@ const MESSAGE_BYTES = CTRL_BYTES - MESSAGE * 4;
  * 0.4 to 1.2 s. A false stop costs a thrown call and a thread, so the bound is 4x the worst seen; a worker that
  * really stopped costs the call that finds it this long, once.
  */
-export const CLAIM_MS = 5000;
+const CLAIM_MS = 5000;
 /**
- * A claimed job that has run this long, plus SHARE_FACTOR times the caller's own (equal) share, has stopped: its
- * worker died mid-job or is stuck. Equal shares take about the same time on an idle machine; 50x covers a worker
- * that runs on a core shared with 49 other busy threads, and the floor covers the page faults of a first touch, a
- * CPU that is slow to clock up, and tiny shares that take microseconds.
+ * A claimed job still running this long after it was posted, plus SHARE_FACTOR times the caller's own (equal) share,
+ * has stopped: its worker died mid-job or is stuck. Equal shares take about the same time on an idle machine; 50x
+ * covers a worker that gets a fiftieth of a core while the caller had one, and the floor (twice CLAIM_MS, as a claim
+ * may come that late) covers tiny shares, the page faults of a first touch and a core slow to clock up.
  */
-export const DEADLINE_MS = 10_000;
-export const SHARE_FACTOR = 50;
+const DEADLINE_MS = 10_000;
+const SHARE_FACTOR = 50;
 
 /** A worker's side: instantiate, take the scratch, then run jobs until "quit". Blocks its thread (Atomics.wait). */
 export async function workerMain(init: WorkerInit, started: () => void): Promise<void> {
@@ -286,7 +286,7 @@ export class Pool {
     for (let spin = 0; ; spin++) {
       const done = Atomics.load(this.i32, b + DONE);
       if (done === seq) break;
-      if (spin < SPIN && (spin & 1023) !== 0) continue; // the checks below cost a clock read: not every poll
+      if (spin < SPIN && (spin & 1023) !== 1023) continue; // the checks below read the clock: not every poll
       const stopped = Atomics.load(this.i32, b + STOPPED);
       if (stopped !== 0) {
         const bytes = new Uint8Array(this.i32.buffer, this.i32.byteOffset + (b + MESSAGE) * 4, stopped - 1).slice();
