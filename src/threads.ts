@@ -12,6 +12,17 @@
 // batch reduction inside one thread), optimizer steps by parameters, softmax / log-softmax / cross-entropy by rows
 // (in multiples of 8 below 32 classes, so the narrow path's groups of 8 and 4 rows stay whole); a cross-entropy's
 // total is summed afterwards in row order.
+//
+// A worker may stop (terminated, crashed, its loop failed): the caller, blocked in its wait, cannot see the worker's
+// 'exit' event then, so the wait is bounded through shared memory and the clock. A worker claims each job before it
+// runs it (a compare-exchange on its CLAIM word); a job left unclaimed CLAIM_MS after it was posted is revoked by the
+// caller's own compare-exchange (whichever lands first decides, so a worker that wakes later never runs it), and a
+// claimed job that outlives a deadline scaled from the caller's own share is given up. A worker whose loop throws
+// says so in its control block at once; 'exit' / 'error' listeners see the others between calls. The call that finds
+// a stopped worker throws an Error saying so (its results are not valid) and the pool drops that worker: later calls
+// run on the remaining threads, with the same bits (which never depend on the thread count). Dropping, rather than
+// restarting, keeps the pool synchronous and never reuses a control block or scratch that a stuck worker might still
+// touch; the cause of a crash (memory, a bug) would likely stop a new worker too.
 import type { Engine, Kernels } from "./engine.js";
 import type { Dispatch } from "./dispatch.js";
 
@@ -54,6 +65,10 @@ export interface WorkerInit {
 /** A started worker, whichever API made it. */
 export interface WorkerHandle {
   terminate(): unknown;
+  /** node:worker_threads (Node, Deno, Bun): 'exit' (its argument the exit code) and 'error' (an Error) events. */
+  on?(event: "exit" | "error", listener: (arg: any) => void): unknown;
+  /** A Web Worker: 'error' events (it has no exit event). */
+  addEventListener?(type: "error", listener: (ev: { message?: string }) => void): unknown;
 }
 
 /** Starts one worker on `init`; resolves once it has instantiated the module and waits for jobs. */
@@ -69,11 +84,33 @@ export const JOB_FNS = [
 export type JobFn = (typeof JOB_FNS)[number];
 
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
-// function index, [3] its argument count, [4] 1 if it trapped; f64 [3..21] the arguments (19 at most), [22] the result.
-export const CTRL_BYTES = 192;
+// function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence the worker took (the
+// caller writes the complement of the previous one there to revoke a job); f64 [3..21] the arguments (19 at most),
+// [22] the result; i32 [48] STOPPED: the byte length + 1 of the UTF-8 message at [49..79] once the worker's loop has
+// failed.
+export const CTRL_BYTES = 320;
 /** Atomics.load polls before a thread sleeps in Atomics.wait (some tens of microseconds). */
 const SPIN = 1 << 15;
-const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, ARGS = 3, RESULT = 22;
+const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 22, STOPPED = 48, MESSAGE = 49;
+const MESSAGE_BYTES = CTRL_BYTES - MESSAGE * 4;
+
+/**
+ * How long a posted job may wait for its worker to claim it before the caller takes the worker for stopped. A live
+ * worker claims within microseconds when spinning, tens of microseconds from a futex wake, and later only when no
+ * core is free: measured on a 2-core machine already running two busy processes (1,200 wakes each), 8 ms at most;
+ * with 6 more busy threads in other sessions, 0.23 s; with 6 or 12 in the caller's own session (one scheduling group),
+ * 0.4 to 1.2 s. A false stop costs a thrown call and a thread, so the bound is 4x the worst seen; a worker that
+ * really stopped costs the call that finds it this long, once.
+ */
+const CLAIM_MS = 5000;
+/**
+ * A claimed job still running this long after it was posted, plus SHARE_FACTOR times the caller's own (equal) share,
+ * has stopped: its worker died mid-job or is stuck. Equal shares take about the same time on an idle machine; 50x
+ * covers a worker that gets a fiftieth of a core while the caller had one, and the floor (twice CLAIM_MS, as a claim
+ * may come that late) covers tiny shares, the page faults of a first touch and a core slow to clock up.
+ */
+const DEADLINE_MS = 10_000;
+const SHARE_FACTOR = 50;
 
 /** A worker's side: instantiate, take the scratch, then run jobs until "quit". Blocks its thread (Atomics.wait). */
 export async function workerMain(init: WorkerInit, started: () => void): Promise<void> {
@@ -83,16 +120,34 @@ export async function workerMain(init: WorkerInit, started: () => void): Promise
   const buffer = init.memory.buffer;
   const i32 = new Int32Array(buffer, init.ctrl, CTRL_BYTES >> 2);
   const f64 = new Float64Array(buffer, init.ctrl, CTRL_BYTES >> 3);
-  let seen = Atomics.load(i32, SEQ);
+  const seen = Atomics.load(i32, SEQ); // before started(): the first job may be posted at once
   started();
+  try {
+    runJobs(k, i32, f64, seen);
+  } catch (err) {
+    // the caller may be blocked waiting for this job, where no message reaches it: say it in shared memory
+    const bytes = new TextEncoder().encode(String(err)).subarray(0, MESSAGE_BYTES);
+    new Uint8Array(buffer, init.ctrl + MESSAGE * 4, MESSAGE_BYTES).set(bytes);
+    Atomics.store(i32, STOPPED, bytes.length + 1);
+    Atomics.notify(i32, DONE);
+    throw err;
+  }
+}
+
+/** The job loop after job `seen`: returns on "quit" or on a revoked job (the pool has dropped this worker). */
+function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32: Int32Array, f64: Float64Array,
+  seen: number): void {
   for (;;) {
     // spin a little before sleeping: training posts jobs back to back, and a futex wake costs tens of microseconds
     for (let spin = 0; spin < SPIN && Atomics.load(i32, SEQ) === seen; spin++);
     Atomics.wait(i32, SEQ, seen);
     const seq = Atomics.load(i32, SEQ);
     if (seq === seen) continue;
+    // claim the job; a failed claim means the caller revoked it, gave up on this worker and terminates it
+    if (Atomics.compareExchange(i32, CLAIM, seen, seq) !== seen) return;
     seen = seq;
     const fn = JOB_FNS[i32[FN]];
+    if (fn === undefined) throw new RangeError(`softmax-wasm: a thread worker got the unknown job function ${i32[FN]}`);
     if (fn === "quit") return;
     const args = Array.from(f64.subarray(ARGS, ARGS + i32[NARGS]));
     let result = 0;
@@ -130,19 +185,30 @@ const MIN_ELEMS = 1 << 14;
 const PACK_MIN_ROWS = 32;
 const PACK_MIN_WEIGHTS = 1 << 18;
 
+/** A worker found stopped during a call, and why. */
+class Stopped extends Error {}
+
 export class Pool implements Dispatch {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private readonly canWait: boolean;
   /** Elements per block of the kernels' long f64 sums (assembly/vec.ts BLOCK). */
   private readonly block: number;
+  /** The live workers; worker t's control block starts at i32 index blocks[t]. */
+  private readonly workers: WorkerHandle[];
+  private readonly blocks: number[];
+  /** Workers whose 'exit' or 'error' event came between calls, and why: the next call drops them and throws. */
+  private readonly stops = new Map<WorkerHandle, string>();
 
-  constructor(private readonly e: Engine, private readonly workers: WorkerHandle[], private readonly ctrl: number) {
+  constructor(private readonly e: Engine, workers: WorkerHandle[], ctrl: number) {
     const buffer = e.memory.buffer;
     this.i32 = new Int32Array(buffer, ctrl, (workers.length * CTRL_BYTES) >> 2);
     this.f64 = new Float64Array(buffer, ctrl, (workers.length * CTRL_BYTES) >> 3);
     this.canWait = mayBlock(this.i32);
     this.block = (e.k as ThreadKernels).sum_block();
+    this.workers = workers.slice();
+    this.blocks = workers.map((_, t) => t * (CTRL_BYTES >> 2));
+    for (const w of workers) this.listen(w);
   }
 
   /** Threads in all: the workers and the caller. */
@@ -154,8 +220,26 @@ export class Pool implements Dispatch {
     return this.e.k as ThreadKernels;
   }
 
+  /** Notes a worker's exit or uncaught error (the first reason seen), for the next call. */
+  private listen(w: WorkerHandle): void {
+    const stop = (why: string) => {
+      if (this.workers.includes(w) && !this.stops.has(w)) this.stops.set(w, why);
+    };
+    if (w.on) { // node:worker_threads
+      w.on("exit", (code: number) => stop(`it exited with code ${code}`));
+      w.on("error", (err: unknown) => stop(`it failed: ${String(err)}`));
+    } else if (w.addEventListener) { // a Web Worker: no exit event
+      w.addEventListener("error", (ev: { message?: string }) => stop(`it failed: ${ev.message || "an error"}`));
+    }
+  }
+
   /** Runs jobs[0] on this thread and jobs[t] on worker t - 1; returns each job's result. */
   run(fn: JobFn, jobs: number[][]): number[] {
+    if (this.stops.size > 0) { // seen by a listener since the last call: nothing posted, nothing computed
+      const stopped = [...this.stops].map(([w, why]) => ({ t: this.workers.indexOf(w), why }));
+      throw this.drop(stopped);
+    }
+    const posted = performance.now();
     const seqs: number[] = [];
     for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, fn, jobs[t]));
     const results: number[] = [];
@@ -165,39 +249,88 @@ export class Pool implements Dispatch {
     } catch (err) {
       error = err;
     }
+    const deadline = DEADLINE_MS + SHARE_FACTOR * (performance.now() - posted);
+    const stopped: { t: number; why: string }[] = [];
     for (let t = 1; t < jobs.length; t++) { // every worker's share is waited for, even after a trap
       try {
-        results.push(this.wait(t - 1, seqs[t - 1]));
+        results.push(this.wait(t - 1, seqs[t - 1], posted, deadline));
       } catch (err) {
-        error ??= err;
+        if (err instanceof Stopped) stopped.push({ t: t - 1, why: err.message });
+        else error ??= err;
       }
     }
+    if (stopped.length > 0) throw this.drop(stopped);
     if (error !== undefined) throw error;
     return results;
   }
 
   /** Posts a job to worker w; returns its sequence number for wait(). */
   private post(w: number, fn: JobFn, args: number[]): number {
-    const b = w * (CTRL_BYTES >> 2);
+    const b = this.blocks[w];
     this.i32[b + FN] = JOB_FNS.indexOf(fn);
     this.i32[b + NARGS] = args.length;
-    this.f64.set(args, w * (CTRL_BYTES >> 3) + ARGS);
+    this.f64.set(args, (b >> 1) + ARGS);
     const seq = (this.i32[b + SEQ] + 1) | 0;
     Atomics.store(this.i32, b + SEQ, seq);
     Atomics.notify(this.i32, b + SEQ);
     return seq;
   }
 
-  /** Waits for worker w to finish job `seq`; returns its result. */
-  private wait(w: number, seq: number): number {
-    const b = w * (CTRL_BYTES >> 2);
+  /**
+   * Waits for worker w to finish job `seq` (posted at `posted`, by performance.now()); returns its result. Throws
+   * Stopped when the worker's loop failed, when it has not claimed the job within CLAIM_MS (the job is revoked), or
+   * when its claimed job is still running at `deadline` ms after posting.
+   */
+  private wait(w: number, seq: number, posted: number, deadline: number): number {
+    const b = this.blocks[w];
+    let claimed = false;
     for (let spin = 0; ; spin++) {
       const done = Atomics.load(this.i32, b + DONE);
       if (done === seq) break;
-      if (this.canWait && spin > SPIN) Atomics.wait(this.i32, b + DONE, done, 1000);
+      if (spin < SPIN && (spin & 1023) !== 1023) continue; // the checks below read the clock: not every poll
+      const stopped = Atomics.load(this.i32, b + STOPPED);
+      if (stopped !== 0) {
+        const bytes = new Uint8Array(this.i32.buffer, this.i32.byteOffset + (b + MESSAGE) * 4, stopped - 1).slice();
+        throw new Stopped(`its job loop failed: ${new TextDecoder().decode(bytes)}`);
+      }
+      const waited = performance.now() - posted;
+      if (!claimed) {
+        claimed = Atomics.load(this.i32, b + CLAIM) === seq;
+        if (!claimed && waited > CLAIM_MS) {
+          const previous = (seq - 1) | 0; // what the worker's claim expects; its complement never is
+          if (Atomics.compareExchange(this.i32, b + CLAIM, previous, ~previous) === previous) {
+            throw new Stopped(`it did not take its job within ${CLAIM_MS / 1000} s`);
+          }
+          claimed = true; // it claimed the job just in time
+        }
+      } else if (waited > deadline) {
+        throw new Stopped(`its share of ${JOB_FNS[this.i32[b + FN]]} ran ${(waited / 1000).toFixed(1)} s, past the ` +
+          `deadline of ${(DEADLINE_MS / 1000).toFixed(0)} s + ${SHARE_FACTOR}x the calling thread's share`);
+      }
+      if (this.canWait && spin >= SPIN) Atomics.wait(this.i32, b + DONE, done, 100); // woken by DONE or STOPPED
     }
     if (this.i32[b + TRAPPED]) throw new RangeError(`softmax-wasm: a worker's ${JOB_FNS[this.i32[b + FN]]} trapped`);
-    return this.f64[w * (CTRL_BYTES >> 3) + RESULT];
+    return this.f64[(b >> 1) + RESULT];
+  }
+
+  /**
+   * Drops stopped workers from the pool (terminating them: one stuck rather than dead must not run on) and returns
+   * the Error for the call that found them. Their control blocks and scratch stay taken: a stuck worker may still
+   * write there before its termination lands.
+   */
+  private drop(stopped: { t: number; why: string }[]): Error {
+    const before = this.size;
+    const whys = stopped.map(({ t, why }) => `worker ${t + 1} of ${before - 1}: ${why}`);
+    for (const w of stopped.map(({ t }) => this.workers[t])) {
+      const t = this.workers.indexOf(w);
+      this.workers.splice(t, 1);
+      this.blocks.splice(t, 1);
+      this.stops.delete(w);
+      Promise.resolve(w.terminate()).catch(() => {}); // an exited worker's terminate() is a no-op
+    }
+    return new Error(`softmax-wasm: a worker of the thread pool stopped (${whys.join("; ")}); this call's results are ` +
+      `not valid (a Network being trained may hold a partial step). Later calls run on the ${this.size} remaining ` +
+      `thread${this.size === 1 ? "" : "s"}, with the same results as before, more slowly.`);
   }
 
   /** Y = act(X W + bias), split by rows of X and Y; the zero-skipping kernel where X is mostly zeros (`sparse`). */
@@ -496,9 +629,11 @@ export class Pool implements Dispatch {
       [p + a * 4, g + a * 4, m + a * 4, v + a * 4, b - a, lr, beta1, beta2, eps, wd, decoupled, bc1, bc2]));
   }
 
-  /** Stops the workers. */
+  /** Stops the workers; later calls run on the calling thread alone. */
   close(): void {
-    for (const w of this.workers) w.terminate();
+    for (const w of this.workers.splice(0)) w.terminate();
+    this.blocks.length = 0;
+    this.stops.clear();
   }
 }
 

@@ -192,6 +192,47 @@ describe.skipIf(skip !== undefined)(skip ? `ready({ threads }) in Chromium (skip
     expect(problems).toEqual([]);
   }, 120_000);
 
+  it("fails a call within the claim bound once a terminated Web Worker has stopped (the main thread spins), and goes on", async () => {
+    const p = await browser!.newPage();
+    const problems = watchPage(p);
+    await p.goto(`${isolated!.url}test/runtimes/browser-threads.html?threads=3`);
+    await p.waitForFunction(() => (window as { __results?: unknown }).__results !== undefined, null, { timeout: 5_000 });
+    await p.evaluate(() => (window as unknown as { __results: Promise<unknown> }).__results);
+    // a string, so that no transform touches its import()s; the page's own copies of the modules
+    const got = await p.evaluate(`(async () => {
+      const lib = await import("/dist/browser.js");
+      const { engine } = await import("/dist/engine.js");
+      const pool = engine("page").pool;
+      const x = Float32Array.from({ length: 64 * 1000 }, (_, i) => Math.sin(i * 0.618) * 8);
+      const before = lib.softmax(x, 1000);
+      // Chromium forces the end of a worker whose loop never yields only after a delay (under 3 s here): until then it
+      // runs its jobs
+      pool.workers[0].terminate();
+      let message = "none", ms = 0, same = true;
+      for (let i = 0; i < 20 && message === "none"; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const t = performance.now();
+        try {
+          same &&= lib.softmax(x, 1000).every((v, i) => Object.is(v, before[i]));
+        } catch (err) {
+          message = err.message;
+        }
+        ms = performance.now() - t;
+      }
+      const after = lib.softmax(x, 1000);
+      return { message, ms, size: pool.size, same: same && before.every((v, i) => Object.is(v, after[i])) };
+    })()`) as { message: string; ms: number; size: number; same: boolean };
+    await p.close();
+    expect(got.message).toBe("softmax-wasm: a worker of the thread pool stopped (worker 1 of 2: it did not take its job " +
+      "within 5 s); this call's results are not valid (a Network being trained may hold a partial step). Later calls " +
+      "run on the 2 remaining threads, with the same results as before, more slowly.");
+    expect(got.ms).toBeGreaterThanOrEqual(5000);
+    expect(got.ms).toBeLessThan(7000);
+    expect(got.size).toBe(2);
+    expect(got.same).toBe(true); // 2 threads give 3 threads' bits, as the calls before the end did
+    expect(problems).toEqual([]);
+  }, 60_000);
+
   it("falls back with one warning on a page that is not cross-origin isolated", async () => {
     const { got } = await page(`${plain!.url}test/runtimes/browser-threads.html?threads=2`);
     expect(got.threads).toBe(1);
