@@ -52,6 +52,17 @@ export interface ThreadKernels extends Kernels {
     parts: number): number;
 }
 
+/**
+ * The threads build's extra exports with their argument counts: ThreadKernels' runtime form (its type ties each count
+ * to the signature above), tested with KERNEL_ARITY against the exports of both threads builds (test/exports.test.ts).
+ */
+export const THREAD_KERNEL_ARITY: { readonly [K in Exclude<keyof ThreadKernels, keyof Kernels>]: Parameters<ThreadKernels[K]>["length"] } = {
+  scratch_bytes: 0, set_scratch: 1, gemm_dw_rows: 9, gemm_dw_sparse_rows: 9, gemm_transpose: 4, gemm_dx_t: 6,
+  gemm_pack_b: 6, gemm_forward_packed: 8, cross_entropy_row_part: 16, cross_entropy_prob_row_part: 14,
+  cross_entropy_index_parts: 12, cross_entropy_prob_parts: 10, bce_with_logits_parts: 9, quadratic_cost_parts: 6,
+  sum_block: 0, softmax_row_part: 9,
+};
+
 /** What a worker gets to start (thread-worker.ts / thread-worker-node.ts). */
 export interface WorkerInit {
   module: WebAssembly.Module;
@@ -79,8 +90,9 @@ export const JOB_FNS = [
   "gemm_forward", "gemm_forward_sparse", "gemm_dw_rows", "gemm_dw_sparse_rows", "gemm_dx_t", "softmax_forward",
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
-  "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part", "cross_entropy_prob_row_part", "quit",
-] as const;
+  "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
+  "cross_entropy_prob_row_part",
+] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
 
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
@@ -112,7 +124,7 @@ const CLAIM_MS = 5000;
 const DEADLINE_MS = 10_000;
 const SHARE_FACTOR = 50;
 
-/** A worker's side: instantiate, take the scratch, then run jobs until "quit". Blocks its thread (Atomics.wait). */
+/** A worker's side: instantiate, take the scratch, then run jobs until one is revoked. Blocks its thread (Atomics.wait). */
 export async function workerMain(init: WorkerInit, started: () => void): Promise<void> {
   const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
   const k = instance.exports as unknown as Record<string, (...a: number[]) => number | undefined>;
@@ -134,7 +146,7 @@ export async function workerMain(init: WorkerInit, started: () => void): Promise
   }
 }
 
-/** The job loop after job `seen`: returns on "quit" or on a revoked job (the pool has dropped this worker). */
+/** The job loop after job `seen`: returns on a revoked job (the pool has dropped this worker). */
 function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32: Int32Array, f64: Float64Array,
   seen: number): void {
   for (;;) {
@@ -148,7 +160,6 @@ function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32:
     seen = seq;
     const fn = JOB_FNS[i32[FN]];
     if (fn === undefined) throw new RangeError(`softmax-wasm: a thread worker got the unknown job function ${i32[FN]}`);
-    if (fn === "quit") return;
     const args = Array.from(f64.subarray(ARGS, ARGS + i32[NARGS]));
     let result = 0;
     i32[TRAPPED] = 0;

@@ -1,11 +1,13 @@
 // The TypeScript side's tables of the Wasm exports against the exports themselves, in every build: the kernels the
-// engine calls (KERNEL_ARITY, whose type ties each count to the Kernels interface's signature) and the activation
-// enum the network passes (Act, read from the module). A kernel added, removed or given another argument on one side
+// engine calls (KERNEL_ARITY, whose type ties each count to the Kernels interface's signature), the threads build's
+// extras (THREAD_KERNEL_ARITY, likewise for ThreadKernels), the pool's job table (JOB_FNS) and the activation enum the
+// network passes (Act, read from the module). A kernel added, removed or given another argument on one side
 // only fails here, not at a call.
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { KERNEL_ARITY, activationCodes } from "../dist/engine.js";
+import { JOB_FNS, THREAD_KERNEL_ARITY } from "../dist/threads.js";
 
 type Exports = Record<string, { functions: Record<string, number>; globals: Record<string, number> }>;
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -22,8 +24,14 @@ describe("the kernel table matches every build's exports", () => {
     expect(builds[file].functions).toEqual(KERNEL_ARITY);
   });
 
-  it.each(["softmax-threads.wasm", "softmax-threads-relaxed.wasm"])("%s exports them too, with the same counts", (file) => {
-    for (const [name, arity] of Object.entries(KERNEL_ARITY)) expect(builds[file].functions[name], name).toBe(arity);
+  it.each(["softmax-threads.wasm", "softmax-threads-relaxed.wasm"])("%s exports them and exactly THREAD_KERNEL_ARITY's extras", (file) => {
+    expect(builds[file].functions).toEqual({ ...KERNEL_ARITY, ...THREAD_KERNEL_ARITY });
+  });
+
+  it("every job the pool posts names a kernel of the threads build", () => {
+    const exported = builds["softmax-threads.wasm"].functions;
+    for (const fn of JOB_FNS) expect(exported[fn], fn).toBeTypeOf("number");
+    expect(new Set(JOB_FNS).size).toBe(JOB_FNS.length);
   });
 
   it.each(Object.keys(builds))("%s exports the activation enum the engine reads", (file) => {
