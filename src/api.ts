@@ -5,8 +5,9 @@ export type { Floats } from "./wasm-array.js";
 export { parseIdx } from "./mnist.js";
 export { Network } from "./network.js";
 export type {
-  NetworkOptions, FitOptions, Optimizer, EpochInfo, HiddenActivation, OutputActivation, Cost,
+  NetworkOptions, FitOptions, FitResult, Optimizer, EpochInfo, HiddenActivation, OutputActivation, Cost,
 } from "./network.js";
+export type { Schedule } from "./schedule.js";
 export {
   softmax, logSoftmax, softmaxBackward, logSoftmaxBackward, crossEntropy, binaryCrossEntropyWithLogits, sigmoid,
   quadraticCost, logitsFromProbs,

@@ -49,6 +49,8 @@ export interface Kernels {
   dropout_forward(state: number, x: number, y: number, mask: number, n: number, p: number): void;
   dropout_backward(mask: number, dy: number, dx: number, n: number): void;
   max_norm(w: number, norms: number, I: number, O: number, c: number): void;
+  /** cos(x) in f64, the module's own (the same bits in every engine). */
+  cos_f64(x: number): number;
 }
 
 /**
@@ -62,6 +64,7 @@ export const KERNEL_ARITY: { readonly [K in keyof Kernels]: Parameters<Kernels[K
   activation_backward: 5, gemm_forward: 8, gemm_forward_sparse: 8, gemm_dw: 7, gemm_dw_sparse: 7, gemm_dx: 7,
   bias_grad: 5, sgd_update: 8, adam_update: 13, rng_seed: 2, rng_normal: 4, rng_permutation: 3, gather_rows_u8: 6,
   gather_rows_f32: 5, onehot: 4, count_correct: 4, dropout_forward: 6, dropout_backward: 4, max_norm: 5,
+  cos_f64: 1,
 };
 
 /**

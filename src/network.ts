@@ -6,10 +6,11 @@
 import { engine, type Engine, type Kernels } from "./engine.js";
 import { dense, dropout, output_backward, output_forward, type Layer, type Step } from "./layers.js";
 import {
-  atLeast, boolean, classLabels, fraction, inputs, oneOf, options, positive,
+  atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive,
 } from "./checks.js";
 import { decode, encode } from "./checkpoint.js";
 import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
+import { checkScheduleFits, learningRate, resolveSchedule, type Schedule } from "./schedule.js";
 import { residentAt } from "./wasm-array.js";
 
 export type { Optimizer } from "./optimizer.js";
@@ -32,10 +33,17 @@ export interface EpochInfo { loss: number; accuracy?: number; valLoss?: number; 
 export interface FitOptions {
   epochs: number; batchSize?: number; shuffle?: boolean; seed?: number; optimizer?: Optimizer;
   validation?: { x: Uint8Array | Float32Array; labels: Uint8Array | Int32Array };
-  onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number; accuracy: number }) => void;
+  /** The learning rate per batch (schedule.ts): torch.optim.lr_scheduler's StepLR, CosineAnnealingLR, OneCycleLR. */
+  schedule?: Schedule;
+  /** Stop when the validation loss has not improved by minDelta for `patience` epochs (needs `validation`). */
+  earlyStopping?: { patience: number; minDelta?: number; restoreBest?: boolean };
+  onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number; accuracy: number; lr: number }) => void;
   onEpoch?: (info: { epoch: number } & EpochInfo) => void;
   signal?: AbortSignal;
 }
+
+/** What fit returns: each epoch's figures; with earlyStopping, the epoch whose parameters were kept and where it stopped. */
+export interface FitResult { epochs: EpochInfo[]; bestEpoch?: number; stoppedEpoch?: number }
 
 const EVAL_BATCH = 256; // rows per forward pass in evaluate / predict
 const RNG_BYTES = 16; // one generator's state
@@ -299,12 +307,12 @@ export class Network {
     return this.dense.flatMap((L): [number, number, number][] => [[L.w, L.inputs * L.outputs, wd], [L.b, L.outputs, 0]]);
   }
 
-  /** One optimizer step over every parameter, in place, then the max-norm constraint on the hidden units. */
-  private update(o: ResolvedOptimizer, ws: Workspace): void {
+  /** One optimizer step over every parameter at learning rate lr, then the max-norm constraint on the hidden units. */
+  private update(o: ResolvedOptimizer, ws: Workspace, lr: number): void {
     const d = this.e.d;
     if (o.name === "sgd") {
       for (const [off, n, wd] of this.segments(o.weightDecay)) {
-        d.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, o.lr, o.momentum,
+        d.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, lr, o.momentum,
           o.nesterov ? 1 : 0, wd);
       }
     } else {
@@ -312,7 +320,7 @@ export class Network {
       this.beta2Power *= o.beta2;
       for (const [off, n, wd] of this.segments(o.weightDecay)) {
         d.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
-          o.lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
+          lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
       }
     }
     if (this.maxNorm === 0) return;
@@ -336,13 +344,12 @@ export class Network {
   }
 
   /** Trains on (x, labels); yields to the event loop between batches; `signal` stops it between batches. */
-  async fit(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array, opts: FitOptions):
-    Promise<{ epochs: EpochInfo[] }> {
+  async fit(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array, opts: FitOptions): Promise<FitResult> {
     const fn = "Network.fit";
     this.check("fit");
     if (this.busy) throw new Error(`${fn}: this network is already training (one fit at a time)`);
-    const o = options(fn, opts, ["epochs", "batchSize", "shuffle", "seed", "optimizer", "validation", "onBatch",
-      "onEpoch", "signal"] as const);
+    const o = options(fn, opts, ["epochs", "batchSize", "shuffle", "seed", "optimizer", "validation", "schedule",
+      "earlyStopping", "onBatch", "onEpoch", "signal"] as const);
     if (opts === undefined) throw new TypeError(`${fn}: opts ({ epochs, ... }) is required`);
     const rows = this.labelled(fn, x, labels);
     const epochs = atLeast(fn, "opts.epochs", o.epochs, 1);
@@ -359,6 +366,9 @@ export class Network {
     }
     const val = o.validation as FitOptions["validation"];
     if (val !== undefined) this.labelled(fn, val?.x, val?.labels, "opts.validation.x", "opts.validation.labels");
+    const schedule = o.schedule === undefined ? undefined : resolveSchedule(fn, o.schedule);
+    if (schedule) checkScheduleFits(fn, schedule, epochs);
+    const stopping = o.earlyStopping === undefined ? undefined : earlyStopping(fn, o.earlyStopping, val !== undefined);
     this.settings = opt;
     if (this.stateOf !== opt.name) { // a new optimizer starts from zero state
       this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
@@ -370,6 +380,7 @@ export class Network {
     const onBatch = o.onBatch as FitOptions["onBatch"];
     const onEpoch = o.onEpoch as FitOptions["onEpoch"];
     const history: EpochInfo[] = [];
+    const result: FitResult = { epochs: history };
     const held: Block[] = []; // the blocks this call takes, freed however it ends
     this.busy = true;
     try {
@@ -378,9 +389,12 @@ export class Network {
       const data = hold(held, this.upload(src));
       const valData = valSrc && hold(held, this.upload(valSrc));
       const order = hold(held, this.takeBlock(rows * 4)).ptr;
+      const best = stopping && hold(held, this.takeBlock(this.parameterCount * 4)).ptr; // the best epoch's parameters
       if (!shuffle) this.writeIdentity(order, rows);
       if (seed !== undefined) this.k.rng_seed(this.shuffleRng, seed);
       const batches = Math.ceil(rows / batchSize);
+      let bestLoss = Infinity;
+      let wait = 0;
       for (let epoch = 0; epoch < epochs; epoch++) {
         const t0 = performance.now();
         if (shuffle) this.k.rng_permutation(this.shuffleRng, order, rows); // a fresh order from the running stream
@@ -397,10 +411,12 @@ export class Network {
           const hits = this.k.count_correct(out, ws.labels, B, this.sizes.at(-1)!);
           correct += hits;
           this.backward(s, ws);
-          this.update(opt, ws);
+          const lr = schedule ? learningRate(schedule, opt.lr, epoch * batches + b, epochs * batches, batches, this.k.cos_f64)
+            : opt.lr;
+          this.update(opt, ws, lr);
           this.steps++;
           total += cost;
-          onBatch?.({ epoch, batch: b, batches, loss: cost / B, accuracy: hits / B }); // before this batch's update
+          onBatch?.({ epoch, batch: b, batches, loss: cost / B, accuracy: hits / B, lr }); // loss and hits before the update
           await yieldToEventLoop();
         }
         const info: EpochInfo = { loss: total / rows, accuracy: correct / rows, seconds: 0 };
@@ -412,12 +428,27 @@ export class Network {
         info.seconds = (performance.now() - t0) / 1000;
         history.push(info);
         onEpoch?.({ epoch, ...info });
+        if (stopping && best !== undefined) {
+          // as Keras' EarlyStopping(monitor='val_loss'): an improvement is a loss below the best by more than minDelta
+          if (info.valLoss! < bestLoss - stopping.minDelta) {
+            bestLoss = info.valLoss!;
+            result.bestEpoch = epoch;
+            wait = 0;
+            this.e.moveBytes(this.params, best, this.parameterCount * 4);
+          } else if (++wait >= stopping.patience) {
+            result.stoppedEpoch = epoch;
+            break;
+          }
+        }
+      }
+      if (stopping?.restoreBest && best !== undefined && result.bestEpoch !== undefined) {
+        this.e.moveBytes(best, this.params, this.parameterCount * 4);
       }
     } finally {
       this.busy = false;
       for (const b of held) this.e.freeBlock(b.ptr, b.bytes);
     }
-    return { epochs: history };
+    return result;
   }
 
   /** Runs fn over the data in batches of EVAL_BATCH rows (forward only), with the output pointer and row count. */
@@ -620,6 +651,21 @@ export class Network {
     this.ws = undefined;
     this.disposed = true;
   }
+}
+
+/** fit's earlyStopping option, checked: it needs a validation set to watch. */
+function earlyStopping(fn: string, v: unknown, hasValidation: boolean): { patience: number; minDelta: number; restoreBest: boolean } {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    throw new TypeError(`${fn}: opts.earlyStopping must be an object ({ patience, minDelta?, restoreBest? })`);
+  }
+  const o = options(fn, v, ["patience", "minDelta", "restoreBest"] as const);
+  const r = {
+    patience: atLeast(fn, "opts.earlyStopping.patience", o.patience, 1),
+    minDelta: nonNegative(fn, "opts.earlyStopping.minDelta", o.minDelta, 0),
+    restoreBest: boolean(fn, "opts.earlyStopping.restoreBest", o.restoreBest, true),
+  };
+  if (!hasValidation) throw new TypeError(`${fn}: opts.earlyStopping watches the validation loss: it needs opts.validation`);
+  return r;
 }
 
 /** Lets the event loop run (a page stays responsive): setImmediate in Node, a message elsewhere, never a 1 ms timer. */

@@ -1,0 +1,142 @@
+// Learning-rate schedules (torch.optim.lr_scheduler's formulas, fixtures from PyTorch itself:
+// test/fixtures/make_schedules.py) and early stopping, as fit runs them (issue "Past 99%", part 2).
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ready, Network, type Schedule } from "../dist/index.js";
+import { engine } from "../dist/engine.js";
+import { learningRate, resolveSchedule } from "../dist/schedule.js";
+import { randn } from "./helpers.js";
+
+interface Case { name: string; lr: number; batches: number; epochs: number; schedule: Schedule; lrs: number[] }
+const fixtures = JSON.parse(readFileSync(new URL("./fixtures/schedules.json", import.meta.url), "utf8")) as { torch: string; cases: Case[] };
+
+beforeAll(async () => {
+  await ready();
+});
+
+function close(got: number, want: number, what: string): void {
+  expect(Math.abs(got - want), `${what}: got ${got}, torch ${want}`).toBeLessThanOrEqual(1e-12 + 1e-9 * Math.abs(want));
+}
+
+describe("schedules equal torch.optim.lr_scheduler's, batch by batch", () => {
+  it.each(fixtures.cases.map((c) => [c.name, c] as const))("%s", (_, c) => {
+    const cos = engine("test").k.cos_f64;
+    const s = resolveSchedule("test", c.schedule);
+    const T = c.batches * c.epochs;
+    expect(c.lrs.length).toBe(T);
+    c.lrs.forEach((want, t) => close(learningRate(s, c.lr, t, T, c.batches, cos), want, `step ${t}`));
+  });
+
+  it("fit runs them: onBatch reports the learning rate each batch used, the torch fixture's", async () => {
+    const c = fixtures.cases.find((k) => k.name === "warm-up 1 epoch then cosine")!;
+    const batchSize = 4;
+    const x = randn(c.batches * batchSize * 6, 1, 3);
+    const labels = Uint8Array.from({ length: c.batches * batchSize }, (_, i) => i % 3);
+    const net = new Network({ sizes: [6, 5, 3], seed: 1 });
+    const seen: number[] = [];
+    await net.fit(x, labels, {
+      epochs: c.epochs, batchSize, optimizer: { name: "sgd", lr: c.lr }, schedule: c.schedule,
+      onBatch: (info) => seen.push(info.lr),
+    });
+    expect(seen.length).toBe(c.lrs.length);
+    seen.forEach((lr, t) => close(lr, c.lrs[t], `batch ${t}`));
+    net.dispose();
+  });
+
+  it("a constant schedule trains the very bits of no schedule", async () => {
+    const x = randn(40 * 6, 1, 4);
+    const labels = Uint8Array.from({ length: 40 }, (_, i) => i % 3);
+    const run = async (schedule?: Schedule) => {
+      const net = new Network({ sizes: [6, 5, 3], seed: 2 });
+      await net.fit(x, labels, { epochs: 2, batchSize: 8, optimizer: { name: "adam", lr: 0.01 }, schedule });
+      const bytes = net.save();
+      net.dispose();
+      return Buffer.from(bytes);
+    };
+    expect(Buffer.compare(await run(), await run({ name: "constant" }))).toBe(0);
+  });
+
+  it.each([
+    [{ name: "linear" }, RangeError, /opts\.schedule\.name must be 'constant' or 'step' or 'cosine' or 'onecycle', got "linear"/],
+    [{}, TypeError, /opts\.schedule\.name is required/],
+    ["cosine", TypeError, /opts\.schedule must be an object/],
+    [{ name: "cosine", minLr: -1 }, RangeError, /opts\.schedule\.minLr must be a finite number >= 0, got -1/],
+    [{ name: "step", gamma: 0 }, RangeError, /opts\.schedule\.gamma must be a positive finite number, got 0/],
+    [{ name: "step", stepEpochs: 1.5 }, RangeError, /opts\.schedule\.stepEpochs must be an integer >= 1, got 1\.5/],
+    [{ name: "onecycle", maxLr: NaN }, RangeError, /opts\.schedule\.maxLr must be a positive finite number, got NaN/],
+    [{ name: "cosine", warmupEpochs: 3 }, RangeError, /opts\.schedule\.warmupEpochs \(3\) must be less than opts\.epochs \(3\)/],
+    [{ name: "cosine", lr: 1 }, TypeError, /unknown option opts\.lr/],
+  ])("refuses schedule %o by name and trains nothing", async (schedule, type, message) => {
+    const net = new Network({ sizes: [6, 5, 3], seed: 2 });
+    const before = net.parameters();
+    const x = randn(16 * 6, 1, 5);
+    const labels = new Uint8Array(16);
+    await expect(net.fit(x, labels, { epochs: 3, schedule: schedule as Schedule })).rejects.toThrow(type);
+    await expect(net.fit(x, labels, { epochs: 3, schedule: schedule as Schedule })).rejects.toThrow(message);
+    expect(net.parameters()).toEqual(before);
+    net.dispose();
+  });
+});
+
+describe("early stopping", () => {
+  // the training labels are learnable; the validation labels are the same images' labels shifted by one class, so the
+  // validation loss falls for a while (the network learns the images) and then rises as it learns the wrong map
+  const rows = 120;
+  const x = randn(rows * 8, 1, 6);
+  const labels = Uint8Array.from({ length: rows }, (_, i) => (x[i * 8] > 0 ? 1 : 0) + (x[i * 8 + 1] > 0 ? 2 : 0));
+  const val = { x: x.slice(0, 60 * 8), labels: labels.slice(0, 60).map((y) => (y + 1) % 4) };
+
+  it("stops after `patience` epochs without an improvement and restores the best epoch's parameters", async () => {
+    const net = new Network({ sizes: [8, 16, 4], seed: 3 });
+    const snapshots: Float32Array[] = [];
+    const { epochs, bestEpoch, stoppedEpoch } = await net.fit(x, labels, {
+      epochs: 40, batchSize: 10, optimizer: { name: "adam", lr: 0.02 }, validation: val,
+      earlyStopping: { patience: 3 }, onEpoch: () => snapshots.push(net.parameters()),
+    });
+    // the epoch the rule keeps, from the history: the last strict minimum before three epochs without one
+    let best = 0;
+    for (let e = 1; e < epochs.length; e++) if (epochs[e].valLoss! < epochs[best].valLoss!) best = e;
+    expect(bestEpoch).toBe(best);
+    expect(stoppedEpoch).toBe(best + 3);
+    expect(epochs.length).toBe(best + 4);
+    expect(stoppedEpoch).toBeLessThan(39); // it did stop early
+    expect(net.parameters()).toEqual(snapshots[best]);
+    expect(net.evaluate(val.x, val.labels).loss).toBe(epochs[best].valLoss);
+    net.dispose();
+  });
+
+  it("minDelta: an improvement smaller than it does not count; restoreBest: false keeps the last parameters", async () => {
+    const net = new Network({ sizes: [8, 16, 4], seed: 3 });
+    let last: Float32Array | undefined;
+    const { epochs, bestEpoch, stoppedEpoch } = await net.fit(x, labels, {
+      epochs: 40, batchSize: 10, optimizer: { name: "adam", lr: 0.02 }, validation: val,
+      earlyStopping: { patience: 2, minDelta: 0.05, restoreBest: false }, onEpoch: () => { last = net.parameters(); },
+    });
+    let best = 0;
+    let wait = 0;
+    for (let e = 1; e < epochs.length; e++) {
+      if (epochs[e].valLoss! < epochs[best].valLoss! - 0.05) { best = e; wait = 0; } else wait++;
+    }
+    expect(bestEpoch).toBe(best);
+    expect(wait).toBe(2);
+    expect(stoppedEpoch).toBe(epochs.length - 1);
+    expect(net.parameters()).toEqual(last);
+    net.dispose();
+  });
+
+  it.each([
+    [{ patience: 2 }, false, TypeError, /opts\.earlyStopping watches the validation loss: it needs opts\.validation/],
+    [{ patience: 0 }, true, RangeError, /opts\.earlyStopping\.patience must be an integer >= 1, got 0/],
+    [{ patience: 2, minDelta: -1 }, true, RangeError, /opts\.earlyStopping\.minDelta must be a finite number >= 0, got -1/],
+    [{ patience: 2, restoreBest: 1 }, true, TypeError, /opts\.earlyStopping\.restoreBest must be a boolean/],
+    [{ patience: 2, monitor: "val_acc" }, true, TypeError, /unknown option opts\.monitor/],
+  ])("refuses %o (validation: %s) by name", async (earlyStopping, withVal, type, message) => {
+    const net = new Network({ sizes: [8, 16, 4], seed: 3 });
+    const before = net.parameters();
+    const opts = { epochs: 2, earlyStopping: earlyStopping as never, ...(withVal ? { validation: val } : {}) };
+    await expect(net.fit(x, labels, opts)).rejects.toThrow(type);
+    await expect(net.fit(x, labels, opts)).rejects.toThrow(message);
+    expect(net.parameters()).toEqual(before);
+    net.dispose();
+  });
+});
