@@ -16,6 +16,8 @@ export type {
   TemperatureOptions, OutOptions, CrossEntropyOptions, BinaryCrossEntropyOptions, LossResult,
 } from "./ops.js";
 export type { Reduction, Labels } from "./checks.js";
+export type { OnnxOptions } from "./onnx.js";
+export type { ArchitectureOptions as SafetensorsOptions } from "./safetensors.js";
 export type { WasmSource, WasmBuild } from "./engine.js";
 export type { ReadySource, ReadyOptions } from "./ready.js";
 export type { MnistSplit } from "./mnist.js";

@@ -12,6 +12,7 @@ import { decode, encode } from "./checkpoint.js";
 import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
 import { checkScheduleFits, learningRate, resolveSchedule, type Schedule } from "./schedule.js";
 import { residentAt } from "./wasm-array.js";
+import { encodeOnnx, encodeSafetensors, mlpFromOnnx, mlpFromSafetensors, type ArchitectureOptions, type Mlp, type OnnxOptions } from "./onnx.js";
 
 export type { Optimizer } from "./optimizer.js";
 export type HiddenActivation = "relu" | "sigmoid" | "tanh";
@@ -640,6 +641,47 @@ export class Network {
       throw err;
     }
     return net;
+  }
+
+  // ---- other formats: safetensors (src/safetensors.ts) and ONNX (src/onnx.ts), inference only ----
+
+  private asMlp(): Mlp {
+    return { sizes: [...this.sizes], hidden: this.hidden, output: this.output, cost: this.cost, params: this.parameters() };
+  }
+
+  private static fromMlp(m: Mlp): Network {
+    const net = new Network({ sizes: m.sizes, hidden: m.hidden, output: m.output, cost: m.cost });
+    net.setParameters(m.params);
+    return net;
+  }
+
+  /**
+   * The weights as safetensors, laid out as the state_dict of PyTorch's nn.Sequential(Linear, act, Linear, ...):
+   * "0.weight" [out, in], "0.bias", "2.weight", ...; the architecture in __metadata__.
+   */
+  toSafetensors(): Uint8Array {
+    this.check("toSafetensors");
+    return encodeSafetensors(this.asMlp());
+  }
+
+  /** The inference graph as an ONNX model: Gemm + activation per layer, then Softmax / Sigmoid or the logits. */
+  toOnnx(opts?: OnnxOptions): Uint8Array {
+    this.check("toOnnx");
+    return encodeOnnx("Network.toOnnx", this.asMlp(), opts);
+  }
+
+  /** A network from safetensors (a Linear chain, F32 / F16 / BF16): architecture from __metadata__, else opts. */
+  static fromSafetensors(bytes: Uint8Array, opts?: ArchitectureOptions): Network {
+    const fn = "Network.fromSafetensors";
+    if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
+    return Network.fromMlp(mlpFromSafetensors(fn, bytes, opts));
+  }
+
+  /** A network from an ONNX model of an MLP (as torch.onnx.export writes for nn.Sequential, opsets 11 to 21). */
+  static fromOnnx(bytes: Uint8Array): Network {
+    const fn = "Network.fromOnnx";
+    if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
+    return Network.fromMlp(mlpFromOnnx(fn, bytes));
   }
 
   /** Frees the network's Wasm memory; any later call throws. */
