@@ -238,6 +238,7 @@ export class Network {
     }
     const block = this.e.allocBlock(bytes);
     const at = (i: number) => block + offsets[i];
+    this.writeIdentity(at(1), rows); // idx: rows taken in order, for evaluation passes and gradient()
     this.ws = {
       rows, block, bytes, x: at(0), idx: at(1), labels: at(2), target: at(3), prob: at(4), wt: at(5), norms: at(6),
       delta: [at(7), at(8)], acts: this.model.map((_, l) => at(9 + l)), scratch: this.model.map((_, l) => at(9 + L + l)),
@@ -257,7 +258,9 @@ export class Network {
 
   /** Writes 0, 1, ..., n-1 as i32 at ptr: the index list of rows taken in order. */
   private writeIdentity(ptr: number, n: number): void {
-    this.e.write(ptr, Int32Array.from({ length: n }, (_, i) => i));
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = i;
+    this.e.write(ptr, idx);
   }
 
   /** Checks (x, labels) for fn and returns the row count: labels in range, at least one row. */
@@ -455,16 +458,10 @@ export class Network {
   /** Runs fn over the data in batches of EVAL_BATCH rows (forward only), with the output pointer and row count. */
   private batches(data: Data, each: (out: number, start: number, B: number) => void): void {
     const ws = this.workspace(Math.min(EVAL_BATCH, data.rows));
-    const idx = this.e.allocBlock(EVAL_BATCH * 4);
-    try {
-      this.writeIdentity(idx, EVAL_BATCH); // once: each batch gathers from its first row on
-      for (let start = 0; start < data.rows; start += EVAL_BATCH) {
-        const B = Math.min(EVAL_BATCH, data.rows - start);
-        this.gather(data, ws, idx, B, start);
-        each(this.forward(this.step(ws, B, data.sparse, false), ws), start, B);
-      }
-    } finally {
-      this.e.freeBlock(idx, EVAL_BATCH * 4);
+    for (let start = 0; start < data.rows; start += EVAL_BATCH) {
+      const B = Math.min(EVAL_BATCH, data.rows - start);
+      this.gather(data, ws, ws.idx, B, start); // each batch gathers rows in order from its first on
+      each(this.forward(this.step(ws, B, data.sparse, false), ws), start, B);
     }
   }
 
@@ -541,10 +538,8 @@ export class Network {
     const held: Block[] = [];
     try {
       const data = hold(held, this.upload(this.locate(fn, "x", x, labels)));
-      const idx = hold(held, this.takeBlock(rows * 4)).ptr;
       const ws = this.workspace(rows);
-      this.writeIdentity(idx, rows);
-      this.gather(data, ws, idx, rows);
+      this.gather(data, ws, ws.idx, rows);
       const s = this.step(ws, rows, data.sparse, training);
       this.forward(s, ws);
       const loss = this.loss(ws, rows) / rows;
