@@ -23,7 +23,8 @@ export const KNOWN = {
   // found by this suite, not filed yet
   "gunzip-trailing-bytes": "gunzip refuses bytes after the last gzip member that node:zlib (and gzip -d) ignore",
   "wasmArray-length": "wasmArray takes an array-like's length unchecked: { length: -1 } or 1.5 makes a WasmArray of that length, " +
-    "{ length: NaN } sets the arena's top to NaN (every later call is corrupted), a BigInt64Array throws V8's TypeError",
+    "{ length: NaN } sets the arena's top to NaN (every later call is corrupted), { length: 2 ** 40 } throws the engine's " +
+    "RangeError (not naming wasmArray), a BigInt64Array throws V8's TypeError",
 };
 
 const require = createRequire(import.meta.url);
@@ -752,6 +753,12 @@ const API_CALLS = [
   } })),
 ];
 
+/** An array-like whose length is not a valid count, or whose values are not numbers (BigInts). */
+function badArrayLike(v) {
+  if (v === null || typeof v !== "object") return false;
+  return !(Number.isInteger(v.length) && v.length >= 0 && v.length < 2 ** 30) || typeof v[0] === "bigint";
+}
+
 function softmaxRows(r, rows, cols) {
   const p = Float32Array.from({ length: rows * cols }, () => r() + 0.01);
   for (let i = 0; i < rows; i++) { let s = 0; for (let j = 0; j < cols; j++) s += p[i * cols + j]; for (let j = 0; j < cols; j++) p[i * cols + j] /= s; }
@@ -794,7 +801,7 @@ async function checkCall(s, fn, r) {
         result = await call();
       } catch (err) {
         if (aborted && err?.name === "AbortError") return { outcome: "refused", type: "AbortError" };
-        const out = refusal(err, [`${fn.name}:`], fn.name === "wasmArray" && typeof inputs.v?.[0] === "bigint" ? "wasmArray-length" : undefined);
+        const out = refusal(err, [`${fn.name}:`], fn.name === "wasmArray" && badArrayLike(inputs.v) ? "wasmArray-length" : undefined);
         for (const [v, data, copy] of before) {
           if (v && typeof v === "object" && v.disposed) continue;
           if (!sameFloats(data(), copy)) return fail(`${out.outcome === "failure" ? out.message + "; and " : ""}an argument (${v.constructor.name} of ${copy.length}) changed although the call threw`);
@@ -983,6 +990,7 @@ apiTarget.directed = [
   wasmArrayCase({ length: 1.5 }, "wasmArray({ length: 1.5 })"),
   wasmArrayCase({ length: NaN }, "wasmArray({ length: NaN })"),
   wasmArrayCase(new BigInt64Array(2), "wasmArray(new BigInt64Array(2))"),
+  wasmArrayCase({ length: 2 ** 40 }, "wasmArray({ length: 2 ** 40 })"),
 ];
 
 export const TARGETS = { parseIdx: parseIdxTarget, loadMnist: loadMnistTarget, "Network.load": networkLoadTarget, api: apiTarget };
