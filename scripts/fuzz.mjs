@@ -1,11 +1,12 @@
-// npm run fuzz [-- --target parseIdx,api] [--count 100000] [--seed 1] [--from 0] [--timeout 2000] [--report PATH]
+// npm run fuzz [-- --target parseIdx,api] [--count 100000] [--seed 1] [--from 0] [--timeout 2000] [--jobs 2] [--report PATH]
 // Runs each fuzz target of test/fuzz/targets.js (parseIdx plain and gzip, loadMnist on a temp folder, Network.load,
 // the API's argument checks) for --count seeded inputs plus its directed cases, in a worker under a watchdog that
 // fails any input over --timeout ms and goes on in a new worker. Prints per target the inputs tried, the outcomes
 // (accepted / refused by error type / failures, known faults apart from new ones) and the slowest input, and
-// writes a report (default bench/FUZZ-RESULTS.md). Needs a build (npm run build). Exits 1 on any failure.
+// writes a report (default bench/FUZZ-RESULTS.md). --jobs targets run at a time (each in its own worker). Needs a build (npm run build). Exits 1 on any failure.
 // A failure reproduces alone with --target T --seed S --from I --count 1.
 import { writeFileSync } from "node:fs";
+import os from "node:os";
 import { runFuzz } from "../test/fuzz/runner.js";
 import { TARGETS, KNOWN } from "../test/fuzz/targets.js";
 
@@ -29,28 +30,34 @@ const from = integer("from", 0, 0);
 const timeoutMs = integer("timeout", 2000, 1);
 const report = flag("report", new URL("../bench/FUZZ-RESULTS.md", import.meta.url).pathname);
 
-const rows = [];
+const jobs = integer("jobs", 2, 1);
+
+const tasks = targets.flatMap((target) => [...(TARGETS[target].directed ? [true] : []), false].map((directed) => ({ target, directed })));
+const rows = new Array(tasks.length);
 const failures = [];
 const t0 = Date.now();
-for (const target of targets) {
-  for (const directed of [true, false]) {
-    if (directed && !TARGETS[target].directed) continue;
-    let last = Date.now();
-    const r = await runFuzz({ target, seed, count, from, timeoutMs, directed, onProgress: (n) => {
-      if (Date.now() - last > 15_000) { last = Date.now(); process.stderr.write(`  ${target}: ${n} inputs\n`); }
-    } });
-    const o = r.outcomes;
-    const refused = ["TypeError", "RangeError", "Error", "AbortError", "other"].filter((k) => o[k]).map((k) => `${k} ${o[k]}`).join(", ") || "none";
-    const known = r.failures.filter((f) => f.known).length;
-    const row = { target: directed ? `${target} (directed)` : target, tried: r.tried, accepted: o.accepted, refused,
-      failures: `${r.failures.length}${r.failures.length ? ` (${known} known, ${r.failures.length - known} new)` : ""}`,
-      slowest: `${r.slowest.ms.toFixed(1)} ms (#${r.slowest.index})`, restarts: r.restarts, seconds: r.seconds.toFixed(1) };
-    rows.push(row);
-    failures.push(...r.failures.map((f) => ({ target, directed, ...f })));
-    console.log(`${row.target}: ${row.tried} inputs in ${row.seconds} s; accepted ${row.accepted}; refused ${row.refused}; ` +
-      `failures ${row.failures}; slowest ${row.slowest}; worker restarts ${row.restarts}`);
-  }
+/** Runs one task (a target's directed cases, or its seeded inputs) and prints its line. */
+async function run({ target, directed }, k) {
+  let last = Date.now();
+  const r = await runFuzz({ target, seed, count, from, timeoutMs, directed, onProgress: (n) => {
+    if (Date.now() - last > 30_000) { last = Date.now(); process.stderr.write(`  ${target}: ${n} inputs\n`); }
+  } });
+  const o = r.outcomes;
+  const refused = ["TypeError", "RangeError", "Error", "AbortError", "other"].filter((key) => o[key]).map((key) => `${key} ${o[key]}`).join(", ") || "none";
+  const known = r.failures.filter((f) => f.known).length;
+  const row = { target: directed ? `${target} (directed)` : target, tried: r.tried, accepted: o.accepted, refused,
+    failures: `${r.failures.length}${r.failures.length ? ` (${known} known, ${r.failures.length - known} new)` : ""}`,
+    slowest: `${r.slowest.ms.toFixed(1)} ms (#${r.slowest.index})`, restarts: r.restarts, seconds: r.seconds.toFixed(1) };
+  rows[k] = row;
+  failures.push(...r.failures.map((f) => ({ target, directed, ...f })));
+  console.log(`${row.target}: ${row.tried} inputs in ${row.seconds} s; accepted ${row.accepted}; refused ${row.refused}; ` +
+    `failures ${row.failures}; slowest ${row.slowest}; worker restarts ${row.restarts}`);
 }
+// --jobs targets at a time, each in its own worker
+let taken = 0;
+await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, async () => {
+  while (taken < tasks.length) { const k = taken++; await run(tasks[k], k); }
+}));
 const seconds = (Date.now() - t0) / 1000;
 
 // failures grouped by fault (known tag, or the message with its numbers blanked), one reproduction each
@@ -68,7 +75,7 @@ const md = [
   "# Fuzz results",
   "",
   `\`npm run fuzz -- --count ${count} --seed ${seed}${from ? ` --from ${from}` : ""}\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ` +
-  `watchdog ${timeoutMs} ms per input): ${seconds.toFixed(0)} s in all. Each target also runs its directed cases (one input per known fault).`,
+  `watchdog ${timeoutMs} ms per input, ${jobs} targets at a time on ${os.cpus().length} cores): ${seconds.toFixed(0)} s in all. Each target also runs its directed cases (one input per known fault).`,
   "",
   "| target | inputs | accepted | refused | failures | slowest input | worker restarts | seconds |",
   "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |",

@@ -428,7 +428,7 @@ function mutateField(r, b, L) {
     case 5: dv.setUint32(L.steps, pick(r, [0, 1, 0xffffffff]), true); return { b: c, what: `steps ${dv.getUint32(L.steps, true)}` };
     case 6: case 7: { const at = pick(r, [L.beta1, L.beta2]); const v = pick(r, SPECIAL_F64); dv.setFloat64(at, v, true); return { b: c, what: `beta${at === L.beta1 ? 1 : 2}^t = ${v}` }; }
     case 8: { // the shuffle generator's state: one word zero, random words, or (rarely: the fit after it hangs) all zero
-      if (chance(r, 0.02)) { c.fill(0, L.rng, L.rng + 16); return { b: c, what: "shuffle state all zero", hint: "load-zero-generator" }; }
+      if (chance(r, 0.002)) { c.fill(0, L.rng, L.rng + 16); return { b: c, what: "shuffle state all zero", hint: "load-zero-generator" }; }
       dv.setUint32(L.rng + 4 * int(r, 4), chance(r, 0.5) ? 0 : int(r, 2 ** 32), true);
       return { b: c, what: "shuffle state word" };
     }
@@ -487,7 +487,6 @@ export const networkLoadTarget = {
   async setup({ lib }) {
     const bases = await checkpoints(lib);
     const r = rng(9);
-    const x = { 2: null };
     for (const b of bases) {
       const I = b.L.sizes[0];
       b.x = Float32Array.from({ length: 5 * I }, () => r());
@@ -498,7 +497,6 @@ export const networkLoadTarget = {
       await net.fit(b.fitX, b.fitLabels, { epochs: 1, batchSize: 4 });
       net.dispose();
     }
-    void x;
     return { lib, bases, refused: 0, memory: lib.wasmMemory().buffer.byteLength };
   },
   make(s, r) {
@@ -794,7 +792,6 @@ async function checkCall(s, fn, r) {
     },
     /** Runs the call; a throw goes through the refusal oracle and the arrays it was given must be unchanged. */
     async run(call, inputs, kind, aborted = false) {
-      const all = [inputs, ...w.arrays];
       const before = snapshot(Object.values(inputs).concat(w.arrays));
       let result;
       try {
@@ -806,7 +803,6 @@ async function checkCall(s, fn, r) {
           if (v && typeof v === "object" && v.disposed) continue;
           if (!sameFloats(data(), copy)) return fail(`${out.outcome === "failure" ? out.message + "; and " : ""}an argument (${v.constructor.name} of ${copy.length}) changed although the call threw`);
         }
-        void all;
         return out;
       }
       if (aborted) return fail("fit resolved although opts.signal was aborted");
@@ -876,7 +872,7 @@ function checkResult(name, kind, result, inputs, g, L) {
       const grad = floatsOfResult(result.grad);
       const n = Object.values(inputs)[0].length;
       if (grad.length < n) return fail(`grad has ${grad.length} values for ${n}`);
-      if (valuesOk(grad) && Object.values(inputs).every((a) => !(a instanceof Int32Array || a instanceof Uint8Array || a instanceof Uint16Array) || true)) {
+      if (valuesOk(grad)) {
         if (!grad.subarray(0, n).every(Number.isFinite)) return fail("a gradient of modest finite inputs is not finite");
         const losses = typeof result.loss === "number" ? [result.loss] : Array.from(result.loss);
         // the mean over no elements is 0/0 = NaN, as in PyTorch
