@@ -588,6 +588,7 @@ export class Network {
     const settingsName = OPTIMIZERS[c.settings];
     if (!hidden || !output || !cost || !optName || !settingsName) throw new RangeError(`${fn}: corrupted header (unknown kinds)`);
     if (c.sizes.some((n) => n < 1)) throw new RangeError(`${fn}: corrupted header (sizes [${c.sizes.join(", ")}])`);
+    if (c.seed > 0x7fffffff) throw new RangeError(`${fn}: corrupted header (seed ${c.seed}, expected at most 2^31 - 1)`);
     for (const [name, state] of [["shuffle", c.shuffleRng], ["dropout", c.dropoutRng ?? c.shuffleRng]] as const) {
       if (state.every((v) => v === 0)) {
         throw new RangeError(`${fn}: corrupted state: the ${name} generator's state is all zero, which xoshiro128** ` +

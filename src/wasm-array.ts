@@ -129,6 +129,9 @@ export function wasmArray(lengthOrValues: number | ArrayLike<number>): WasmArray
     if (!Number.isInteger(length) || length < 0 || length > 0x3fffffff) {
       throw new RangeError(`${fn}: lengthOrValues.length must be an integer in [0, 2^30), got ${length}`);
     }
+    if (v instanceof BigInt64Array || v instanceof BigUint64Array) {
+      throw new TypeError(`${fn}: lengthOrValues must hold numbers, got a ${v.constructor.name} (convert it first)`);
+    }
   } else {
     throw new TypeError(`${fn}: lengthOrValues must be a length or an array-like of numbers, got ${
       v instanceof WasmArray ? "a WasmArray (copy its data)" : v === null ? "null" : typeof v}`);

@@ -78,7 +78,8 @@ const u32 = (b, o) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o +
 
 /** An independent reading of a plain IDX file of unsigned bytes: { dims, data } or undefined if it is not one. */
 function refIdx(b) {
-  if (b.length < 4 || b[0] !== 0 || b[1] !== 0 || b[2] !== 0x08 || b[3] === 0) return undefined;
+  // parseIdx reads at most 8 dims (it refuses more by design)
+  if (b.length < 4 || b[0] !== 0 || b[1] !== 0 || b[2] !== 0x08 || b[3] === 0 || b[3] > 8) return undefined;
   const n = b[3];
   if (b.length < 4 + 4 * n) return undefined;
   const dims = Array.from({ length: n }, (_, i) => u32(b, 4 + 4 * i));
@@ -265,6 +266,12 @@ function checkParseIdx(s, b) {
   if (gz && zlibOk) {
     let ours;
     try { ours = s.gunzip(b); } catch (err) {
+      // a deliberate difference from node:zlib: bytes after the last member that are not zero padding are refused
+      // (as Python's gzip module does), so a damaged or concatenated download is not silently cut short
+      if (/are not a gzip member/.test(err?.message)) {
+        try { s.parseIdx(b); } catch (err2) { return refusal(err2, ["parseIdx:", "gunzip:"]); }
+        return fail("parseIdx accepted bytes that gunzip refuses as trailing garbage");
+      }
       return fail(`node:zlib inflates these ${b.length} bytes to ${plain.length}, gunzip refused: ${err?.message}`,
         /bad magic|header is truncated/.test(err?.message) ? "gunzip-trailing-bytes" : undefined);
     }
@@ -389,7 +396,7 @@ async function checkLoadMnist(s, dir, plan, pristine) {
 
 // ---- Network.load on damaged checkpoints ----
 
-/** The byte offsets of a saved network's fields (format 1 or 2, as save() writes and Network.load reads). */
+/** The byte offsets of a saved network's fields (formats 1 to 3, as save() writes and Network.load reads). */
 function layout(b) {
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const version = dv.getUint32(4, true);
@@ -397,11 +404,13 @@ function layout(b) {
   const L = dv.getUint32(12, true);
   const sizes = Array.from({ length: L + 1 }, (_, i) => dv.getUint32(16 + 4 * i, true));
   const p = 16 + 4 * (L + 1);
-  const head = p + 4 + 8 + 16 + 16 + (version === 2 ? 44 : 0);
+  const v3 = p + 44 + 44; // format 3's regularizers: dropout generator, f64 input dropout, max-norm, rates[L - 1]
+  const head = p + 4 + 8 + 16 + 16 + (version >= 2 ? 44 : 0) + (version >= 3 ? 16 + 8 + 8 + 8 * (L - 1) : 0);
   let P = 0;
   for (let l = 0; l < L; l++) P += sizes[l] * sizes[l + 1] + sizes[l + 1];
   return { version, withState, L, sizes, kinds: p, seed: p + 4, steps: p + 8, beta1: p + 12, beta2: p + 20, rng: p + 28,
-    settings: version === 2 ? p + 44 : -1, head, P, params: head, state1: head + 4 * P, state2: head + 8 * P };
+    settings: version >= 2 ? p + 44 : -1, dropoutRng: version >= 3 ? v3 : -1, regularizers: version >= 3 ? v3 + 16 : -1,
+    head, P, params: head, state1: head + 4 * P, state2: head + 8 * P };
 }
 
 const SPECIAL_F64 = [NaN, Infinity, -Infinity, -0, 0, 1, -1, 0.5, 1.5, 2, 1e-300, 5e-324, 1e300, -1e-8, 0.999, 0.9];
@@ -421,7 +430,7 @@ function mutateField(r, b, L) {
   const c = b.slice();
   const dv = new DataView(c.buffer);
   const f32at = (o, n) => o + 4 * int(r, Math.max(1, n));
-  switch (int(r, 14)) {
+  switch (int(r, 15)) {
     case 0: dv.setUint32(4, pick(r, [0, 1, 2, 3, 0xffffffff]), true); return { b: c, what: `version ${dv.getUint32(4, true)}` };
     case 1: dv.setUint32(8, pick(r, [0, 1, 2, 3, 0xffffffff]), true); return { b: c, what: `flags ${dv.getUint32(8, true)}` };
     case 2: dv.setUint32(12, pick(r, [0, 1, 2, 3, 1000, 1001, 0xffffffff]), true); return { b: c, what: `layers ${dv.getUint32(12, true)}` };
@@ -443,6 +452,16 @@ function mutateField(r, b, L) {
     case 10: { const o = f32at(L.params, L.P); const v = pick(r, SPECIAL_F32); dv.setFloat32(o, v, true); return { b: c, what: `parameter ${(o - L.params) / 4} = ${v}` }; }
     case 11: if (L.withState) { const o = f32at(L.state1, L.P); const v = pick(r, SPECIAL_F32); dv.setFloat32(o, v, true); return { b: c, what: `state1[${(o - L.state1) / 4}] = ${v}` }; } break;
     case 12: if (L.withState) { const o = f32at(L.state2, L.P); const v = pick(r, [-1, -1e-30, -0, NaN, Infinity, 1e30, -3e38]); dv.setFloat32(o, v, true); return { b: c, what: `state2[${(o - L.state2) / 4}] = ${v}` }; } break;
+    case 13: { // format 3: the dropout generator (a word, or rarely all zero) and the regularizers (input dropout, max-norm, rates)
+      if (L.dropoutRng < 0) break;
+      if (chance(r, 0.3)) {
+        if (chance(r, 0.01)) { c.fill(0, L.dropoutRng, L.dropoutRng + 16); return { b: c, what: "dropout state all zero" }; }
+        dv.setUint32(L.dropoutRng + 4 * int(r, 4), chance(r, 0.5) ? 0 : int(r, 2 ** 32), true);
+        return { b: c, what: "dropout state word" };
+      }
+      const i = int(r, 2 + L.L - 1); const v = pick(r, SPECIAL_F64); dv.setFloat64(L.regularizers + 8 * i, v, true);
+      return { b: c, what: `${["inputDropout", "maxNorm"][i] ?? `dropout[${i - 2}]`} = ${v}` };
+    }
     default: break;
   }
   return { b: bytesMutation(r, c), what: "bytes" };
@@ -465,6 +484,7 @@ async function checkpoints(lib) {
     { net: { sizes: [4, 6, 2], hidden: "tanh", output: "sigmoid", cost: "quadratic", seed: 2 }, opt: { name: "adam", lr: 0.01 } },
     { net: { sizes: [5, 4, 4, 3], hidden: "sigmoid", seed: 3 }, opt: { name: "adamw", lr: 0.01, weightDecay: 0.1 } },
     { net: { sizes: [3, 2], output: "sigmoid", seed: 4 } },
+    { net: { sizes: [5, 6, 4, 3], seed: 5, dropout: [0.5, 0.2], inputDropout: 0.1, maxNorm: 2 }, opt: { name: "sgd", lr: 0.1 } },
   ];
   for (const { net: o, opt } of specs) {
     const net = new Network(o);
@@ -476,9 +496,12 @@ async function checkpoints(lib) {
     if (opt) made.push({ name: `${o.sizes} ${opt.name} without state`, b: net.save({ optimizerState: false }) });
     net.dispose();
   }
-  // format 1: the same bytes less the 44 of the settings, version 1
-  const v2 = made[0].b, L = layout(v2);
-  const v1 = cat(v2.subarray(0, L.settings), v2.subarray(L.settings + 44));
+  // formats 1 and 2: the same bytes less format 3's regularizers (and for 1, the 44 of the settings)
+  const v3 = made[0].b, L = layout(v3);
+  const v2 = cat(v3.subarray(0, L.dropoutRng), v3.subarray(L.head));
+  new DataView(v2.buffer).setUint32(4, 2, true);
+  made.push({ name: "6,5,3 format 2", b: withCrc(v2) });
+  const v1 = cat(v3.subarray(0, L.settings), v3.subarray(L.head));
   new DataView(v1.buffer).setUint32(4, 1, true);
   made.push({ name: "6,5,3 format 1", b: withCrc(v1) });
   return made.map((m) => ({ ...m, L: layout(m.b) }));
