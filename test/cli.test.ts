@@ -77,6 +77,18 @@ describe("usage", () => {
     [["train", "--seed", "1.5"], /--seed expects an integer/],
     [["train", "--limit", "0"], /--limit expects a positive integer/],
     [["train", "--epochs"], /--epochs needs a value/],
+    [["train", "--schedule", "linear"], /--schedule expects constant, step, cosine or onecycle, got 'linear'/],
+    [["train", "--schedule", "cosine", "--lr-decay", "0.5"], /--lr-decay is the step schedule's factor: it does not go with --schedule cosine/],
+    [["train", "--min-lr", "1e-4"], /--min-lr applies to --schedule cosine only/],
+    [["train", "--warmup", "10"], /--warmup 10 must be less than --epochs \(10\)/],
+    [["train", "--warmup", "-1"], /--warmup expects a number of epochs >= 0, got '-1'/],
+    [["train", "--dropout", "1"], /--dropout expects probabilities in \[0, 1\), got '1'/],
+    [["train", "--dropout", "0.5,0.5"], /--dropout expects one probability or one per hidden layer \(1\), got 2/],
+    [["train", "--input-dropout", "-0.1"], /--input-dropout expects probabilities in \[0, 1\), got '-0.1'/],
+    [["train", "--max-norm", "0"], /--max-norm expects a positive number, got '0'/],
+    [["train", "--patience", "3"], /--patience watches the validation loss: give --val N/],
+    [["train", "--val", "0"], /--val expects a positive integer, got '0'/],
+    [["train", "--threads", "0"], /--threads expects a positive integer, got '0'/],
     [["train", "--epochs", "--batch", "8"], /--epochs needs a value/],
     [["train", "--lr="], /--lr needs a value/],
     [["train", "--epochs", "2", "--epochs", "3"], /--epochs was given twice/],
@@ -224,6 +236,23 @@ describe("train and evaluate (real MNIST, the first 6000 training images)", () =
     const lines = r.out.split("\n").filter((l) => EPOCH_LINE.test(l));
     expect(lines[0]).toMatch(/  lr 0\.1$/);
     expect(lines[1]).toMatch(/  lr 0\.05$/);
+  });
+
+  it("dropout, max-norm, a cosine schedule with warm-up, a validation set and early stopping, through one fit", async () => {
+    const r = await run(["train", "--hidden", "32,16", "--dropout", "0.3,0.1", "--input-dropout", "0.1", "--max-norm",
+      "3", "--schedule", "cosine", "--warmup", "1", "--min-lr", "1e-4", "--epochs", "3", "--limit", "2500", "--val",
+      "500", "--patience", "1", "--batch", "50"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain("MNIST: 2,000 training images (--limit, of 60,000), 500 held out for validation");
+    expect(r.out).toContain("network 784-32-16-10 (relu hidden, softmax output, cross-entropy cost), 25,818 parameters, " +
+      "seed 1, dropout 0.3,0.1, input dropout 0.1, max-norm 3");
+    expect(r.out).toContain("adam, lr 0.001, cosine schedule, 1 warm-up epoch, early stopping after 1 epoch without improvement");
+    const lines = r.out.split("\n").filter((l) => /^epoch \d\/3 /.test(l));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const l of lines) expect(l).toMatch(/  val \d+\.\d\d% \(loss \d\.\d{4}\)  test \d+\.\d\d%  .*  lr \d/);
+    expect(lines[0]).toMatch(/  lr 0\.001$/); // the warm-up's last batch reaches the base rate
+    expect(r.out).toMatch(/^early stopping: (stopped after epoch \d, )?kept the parameters of epoch \d \(the lowest validation loss\)$/m);
+    expect(r.out).toMatch(/^final test accuracy \d+\.\d\d%/m);
   });
 
   it("on a TTY: a progress bar redrawn with \\r, then the epoch's line", async () => {
