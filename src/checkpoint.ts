@@ -5,6 +5,8 @@
 //   | f64 beta1^steps, beta2^steps | u32 shuffle generator state[4]
 //   | since 2: u8 settings kind (as optimizer), nesterov, 0, 0 | f64 lr, momentum or beta1, beta2, eps, weightDecay
 //   | since 3: u32 dropout generator state[4] | f64 inputDropout, maxNorm | f64 dropout[L - 1] (one per hidden layer)
+//     | an interrupted fit's position: u32 epochs (0: none), epoch, batch, rows, batchSize, shuffle, correct | f64 loss
+//     | u32 shuffle generator state[4] before the epoch's permutation
 //   | f32 parameters[P] | [f32 state1[P] | f32 state2[P]] | u32 CRC-32 of all before.
 // decode() checks the framing (magic, version, CRC-32, lengths); what the values mean is Network.load's to check.
 import { crc32 } from "./crc32.js";
@@ -23,6 +25,9 @@ export interface Checkpoint {
   settings: number; nesterov: number; lr: number; a: number; b: number; eps: number; weightDecay: number;
   /** Since format 3: the dropout masks' generator state (16 bytes), and the regularizers (0: none). */
   dropoutRng: Uint8Array; inputDropout: number; maxNorm: number; dropout: number[];
+  /** Since format 3: an interrupted fit's position (runEpochs 0: none; see network.ts FitPosition). */
+  runEpochs: number; runEpoch: number; runBatch: number; runRows: number; runBatchSize: number; runShuffle: number;
+  runCorrect: number; runLoss: number; runRng: Uint8Array;
   /** P f32 parameters, then (withState) 2P f32 of optimizer state, as bytes. */
   params: Uint8Array;
   state: Uint8Array | undefined;
@@ -39,6 +44,9 @@ const FIELDS: Field[] = [
   ["settings", "u8", 2], ["nesterov", "u8", 2], ["settings", "pad2", 2],
   ["lr", "f64", 2], ["a", "f64", 2], ["b", "f64", 2], ["eps", "f64", 2], ["weightDecay", "f64", 2],
   ["dropoutRng", "rng", 3], ["inputDropout", "f64", 3], ["maxNorm", "f64", 3], ["dropout", "rates", 3],
+  ["runEpochs", "u32", 3], ["runEpoch", "u32", 3], ["runBatch", "u32", 3], ["runRows", "u32", 3],
+  ["runBatchSize", "u32", 3], ["runShuffle", "u32", 3], ["runCorrect", "u32", 3], ["runLoss", "f64", 3],
+  ["runRng", "rng", 3],
 ];
 const MAGIC = [0x53, 0x57, 0x4e, 0x4e]; // "SWNN"
 const RNG_BYTES = 16;
@@ -117,7 +125,7 @@ export function decode(fn: string, bytes: Uint8Array): Checkpoint {
   // fields newer than the file read as "none", zeros and no generator state (the network seeds its own)
   const c = {
     version, settings: 0, nesterov: 0, lr: 0, a: 0, b: 0, eps: 0, weightDecay: 0, inputDropout: 0, maxNorm: 0,
-    dropout: new Array(L - 1).fill(0),
+    dropout: new Array(L - 1).fill(0), runEpochs: 0,
   } as unknown as Checkpoint;
   const out = c as unknown as Record<string, unknown>;
   let p = MAGIC.length;

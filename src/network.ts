@@ -8,7 +8,7 @@ import { dense, dropout, output_backward, output_forward, type Layer, type Step 
 import {
   atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive,
 } from "./checks.js";
-import { decode, encode } from "./checkpoint.js";
+import { decode, encode, type Checkpoint } from "./checkpoint.js";
 import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
 import { checkScheduleFits, learningRate, resolveSchedule, type Schedule } from "./schedule.js";
 import { residentAt } from "./wasm-array.js";
@@ -36,11 +36,26 @@ export interface FitOptions {
   validation?: { x: Uint8Array | Float32Array; labels: Uint8Array | Int32Array };
   /** The learning rate per batch (schedule.ts): torch.optim.lr_scheduler's StepLR, CosineAnnealingLR, OneCycleLR. */
   schedule?: Schedule;
+  /**
+   * Go on with the run an earlier fit left when its signal stopped it (or that a saved network was in): the same data,
+   * epochs, batchSize and shuffle; together, the calls train the bytes of one uninterrupted run.
+   */
+  resume?: boolean;
   /** Stop when the validation loss has not improved by minDelta for `patience` epochs (needs `validation`). */
   earlyStopping?: { patience: number; minDelta?: number; restoreBest?: boolean };
   onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number; accuracy: number; lr: number }) => void;
   onEpoch?: (info: { epoch: number } & EpochInfo) => void;
   signal?: AbortSignal;
+}
+
+/**
+ * Where an interrupted fit stands (aborted by its signal between batches): the run's shape, the epoch and batch to go on
+ * from, the shuffle generator's state before that epoch's permutation (so the permutation is drawn again exactly) and
+ * the epoch's figures so far. fit({ resume: true }) continues from it; save() keeps it.
+ */
+export interface FitPosition {
+  epochs: number; epoch: number; batch: number; rows: number; batchSize: number; shuffle: boolean;
+  loss: number; correct: number; shuffleRng: Uint8Array;
 }
 
 /** What fit returns: each epoch's figures; with earlyStopping, the epoch whose parameters were kept and where it stopped. */
@@ -112,6 +127,8 @@ export class Network {
   private ws: Workspace | undefined;
   private disposed = false;
   private busy = false;
+  /** The run an interrupted fit leaves (fit's `resume`), undefined when none is open. */
+  private position: FitPosition | undefined;
 
   constructor(opts: NetworkOptions) {
     const fn = "Network";
@@ -347,13 +364,22 @@ export class Network {
     return this.settings && { ...this.settings };
   }
 
+  /**
+   * The run a fit left when its signal stopped it (or the saved network was in), which fit({ resume: true }) goes on
+   * with: its epochs, and the epoch and batch it stands at; undefined when no run is open.
+   */
+  get interruptedFit(): { epochs: number; epoch: number; batch: number } | undefined {
+    const p = this.position;
+    return p && { epochs: p.epochs, epoch: p.epoch, batch: p.batch };
+  }
+
   /** Trains on (x, labels); yields to the event loop between batches; `signal` stops it between batches. */
   async fit(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array, opts: FitOptions): Promise<FitResult> {
     const fn = "Network.fit";
     this.check("fit");
     if (this.busy) throw new Error(`${fn}: this network is already training (one fit at a time)`);
     const o = options(fn, opts, ["epochs", "batchSize", "shuffle", "seed", "optimizer", "validation", "schedule",
-      "earlyStopping", "onBatch", "onEpoch", "signal"] as const);
+      "earlyStopping", "resume", "onBatch", "onEpoch", "signal"] as const);
     if (opts === undefined) throw new TypeError(`${fn}: opts ({ epochs, ... }) is required`);
     const rows = this.labelled(fn, x, labels);
     const epochs = atLeast(fn, "opts.epochs", o.epochs, 1);
@@ -373,6 +399,18 @@ export class Network {
     const schedule = o.schedule === undefined ? undefined : resolveSchedule(fn, o.schedule);
     if (schedule) checkScheduleFits(fn, schedule, epochs);
     const stopping = o.earlyStopping === undefined ? undefined : earlyStopping(fn, o.earlyStopping, val !== undefined);
+    const resume = boolean(fn, "opts.resume", o.resume, false);
+    const at = this.position;
+    if (resume) {
+      if (at === undefined) throw new RangeError(`${fn}: opts.resume: there is no interrupted run to go on with`);
+      const same: [string, unknown, unknown][] = [["rows of x", rows, at.rows], ["opts.epochs", epochs, at.epochs],
+        ["opts.batchSize", batchSize, at.batchSize], ["opts.shuffle", shuffle, at.shuffle]];
+      for (const [name, now, then] of same) {
+        if (now !== then) throw new RangeError(`${fn}: opts.resume: ${name} is ${now}, the interrupted run's was ${then}`);
+      }
+      if (seed !== undefined) throw new TypeError(`${fn}: opts.seed restarts the shuffles: it does not go with opts.resume`);
+      if (stopping) throw new TypeError(`${fn}: opts.earlyStopping does not go with opts.resume yet`);
+    }
     this.settings = opt;
     if (this.stateOf !== opt.name) { // a new optimizer starts from zero state
       this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
@@ -399,12 +437,28 @@ export class Network {
       const batches = Math.ceil(rows / batchSize);
       let bestLoss = Infinity;
       let wait = 0;
-      for (let epoch = 0; epoch < epochs; epoch++) {
+      // the run's position, kept up to date so that an abort leaves it (fit's resume); a resumed run starts there
+      const pos: FitPosition = resume ? at! : {
+        epochs, epoch: 0, batch: 0, rows, batchSize, shuffle, loss: 0, correct: 0, shuffleRng: new Uint8Array(RNG_BYTES),
+      };
+      this.position = pos;
+      if (resume) this.e.write(this.shuffleRng, pos.shuffleRng); // the interrupted epoch's permutation, drawn again
+      for (let epoch = pos.epoch; epoch < epochs; epoch++) {
         const t0 = performance.now();
+        const first = epoch === pos.epoch ? pos.batch : 0;
+        if (first === 0) {
+          pos.epoch = epoch;
+          pos.loss = 0;
+          pos.correct = 0;
+          pos.shuffleRng = this.e.bytes(this.shuffleRng, RNG_BYTES);
+        }
         if (shuffle) this.k.rng_permutation(this.shuffleRng, order, rows); // a fresh order from the running stream
-        let total = 0;
-        let correct = 0;
-        for (let b = 0; b < batches; b++) {
+        let total = pos.loss;
+        let correct = pos.correct;
+        for (let b = first; b < batches; b++) {
+          pos.batch = b;
+          pos.loss = total;
+          pos.correct = correct;
           if (signal?.aborted) throw signal.reason ?? new DOMException("fit was aborted", "AbortError");
           const B = Math.min(batchSize, rows - b * batchSize);
           const ws = this.workspace(Math.min(batchSize, rows)); // validation may have replaced it with a larger one
@@ -431,6 +485,9 @@ export class Network {
         }
         info.seconds = (performance.now() - t0) / 1000;
         history.push(info);
+        pos.epoch = epoch + 1;
+        pos.batch = 0;
+        pos.shuffleRng = this.e.bytes(this.shuffleRng, RNG_BYTES); // the next epoch's permutation is drawn from here
         onEpoch?.({ epoch, ...info });
         if (stopping && best !== undefined) {
           // as Keras' EarlyStopping(monitor='val_loss'): an improvement is a loss below the best by more than minDelta
@@ -448,6 +505,7 @@ export class Network {
       if (stopping?.restoreBest && best !== undefined && result.bestEpoch !== undefined) {
         this.e.moveBytes(best, this.params, this.parameterCount * 4);
       }
+      this.position = undefined; // the run is complete
     } finally {
       this.busy = false;
       for (const b of held) this.e.freeBlock(b.ptr, b.bytes);
@@ -569,6 +627,7 @@ export class Network {
       lr: s?.lr ?? 0, a, b, eps, weightDecay: s?.weightDecay ?? 0,
       dropoutRng: this.e.bytes(this.dropoutRng, RNG_BYTES), inputDropout: this.inputDropout, maxNorm: this.maxNorm,
       dropout: [...this.dropout],
+      ...positionFields(this.position),
       params: this.e.bytes(this.params, P * 4), state: withState ? this.e.bytes(this.state1, P * 8) : undefined,
     });
   }
@@ -616,6 +675,7 @@ export class Network {
     c.dropout.forEach((p, i) => fraction(fn, `saved dropout[${i}]`, p, 0));
     fraction(fn, "saved inputDropout", c.inputDropout, 0);
     if (c.maxNorm !== 0) positive(fn, "saved maxNorm", c.maxNorm);
+    const position = c.runEpochs === 0 ? undefined : savedPosition(fn, c);
     const net = new Network({
       sizes: c.sizes, hidden, output, cost, seed: c.seed, dropout: c.dropout, inputDropout: c.inputDropout,
       ...(c.maxNorm !== 0 ? { maxNorm: c.maxNorm } : {}),
@@ -632,6 +692,7 @@ export class Network {
         net.beta1Power = c.beta1Power;
         net.beta2Power = c.beta2Power;
       }
+      net.position = position;
     } catch (err) {
       net.dispose(); // nothing above should throw; if it does, the block goes back
       throw err;
@@ -689,6 +750,30 @@ export class Network {
     this.ws = undefined;
     this.disposed = true;
   }
+}
+
+/** An interrupted fit's position as checkpoint fields (zeros: none). */
+function positionFields(p: FitPosition | undefined): Pick<Checkpoint, "runEpochs" | "runEpoch" | "runBatch" | "runRows" |
+  "runBatchSize" | "runShuffle" | "runCorrect" | "runLoss" | "runRng"> {
+  return {
+    runEpochs: p?.epochs ?? 0, runEpoch: p?.epoch ?? 0, runBatch: p?.batch ?? 0, runRows: p?.rows ?? 0,
+    runBatchSize: p?.batchSize ?? 0, runShuffle: p?.shuffle ? 1 : 0, runCorrect: p?.correct ?? 0, runLoss: p?.loss ?? 0,
+    runRng: p?.shuffleRng ?? new Uint8Array(RNG_BYTES),
+  };
+}
+
+/** A saved position, checked: a corrupted one is refused at load, not found wrong at the resumed fit. */
+function savedPosition(fn: string, c: Checkpoint): FitPosition {
+  const batches = c.runBatchSize === 0 ? 0 : Math.ceil(c.runRows / c.runBatchSize);
+  if (c.runRows === 0 || c.runBatchSize === 0 || c.runEpoch > c.runEpochs || c.runBatch >= Math.max(batches, 1) ||
+    c.runShuffle > 1 || c.runCorrect > c.runRows || c.runLoss < 0 || c.runRng.every((v) => v === 0)) {
+    throw new RangeError(`${fn}: corrupted state: the interrupted fit's position (epoch ${c.runEpoch} of ${c.runEpochs}, ` +
+      `batch ${c.runBatch}) does not hold together`);
+  }
+  return {
+    epochs: c.runEpochs, epoch: c.runEpoch, batch: c.runBatch, rows: c.runRows, batchSize: c.runBatchSize,
+    shuffle: c.runShuffle === 1, loss: c.runLoss, correct: c.runCorrect, shuffleRng: c.runRng,
+  };
 }
 
 /** fit's earlyStopping option, checked: it needs a validation set to watch. */

@@ -405,7 +405,8 @@ function layout(b) {
   const sizes = Array.from({ length: L + 1 }, (_, i) => dv.getUint32(16 + 4 * i, true));
   const p = 16 + 4 * (L + 1);
   const v3 = p + 44 + 44; // format 3's regularizers: dropout generator, f64 input dropout, max-norm, rates[L - 1]
-  const head = p + 4 + 8 + 16 + 16 + (version >= 2 ? 44 : 0) + (version >= 3 ? 16 + 8 + 8 + 8 * (L - 1) : 0);
+  // format 3 adds the regularizers and an interrupted fit's position (7 u32, f64 loss, 16 bytes of generator state)
+  const head = p + 4 + 8 + 16 + 16 + (version >= 2 ? 44 : 0) + (version >= 3 ? 16 + 8 + 8 + 8 * (L - 1) + 52 : 0);
   let P = 0;
   for (let l = 0; l < L; l++) P += sizes[l] * sizes[l + 1] + sizes[l + 1];
   return { version, withState, L, sizes, kinds: p, seed: p + 4, steps: p + 8, beta1: p + 12, beta2: p + 20, rng: p + 28,

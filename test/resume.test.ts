@@ -1,0 +1,136 @@
+// fit resumable in the middle of an epoch (issue "One training loop everywhere"): a fit stopped by its signal leaves
+// its run's position (epoch, batch, the epoch's permutation as the generator state it is drawn from, the epoch's
+// figures so far), fit({ resume: true }) goes on from there, and save() keeps it, so any pattern of pauses, and a
+// save / load in the middle, trains the bytes of one uninterrupted run.
+import { beforeAll, describe, expect, it } from "vitest";
+import { ready, Network, type FitOptions } from "../dist/index.js";
+import { randn, rng } from "./helpers.js";
+
+beforeAll(async () => {
+  await ready();
+});
+
+const rows = 90;
+const x = randn(rows * 12, 1, 11);
+const labels = Uint8Array.from({ length: rows }, (_, i) => (x[i * 12] > 0 ? 1 : 0) + (x[i * 12 + 3] > 0 ? 2 : 0));
+const val = { x: x.slice(0, 30 * 12), labels: labels.slice(0, 30) };
+const NET = { sizes: [12, 10, 4], seed: 5, dropout: 0.2, inputDropout: 0.1, maxNorm: 2 } as const;
+const RUN: FitOptions = {
+  epochs: 4, batchSize: 8, optimizer: { name: "sgd", lr: 0.1, momentum: 0.9 }, validation: val,
+  schedule: { name: "cosine", warmupEpochs: 1, minLr: 0.001 },
+};
+
+async function straight(opts: Partial<FitOptions> = {}): Promise<Buffer> {
+  const net = new Network(NET);
+  await net.fit(x, labels, { ...RUN, ...opts });
+  const bytes = Buffer.from(net.save());
+  net.dispose();
+  return bytes;
+}
+
+/** Trains RUN on `net`, stopping after each batch count in `stops` (counted over the whole run), resuming each time. */
+async function paused(net: Network, stops: number[], opts: Partial<FitOptions> = {}): Promise<number[]> {
+  const seen: number[] = [];
+  let done = 0;
+  for (let i = 0; i <= stops.length; i++) {
+    const ctl = new AbortController();
+    const stopAt = stops[i];
+    const run = net.fit(x, labels, {
+      ...RUN, ...opts, resume: i > 0, signal: ctl.signal,
+      onBatch: (b) => { seen.push(b.epoch * b.batches + b.batch); if (++done === stopAt) ctl.abort(); },
+    });
+    if (i < stops.length) await expect(run).rejects.toThrow(/aborted/);
+    else await run;
+  }
+  return seen;
+}
+
+describe("fit({ resume: true })", () => {
+  it("pauses at seeded random batches, then resumes: the bytes of one uninterrupted run", async () => {
+    const want = await straight();
+    const r = rng(3);
+    for (let trial = 0; trial < 4; trial++) {
+      const total = 4 * Math.ceil(rows / 8);
+      const stops = Array.from({ length: 3 }, () => 1 + Math.floor(r() * (total - 1))).sort((a, b) => a - b)
+        .filter((v, i, a) => i === 0 || v !== a[i - 1]);
+      const net = new Network(NET);
+      const seen = await paused(net, stops);
+      expect(seen).toEqual(Array.from({ length: total }, (_, i) => i)); // every batch once, in order
+      expect(net.interruptedFit).toBeUndefined();
+      expect(Buffer.compare(Buffer.from(net.save()), want), `stops ${stops}`).toBe(0);
+      net.dispose();
+    }
+  });
+
+  it("a pause between epochs (in onEpoch) and a pause at an epoch's first batch resume exactly too", async () => {
+    const want = await straight();
+    const batches = Math.ceil(rows / 8);
+    const net = new Network(NET);
+    await paused(net, [batches, 2 * batches + 1]);
+    expect(Buffer.compare(Buffer.from(net.save()), want)).toBe(0);
+    const b = new Network(NET);
+    const ctl = new AbortController();
+    await expect(b.fit(x, labels, { ...RUN, signal: ctl.signal, onEpoch: (e) => { if (e.epoch === 1) ctl.abort(); } }))
+      .rejects.toThrow(/aborted/);
+    expect(b.interruptedFit).toEqual({ epochs: 4, epoch: 2, batch: 0 });
+    await b.fit(x, labels, { ...RUN, resume: true });
+    expect(Buffer.compare(Buffer.from(b.save()), want)).toBe(0);
+    for (const n of [net, b]) n.dispose();
+  });
+
+  it("save in the middle of an epoch, load, continue: the same bytes (the position is in the file)", async () => {
+    const want = await straight();
+    const net = new Network(NET);
+    const ctl = new AbortController();
+    let n = 0;
+    await expect(net.fit(x, labels, { ...RUN, signal: ctl.signal, onBatch: () => { if (++n === 17) ctl.abort(); } }))
+      .rejects.toThrow(/aborted/);
+    expect(net.interruptedFit).toEqual({ epochs: 4, epoch: 1, batch: 5 });
+    const loaded = Network.load(net.save());
+    net.dispose();
+    expect(loaded.interruptedFit).toEqual({ epochs: 4, epoch: 1, batch: 5 });
+    const { epochs } = await loaded.fit(x, labels, { ...RUN, resume: true });
+    expect(epochs.length).toBe(3); // the rest of epoch 1, then 2 and 3
+    expect(Buffer.compare(Buffer.from(loaded.save()), want)).toBe(0);
+    loaded.dispose();
+  });
+
+  it("without shuffling and with Adam, too; a new fit without resume starts a new run", async () => {
+    const opts = { shuffle: false, optimizer: { name: "adam", lr: 0.01 } } as const;
+    const want = await straight(opts);
+    const net = new Network(NET);
+    await paused(net, [5, 23], opts);
+    expect(Buffer.compare(Buffer.from(net.save()), want)).toBe(0);
+    const c = new Network(NET);
+    const ctl = new AbortController();
+    await expect(c.fit(x, labels, { ...RUN, signal: ctl.signal, onBatch: () => ctl.abort() })).rejects.toThrow(/aborted/);
+    await c.fit(x, labels, { ...RUN, epochs: 2 }); // a new run: the old position is dropped
+    expect(c.interruptedFit).toBeUndefined();
+    for (const k of [net, c]) k.dispose();
+  });
+
+  it.each([
+    [{ epochs: 5 }, RangeError, "Network.fit: opts.resume: opts.epochs is 5, the interrupted run's was 4"],
+    [{ batchSize: 16 }, RangeError, "Network.fit: opts.resume: opts.batchSize is 16, the interrupted run's was 8"],
+    [{ shuffle: false }, RangeError, "Network.fit: opts.resume: opts.shuffle is false, the interrupted run's was true"],
+    [{ seed: 3 }, TypeError, "Network.fit: opts.seed restarts the shuffles: it does not go with opts.resume"],
+    [{ earlyStopping: { patience: 2 } }, TypeError, "Network.fit: opts.earlyStopping does not go with opts.resume yet"],
+  ])("refuses to resume with %o, and the run stays open", async (change, type, message) => {
+    const net = new Network(NET);
+    const ctl = new AbortController();
+    await expect(net.fit(x, labels, { ...RUN, signal: ctl.signal, onBatch: () => ctl.abort() })).rejects.toThrow(/aborted/);
+    const before = Buffer.from(net.save());
+    await expect(net.fit(x, labels, { ...RUN, ...change, resume: true } as FitOptions)).rejects.toThrow(new type(message));
+    expect(Buffer.compare(Buffer.from(net.save()), before)).toBe(0);
+    await expect(net.fit(x.subarray(0, 80 * 12), labels.subarray(0, 80), { ...RUN, resume: true }))
+      .rejects.toThrow("Network.fit: opts.resume: rows of x is 80, the interrupted run's was 90");
+    net.dispose();
+  });
+
+  it("with nothing to resume it says so", async () => {
+    const net = new Network(NET);
+    await expect(net.fit(x, labels, { ...RUN, resume: true }))
+      .rejects.toThrow(new RangeError("Network.fit: opts.resume: there is no interrupted run to go on with"));
+    net.dispose();
+  });
+});
