@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { unlinkSync } from "node:fs";
 import { access, chmod, constants, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { ready } from "./index.js";
 import { Network, type HiddenActivation, type Optimizer } from "./network.js";
 import type { Schedule } from "./schedule.js";
@@ -26,6 +26,7 @@ Commands:
   train     train a network on MNIST's 60,000 training images, with the test
             accuracy on its 10,000 test images after each epoch
   evaluate  evaluate a saved network on the MNIST test images
+  export    write a saved network as ONNX or safetensors (PyTorch)
   slowdown  the learning slowdown (Nielsen, Neural Networks and Deep Learning,
             ch. 3): one sigmoid neuron, quadratic vs cross-entropy cost
 
@@ -64,8 +65,14 @@ train options (default in brackets):
                       quick checks                               [all]
 
 evaluate options:
-  --model FILE        a network written by train --save          (required)
+  --model FILE        a network: .swnn (train --save), .onnx or
+                      .safetensors (by its extension)            (required)
   --data DIR          as for train
+
+export options:
+  --model FILE        a network, as for evaluate                 (required)
+  --to FILE           where to write it                          (required)
+  --format NAME       onnx or safetensors             [from --to's extension]
 
 slowdown options:
   --epochs N          training epochs, one example each          [300]
@@ -92,6 +99,7 @@ const COMMANDS = {
     "schedule", "min-lr", "warmup", "dropout", "input-dropout", "max-norm", "val", "patience", "threads", "seed", "data",
     "save", "limit"],
   evaluate: ["model", "data"],
+  export: ["model", "to", "format"],
   slowdown: ["epochs", "lr"],
 } as const;
 type Command = keyof typeof COMMANDS;
@@ -123,12 +131,13 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
     const [command, ...rest] = argv;
     if (!Object.hasOwn(COMMANDS, command)) {
       throw new UsageError(command.startsWith("-")
-        ? `expected a command (train, evaluate or slowdown) before ${quote(command)}`
-        : `unknown command ${quote(command)} (expected train, evaluate or slowdown)`);
+        ? `expected a command (train, evaluate, export or slowdown) before ${quote(command)}`
+        : `unknown command ${quote(command)} (expected train, evaluate, export or slowdown)`);
     }
     const flags = parseFlags(command as Command, rest);
     if (command === "train") await train(trainOptions(flags), out);
     else if (command === "evaluate") await evaluate(flags, out);
+    else if (command === "export") await exportModel(flags, out);
     else await slowdown(flags, out);
     return 0;
   } catch (err) {
@@ -576,9 +585,8 @@ function progressBar(io: CliIo, label: string, rows: number, batchSize: number) 
 
 // ---- evaluate ----
 
-async function evaluate(flags: Map<string, string>, io: CliIo): Promise<void> {
-  const file = flags.get("model");
-  if (file === undefined) throw new UsageError("--model is required (a file written by train --save)");
+/** The network in `file`, read by its extension: .onnx, .safetensors, else the library's own .swnn. */
+async function readNetwork(file: string): Promise<Network> {
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(file));
@@ -588,12 +596,19 @@ async function evaluate(flags: Map<string, string>, io: CliIo): Promise<void> {
       : code === "EISDIR" ? `cannot read ${file}: it is a folder` : `cannot read ${file}: ${(err as Error).message}`);
   }
   await ready();
-  let net: Network;
+  const ext = extname(file).toLowerCase();
   try {
-    net = Network.load(bytes);
+    return ext === ".onnx" ? Network.fromOnnx(bytes) : ext === ".safetensors" ? Network.fromSafetensors(bytes)
+      : Network.load(bytes);
   } catch (err) {
     throw new Failure(`${file} is not a usable network: ${(err as Error).message}`);
   }
+}
+
+async function evaluate(flags: Map<string, string>, io: CliIo): Promise<void> {
+  const file = flags.get("model");
+  if (file === undefined) throw new UsageError("--model is required (a .swnn file written by train --save, .onnx or .safetensors)");
+  const net = await readNetwork(file);
   try {
     if (net.sizes[0] !== MNIST_INPUTS || net.sizes.at(-1) !== MNIST_CLASSES) {
       throw new Failure(`${file} holds a network ${net.sizes.join("-")}; MNIST needs ${MNIST_INPUTS} inputs and ` +
@@ -608,6 +623,36 @@ async function evaluate(flags: Map<string, string>, io: CliIo): Promise<void> {
     io.stdout.write(`MNIST: ${grouped(test.count)} test images, from ${dataSource(data)}\n`);
     io.stdout.write(`test accuracy ${percent(r.accuracy)} (${Math.round(r.accuracy * test.count)}/${test.count}), ` +
       `test loss ${r.loss.toFixed(4)} (${duration(seconds)})\n`);
+  } finally {
+    net.dispose();
+  }
+}
+
+// ---- export ----
+
+async function exportModel(flags: Map<string, string>, io: CliIo): Promise<void> {
+  const file = flags.get("model");
+  const to = flags.get("to");
+  if (file === undefined) throw new UsageError("--model is required (the network to export)");
+  if (to === undefined) throw new UsageError("--to is required (the file to write, .onnx or .safetensors)");
+  const ext = extname(to).toLowerCase();
+  const byExtension = ext === ".onnx" ? "onnx" : ext === ".safetensors" ? "safetensors" : undefined;
+  if (byExtension === undefined && !flags.has("format")) {
+    throw new UsageError(`--to ${to}: give --format onnx or safetensors (the extension ${quote(ext || "(none)")} does not say)`);
+  }
+  const format = choiceFlag(flags, "format", ["onnx", "safetensors"] as const, byExtension ?? "onnx");
+  await checkWritable("--to", to);
+  const net = await readNetwork(file);
+  try {
+    const bytes = format === "onnx" ? net.toOnnx() : net.toSafetensors();
+    try {
+      await writeFileAtomic(to, bytes);
+    } catch (err) {
+      throw new Failure(`cannot write ${to}: ${(err as Error).message}`);
+    }
+    io.stdout.write(`${file}: ${describeNetwork(net)}\n`);
+    io.stdout.write(`wrote ${to} (${format === "onnx" ? "ONNX, opset 17, softmax probabilities" : "safetensors, the " +
+      "state_dict of the matching torch.nn.Sequential"}, ${grouped(bytes.length)} bytes)\n`);
   } finally {
     net.dispose();
   }

@@ -238,6 +238,29 @@ describe("train and evaluate (real MNIST, the first 6000 training images)", () =
     expect(lines[1]).toMatch(/  lr 0\.05$/);
   });
 
+  it("export writes ONNX and safetensors that evaluate reads back to the same accuracy; bad flags are named", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "softmax-wasm-export-"));
+    const model = join(dir, "m.swnn");
+    expect((await run(["train", "--hidden", "16", "--epochs", "1", "--limit", "2000", "--save", model])).code).toBe(0);
+    const accuracy = (r: { out: string }) => /test accuracy (\d+\.\d\d)%/.exec(r.out)![1];
+    const want = accuracy(await run(["evaluate", "--model", model]));
+    for (const [to, format] of [["m.onnx", "ONNX"], ["m.safetensors", "safetensors"], ["m.bin --format onnx", "ONNX"]]) {
+      const [file, ...more] = to.split(" ");
+      const r = await run(["export", "--model", model, "--to", join(dir, file), ...more]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain(`wrote ${join(dir, file)} (${format}`);
+      expect(accuracy(await run(["evaluate", "--model", join(dir, file === "m.bin" ? "m.onnx" : file)]))).toBe(want);
+    }
+    const noFormat = await run(["export", "--model", model, "--to", join(dir, "m.bin")]);
+    expect(noFormat.code).toBe(2);
+    expect(noFormat.err).toMatch(/--to .*m\.bin: give --format onnx or safetensors/);
+    const bad = await run(["export", "--model", model, "--to", join(dir, "x.onnx"), "--format", "tflite"]);
+    expect(bad.err).toMatch(/--format expects onnx or safetensors, got 'tflite'/);
+    const notModel = await run(["evaluate", "--model", join(dir, "m.swnn.onnx")]);
+    expect(notModel.code).toBe(1);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it("dropout, max-norm, a cosine schedule with warm-up, a validation set and early stopping, through one fit", async () => {
     const r = await run(["train", "--hidden", "32,16", "--dropout", "0.3,0.1", "--input-dropout", "0.1", "--max-norm",
       "3", "--schedule", "cosine", "--warmup", "1", "--min-lr", "1e-4", "--epochs", "3", "--limit", "2500", "--val",
