@@ -170,6 +170,12 @@ function readHidden() {
   return sizes;
 }
 
+/** ?limit=N trains on the first N training images only, as the command line's --limit N (for quick checks). */
+const LIMIT = (() => {
+  const v = Number(new URLSearchParams(location.search).get("limit"));
+  return Number.isInteger(v) && v >= 1 ? v : undefined;
+})();
+
 function readOptions() {
   const form = $("train-form");
   if (!form.reportValidity()) return undefined;
@@ -179,8 +185,30 @@ function readOptions() {
   if (!(lr > 0)) throw new RangeError(`the learning rate must be positive, got ${$("hp-lr").value}`);
   return {
     hidden: readHidden(), activation: $("hp-activation").value, optimizer: $("hp-optimizer").value, lr,
-    batchSize: Math.max(1, batchSize), epochs: Math.max(1, epochs),
+    batchSize: Math.max(1, batchSize), epochs: Math.max(1, epochs), ...(LIMIT ? { limit: LIMIT } : {}),
   };
+}
+
+/** The command line that trains what the form describes, from a new network of the page's seed (1). */
+function showCommand() {
+  let text = "(fix the settings above)";
+  try {
+    const lr = Number($("hp-lr").value);
+    const batch = Number($("hp-batch").value);
+    const epochs = Number($("hp-epochs").value);
+    if (lr > 0 && Number.isInteger(batch) && batch >= 1 && Number.isInteger(epochs) && epochs >= 1) {
+      text = `npx softmax-wasm train --hidden ${readHidden().join(",")} --activation ${$("hp-activation").value} ` +
+        `--optimizer ${$("hp-optimizer").value} --lr ${lr} --batch ${batch} --epochs ${epochs} --seed 1` +
+        `${LIMIT ? ` --limit ${LIMIT}` : ""} --save model.swnn`;
+    }
+  } catch {
+    // readHidden's error: the hidden-layers field shows it
+  }
+  $("cli-command").textContent = text;
+}
+for (const id of ["hp-hidden", "hp-activation", "hp-optimizer", "hp-lr", "hp-batch", "hp-epochs"]) {
+  $(id).addEventListener("input", showCommand);
+  $(id).addEventListener("change", showCommand);
 }
 
 function archText(n) {
@@ -234,8 +262,15 @@ const handlers = {
         $("hp-optimizer").value = m.optimizer;
         $("hp-lr").value = String(DEFAULT_LR[m.optimizer]);
       }
+      if (m.run) { // saved mid-run: Resume goes on with that run exactly
+        $("hp-batch").value = String(m.run.batchSize);
+        $("hp-epochs").value = String(m.run.epochs);
+      }
       $("model-status").textContent = `Loaded ${m.name}: ${archText(m.network)}` +
-        `${m.optimizer !== "none" ? `, with its ${m.optimizer} state` : ""}. Evaluating on the test set…`;
+        `${m.optimizer !== "none" ? `, with its ${m.optimizer} state` : ""}` +
+        `${m.run ? `, paused in epoch ${m.run.epoch + 1} of ${m.run.epochs} (Resume goes on with it)` : ""}` +
+        `. Evaluating on the test set…`;
+      showCommand();
     }
     archChanged();
     clearCharts();
@@ -326,6 +361,7 @@ let lastOptimizer = $("hp-optimizer").value;
 $("hp-optimizer").addEventListener("change", () => {
   const next = $("hp-optimizer").value;
   if (Number($("hp-lr").value) === DEFAULT_LR[lastOptimizer]) $("hp-lr").value = String(DEFAULT_LR[next]);
+  showCommand();
   lastOptimizer = next;
 });
 
@@ -681,6 +717,7 @@ window.__demo = {
 };
 
 worker.postMessage({ type: "init", arch: { hidden: readHidden(), activation: $("hp-activation").value } });
+showCommand();
 
 try {
   await ready();

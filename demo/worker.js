@@ -1,10 +1,10 @@
 // The training worker: it owns the MNIST network. The page sends commands (start / pause / reset / predict /
 // save / load) and receives progress, at most ~20 messages a second while training.
 //
-// Epochs are driven from here rather than by fit's own shuffle, so that pause / resume is exact: each epoch the
-// training set is permuted into one buffer (a seeded Fisher-Yates), and fit runs with shuffle: false over the rows
-// not yet seen. Pause aborts fit between batches (AbortSignal); resume is a new fit call over the remaining rows of
-// the same permutation, and the network keeps its weights and its optimizer state across the calls.
+// Training goes through the library's fit alone, as the command line's does: a run of N epochs is one fit call, whose
+// network shuffles with its own seeded generator; pause aborts fit between batches (AbortSignal) and start goes on
+// with fit({ resume: true }), which trains the bytes of the uninterrupted run. So the page and `npx softmax-wasm
+// train` with the same settings train the same network, byte for byte (the page shows that command).
 import { ready, Network, parseIdx } from "/dist/browser.js";
 
 const INPUTS = 784;
@@ -15,7 +15,7 @@ const PROBE = 1000; // test images behind the live accuracy curve
 /** @type {Network | undefined} */
 let net;
 let arch = { hidden: [100], activation: "relu", seed: 1 };
-let data; // { trainX, trainY, testX, testY, permX, permY }
+let data; // { trainX, trainY, testX, testY }
 let dataPromise;
 let run; // the training run: { controller, promise }
 const progress = {
@@ -24,6 +24,7 @@ const progress = {
   pos: 0, // rows of the current epoch already trained
   step: 0, // batches trained, over the network's life
   seen: 0, // samples trained
+  runEpochs: 0, runBatch: 0, runRows: 0, // the current run's fit: its epochs, batch size and training rows
 };
 
 const post = (msg, transfer) => self.postMessage(msg, transfer ?? []);
@@ -69,10 +70,7 @@ function loadData() {
         throw new Error(`MNIST ${what} files have dims [${img.dims}] and [${lab.dims}], expected [n, 28, 28] and [n]`);
       }
     }
-    data = {
-      trainX: trainImages.data, trainY: trainLabels.data, testX: testImages.data, testY: testLabels.data,
-      permX: new Uint8Array(trainImages.data.length), permY: new Uint8Array(trainLabels.data.length),
-    };
+    data = { trainX: trainImages.data, trainY: trainLabels.data, testX: testImages.data, testY: testLabels.data };
     post({
       type: "data", status: "ready", train: trainLabels.dims[0], test: testLabels.dims[0],
       seconds: (performance.now() - t0) / 1000,
@@ -81,37 +79,6 @@ function loadData() {
   })();
   dataPromise.catch(() => { dataPromise = undefined; }); // a failed load can be retried by pressing start again
   return dataPromise;
-}
-
-/** mulberry32: a small seeded generator for the epoch permutations. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The training set in a fresh order for epoch e (reproducible from the seed and e). */
-function permute(e) {
-  const n = data.trainY.length;
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const r = rng(arch.seed * 1_000_003 + e);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  for (let i = 0; i < n; i++) {
-    const j = order[i];
-    data.permX.set(data.trainX.subarray(j * INPUTS, (j + 1) * INPUTS), i * INPUTS);
-    data.permY[i] = data.trainY[j];
-  }
 }
 
 function optimizerFrom(o) {
@@ -149,8 +116,18 @@ async function trainRun(opts, signal) {
   }
   const optimizer = optimizerFrom(opts);
   const batchSize = opts.batchSize;
-  if (progress.epoch >= progress.target) progress.target = progress.epoch + opts.epochs; // a new run
-  const n = d.trainY.length;
+  // the training set: all of it, or the first `limit` images (the page's ?limit=N, as the command line's --limit N)
+  const n = Math.min(opts.limit ?? d.trainY.length, d.trainY.length);
+  const trainX = d.trainX.subarray(0, n * INPUTS);
+  const trainY = d.trainY.subarray(0, n);
+  // go on with the paused run when it is the same run (its epochs, batch size and data), else start a new one
+  const open = net.interruptedFit;
+  const resume = open !== undefined && progress.epoch < progress.target && open.epochs === progress.runEpochs &&
+    batchSize === progress.runBatch && n === progress.runRows;
+  if (!resume) {
+    progress.target = progress.epoch + opts.epochs;
+    Object.assign(progress, { runEpochs: opts.epochs, runBatch: batchSize, runRows: n, pos: 0 });
+  }
   const probeX = d.testX.subarray(0, PROBE * INPUTS);
   const probeY = d.testY.subarray(0, PROBE);
   let losses = [];
@@ -172,33 +149,31 @@ async function trainRun(opts, signal) {
   };
   setState("training");
   try {
-    while (progress.epoch < progress.target) {
-      if (progress.pos === 0) permute(progress.epoch);
-      const start = progress.pos;
-      await net.fit(d.permX.subarray(start * INPUTS), d.permY.subarray(start), {
-        epochs: 1, batchSize, shuffle: false, optimizer, signal,
-        onBatch: ({ loss }) => {
-          const rows = Math.min(batchSize, n - progress.pos);
-          progress.pos += rows;
-          progress.seen += rows;
-          progress.step++;
-          losses.push(loss);
-          seen.push(progress.seen);
-          flush(false);
-        },
-      });
-      flush(true);
-      // the epoch is complete: train and test accuracy of the network as it now is (full sets)
-      const t0 = performance.now();
-      const tr = net.evaluate(d.trainX, d.trainY);
-      const te = net.evaluate(d.testX, d.testY);
-      progress.epoch++;
-      progress.pos = 0;
-      post({
-        type: "epoch", epoch: progress.epoch, trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss,
-        testAccuracy: te.accuracy, evalSeconds: (performance.now() - t0) / 1000, step: progress.step,
-      });
-    }
+    await net.fit(trainX, trainY, {
+      epochs: progress.runEpochs, batchSize, optimizer, signal, ...(resume ? { resume: true } : {}),
+      onBatch: ({ batch, loss }) => {
+        const rows = Math.min(batchSize, n - batch * batchSize);
+        progress.pos = batch * batchSize + rows;
+        progress.seen += rows;
+        progress.step++;
+        losses.push(loss);
+        seen.push(progress.seen);
+        flush(false);
+      },
+      onEpoch: () => {
+        flush(true);
+        // the epoch is complete: train and test accuracy of the network as it now is (full sets)
+        const t0 = performance.now();
+        const tr = net.evaluate(trainX, trainY);
+        const te = net.evaluate(d.testX, d.testY);
+        progress.epoch++;
+        progress.pos = 0;
+        post({
+          type: "epoch", epoch: progress.epoch, trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss,
+          testAccuracy: te.accuracy, evalSeconds: (performance.now() - t0) / 1000, step: progress.step,
+        });
+      },
+    });
     setState("done");
   } catch (err) {
     if (signal.aborted) {
@@ -269,11 +244,17 @@ const handlers = {
     net?.dispose();
     net = loaded;
     arch = { hidden: loaded.sizes.slice(1, -1), activation: loaded.hidden, seed: loaded.seed };
-    // a loaded network continues training from its own optimizer state; the epoch counter restarts at 0, and
-    // step 1 marks it as trained (start keeps it whatever the form's hidden layers say)
-    Object.assign(progress, { epoch: 0, target: 0, pos: 0, step: 1, seen: 0 });
-    post({ type: "network", network: describe(net), source: "file", name: msg.name, optimizer: optimizerOf(msg.bytes) });
-    setState("idle");
+    // a loaded network continues training from its own optimizer state; step 1 marks it as trained (start keeps it
+    // whatever the form's hidden layers say). A file saved mid-run holds the run: Resume goes on with it exactly.
+    const run = loaded.interruptedFit;
+    Object.assign(progress, run
+      ? { epoch: run.epoch, target: run.epochs, pos: run.batch * run.batchSize, step: 1, seen: 0, runEpochs: run.epochs,
+        runBatch: run.batchSize, runRows: run.rows }
+      : { epoch: 0, target: 0, pos: 0, step: 1, seen: 0, runEpochs: 0, runBatch: 0, runRows: 0 });
+    post({
+      type: "network", network: describe(net), source: "file", name: msg.name, optimizer: optimizerOf(msg.bytes), run,
+    });
+    setState(run ? "paused" : "idle");
     const d = await loadData();
     const te = net.evaluate(d.testX, d.testY);
     post({ type: "evaluated", name: msg.name, testAccuracy: te.accuracy, testLoss: te.loss });

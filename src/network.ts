@@ -366,11 +366,11 @@ export class Network {
 
   /**
    * The run a fit left when its signal stopped it (or the saved network was in), which fit({ resume: true }) goes on
-   * with: its epochs, and the epoch and batch it stands at; undefined when no run is open.
+   * with: its epochs, the epoch and batch it stands at, its batch size and row count; undefined when no run is open.
    */
-  get interruptedFit(): { epochs: number; epoch: number; batch: number } | undefined {
+  get interruptedFit(): { epochs: number; epoch: number; batch: number; batchSize: number; rows: number } | undefined {
     const p = this.position;
-    return p && { epochs: p.epochs, epoch: p.epoch, batch: p.batch };
+    return p && { epochs: p.epochs, epoch: p.epoch, batch: p.batch, batchSize: p.batchSize, rows: p.rows };
   }
 
   /** Trains on (x, labels); yields to the event loop between batches; `signal` stops it between batches. */

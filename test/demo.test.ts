@@ -3,7 +3,8 @@
 // bars that sum to 1 and a top guess), and recompute the softmax explorer when a slider moves, all without a
 // console error or an uncaught page error. A model moves both ways between the page and the CLI. A screenshot is
 // left in test/artifacts/demo.png. The server's headers, MIME types and path checks are tested without a browser.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -155,6 +156,53 @@ describe.skipIf(!haveChromium)(`demo page in Chromium${haveChromium ? "" : ` (sk
     expect(shown).toEqual([]);
     expect(await page.isHidden("#errors")).toBe(true);
   }, 45_000);
+});
+
+describe.skipIf(!haveChromium)("the page and the command line train the same bytes", () => {
+  it("a paused and resumed run on the page saves the CLI's --save output byte for byte, and shows that command", async () => {
+    const { chromium } = await import("playwright-core");
+    const server = await start({ port: 0 });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM, headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"],
+    });
+    const dir = mkdtempSync(join(tmpdir(), "softmax-wasm-same-"));
+    try {
+      const page = await browser.newPage({ acceptDownloads: true });
+      await page.goto(`${server.url}?limit=6000`);
+      await page.waitForFunction(() => (window as any).__demo?.libraryReady === true && (window as any).__demo.state === "idle",
+        undefined, { timeout: 15_000 });
+      await page.fill("#hp-hidden", "32");
+      await page.selectOption("#hp-optimizer", "sgd");
+      await page.fill("#hp-lr", "0.1");
+      await page.fill("#hp-batch", "10");
+      await page.fill("#hp-epochs", "4");
+      const command = (await page.textContent("#cli-command"))!;
+      const argv = ["train", "--hidden", "32", "--activation", "relu", "--optimizer", "sgd", "--lr", "0.1", "--batch", "10",
+        "--epochs", "4", "--seed", "1", "--limit", "6000", "--save", "model.swnn"];
+      expect(command).toBe(`npx softmax-wasm ${argv.join(" ")}`);
+      // start, pause in the middle of the run, resume, to the end
+      await page.click("#btn-start");
+      await page.waitForFunction(() => (window as any).__demo.lossPoints() > 0, undefined, { timeout: 20_000 });
+      await page.click("#btn-pause"); // somewhere in the first epoch: any pause must give the same bytes
+      await page.waitForFunction(() => (window as any).__demo.state === "paused", undefined, { timeout: 5_000 });
+      await page.click("#btn-start");
+      await page.waitForFunction(() => (window as any).__demo.state === "done", undefined, { timeout: 30_000 });
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#btn-save")]);
+      const pageModel = join(dir, "page.swnn");
+      await download.saveAs(pageModel);
+      const cliModel = join(dir, "model.swnn");
+      const trained = await cli(argv.map((a) => (a === "model.swnn" ? cliModel : a)));
+      expect(trained.code, trained.err).toBe(0);
+      const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
+      expect(sha(pageModel)).toBe(sha(cliModel));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await browser.close();
+      await server.close();
+    }
+  }, 60_000);
 });
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -72,7 +72,7 @@ describe("fit({ resume: true })", () => {
     const ctl = new AbortController();
     await expect(b.fit(x, labels, { ...RUN, signal: ctl.signal, onEpoch: (e) => { if (e.epoch === 1) ctl.abort(); } }))
       .rejects.toThrow(/aborted/);
-    expect(b.interruptedFit).toEqual({ epochs: 4, epoch: 2, batch: 0 });
+    expect(b.interruptedFit).toEqual({ epochs: 4, epoch: 2, batch: 0, batchSize: 8, rows: 90 });
     await b.fit(x, labels, { ...RUN, resume: true });
     expect(Buffer.compare(Buffer.from(b.save()), want)).toBe(0);
     for (const n of [net, b]) n.dispose();
@@ -85,10 +85,10 @@ describe("fit({ resume: true })", () => {
     let n = 0;
     await expect(net.fit(x, labels, { ...RUN, signal: ctl.signal, onBatch: () => { if (++n === 17) ctl.abort(); } }))
       .rejects.toThrow(/aborted/);
-    expect(net.interruptedFit).toEqual({ epochs: 4, epoch: 1, batch: 5 });
+    expect(net.interruptedFit).toEqual({ epochs: 4, epoch: 1, batch: 5, batchSize: 8, rows: 90 });
     const loaded = Network.load(net.save());
     net.dispose();
-    expect(loaded.interruptedFit).toEqual({ epochs: 4, epoch: 1, batch: 5 });
+    expect(loaded.interruptedFit).toEqual({ epochs: 4, epoch: 1, batch: 5, batchSize: 8, rows: 90 });
     const { epochs } = await loaded.fit(x, labels, { ...RUN, resume: true });
     expect(epochs.length).toBe(3); // the rest of epoch 1, then 2 and 3
     expect(Buffer.compare(Buffer.from(loaded.save()), want)).toBe(0);
