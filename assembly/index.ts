@@ -8,6 +8,7 @@ export { gemm_forward, gemm_forward_sparse, gemm_dw, gemm_dw_sparse, gemm_dx, bi
 export { sgd_update, adam_update } from "./optim";
 export { rng_seed, rng_normal, rng_permutation } from "./rng";
 export { gather_rows_u8, gather_rows_f32, onehot, count_correct } from "./data";
+export { sample_rows, sample_work_bytes, rng_skip, topk_rows, argmax_rows } from "./sample";
 export { Act } from "./act";
 
 /** First byte past the static data: where the TS arena may start. */

@@ -46,6 +46,13 @@ export interface Kernels {
   gather_rows_f32(src: number, idx: number, y: number, B: number, D: number): void;
   onehot(labels: number, y: number, B: number, C: number): void;
   count_correct(a: number, labels: number, B: number, C: number): number;
+  /** One token per row (ids, i32) or the distribution drawn from (probs); -1, or the first row that is not valid. */
+  sample_rows(x: number, rows: number, n: number, ids: number, probs: number, scale: number, k: number, p: number,
+    minP: number, penalty: number, tokens: number, ntok: number, state: number, work: number): number;
+  sample_work_bytes(n: number): number;
+  rng_skip(state: number, draws: number): void;
+  topk_rows(x: number, rows: number, n: number, k: number, values: number, indices: number, work: number): number;
+  argmax_rows(x: number, rows: number, n: number, out: number): number;
 }
 
 /**
@@ -58,7 +65,8 @@ export const KERNEL_ARITY: { readonly [K in keyof Kernels]: Parameters<Kernels[K
   cross_entropy_prob: 9, bce_with_logits: 8, quadratic_cost: 5, sigmoid_forward: 3, relu_forward: 3, tanh_forward: 3,
   activation_backward: 5, gemm_forward: 8, gemm_forward_sparse: 8, gemm_dw: 7, gemm_dw_sparse: 7, gemm_dx: 7,
   bias_grad: 5, sgd_update: 8, adam_update: 13, rng_seed: 2, rng_normal: 4, rng_permutation: 3, gather_rows_u8: 6,
-  gather_rows_f32: 5, onehot: 4, count_correct: 4,
+  gather_rows_f32: 5, onehot: 4, count_correct: 4, sample_rows: 14, sample_work_bytes: 1, rng_skip: 2, topk_rows: 7,
+  argmax_rows: 4,
 };
 
 /**
