@@ -1,12 +1,14 @@
 // The last step of a language model's decode loop, per row of `n` logits: repetition penalty, temperature, top-k,
 // top-p, min-p (Hugging Face transformers' processors, in that order), then one draw. The vocabulary is never sorted:
 // a max pass; top-k by a bounded candidate buffer (SIMD compare against a rising threshold, compacted by a radix
-// select over the float bits); top-p by a radix select of the candidates' exp mass (11 + 11 + 10 bits of the key,
-// so no comparison sort and a tie is exact); e^x once per surviving element; the draw by one cumulative scan.
+// select over the float bits), then e^x of the few survivors only; top-p (without top-k) by one SIMD pass summing
+// e^x (nothing stored) with the mass under three thresholds, a compare of x that gathers the elements above the
+// largest threshold that loses no kept token, and a radix select of their mass (11 + 11 + 10 bits of the key, so no
+// comparison sort and a tie is exact); min-p alone needs no sum, only the compare. The draw is one cumulative scan.
 // Every scratch area lives in the caller's `work` (sample_work_bytes), so each thread of a pool has its own.
 import { expv, expf } from "./exp";
 import { rng_next } from "./rng";
-import { loadTail, storeTail, hsum } from "./vec";
+import { loadTail, hsum } from "./vec";
 
 /** Buckets of the radix select's first two levels (11 bits each; the last level takes the low 10). */
 const HIST: usize = 2048;
@@ -14,15 +16,9 @@ const HIST: usize = 2048;
 const DRAW_BLOCK: usize = 256;
 /** First candidate buffer of top-k: compacted to the k largest whenever it fills, doubled while ties keep it full. */
 const FIRST_CAP: i32 = 1024;
-/** Thresholds of e^(x - max) under which top-p may drop every element at once (checked against the mass below). */
-const EPS: StaticArray<f32> = [0.125, 0.0078125, 0.000244140625, 9.5367431640625e-7];
-
 // Results of radixSelect (globals are per instance, so per thread).
 let selKey: u32 = 0;
 let selBefore: f64 = 0;
-// Mass under each EPS threshold, from expPass (globals, not static data: that is shared between threads).
-let below0: f64 = 0, below1: f64 = 0, below2: f64 = 0, below3: f64 = 0;
-
 /** An order-preserving u32 of a float (not NaN): -0 counts as +0, since they compare equal. */
 // @ts-ignore: decorator
 @inline function okey(v: f32): u32 {
@@ -183,73 +179,117 @@ function topkCandidates(x: usize, n: i32, k: i32, cand: usize, hist: usize): i32
   return compact(x, cand, c, k, hist);
 }
 
-/**
- * ev[i] = e^((x[i] - m) s) for i < n; block sums of DRAW_BLOCK elements into blocks (f64); returns their sum. With
- * `cut`, also the mass under each EPS threshold (into `below`), from which top-p picks a first filter.
- */
-function expPass(x: usize, ev: usize, n: i32, m: f32, s: f32, blocks: usize, cut: bool): f64 {
+/** ev[i] = e^((x[i] - m) s) for i < n; block sums of DRAW_BLOCK elements into blocks (f64); returns their sum. */
+function expPass(x: usize, ev: usize, n: i32, m: f32, s: f32, blocks: usize): f64 {
   const vm = f32x4.splat(m);
   const vs = f32x4.splat(s);
-  const t0 = f32x4.splat(EPS[0]), t1 = f32x4.splat(EPS[1]), t2 = f32x4.splat(EPS[2]), t3 = f32x4.splat(EPS[3]);
   let z: f64 = 0;
-  let u0: f64 = 0, u1: f64 = 0, u2: f64 = 0, u3: f64 = 0;
-  for (let b0 = 0, k = 0; b0 < n; b0 += <i32>DRAW_BLOCK, k++) {
-    const end = min(n, b0 + <i32>DRAW_BLOCK);
-    let acc = f32x4.splat(0);
-    let a0 = acc, a1 = acc, a2 = acc, a3 = acc;
-    for (let i = b0; i < end; i += 4) {
-      const tail = end - i < 4;
-      const v = tail ? loadTail(at32(x, i), <usize>(end - i), -Infinity) : v128.load(at32(x, i));
-      const e = expv(f32x4.mul(f32x4.sub(v, vm), vs));
-      if (tail) storeTail(at32(ev, i), e, <usize>(end - i));
-      else v128.store(at32(ev, i), e);
-      acc = f32x4.add(acc, e);
-      if (cut) {
-        a0 = f32x4.add(a0, v128.and(e, f32x4.lt(e, t0)));
-        a1 = f32x4.add(a1, v128.and(e, f32x4.lt(e, t1)));
-        a2 = f32x4.add(a2, v128.and(e, f32x4.lt(e, t2)));
-        a3 = f32x4.add(a3, v128.and(e, f32x4.lt(e, t3)));
-      }
+  let k = 0;
+  let b0 = 0;
+  for (; b0 + <i32>DRAW_BLOCK <= n; b0 += <i32>DRAW_BLOCK, k++) {
+    let a0 = f32x4.splat(0);
+    let a1 = a0;
+    for (let i = b0; i < b0 + <i32>DRAW_BLOCK; i += 8) {
+      const e0 = expv(f32x4.mul(f32x4.sub(v128.load(at32(x, i)), vm), vs));
+      const e1 = expv(f32x4.mul(f32x4.sub(v128.load(at32(x, i), 16), vm), vs));
+      v128.store(at32(ev, i), e0);
+      v128.store(at32(ev, i), e1, 16);
+      a0 = f32x4.add(a0, e0);
+      a1 = f32x4.add(a1, e1);
     }
-    const bs = <f64>hsum(acc);
+    const bs = <f64>hsum(f32x4.add(a0, a1));
     store<f64>(blocks + (<usize>k << 3), bs);
     z += bs;
-    if (cut) {
-      u0 += <f64>hsum(a0);
-      u1 += <f64>hsum(a1);
-      u2 += <f64>hsum(a2);
-      u3 += <f64>hsum(a3);
-    }
   }
-  below0 = u0;
-  below1 = u1;
-  below2 = u2;
-  below3 = u3;
+  if (b0 < n) {
+    let t: f32 = 0;
+    for (let i = b0; i < n; i++) {
+      const e = expf((load<f32>(at32(x, i)) - m) * s);
+      store<f32>(at32(ev, i), e);
+      t += e;
+    }
+    store<f64>(blocks + (<usize>k << 3), <f64>t);
+    z += <f64>t;
+  }
   return z;
 }
 
-/** The indices i < n with ev[i] >= eps, in order, into cand, and their ev into cw; returns the count. */
-function gather(ev: usize, n: i32, eps: f32, cand: usize, cw: usize): i32 {
-  const ve = f32x4.splat(eps);
+/**
+ * Thresholds of e^((x - max) / T) for top-p's first filter (e^-4, e^-8, e^-13): the largest whose whole mass below
+ * stays under (1 - p) Z leaves out elements that cannot be in the nucleus. (Three: more spill registers in the pass.)
+ */
+const EPS0: f32 = 0.01831564, EPS1: f32 = 0.00033546, EPS2: f32 = 2.2603294e-6;
+// The mass under each threshold, from expSum (globals, not static data, which threads share).
+let below0: f64 = 0, below1: f64 = 0, below2: f64 = 0;
+
+/** Z = sum of e^((x[i] - m) s) over i < n, and the mass under each threshold (below0 .. below2); nothing stored. */
+function expSum(x: usize, n: i32, m: f32, s: f32): f64 {
+  const vm = f32x4.splat(m);
+  const vs = f32x4.splat(s);
+  const t0 = f32x4.splat(EPS0), t1 = f32x4.splat(EPS1), t2 = f32x4.splat(EPS2);
+  let z: f64 = 0;
+  let u0: f64 = 0, u1: f64 = 0, u2: f64 = 0;
+  let i = 0;
+  while (i < n) {
+    const end = min(n, i + <i32>DRAW_BLOCK) & ~3;
+    let acc = f32x4.splat(0);
+    let a0 = acc, a1 = acc, a2 = acc;
+    for (; i < end; i += 4) {
+      const e = expv(f32x4.mul(f32x4.sub(v128.load(at32(x, i)), vm), vs));
+      acc = f32x4.add(acc, e);
+      a0 = f32x4.add(a0, v128.and(e, f32x4.lt(e, t0)));
+      a1 = f32x4.add(a1, v128.and(e, f32x4.lt(e, t1)));
+      a2 = f32x4.add(a2, v128.and(e, f32x4.lt(e, t2)));
+    }
+    if (end == (n & ~3) && i < n) { // the last 1 .. 3
+      const e = expv(f32x4.mul(f32x4.sub(loadTail(at32(x, i), <usize>(n - i), -Infinity), vm), vs));
+      acc = f32x4.add(acc, e);
+      a0 = f32x4.add(a0, v128.and(e, f32x4.lt(e, t0)));
+      a1 = f32x4.add(a1, v128.and(e, f32x4.lt(e, t1)));
+      a2 = f32x4.add(a2, v128.and(e, f32x4.lt(e, t2)));
+      i = n;
+    }
+    z += <f64>hsum(acc);
+    u0 += <f64>hsum(a0);
+    u1 += <f64>hsum(a1);
+    u2 += <f64>hsum(a2);
+  }
+  below0 = u0; below1 = u1; below2 = u2;
+  return z;
+}
+
+/**
+ * The candidates whose e = e^((x - m) s) is >= eps (0 < eps <= 1), in index order, into cand and their e into cw;
+ * returns the count. A compare of x against m + (ln eps - 0.01) / s, a margin far above the rounding of (x - m) s
+ * and of the exp, finds them without an exp; the exact test on e follows for those few.
+ */
+function gatherAbove(x: usize, n: i32, m: f32, s: f32, eps: f32, cand: usize, cw: usize): i32 {
+  const t64 = <f64>m + (Math.log(<f64>eps) - 0.01) / <f64>s;
+  let thr = <f32>t64;
+  if (<f64>thr > t64) thr = reinterpret<f32>(thr > 0 ? reinterpret<u32>(thr) - 1 : reinterpret<u32>(thr) + 1); // round down
+  const vt = f32x4.splat(thr);
   let c = 0;
   let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    let bits = i32x4.bitmask(f32x4.ge(v128.load(at32(ev, i)), ve));
-    while (bits) {
-      const j = i + <i32>ctz(bits);
-      store<i32>(at32(cand, c), j);
-      store<f32>(at32(cw, c++), load<f32>(at32(ev, j)));
-      bits &= bits - 1;
-    }
+  for (; i + 16 <= n; i += 16) {
+    const p = at32(x, i);
+    const ga = f32x4.ge(v128.load(p), vt), gb = f32x4.ge(v128.load(p, 16), vt);
+    const gd = f32x4.ge(v128.load(p, 32), vt), ge = f32x4.ge(v128.load(p, 48), vt);
+    if (!v128.any_true(v128.or(v128.or(ga, gb), v128.or(gd, ge)))) continue;
+    c = append(cand, c, i32x4.bitmask(ga), i);
+    c = append(cand, c, i32x4.bitmask(gb), i + 4);
+    c = append(cand, c, i32x4.bitmask(gd), i + 8);
+    c = append(cand, c, i32x4.bitmask(ge), i + 12);
   }
-  for (; i < n; i++) {
-    const e = load<f32>(at32(ev, i));
-    if (e >= eps) {
-      store<i32>(at32(cand, c), i);
-      store<f32>(at32(cw, c++), e);
-    }
+  for (; i < n; i++) if (load<f32>(at32(x, i)) >= thr) store<i32>(at32(cand, c++), i);
+  let o = 0;
+  for (let j = 0; j < c; j++) {
+    const k = load<i32>(at32(cand, j));
+    const e = expf((load<f32>(at32(x, k)) - m) * s);
+    if (e < eps) continue;
+    store<i32>(at32(cand, o), k);
+    store<f32>(at32(cw, o++), e);
   }
-  return c;
+  return o;
 }
 
 /**
@@ -387,21 +427,30 @@ export function sample_rows(x: usize, rows: i32, n: i32, ids: usize, probs: usiz
     } else {
       const m = maxChecked(row, n);
       if (!(m > -Infinity && m < Infinity)) return r;
-      const cut = p < 1;
-      const z = expPass(row, ev, n, m, scale, blocks, cut);
-      if (!cut && minP == 0) {
+      if (p == 1 && minP == 0) {
+        const z = expPass(row, ev, n, m, scale, blocks);
         if (ids) store<i32>(at32(ids, r), drawAll(ev, blocks, n, z, uniform53(state)));
         if (probs) for (let i = 0; i < n; i++) store<f32>(at32(outRow, i), <f32>(<f64>load<f32>(at32(ev, i)) / z));
         continue;
       }
-      // elements under eps can all go at once when their whole mass is under 1 - p (less a margin for rounding)
+      // the candidates: every element at or above eps, the largest threshold that provably loses no kept token
+      let z: f64 = 0;
       let eps = minP;
-      if (cut) {
-        const room = (1 - p) * z - 1e-5 * z;
-        const e = below0 < room ? EPS[0] : below1 < room ? EPS[1] : below2 < room ? EPS[2] : below3 < room ? EPS[3] : 0;
-        eps = max(eps, e);
+      if (p < 1) {
+        z = expSum(row, n, m, scale);
+        const room = (1 - p) * z - 1e-5 * z; // less a margin for the rounding of the sums
+        eps = max(eps, below0 < room ? EPS0 : below1 < room ? EPS1 : below2 < room ? EPS2 : 0);
       }
-      c = gather(ev, n, eps, cand, cw);
+      if (eps > 0) {
+        c = gatherAbove(row, n, m, scale, eps, cand, cw);
+      } else { // p so close to 1 that every element may count
+        z = expPass(row, ev, n, m, scale, blocks);
+        for (let i = 0; i < n; i++) {
+          store<i32>(at32(cand, i), i);
+          store<f32>(at32(cw, i), load<f32>(at32(ev, i)));
+        }
+        c = n;
+      }
       kept = nucleus(row, cand, cw, c, z, p, minP, hist);
     }
     if (ids) store<i32>(at32(ids, r), drawFrom(cand, cw, c, kept, uniform53(state)));
