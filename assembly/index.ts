@@ -10,6 +10,7 @@ export { rng_seed, rng_normal, rng_permutation } from "./rng";
 export { gather_rows_u8, gather_rows_f32, onehot, count_correct } from "./data";
 export { dropout_forward, dropout_backward, max_norm } from "./regularize";
 export { cos_f64 } from "./math";
+export { sample_rows, sample_work_bytes, rng_skip, topk_rows, argmax_rows } from "./sample";
 export { Act } from "./act";
 
 /** First byte past the static data: where the TS arena may start. */

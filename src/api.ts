@@ -21,3 +21,5 @@ export type { ArchitectureOptions as SafetensorsOptions } from "./safetensors.js
 export type { WasmSource, WasmBuild } from "./engine.js";
 export type { ReadySource, ReadyOptions } from "./ready.js";
 export type { MnistSplit } from "./mnist.js";
+export { sample, sampleProbs, sampler, Sampler, topK, argmax } from "./sample.js";
+export type { SampleOptions, SamplerOptions, RepetitionPenalty, TopKResult } from "./sample.js";

@@ -51,6 +51,13 @@ export interface Kernels {
   max_norm(w: number, norms: number, I: number, O: number, c: number): void;
   /** cos(x) in f64, the module's own (the same bits in every engine). */
   cos_f64(x: number): number;
+  /** One token per row (ids, i32) or the distribution drawn from (probs); -1, or the first row that is not valid. */
+  sample_rows(x: number, rows: number, n: number, ids: number, probs: number, scale: number, k: number, p: number,
+    minP: number, penalty: number, tokens: number, ntok: number, state: number, work: number): number;
+  sample_work_bytes(n: number): number;
+  rng_skip(state: number, draws: number): void;
+  topk_rows(x: number, rows: number, n: number, k: number, values: number, indices: number, work: number): number;
+  argmax_rows(x: number, rows: number, n: number, out: number): number;
 }
 
 /**
@@ -64,7 +71,8 @@ export const KERNEL_ARITY: { readonly [K in keyof Kernels]: Parameters<Kernels[K
   activation_backward: 5, gemm_forward: 8, gemm_forward_sparse: 8, gemm_dw: 7, gemm_dw_sparse: 7, gemm_dx: 7,
   bias_grad: 5, sgd_update: 8, adam_update: 13, rng_seed: 2, rng_normal: 4, rng_permutation: 3, gather_rows_u8: 6,
   gather_rows_f32: 5, onehot: 4, count_correct: 4, dropout_forward: 6, dropout_backward: 4, max_norm: 5,
-  cos_f64: 1,
+  cos_f64: 1, sample_rows: 14, sample_work_bytes: 1, rng_skip: 2, topk_rows: 7,
+  argmax_rows: 4,
 };
 
 /**

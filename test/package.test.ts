@@ -9,7 +9,7 @@ describe("the published package", () => {
     expect(Object.keys(lib).sort()).toEqual([
       "binaryCrossEntropyWithLogits", "crossEntropy", "logSoftmax", "logSoftmaxBackward", "logitsFromProbs",
       "Network", "loadMnist", "parseIdx", "quadraticCost", "ready", "sigmoid", "softmax", "softmaxBackward", "wasmBuild",
-      "wasmMemory", "wasmArray", "WasmArray",
+      "wasmMemory", "wasmArray", "WasmArray", "sample", "sampleProbs", "sampler", "Sampler", "topK", "argmax",
     ].sort());
   });
 

@@ -37,7 +37,9 @@ export async function digest(parts) {
 export async function kernelDigests(lib) {
   const out = {};
   const shapes = [[13, 10], [5, 33], [3, 4097], [1, 1]];
-  const parts = { softmax: [], logSoftmax: [], backward: [], crossEntropy: [], bce: [], sigmoid: [], quadratic: [], inverse: [] };
+  const parts = {
+    softmax: [], logSoftmax: [], backward: [], crossEntropy: [], bce: [], sigmoid: [], quadratic: [], inverse: [], sampling: [],
+  };
   for (const [rows, cols] of shapes) {
     const n = rows * cols;
     const x = floats(n, 8, rows * 131 + cols);
@@ -59,8 +61,27 @@ export async function kernelDigests(lib) {
     const q = lib.quadraticCost(p, lib.softmax(dy, cols), cols);
     parts.quadratic.push(q.loss, q.grad);
     parts.inverse.push(lib.logitsFromProbs(p, cols));
+    parts.sampling.push(...samplingParts(lib, x, cols, rows));
   }
+  const wide = floats(32000, 6, 99); // a vocabulary-sized row: top-k compaction, the top-p radix select, the block draw
+  parts.sampling.push(...samplingParts(lib, wide, 32000, 1));
   for (const [k, v] of Object.entries(parts)) out[k] = await digest(v);
+  return out;
+}
+
+/** Tokens drawn (seeded, and a sampler resumed from its state), their distributions, topK and argmax of one input. */
+function samplingParts(lib, x, cols, rows) {
+  const out = [];
+  const seen = Int32Array.from({ length: Math.min(cols, 7) }, (_, i) => (i * 5) % cols);
+  for (const opts of [{}, { temperature: 0 }, { topK: 5 }, { topP: 0.9 }, { minP: 0.05 },
+    { temperature: 0.7, topK: 40, topP: 0.95, minP: 0.01, repetitionPenalty: { penalty: 1.3, tokens: seen } }]) {
+    out.push(lib.sample(x, cols, { ...opts, seed: rows + cols }), lib.sampleProbs(x, cols, opts));
+  }
+  const s = lib.sampler({ topP: 0.8, seed: 3 });
+  out.push(s.next(x, cols));
+  out.push(lib.sampler({ topP: 0.8, state: s.state() }).next(x, cols), s.state());
+  const t = lib.topK(x, cols, Math.min(cols, 5));
+  out.push(t.values, t.indices, lib.argmax(x, cols));
   return out;
 }
 

@@ -1,0 +1,551 @@
+// The last step of a language model's decode loop, per row of `n` logits: repetition penalty, temperature, top-k,
+// top-p, min-p (Hugging Face transformers' processors, in that order), then one draw. The vocabulary is never sorted:
+// a max pass; top-k by a bounded candidate buffer (SIMD compare against a rising threshold, compacted by a radix
+// select over the float bits), then e^x of the few survivors only; top-p (without top-k) by one SIMD pass summing
+// e^x (nothing stored) with the mass under three thresholds, a compare of x that gathers the elements above the
+// largest threshold that loses no kept token, and a radix select of their mass (11 + 11 + 10 bits of the key, so no
+// comparison sort and a tie is exact); min-p alone needs no sum, only the compare. The draw is one cumulative scan.
+// Every scratch area lives in the caller's `work` (sample_work_bytes), so each thread of a pool has its own.
+import { expv, expf } from "./exp";
+import { rng_next } from "./rng";
+import { loadTail, hsum } from "./vec";
+
+/** Buckets of the radix select's first two levels (11 bits each; the last level takes the low 10). */
+const HIST: usize = 2048;
+/** Elements per f64 block sum of the plain draw (no filter): the scan finds the block first, then the element. */
+const DRAW_BLOCK: usize = 256;
+/** First candidate buffer of top-k: compacted to the k largest whenever it fills, doubled while ties keep it full. */
+const FIRST_CAP: i32 = 1024;
+// Results of radixSelect (globals are per instance, so per thread).
+let selKey: u32 = 0;
+let selBefore: f64 = 0;
+/** An order-preserving u32 of a float (not NaN): -0 counts as +0, since they compare equal. */
+// @ts-ignore: decorator
+@inline function okey(v: f32): u32 {
+  const b = reinterpret<u32>(v + <f32>0);
+  return b ^ (<u32>(<i32>b >> 31) | 0x80000000);
+}
+
+// @ts-ignore: decorator
+@inline function at32(p: usize, i: i32): usize {
+  return p + (<usize>i << 2);
+}
+
+/** Bytes from the start of a work area of n-wide rows: cand (u32), cw (f32), ev (f32), pen (f32), hist, blocks. */
+// @ts-ignore: decorator
+@inline function vecBytes(n: i32): usize {
+  return (((<usize>n + 8) << 2) + 15) & ~<usize>15;
+}
+
+/** Bytes of work area sample_rows, topk_rows and argmax_rows need for rows of n logits. */
+export function sample_work_bytes(n: i32): usize {
+  return 4 * vecBytes(n) + (HIST << 3) + (((<usize>n + DRAW_BLOCK - 1) / DRAW_BLOCK) << 3) + 16;
+}
+
+/** The largest element of x[0..n); NaN if any element is NaN (the check rides on the same pass). */
+function maxChecked(x: usize, n: i32): f32 {
+  let m0 = f32x4.splat(-Infinity);
+  let m1 = m0;
+  let nan = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const a = v128.load(at32(x, i));
+    const b = v128.load(at32(x, i), 16);
+    m0 = f32x4.pmax(m0, a);
+    m1 = f32x4.pmax(m1, b);
+    nan = v128.or(nan, v128.or(f32x4.ne(a, a), f32x4.ne(b, b)));
+  }
+  if (i + 4 <= n) {
+    const a = v128.load(at32(x, i));
+    m0 = f32x4.pmax(m0, a);
+    nan = v128.or(nan, f32x4.ne(a, a));
+    i += 4;
+  }
+  if (i < n) {
+    const a = loadTail(at32(x, i), <usize>(n - i), -Infinity);
+    m1 = f32x4.pmax(m1, a);
+    nan = v128.or(nan, f32x4.ne(a, a));
+  }
+  if (v128.any_true(nan)) return NaN;
+  const m = f32x4.pmax(m0, m1);
+  const h = f32x4.pmax(m, f32x4.shuffle(m, m, 2, 3, 0, 1));
+  return f32x4.extract_lane(f32x4.pmax(h, f32x4.shuffle(h, h, 1, 0, 3, 2)), 0);
+}
+
+/** The first i with x[i] == m (m is an element of x[0..n)). */
+function firstIndexOf(x: usize, n: i32, m: f32): i32 {
+  const vm = f32x4.splat(m);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const bits = i32x4.bitmask(f32x4.eq(v128.load(at32(x, i)), vm));
+    if (bits) return i + <i32>ctz(bits);
+  }
+  for (; i < n; i++) if (load<f32>(at32(x, i)) == m) return i;
+  return 0;
+}
+
+/**
+ * Radix select over the candidates cand[0..c) (indices into x), in descending order of value: the key K where the
+ * weight (w[j], or 1 each when w is 0) accumulated over keys > K stays below `target` and reaches it with K's own.
+ * Sets selKey = K and selBefore = the weight of the keys above it; false when the total stays below target.
+ */
+function radixSelect(x: usize, cand: usize, w: usize, c: i32, target: f64, hist: usize): bool {
+  let prefix: u32 = 0;
+  let fixed: u32 = 0;
+  let before: f64 = 0;
+  for (let level = 0; level < 3; level++) {
+    const shift: u32 = level == 0 ? 21 : level == 1 ? 10 : 0;
+    const width: u32 = level == 2 ? 1024 : <u32>HIST;
+    memory.fill(hist, 0, <usize>width << 3);
+    for (let j = 0; j < c; j++) {
+      const key = okey(load<f32>(at32(x, load<i32>(at32(cand, j)))));
+      if ((key & fixed) != prefix) continue;
+      const h = hist + (<usize>((key >>> shift) & (width - 1)) << 3);
+      store<f64>(h, load<f64>(h) + (w ? <f64>load<f32>(at32(w, j)) : 1.0));
+    }
+    let b = <i32>width - 1;
+    for (; b >= 0; b--) {
+      const hb = load<f64>(hist + (<usize>b << 3));
+      if (before + hb >= target) break;
+      before += hb;
+    }
+    if (b < 0) return false;
+    prefix |= <u32>b << shift;
+    fixed |= (width - 1) << shift;
+  }
+  selKey = prefix;
+  selBefore = before;
+  return true;
+}
+
+/** Keeps the candidates whose key is >= the k-th largest (all ties), in order; returns their count. Sets selKey. */
+function compact(x: usize, cand: usize, c: i32, k: i32, hist: usize): i32 {
+  radixSelect(x, cand, 0, c, <f64>k, hist); // c >= k: always found
+  const kth = selKey;
+  let o = 0;
+  for (let j = 0; j < c; j++) {
+    const i = load<i32>(at32(cand, j));
+    if (okey(load<f32>(at32(x, i))) >= kth) store<i32>(at32(cand, o++), i);
+  }
+  return o;
+}
+
+// @ts-ignore: decorator
+@inline function append(cand: usize, c: i32, bits: i32, i: i32): i32 {
+  while (bits) {
+    store<i32>(at32(cand, c++), i + <i32>ctz(bits));
+    bits &= bits - 1;
+  }
+  return c;
+}
+
+/**
+ * The indices of x[0..n) whose value is >= the k-th largest (every tie at the k-th value kept), in index order, into
+ * cand; returns their count, or -1 if x holds a NaN. 0 < k < n. One pass: a vector of 16 that holds nothing at or
+ * above the threshold costs four compares; the buffer is compacted to its k largest when it fills, raising the
+ * threshold to their k-th value (a NaN compares false and is never a candidate: the OR of x != x finds it).
+ */
+function topkCandidates(x: usize, n: i32, k: i32, cand: usize, hist: usize): i32 {
+  let c = 0;
+  let cap = max(4 * k, FIRST_CAP);
+  let thr: f32 = -Infinity;
+  let vt = f32x4.splat(thr);
+  let nan = f32x4.splat(0);
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const p = at32(x, i);
+    const a = v128.load(p), b = v128.load(p, 16), d = v128.load(p, 32), e = v128.load(p, 48);
+    nan = v128.or(nan, v128.or(v128.or(f32x4.ne(a, a), f32x4.ne(b, b)), v128.or(f32x4.ne(d, d), f32x4.ne(e, e))));
+    const ga = f32x4.ge(a, vt), gb = f32x4.ge(b, vt), gd = f32x4.ge(d, vt), ge = f32x4.ge(e, vt);
+    if (!v128.any_true(v128.or(v128.or(ga, gb), v128.or(gd, ge)))) continue;
+    c = append(cand, c, i32x4.bitmask(ga), i);
+    c = append(cand, c, i32x4.bitmask(gb), i + 4);
+    c = append(cand, c, i32x4.bitmask(gd), i + 8);
+    c = append(cand, c, i32x4.bitmask(ge), i + 12);
+    if (c >= cap) {
+      c = compact(x, cand, c, k, hist);
+      thr = load<f32>(at32(x, load<i32>(at32(cand, 0))));
+      for (let j = 1; j < c; j++) thr = min(thr, load<f32>(at32(x, load<i32>(at32(cand, j)))));
+      vt = f32x4.splat(thr);
+      if (c > cap >> 1) cap <<= 1;
+    }
+  }
+  if (v128.any_true(nan)) return -1;
+  for (; i < n; i++) {
+    const v = load<f32>(at32(x, i));
+    if (v != v) return -1;
+    if (v >= thr) store<i32>(at32(cand, c++), i);
+  }
+  return compact(x, cand, c, k, hist);
+}
+
+/** ev[i] = e^((x[i] - m) s) for i < n; block sums of DRAW_BLOCK elements into blocks (f64); returns their sum. */
+function expPass(x: usize, ev: usize, n: i32, m: f32, s: f32, blocks: usize): f64 {
+  const vm = f32x4.splat(m);
+  const vs = f32x4.splat(s);
+  let z: f64 = 0;
+  let k = 0;
+  let b0 = 0;
+  for (; b0 + <i32>DRAW_BLOCK <= n; b0 += <i32>DRAW_BLOCK, k++) {
+    let a0 = f32x4.splat(0);
+    let a1 = a0;
+    for (let i = b0; i < b0 + <i32>DRAW_BLOCK; i += 8) {
+      const e0 = expv(f32x4.mul(f32x4.sub(v128.load(at32(x, i)), vm), vs));
+      const e1 = expv(f32x4.mul(f32x4.sub(v128.load(at32(x, i), 16), vm), vs));
+      v128.store(at32(ev, i), e0);
+      v128.store(at32(ev, i), e1, 16);
+      a0 = f32x4.add(a0, e0);
+      a1 = f32x4.add(a1, e1);
+    }
+    const bs = <f64>hsum(f32x4.add(a0, a1));
+    store<f64>(blocks + (<usize>k << 3), bs);
+    z += bs;
+  }
+  if (b0 < n) {
+    let t: f32 = 0;
+    for (let i = b0; i < n; i++) {
+      const e = expf((load<f32>(at32(x, i)) - m) * s);
+      store<f32>(at32(ev, i), e);
+      t += e;
+    }
+    store<f64>(blocks + (<usize>k << 3), <f64>t);
+    z += <f64>t;
+  }
+  return z;
+}
+
+/**
+ * Thresholds of e^((x - max) / T) for top-p's first filter (e^-4, e^-8, e^-13): the largest whose whole mass below
+ * stays under (1 - p) Z leaves out elements that cannot be in the nucleus. (Three: more spill registers in the pass.)
+ */
+const EPS0: f32 = 0.01831564, EPS1: f32 = 0.00033546, EPS2: f32 = 2.2603294e-6;
+// The mass under each threshold, from expSum (globals, not static data, which threads share).
+let below0: f64 = 0, below1: f64 = 0, below2: f64 = 0;
+
+/** Z = sum of e^((x[i] - m) s) over i < n, and the mass under each threshold (below0 .. below2); nothing stored. */
+function expSum(x: usize, n: i32, m: f32, s: f32): f64 {
+  const vm = f32x4.splat(m);
+  const vs = f32x4.splat(s);
+  const t0 = f32x4.splat(EPS0), t1 = f32x4.splat(EPS1), t2 = f32x4.splat(EPS2);
+  let z: f64 = 0;
+  let u0: f64 = 0, u1: f64 = 0, u2: f64 = 0;
+  let i = 0;
+  while (i < n) {
+    const end = min(n, i + <i32>DRAW_BLOCK) & ~3;
+    let acc = f32x4.splat(0);
+    let a0 = acc, a1 = acc, a2 = acc;
+    for (; i < end; i += 4) {
+      const e = expv(f32x4.mul(f32x4.sub(v128.load(at32(x, i)), vm), vs));
+      acc = f32x4.add(acc, e);
+      a0 = f32x4.add(a0, v128.and(e, f32x4.lt(e, t0)));
+      a1 = f32x4.add(a1, v128.and(e, f32x4.lt(e, t1)));
+      a2 = f32x4.add(a2, v128.and(e, f32x4.lt(e, t2)));
+    }
+    if (end == (n & ~3) && i < n) { // the last 1 .. 3
+      const e = expv(f32x4.mul(f32x4.sub(loadTail(at32(x, i), <usize>(n - i), -Infinity), vm), vs));
+      acc = f32x4.add(acc, e);
+      a0 = f32x4.add(a0, v128.and(e, f32x4.lt(e, t0)));
+      a1 = f32x4.add(a1, v128.and(e, f32x4.lt(e, t1)));
+      a2 = f32x4.add(a2, v128.and(e, f32x4.lt(e, t2)));
+      i = n;
+    }
+    z += <f64>hsum(acc);
+    u0 += <f64>hsum(a0);
+    u1 += <f64>hsum(a1);
+    u2 += <f64>hsum(a2);
+  }
+  below0 = u0; below1 = u1; below2 = u2;
+  return z;
+}
+
+/**
+ * The candidates whose e = e^((x - m) s) is >= eps (0 < eps <= 1), in index order, into cand and their e into cw;
+ * returns the count. A compare of x against m + (ln eps - 0.01) / s, a margin far above the rounding of (x - m) s
+ * and of the exp, finds them without an exp; the exact test on e follows for those few.
+ */
+function gatherAbove(x: usize, n: i32, m: f32, s: f32, eps: f32, cand: usize, cw: usize): i32 {
+  const t64 = <f64>m + (Math.log(<f64>eps) - 0.01) / <f64>s;
+  let thr = <f32>t64;
+  if (<f64>thr > t64) thr = reinterpret<f32>(thr > 0 ? reinterpret<u32>(thr) - 1 : reinterpret<u32>(thr) + 1); // round down
+  const vt = f32x4.splat(thr);
+  let c = 0;
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const p = at32(x, i);
+    const ga = f32x4.ge(v128.load(p), vt), gb = f32x4.ge(v128.load(p, 16), vt);
+    const gd = f32x4.ge(v128.load(p, 32), vt), ge = f32x4.ge(v128.load(p, 48), vt);
+    if (!v128.any_true(v128.or(v128.or(ga, gb), v128.or(gd, ge)))) continue;
+    c = append(cand, c, i32x4.bitmask(ga), i);
+    c = append(cand, c, i32x4.bitmask(gb), i + 4);
+    c = append(cand, c, i32x4.bitmask(gd), i + 8);
+    c = append(cand, c, i32x4.bitmask(ge), i + 12);
+  }
+  for (; i < n; i++) if (load<f32>(at32(x, i)) >= thr) store<i32>(at32(cand, c++), i);
+  let o = 0;
+  for (let j = 0; j < c; j++) {
+    const k = load<i32>(at32(cand, j));
+    const e = expf((load<f32>(at32(x, k)) - m) * s);
+    if (e < eps) continue;
+    store<i32>(at32(cand, o), k);
+    store<f32>(at32(cw, o++), e);
+  }
+  return o;
+}
+
+/**
+ * Top-p then min-p over the candidates (weights cw = e^(x - max), Z the mass of all survivors of top-k): a candidate
+ * stays while the mass before it, in descending order of value with ties in index order, is below p Z (so the token
+ * that crosses p stays, and the largest always does); then while its weight is >= minP (prob >= minP * max prob).
+ * Zeroes the weights of the rest; returns the kept mass.
+ */
+function nucleus(x: usize, cand: usize, cw: usize, c: i32, z: f64, p: f64, minP: f32, hist: usize): f64 {
+  const target = p * z;
+  const cut = p < 1 && radixSelect(x, cand, cw, c, target, hist);
+  const kStar = selKey;
+  let acc = selBefore;
+  let kept: f64 = 0;
+  for (let j = 0; j < c; j++) {
+    let w = load<f32>(at32(cw, j));
+    if (cut) {
+      const key = okey(load<f32>(at32(x, load<i32>(at32(cand, j)))));
+      if (key < kStar) w = 0;
+      else if (key == kStar) {
+        if (acc < target) acc += <f64>w;
+        else w = 0;
+      }
+    }
+    if (w < minP) w = 0;
+    store<f32>(at32(cw, j), w);
+    kept += <f64>w;
+  }
+  return kept;
+}
+
+/** The first candidate where the running kept mass passes u * kept (u in [0, 1)); the last kept one if rounding never does. */
+function drawFrom(cand: usize, cw: usize, c: i32, kept: f64, u: f64): i32 {
+  const t = u * kept;
+  let cum: f64 = 0;
+  let last = 0;
+  for (let j = 0; j < c; j++) {
+    const w = load<f32>(at32(cw, j));
+    if (w > 0) {
+      cum += <f64>w;
+      last = j;
+      if (cum > t) break;
+    }
+  }
+  return load<i32>(at32(cand, last));
+}
+
+/** The draw over every element (no filter): the block sums find the block, a scan inside it the element. */
+function drawAll(ev: usize, blocks: usize, n: i32, z: f64, u: f64): i32 {
+  const t = u * z;
+  let cum: f64 = 0;
+  const nb = (n + <i32>DRAW_BLOCK - 1) / <i32>DRAW_BLOCK;
+  for (let k = 0; k < nb; k++) {
+    const bs = load<f64>(blocks + (<usize>k << 3));
+    if (cum + bs > t) {
+      const end = min(n, (k + 1) * <i32>DRAW_BLOCK);
+      let last = -1;
+      for (let i = k * <i32>DRAW_BLOCK; i < end; i++) {
+        const e = load<f32>(at32(ev, i));
+        if (e > 0) {
+          cum += <f64>e;
+          last = i;
+          if (cum > t) return i;
+        }
+      }
+      if (last >= 0) return last;
+      break;
+    }
+    cum += bs;
+  }
+  let i = n - 1;
+  while (i > 0 && !(load<f32>(at32(ev, i)) > 0)) i--;
+  return i;
+}
+
+/** A uniform in [0, 1) on the 2^-53 grid, from two draws (27 + 26 bits). */
+// @ts-ignore: decorator
+@inline function uniform53(state: usize): f64 {
+  const a = rng_next(state) >>> 5;
+  const b = rng_next(state) >>> 6;
+  return (<f64>a * 67108864.0 + <f64>b) * (1.0 / 9007199254740992.0);
+}
+
+/**
+ * One token per row of x (rows x n logits): ids[r] (i32), drawn with the generator at `state`, two draws a row; or,
+ * where probs is not 0, the distribution the draw would use, into probs (rows x n). scale = 1 / temperature, 0 for
+ * greedy (the first index of the maximum, no draw); k = 0 or >= n is no top-k, p = 1 no top-p, minP = 0 no min-p;
+ * ntok > 0 penalizes the tokens at `tokens` (i32, in range, the caller checked): a logit v becomes v / penalty,
+ * or v * penalty if negative. Returns -1, or the first row that holds NaN or +Infinity or is all -Infinity.
+ */
+export function sample_rows(x: usize, rows: i32, n: i32, ids: usize, probs: usize, scale: f32, k: i32, p: f64,
+  minP: f32, penalty: f32, tokens: usize, ntok: i32, state: usize, work: usize): i32 {
+  const vb = vecBytes(n);
+  const cand = work, cw = work + vb, ev = work + 2 * vb, pen = work + 3 * vb;
+  const hist = work + 4 * vb;
+  const blocks = hist + (HIST << 3);
+  for (let r = 0; r < rows; r++) {
+    let row = x + (<usize>r * <usize>n << 2);
+    if (ntok > 0) {
+      memory.copy(pen, row, <usize>n << 2);
+      for (let t = 0; t < ntok; t++) {
+        const i = load<i32>(at32(tokens, t));
+        const v = load<f32>(at32(row, i)); // from the row, so a repeated token is penalized once
+        store<f32>(at32(pen, i), v < 0 ? v * penalty : v / penalty);
+      }
+      row = pen;
+    }
+    const outRow = probs + (<usize>r * <usize>n << 2);
+    if (scale == 0) {
+      const m = maxChecked(row, n);
+      if (!(m > -Infinity && m < Infinity)) return r;
+      const i = firstIndexOf(row, n, m);
+      if (ids) store<i32>(at32(ids, r), i);
+      if (probs) {
+        memory.fill(outRow, 0, <usize>n << 2);
+        store<f32>(at32(outRow, i), 1);
+      }
+      continue;
+    }
+    let c: i32;
+    let kept: f64;
+    if (k > 0 && k < n) {
+      c = topkCandidates(row, n, k, cand, hist);
+      if (c < 0) return r;
+      let m: f32 = -Infinity;
+      for (let j = 0; j < c; j++) m = max(m, load<f32>(at32(row, load<i32>(at32(cand, j)))));
+      if (!(m > -Infinity && m < Infinity)) return r;
+      let z: f64 = 0;
+      for (let j = 0; j < c; j++) {
+        const e = expf((load<f32>(at32(row, load<i32>(at32(cand, j)))) - m) * scale);
+        store<f32>(at32(cw, j), e);
+        z += <f64>e;
+      }
+      kept = nucleus(row, cand, cw, c, z, p, minP, hist);
+    } else {
+      const m = maxChecked(row, n);
+      if (!(m > -Infinity && m < Infinity)) return r;
+      if (p == 1 && minP == 0) {
+        const z = expPass(row, ev, n, m, scale, blocks);
+        if (ids) store<i32>(at32(ids, r), drawAll(ev, blocks, n, z, uniform53(state)));
+        if (probs) for (let i = 0; i < n; i++) store<f32>(at32(outRow, i), <f32>(<f64>load<f32>(at32(ev, i)) / z));
+        continue;
+      }
+      // the candidates: every element at or above eps, the largest threshold that provably loses no kept token
+      let z: f64 = 0;
+      let eps = minP;
+      if (p < 1) {
+        z = expSum(row, n, m, scale);
+        const room = (1 - p) * z - 1e-5 * z; // less a margin for the rounding of the sums
+        eps = max(eps, below0 < room ? EPS0 : below1 < room ? EPS1 : below2 < room ? EPS2 : 0);
+      }
+      if (eps > 0) {
+        c = gatherAbove(row, n, m, scale, eps, cand, cw);
+      } else { // p so close to 1 that every element may count
+        z = expPass(row, ev, n, m, scale, blocks);
+        for (let i = 0; i < n; i++) {
+          store<i32>(at32(cand, i), i);
+          store<f32>(at32(cw, i), load<f32>(at32(ev, i)));
+        }
+        c = n;
+      }
+      kept = nucleus(row, cand, cw, c, z, p, minP, hist);
+    }
+    if (ids) store<i32>(at32(ids, r), drawFrom(cand, cw, c, kept, uniform53(state)));
+    if (probs) {
+      memory.fill(outRow, 0, <usize>n << 2);
+      for (let j = 0; j < c; j++) {
+        store<f32>(at32(outRow, load<i32>(at32(cand, j))), <f32>(<f64>load<f32>(at32(cw, j)) / kept));
+      }
+    }
+  }
+  return -1;
+}
+
+/** Advances the generator at `state` by `draws` draws (where a pool's share of rows starts). */
+export function rng_skip(state: usize, draws: i32): void {
+  for (let i = 0; i < draws; i++) rng_next(state);
+}
+
+/** Sorts the u64 keys a[0..c) in descending order (heapsort: in place, O(c log c), no recursion). */
+function sortDesc(a: usize, c: i32): void {
+  // a min-heap, popped to the end: the end gets the smallest
+  for (let i = (c >> 1) - 1; i >= 0; i--) siftDown(a, i, c);
+  for (let end = c - 1; end > 0; end--) {
+    const t = load<u64>(a);
+    store<u64>(a, load<u64>(a + (<usize>end << 3)));
+    store<u64>(a + (<usize>end << 3), t);
+    siftDown(a, 0, end);
+  }
+}
+
+function siftDown(a: usize, i: i32, c: i32): void {
+  const v = load<u64>(a + (<usize>i << 3));
+  for (;;) {
+    let ch = 2 * i + 1;
+    if (ch >= c) break;
+    if (ch + 1 < c && load<u64>(a + (<usize>(ch + 1) << 3)) < load<u64>(a + (<usize>ch << 3))) ch++;
+    const cv = load<u64>(a + (<usize>ch << 3));
+    if (cv >= v) break;
+    store<u64>(a + (<usize>i << 3), cv);
+    i = ch;
+  }
+  store<u64>(a + (<usize>i << 3), v);
+}
+
+/**
+ * The k largest of each row of x (rows x n), sorted descending, ties by lower index: values (f32) and indices (i32),
+ * rows x k. 0 <= k <= n. Returns -1, or the first row that holds NaN.
+ */
+export function topk_rows(x: usize, rows: i32, n: i32, k: i32, values: usize, indices: usize, work: usize): i32 {
+  const vb = vecBytes(n);
+  const cand = work, keys = work + 2 * vb; // keys (u64) take the ev and pen areas
+  const hist = work + 4 * vb;
+  for (let r = 0; r < rows; r++) {
+    const row = x + (<usize>r * <usize>n << 2);
+    let c: i32;
+    if (k < n) {
+      if (k > 0) c = topkCandidates(row, n, k, cand, hist);
+      else c = isNaN(maxChecked(row, n)) ? -1 : 0;
+      if (c < 0) return r;
+    } else {
+      if (isNaN(maxChecked(row, n))) return r;
+      for (let i = 0; i < n; i++) store<i32>(at32(cand, i), i);
+      c = n;
+    }
+    // the candidates are the k largest plus any ties at the k-th value: those tied keep their lower indices
+    const kth = c > k ? selKey : 0;
+    let above = 0;
+    for (let j = 0; j < c; j++) if (okey(load<f32>(at32(row, load<i32>(at32(cand, j))))) > kth) above++;
+    let ties = k - above;
+    let o = 0;
+    for (let j = 0; j < c && o < k; j++) {
+      const i = load<i32>(at32(cand, j));
+      const key = okey(load<f32>(at32(row, i)));
+      if (key < kth || (key == kth && ties-- <= 0)) continue;
+      store<u64>(keys + (<usize>o << 3), (<u64>key << 32) | <u64>(~<u32>i));
+      o++;
+    }
+    sortDesc(keys, o);
+    const vr = values + (<usize>r * <usize>k << 2), ir = indices + (<usize>r * <usize>k << 2);
+    for (let j = 0; j < o; j++) {
+      const i = <i32>(~<u32>load<u64>(keys + (<usize>j << 3)));
+      store<i32>(at32(ir, j), i);
+      store<f32>(at32(vr, j), load<f32>(at32(row, i)));
+    }
+  }
+  return -1;
+}
+
+/** The first index of each row's maximum (rows x n) into out (i32). Returns -1, or the first row that holds NaN. */
+export function argmax_rows(x: usize, rows: i32, n: i32, out: usize): i32 {
+  for (let r = 0; r < rows; r++) {
+    const row = x + (<usize>r * <usize>n << 2);
+    const m = maxChecked(row, n);
+    if (m != m) return r;
+    store<i32>(at32(out, r), firstIndexOf(row, n, m));
+  }
+  return -1;
+}
