@@ -4,7 +4,7 @@
 //   | u8 hidden, output, cost, optimizer (0 none, 1 sgd, 2 adam, 3 adamw) | u32 seed | u32 steps
 //   | f64 beta1^steps, beta2^steps | u32 shuffle generator state[4]
 //   | since 2: u8 settings kind (as optimizer), nesterov, 0, 0 | f64 lr, momentum or beta1, beta2, eps, weightDecay
-//   | since 3: u32 dropout generator state[4] | f64 inputDropout, maxNorm | f64 dropout[L - 1] (one per hidden layer)
+//   | since 3: u32 dropout generator state[4] | u32 augmentation generator state[4] | f64 inputDropout, maxNorm | f64 dropout[L - 1] (one per hidden layer)
 //   | f32 parameters[P] | [f32 state1[P] | f32 state2[P]] | u32 CRC-32 of all before.
 // decode() checks the framing (magic, version, CRC-32, lengths); what the values mean is Network.load's to check.
 import { crc32 } from "./crc32.js";
@@ -21,8 +21,8 @@ export interface Checkpoint {
   shuffleRng: Uint8Array;
   /** Since format 2: the last fit's optimizer (kind as `optimizer`; a, b are momentum and 0 for SGD, betas for Adam). */
   settings: number; nesterov: number; lr: number; a: number; b: number; eps: number; weightDecay: number;
-  /** Since format 3: the dropout masks' generator state (16 bytes), and the regularizers (0: none). */
-  dropoutRng: Uint8Array; inputDropout: number; maxNorm: number; dropout: number[];
+  /** Since format 3: the dropout masks' and fit's augmentation generators' states (16 bytes each), and the regularizers (0: none). */
+  dropoutRng: Uint8Array; augmentRng: Uint8Array; inputDropout: number; maxNorm: number; dropout: number[];
   /** P f32 parameters, then (withState) 2P f32 of optimizer state, as bytes. */
   params: Uint8Array;
   state: Uint8Array | undefined;
@@ -38,7 +38,7 @@ const FIELDS: Field[] = [
   ["seed", "u32"], ["steps", "u32"], ["beta1Power", "f64"], ["beta2Power", "f64"], ["shuffleRng", "rng"],
   ["settings", "u8", 2], ["nesterov", "u8", 2], ["settings", "pad2", 2],
   ["lr", "f64", 2], ["a", "f64", 2], ["b", "f64", 2], ["eps", "f64", 2], ["weightDecay", "f64", 2],
-  ["dropoutRng", "rng", 3], ["inputDropout", "f64", 3], ["maxNorm", "f64", 3], ["dropout", "rates", 3],
+  ["dropoutRng", "rng", 3], ["augmentRng", "rng", 3], ["inputDropout", "f64", 3], ["maxNorm", "f64", 3], ["dropout", "rates", 3],
 ];
 const MAGIC = [0x53, 0x57, 0x4e, 0x4e]; // "SWNN"
 const RNG_BYTES = 16;
