@@ -9,6 +9,7 @@ export { sgd_update, adam_update } from "./optim";
 export { rng_seed, rng_normal, rng_permutation } from "./rng";
 export { gather_rows_u8, gather_rows_f32, onehot, count_correct } from "./data";
 export { dropout_forward, dropout_backward, max_norm } from "./regularize";
+export { augment_batch, augment_image, elastic_field, augment_work_floats } from "./augment";
 export { cos_f64 } from "./math";
 export { sample_rows, sample_work_bytes, rng_skip, topk_rows, argmax_rows } from "./sample";
 export { Act } from "./act";

@@ -9,6 +9,8 @@
 // library's memory (or one optimizer's) never shows in another's peak RSS. The children are this script with
 //   --ours-only [--opt sgd|adam] [--epochs N]     softmax-wasm: one warm-up epoch, then N timed epochs (default 3)
 //   --tfjs-only [--opt sgd|adam]                  tfjs-wasm: a warm-up on 20 batches, then one timed epoch
+//   --augment-only [--epochs N]                   softmax-wasm 784-800-10 (SGD): epochs with and without fit's augment
+//                                                 option, alternating in one process (after a warm-up of each), N each
 // with, for a child run on its own (bench/report.js does): --threads N and / or --relaxed (ours: ready({ threads: N })
 // and / or ready({ relaxed: true }), the latter under node --experimental-wasm-relaxed-simd); --tfjs-backend cpu (tfjs on its
 // plain-JS cpu backend instead of wasm) and --batches N (tfjs: time only the first N batches of the epoch and scale).
@@ -43,6 +45,12 @@ const TFJS_WARMUP_BATCHES = 20;
 const TFJS_PARTIAL_OVER_S = 30; // a tfjs epoch estimated longer than this is timed on TFJS_PARTIAL_BATCHES and scaled
 const TFJS_PARTIAL_BATCHES = 100;
 const CHILD_TIMEOUT_MS = 150_000;
+// the augmentation budget (issue 10): fit's augment option costs at most 30% on top of an epoch of 784-800-10
+const AUG = {
+  sizes: [784, 800, 10], optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 }, budget: 0.3,
+  augment: { width: 28, height: 28, shift: 2, rotate: 10, scale: 0.1, elastic: { alpha: 34, sigma: 4 } },
+  text: "shift 2 px, rotate 10 deg, scale 0.1, elastic alpha 34 sigma 4",
+};
 
 // ---------------------------------------------------------------- references (measured earlier, not in this run)
 const REF = {
@@ -72,6 +80,7 @@ for (let i = 0; i < args.length; i++) {
   if (a === "--quick") quick = true;
   else if (a === "--ours-only") mode = "ours";
   else if (a === "--tfjs-only") mode = "tfjs";
+  else if (a === "--augment-only") mode = "augment";
   else if (a === "--opt") only = args[++i];
   else if (a.startsWith("--opt=")) only = a.slice(6);
   else if (a === "--epochs") epochsArg = args[++i];
@@ -114,6 +123,33 @@ function collect() {
 }
 const log = (msg) => process.stderr.write(`  ${msg}\n`);
 
+
+// ---------------------------------------------------------------- child: augmentation's cost
+async function augmentChild() {
+  const lib = await import("../dist/index.js");
+  await lib.ready();
+  const { train } = await lib.loadMnist();
+  // two networks of one seed, one epoch each in turn, so both see the same load on a busy machine
+  const nets = { plain: new lib.Network({ sizes: AUG.sizes, seed: SEED }), augmented: new lib.Network({ sizes: AUG.sizes, seed: SEED }) };
+  const seconds = { plain: [], augmented: [] };
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i <= timedEpochs; i++) {
+    for (const kind of ["plain", "augmented"]) {
+      const { epochs } = await nets[kind].fit(train.images, train.labels, { epochs: 1, batchSize: BATCH, seed: SEED + i,
+        optimizer: AUG.optimizer, ...(kind === "augmented" ? { augment: AUG.augment } : {}) });
+      if (i > 0) seconds[kind].push(epochs[0].seconds);
+      log(`augmentation bench: ${kind} epoch ${i}${i === 0 ? " (warm-up)" : ""}: ${epochs[0].seconds.toFixed(3)} s, train accuracy ${fmtAcc(epochs[0].accuracy)}`);
+    }
+  }
+  const fitS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  for (const n of Object.values(nets)) n.dispose();
+  const plain = median(seconds.plain), augmented = median(seconds.augmented);
+  process.stdout.write(JSON.stringify({ child: "augment", results: [{ library: "ours", optimizer: "sgd", sizes: AUG.sizes,
+    augment: AUG.augment, plainSeconds: plain, augmentedSeconds: augmented, overhead: augmented / plain - 1,
+    timedPlain: seconds.plain, timedAugmented: seconds.augmented, cpuShare: (cpu.user + cpu.system) / 1e6 / fitS }] }) + "\n");
+}
 
 // ---------------------------------------------------------------- child: softmax-wasm
 async function oursChild() {
@@ -370,6 +406,7 @@ async function parent() {
     const r = await runChild(["--ours-only", "--opt", key, "--epochs", String(quick ? 1 : OURS_TIMED_EPOCHS)]);
     rows.push(...r.results);
   }
+  const aug = (await runChild(["--augment-only", "--epochs", String(quick ? 1 : OURS_TIMED_EPOCHS)])).results[0];
   if (!quick) {
     for (const key of keys) {
       const r = await runChild(["--tfjs-only", "--opt", key]);
@@ -519,6 +556,15 @@ async function parent() {
   console.log("Reference figures measured earlier on this machine (fixed numbers, NOT measured in this run)");
   console.log(textTable(refColumns, refRows));
   console.log("");
+  const augLines = [
+    `${AUG.sizes.join("-")}, batch ${BATCH}, SGD, ${quick ? 1 : OURS_TIMED_EPOCHS} epoch(s) each after a warm-up, alternating in one ` +
+      `process: ${sec(aug.plainSeconds)} s/epoch plain, ${sec(aug.augmentedSeconds)} s/epoch with augment (${AUG.text}): ` +
+      `${fmtPct(aug.overhead)} on top (budget ${fmtPct(AUG.budget)}: ${aug.overhead <= AUG.budget ? "met" : "MISSED"}), ` +
+      `${fmtPct(aug.cpuShare)} of a core.`,
+  ];
+  console.log("Augmentation's cost (fit's augment option, measured in this run)");
+  for (const l of augLines) console.log(l);
+  console.log("");
   console.log(versions);
   for (const l of notes) console.log(l);
   console.log(`Total ${elapsedS.toFixed(1)} s (1-minute load average before the run: ${meta.loadAverage1m.toFixed(2)}).`);
@@ -545,6 +591,10 @@ async function parent() {
       "",
       markdownTable(refColumns, refRows),
       "",
+      "## Augmentation's cost (fit's augment option, measured in this run)",
+      "",
+      ...augLines,
+      "",
       "## Notes",
       "",
       ...notes.map((l) => `- ${l}`),
@@ -554,7 +604,7 @@ async function parent() {
     console.log(`Wrote ${path.relative(process.cwd(), path.join(HERE, "TRAIN-RESULTS.md")) || "bench/TRAIN-RESULTS.md"}.`);
   }
   if (jsonFile) {
-    fs.writeFileSync(jsonFile, JSON.stringify({ meta: { ...meta, elapsedS }, reference: REF, goals: GOALS, results: rows },
+    fs.writeFileSync(jsonFile, JSON.stringify({ meta: { ...meta, elapsedS }, reference: REF, goals: GOALS, results: rows, augmentation: aug },
       null, 2) + "\n");
     console.log(`Wrote ${jsonFile}.`);
   }
@@ -562,5 +612,6 @@ async function parent() {
 
 // ---------------------------------------------------------------- run (last: every declaration above is initialised)
 if (mode === "ours") await oursChild();
+else if (mode === "augment") await augmentChild();
 else if (mode === "tfjs") await tfjsChild();
 else await parent();

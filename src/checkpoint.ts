@@ -4,7 +4,8 @@
 //   | u8 hidden, output, cost, optimizer (0 none, 1 sgd, 2 adam, 3 adamw) | u32 seed | u32 steps
 //   | f64 beta1^steps, beta2^steps | u32 shuffle generator state[4]
 //   | since 2: u8 settings kind (as optimizer), nesterov, 0, 0 | f64 lr, momentum or beta1, beta2, eps, weightDecay
-//   | since 3: u32 dropout generator state[4] | f64 inputDropout, maxNorm | f64 dropout[L - 1] (one per hidden layer)
+//   | since 3: u32 dropout generator state[4] | u32 augmentation generator state[4] | f64 inputDropout, maxNorm
+//     | f64 dropout[L - 1] (one per hidden layer)
 //     | an interrupted fit's position: u32 epochs (0: none), epoch, batch, rows, batchSize, shuffle, correct | f64 loss
 //     | u32 shuffle generator state[4] before the epoch's permutation
 //   | f32 parameters[P] | [f32 state1[P] | f32 state2[P]] | u32 CRC-32 of all before.
@@ -23,8 +24,8 @@ export interface Checkpoint {
   shuffleRng: Uint8Array;
   /** Since format 2: the last fit's optimizer (kind as `optimizer`; a, b are momentum and 0 for SGD, betas for Adam). */
   settings: number; nesterov: number; lr: number; a: number; b: number; eps: number; weightDecay: number;
-  /** Since format 3: the dropout masks' generator state (16 bytes), and the regularizers (0: none). */
-  dropoutRng: Uint8Array; inputDropout: number; maxNorm: number; dropout: number[];
+  /** Since format 3: the dropout masks' and fit's augmentation generators' states (16 bytes each), and the regularizers (0: none). */
+  dropoutRng: Uint8Array; augmentRng: Uint8Array; inputDropout: number; maxNorm: number; dropout: number[];
   /** Since format 3: an interrupted fit's position (runEpochs 0: none; see network.ts FitPosition). */
   runEpochs: number; runEpoch: number; runBatch: number; runRows: number; runBatchSize: number; runShuffle: number;
   runCorrect: number; runLoss: number; runRng: Uint8Array;
@@ -43,7 +44,8 @@ const FIELDS: Field[] = [
   ["seed", "u32"], ["steps", "u32"], ["beta1Power", "f64"], ["beta2Power", "f64"], ["shuffleRng", "rng"],
   ["settings", "u8", 2], ["nesterov", "u8", 2], ["settings", "pad2", 2],
   ["lr", "f64", 2], ["a", "f64", 2], ["b", "f64", 2], ["eps", "f64", 2], ["weightDecay", "f64", 2],
-  ["dropoutRng", "rng", 3], ["inputDropout", "f64", 3], ["maxNorm", "f64", 3], ["dropout", "rates", 3],
+  ["dropoutRng", "rng", 3], ["augmentRng", "rng", 3], ["inputDropout", "f64", 3], ["maxNorm", "f64", 3],
+  ["dropout", "rates", 3],
   ["runEpochs", "u32", 3], ["runEpoch", "u32", 3], ["runBatch", "u32", 3], ["runRows", "u32", 3],
   ["runBatchSize", "u32", 3], ["runShuffle", "u32", 3], ["runCorrect", "u32", 3], ["runLoss", "f64", 3],
   ["runRng", "rng", 3],

@@ -49,6 +49,14 @@ export interface Kernels {
   dropout_forward(state: number, x: number, y: number, mask: number, n: number, p: number): void;
   dropout_backward(mask: number, dy: number, dx: number, n: number): void;
   max_norm(w: number, norms: number, I: number, O: number, c: number): void;
+  /** Augmentation (assembly/augment.ts): a batch in place from the generator at s; one image with a given transform. */
+  augment_batch(s: number, x: number, work: number, B: number, W: number, H: number, shift: number, rotate: number,
+    scale: number, alpha: number, sigma: number, r: number): void;
+  augment_image(x: number, y: number, work: number, W: number, H: number, dx: number, dy: number, degrees: number,
+    factor: number, seed: number, alpha: number, sigma: number, r: number): void;
+  elastic_field(seed: number, f: number, work: number, W: number, H: number, alpha: number, sigma: number, r: number): void;
+  /** Floats of the work buffer the three above take for W x H images and a Gaussian of radius r. */
+  augment_work_floats(W: number, H: number, r: number): number;
   /** cos(x) in f64, the module's own (the same bits in every engine). */
   cos_f64(x: number): number;
   /** One token per row (ids, i32) or the distribution drawn from (probs); -1, or the first row that is not valid. */
@@ -71,8 +79,8 @@ export const KERNEL_ARITY: { readonly [K in keyof Kernels]: Parameters<Kernels[K
   activation_backward: 5, gemm_forward: 8, gemm_forward_sparse: 8, gemm_dw: 7, gemm_dw_sparse: 7, gemm_dx: 7,
   bias_grad: 5, sgd_update: 8, adam_update: 13, rng_seed: 2, rng_normal: 4, rng_permutation: 3, gather_rows_u8: 6,
   gather_rows_f32: 5, onehot: 4, count_correct: 4, dropout_forward: 6, dropout_backward: 4, max_norm: 5,
-  cos_f64: 1, sample_rows: 14, sample_work_bytes: 1, rng_skip: 2, topk_rows: 7,
-  argmax_rows: 4,
+  cos_f64: 1, sample_rows: 14, sample_work_bytes: 1, rng_skip: 2, topk_rows: 7, argmax_rows: 4,
+  augment_batch: 12, augment_image: 13, elastic_field: 8, augment_work_floats: 3,
 };
 
 /**

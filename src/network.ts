@@ -12,9 +12,11 @@ import { decode, encode, type Checkpoint } from "./checkpoint.js";
 import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
 import { checkScheduleFits, learningRate, resolveSchedule, type Schedule } from "./schedule.js";
 import { residentAt } from "./wasm-array.js";
+import { augmentBatch, augmentWorkBytes, resolveAugment, type AugmentOptions } from "./augment.js";
 import { encodeOnnx, encodeSafetensors, mlpFromOnnx, mlpFromSafetensors, type ArchitectureOptions, type Mlp, type OnnxOptions } from "./onnx.js";
 
 export type { Optimizer } from "./optimizer.js";
+export type { AugmentOptions } from "./augment.js";
 export type HiddenActivation = "relu" | "sigmoid" | "tanh";
 export type OutputActivation = "softmax" | "sigmoid";
 export type Cost = "crossEntropy" | "quadratic";
@@ -46,6 +48,11 @@ export interface FitOptions {
   onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number; accuracy: number; lr: number }) => void;
   onEpoch?: (info: { epoch: number } & EpochInfo) => void;
   signal?: AbortSignal;
+  /**
+   * Each training batch's images transformed inside Wasm after they are gathered (src/augment.ts): a random shift,
+   * rotation, scale and elastic distortion per image, drawn from the network's augmentation generator.
+   */
+  augment?: AugmentOptions;
 }
 
 /**
@@ -114,7 +121,7 @@ export class Network {
   private readonly dense: ReturnType<typeof dense>[];
   private readonly e: Engine;
   private readonly k: Kernels;
-  /** params | grads | state1 | state2 | init rng | shuffle rng: one block, freed by dispose(). */
+  /** params | grads | state1 | state2 | init, shuffle, dropout, augmentation rngs: one block, freed by dispose(). */
   private readonly block: number;
   private readonly blockBytes: number;
   /** The optimizer whose state the state buffers hold ("none" before any fit or after a load without state). */
@@ -172,7 +179,7 @@ export class Network {
     if (offset * 16 > 2 ** 31) throw new RangeError(`${fn}: ${offset} parameters do not fit in Wasm memory`);
     this.e = e;
     this.k = e.k;
-    this.blockBytes = offset * 16 + 3 * RNG_BYTES;
+    this.blockBytes = offset * 16 + 4 * RNG_BYTES;
     this.block = e.allocBlock(this.blockBytes);
     this.initialize();
   }
@@ -187,6 +194,8 @@ export class Network {
   private get shuffleRng(): number { return this.rng + RNG_BYTES; }
   /** The dropout masks' generator: it runs on across fit calls (and save / load) as the shuffles' does. */
   private get dropoutRng(): number { return this.rng + 2 * RNG_BYTES; }
+  /** fit's augmentation generator (one draw an image): it runs on across fit calls (and save / load) too. */
+  private get augmentRng(): number { return this.rng + 3 * RNG_BYTES; }
 
   /** Weights N(0, 1/n_in) as Nielsen's network2 (He's N(0, 2/n_in) for ReLU); biases N(0, 1), or 0 for ReLU. */
   private initialize(): void {
@@ -194,6 +203,7 @@ export class Network {
     k.rng_seed(this.rng, this.seed);
     k.rng_seed(this.shuffleRng, (this.seed ^ 0x5bd1e995) >>> 0);
     k.rng_seed(this.dropoutRng, (this.seed ^ 0x2545f491) >>> 0);
+    k.rng_seed(this.augmentRng, (this.seed ^ 0x6c078965) >>> 0);
     for (const L of this.dense) {
       const std = Math.sqrt((this.hidden === "relu" ? 2 : 1) / L.inputs);
       k.rng_normal(this.rng, this.params + L.w * 4, L.inputs * L.outputs, std);
@@ -379,7 +389,7 @@ export class Network {
     this.check("fit");
     if (this.busy) throw new Error(`${fn}: this network is already training (one fit at a time)`);
     const o = options(fn, opts, ["epochs", "batchSize", "shuffle", "seed", "optimizer", "validation", "schedule",
-      "earlyStopping", "resume", "onBatch", "onEpoch", "signal"] as const);
+      "earlyStopping", "resume", "augment", "onBatch", "onEpoch", "signal"] as const);
     if (opts === undefined) throw new TypeError(`${fn}: opts ({ epochs, ... }) is required`);
     const rows = this.labelled(fn, x, labels);
     const epochs = atLeast(fn, "opts.epochs", o.epochs, 1);
@@ -411,6 +421,7 @@ export class Network {
       if (seed !== undefined) throw new TypeError(`${fn}: opts.seed restarts the shuffles: it does not go with opts.resume`);
       if (stopping) throw new TypeError(`${fn}: opts.earlyStopping does not go with opts.resume yet`);
     }
+    const augment = o.augment === undefined ? undefined : resolveAugment(fn, o.augment, this.sizes[0]);
     this.settings = opt;
     if (this.stateOf !== opt.name) { // a new optimizer starts from zero state
       this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
@@ -432,6 +443,7 @@ export class Network {
       const valData = valSrc && hold(held, this.upload(valSrc));
       const order = hold(held, this.takeBlock(rows * 4)).ptr;
       const best = stopping && hold(held, this.takeBlock(this.parameterCount * 4)).ptr; // the best epoch's parameters
+      const work = augment && hold(held, this.takeBlock(augmentWorkBytes(this.k, augment))).ptr;
       if (!shuffle) this.writeIdentity(order, rows);
       if (seed !== undefined) this.k.rng_seed(this.shuffleRng, seed);
       const batches = Math.ceil(rows / batchSize);
@@ -463,6 +475,7 @@ export class Network {
           const B = Math.min(batchSize, rows - b * batchSize);
           const ws = this.workspace(Math.min(batchSize, rows)); // validation may have replaced it with a larger one
           this.gather(data, ws, order + b * batchSize * 4, B);
+          if (augment) augmentBatch(this.k, augment, this.augmentRng, ws.x, work!, B); // the gathered copy, in place
           const s = this.step(ws, B, data.sparse, true);
           const out = this.forward(s, ws);
           const cost = this.loss(ws, B);
@@ -625,7 +638,8 @@ export class Network {
       beta1Power: this.beta1Power, beta2Power: this.beta2Power, shuffleRng: this.e.bytes(this.shuffleRng, RNG_BYTES),
       settings: OPTIMIZERS.indexOf(s?.name ?? "none"), nesterov: s?.name === "sgd" && s.nesterov ? 1 : 0,
       lr: s?.lr ?? 0, a, b, eps, weightDecay: s?.weightDecay ?? 0,
-      dropoutRng: this.e.bytes(this.dropoutRng, RNG_BYTES), inputDropout: this.inputDropout, maxNorm: this.maxNorm,
+      dropoutRng: this.e.bytes(this.dropoutRng, RNG_BYTES), augmentRng: this.e.bytes(this.augmentRng, RNG_BYTES),
+      inputDropout: this.inputDropout, maxNorm: this.maxNorm,
       dropout: [...this.dropout],
       ...positionFields(this.position),
       params: this.e.bytes(this.params, P * 4), state: withState ? this.e.bytes(this.state1, P * 8) : undefined,
@@ -648,7 +662,8 @@ export class Network {
     if (!hidden || !output || !cost || !optName || !settingsName) throw new RangeError(`${fn}: corrupted header (unknown kinds)`);
     if (c.sizes.some((n) => n < 1)) throw new RangeError(`${fn}: corrupted header (sizes [${c.sizes.join(", ")}])`);
     if (c.seed > 0x7fffffff) throw new RangeError(`${fn}: corrupted header (seed ${c.seed}, expected at most 2^31 - 1)`);
-    for (const [name, state] of [["shuffle", c.shuffleRng], ["dropout", c.dropoutRng ?? c.shuffleRng]] as const) {
+    for (const [name, state] of [["shuffle", c.shuffleRng], ["dropout", c.dropoutRng ?? c.shuffleRng],
+      ["augmentation", c.augmentRng ?? c.shuffleRng]] as const) {
       if (state.every((v) => v === 0)) {
         throw new RangeError(`${fn}: corrupted state: the ${name} generator's state is all zero, which xoshiro128** ` +
           "never leaves (no seed gives it)");
@@ -683,7 +698,10 @@ export class Network {
     try {
       net.e.write(net.params, c.params);
       net.e.write(net.shuffleRng, c.shuffleRng);
-      if (c.version >= 3) net.e.write(net.dropoutRng, c.dropoutRng);
+      if (c.version >= 3) {
+        net.e.write(net.dropoutRng, c.dropoutRng);
+        net.e.write(net.augmentRng, c.augmentRng);
+      }
       net.settings = settings;
       if (c.state) {
         net.e.write(net.state1, c.state);

@@ -226,7 +226,8 @@ describe("checkpoints that would hang or leak (items 5 and 7)", () => {
   const L = 2;
   const P = 6 * 5 + 5 + 5 * 3 + 3;
   const p = 16 + 4 * (L + 1); // the kinds, then seed, steps, beta powers, generator state, settings
-  const head = p + 4 + 4 + 4 + 16 + 16 + 44 + 16 + 8 + 8 + 8 * (L - 1) + 52; // format 3 (regularizers, fit position)
+  // format 3: two 16-byte generators, the regularizers, an interrupted fit's position
+  const head = p + 4 + 4 + 4 + 16 + 16 + 44 + 16 + 16 + 8 + 8 + 8 * (L - 1) + 52;
   async function trained(name: "sgd" | "adam"): Promise<Uint8Array> {
     const net = new Network({ sizes: [6, 5, 3], seed: 9 });
     const x = randn(40 * 6, 1, 2);

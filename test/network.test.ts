@@ -150,9 +150,9 @@ describe("training", () => {
     await a.fit(x, labels, { epochs: 1, batchSize: 8, optimizer: sgd, seed: 3 });
     await b.fit(x, labels, { epochs: 1, batchSize: 8, seed: 3 });
     expect(Buffer.compare(Buffer.from(a.save()), Buffer.from(b.save()))).toBe(0);
-    // formats 1 and 2: the same bytes without format 3's 92 bytes (40 of regularizers: a dropout generator, input
-    // dropout, max-norm and one hidden layer's dropout; 52 of an interrupted fit's position), and for format 1 without
-    // the 44 bytes of settings too; own CRC-32s
+    // formats 1 and 2: the same bytes without format 3's 108 bytes (56 of regularizers: the dropout and augmentation
+    // generators, input dropout, max-norm and one hidden layer's dropout; 52 of an interrupted fit's position), and for
+    // format 1 without the 44 bytes of settings too; own CRC-32s
     const L = 2;
     const at = 16 + 4 * (L + 1) + 4 + 8 + 16 + 16;
     const older = (version: number, cut: [number, number][]): Uint8Array => {
@@ -163,10 +163,10 @@ describe("training", () => {
       dv.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
       return bytes;
     };
-    const v2 = Network.load(older(2, [[at + 44, 92]]));
+    const v2 = Network.load(older(2, [[at + 44, 108]]));
     expect(v2.optimizer).toEqual(sgd);
     expect(v2.parameters()).toEqual(Network.load(saved).parameters());
-    const old = Network.load(older(1, [[at, 136]]));
+    const old = Network.load(older(1, [[at, 152]]));
     expect(old.optimizer).toBeUndefined();
     expect(old.parameters()).toEqual(Network.load(saved).parameters());
     const v4 = saved.slice();

@@ -404,13 +404,15 @@ function layout(b) {
   const L = dv.getUint32(12, true);
   const sizes = Array.from({ length: L + 1 }, (_, i) => dv.getUint32(16 + 4 * i, true));
   const p = 16 + 4 * (L + 1);
-  const v3 = p + 44 + 44; // format 3's regularizers: dropout generator, f64 input dropout, max-norm, rates[L - 1]
-  // format 3 adds the regularizers and an interrupted fit's position (7 u32, f64 loss, 16 bytes of generator state)
-  const head = p + 4 + 8 + 16 + 16 + (version >= 2 ? 44 : 0) + (version >= 3 ? 16 + 8 + 8 + 8 * (L - 1) + 52 : 0);
+  // format 3's regularizers: dropout and augmentation generators, f64 input dropout, max-norm, rates[L - 1]; then an
+  // interrupted fit's position (7 u32, f64 loss, 16 bytes of generator state)
+  const v3 = p + 44 + 44;
+  const head = p + 4 + 8 + 16 + 16 + (version >= 2 ? 44 : 0) + (version >= 3 ? 16 + 16 + 8 + 8 + 8 * (L - 1) + 52 : 0);
   let P = 0;
   for (let l = 0; l < L; l++) P += sizes[l] * sizes[l + 1] + sizes[l + 1];
   return { version, withState, L, sizes, kinds: p, seed: p + 4, steps: p + 8, beta1: p + 12, beta2: p + 20, rng: p + 28,
-    settings: version >= 2 ? p + 44 : -1, dropoutRng: version >= 3 ? v3 : -1, regularizers: version >= 3 ? v3 + 16 : -1,
+    settings: version >= 2 ? p + 44 : -1, dropoutRng: version >= 3 ? v3 : -1, augmentRng: version >= 3 ? v3 + 16 : -1,
+    regularizers: version >= 3 ? v3 + 32 : -1,
     head, P, params: head, state1: head + 4 * P, state2: head + 8 * P };
 }
 
@@ -453,12 +455,13 @@ function mutateField(r, b, L) {
     case 10: { const o = f32at(L.params, L.P); const v = pick(r, SPECIAL_F32); dv.setFloat32(o, v, true); return { b: c, what: `parameter ${(o - L.params) / 4} = ${v}` }; }
     case 11: if (L.withState) { const o = f32at(L.state1, L.P); const v = pick(r, SPECIAL_F32); dv.setFloat32(o, v, true); return { b: c, what: `state1[${(o - L.state1) / 4}] = ${v}` }; } break;
     case 12: if (L.withState) { const o = f32at(L.state2, L.P); const v = pick(r, [-1, -1e-30, -0, NaN, Infinity, 1e30, -3e38]); dv.setFloat32(o, v, true); return { b: c, what: `state2[${(o - L.state2) / 4}] = ${v}` }; } break;
-    case 13: { // format 3: the dropout generator (a word, or rarely all zero) and the regularizers (input dropout, max-norm, rates)
+    case 13: { // format 3: the dropout or augmentation generator (a word, or rarely all zero) and the regularizers (input dropout, max-norm, rates)
       if (L.dropoutRng < 0) break;
       if (chance(r, 0.3)) {
-        if (chance(r, 0.01)) { c.fill(0, L.dropoutRng, L.dropoutRng + 16); return { b: c, what: "dropout state all zero" }; }
-        dv.setUint32(L.dropoutRng + 4 * int(r, 4), chance(r, 0.5) ? 0 : int(r, 2 ** 32), true);
-        return { b: c, what: "dropout state word" };
+        const [g, name] = chance(r, 0.5) ? [L.dropoutRng, "dropout"] : [L.augmentRng, "augmentation"];
+        if (chance(r, 0.01)) { c.fill(0, g, g + 16); return { b: c, what: `${name} state all zero` }; }
+        dv.setUint32(g + 4 * int(r, 4), chance(r, 0.5) ? 0 : int(r, 2 ** 32), true);
+        return { b: c, what: `${name} state word` };
       }
       const i = int(r, 2 + L.L - 1); const v = pick(r, SPECIAL_F64); dv.setFloat64(L.regularizers + 8 * i, v, true);
       return { b: c, what: `${["inputDropout", "maxNorm"][i] ?? `dropout[${i - 2}]`} = ${v}` };

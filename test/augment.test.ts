@@ -1,0 +1,318 @@
+// Data augmentation (issue 10, "Past 99% with a plain MLP"): fit's `augment` option transforms each training batch's
+// images inside Wasm after they are gathered: a shift in pixels, a rotation in degrees, a scale factor (about the
+// centre of the pixel grid, bilinear, zero outside) and Simard's elastic distortion (uniform [-1, 1] displacements
+// smoothed by a Gaussian of sigma, times alpha), drawn from the network's seeded augmentation generator. The kernel is
+// checked with explicit transforms (assembly/augment.ts augment_image), the draws and the field by their statistics,
+// and fit by what it must keep: the caller's x, determinism, exact resumption, refusals that change nothing.
+import { beforeAll, describe, expect, it } from "vitest";
+import { ready, Network } from "../dist/index.js";
+import { engine, type Engine } from "../dist/engine.js";
+import { crc32 } from "../dist/crc32.js";
+import { rng } from "./runtimes/workload.js";
+
+beforeAll(async () => {
+  await ready();
+});
+
+/** One image through augment_image with an explicit transform (no elastic field unless sigma > 0). */
+function transformed(e: Engine, img: Float32Array, W: number, H: number,
+  t: { dx?: number; dy?: number; degrees?: number; factor?: number; seed?: number; alpha?: number; sigma?: number }): Float32Array {
+  const r = t.sigma ? Math.ceil(3 * t.sigma) : 0;
+  const mark = e.mark();
+  try {
+    const x = e.put(img);
+    const y = e.alloc(W * H * 4);
+    const work = e.alloc(e.k.augment_work_floats(W, H, r) * 4);
+    e.k.augment_image(x, y, work, W, H, t.dx ?? 0, t.dy ?? 0, t.degrees ?? 0, t.factor ?? 1, t.seed ?? 0, t.alpha ?? 0,
+      t.sigma ?? 0, r);
+    return e.f32(y, W * H).slice();
+  } finally {
+    e.release(mark);
+  }
+}
+
+/** W x H floats in [0, 1) from a seeded generator. */
+function noise(W: number, H: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: W * H }, () => r());
+}
+
+/** The centroid (x, y) of an image's values. */
+function centroid(v: Float32Array, W: number): [number, number] {
+  let s = 0, sx = 0, sy = 0;
+  v.forEach((a, i) => { s += a; sx += a * (i % W); sy += a * Math.floor(i / W); });
+  return [sx / s, sy / s];
+}
+
+/** The normalized Gaussian the kernel smooths with: weights for offsets -r .. r, r = ceil(3 sigma). */
+function gaussian(sigma: number): number[] {
+  const r = Math.ceil(3 * sigma);
+  const g = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const sum = g.reduce((a, b) => a + b, 0);
+  return g.map((v) => v / sum);
+}
+
+describe("the augmentation kernel, with explicit transforms", () => {
+  it("a shift of 2 pixels moves every pixel exactly 2 (bytes equal), and what leaves the image is gone", () => {
+    const e = engine("test");
+    const [W, H] = [28, 28];
+    const img = noise(W, H, 1);
+    const right = transformed(e, img, W, H, { dx: 2 });
+    const up = transformed(e, img, W, H, { dy: -2 });
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        expect(right[y * W + x]).toBe(x >= 2 ? img[y * W + x - 2] : 0);
+        expect(up[y * W + x]).toBe(y < H - 2 ? img[(y + 2) * W + x] : 0);
+      }
+    }
+    // one known pixel: (12, 10) is found at (14, 10), and nowhere else is anything
+    const dot = new Float32Array(W * H);
+    dot[10 * W + 12] = 0.75;
+    const moved = transformed(e, dot, W, H, { dx: 2 });
+    expect(moved[10 * W + 14]).toBe(0.75);
+    expect(moved.filter((v) => v !== 0).length).toBe(1);
+  });
+
+  it("identity parameters give the input's exact bytes (signed zeros and odd values included)", () => {
+    const e = engine("test");
+    for (const [W, H] of [[28, 28], [5, 3], [1, 7]]) {
+      const img = noise(W, H, W + H).map((v, i) => (i % 5 === 0 ? -0 : i % 7 === 0 ? -3e38 : v * 1e-40));
+      const out = transformed(e, img, W, H, {});
+      expect(Buffer.compare(Buffer.from(out.buffer), Buffer.from(img.buffer))).toBe(0);
+    }
+  });
+
+  it("a rotation by 90 degrees turns a square image counterclockwise: (x, y) goes to (y, W - 1 - x)", () => {
+    const e = engine("test");
+    for (const W of [28, 9]) {
+      const img = noise(W, W, W);
+      const out = transformed(e, img, W, W, { degrees: 90 });
+      for (let y = 0; y < W; y++) {
+        for (let x = 0; x < W; x++) {
+          expect(Math.abs(out[(W - 1 - x) * W + y] - img[y * W + x])).toBeLessThan(1e-6);
+        }
+      }
+      // and -90 is the other way: (x, y) goes to (W - 1 - y, x)
+      const back = transformed(e, img, W, W, { degrees: -90 });
+      for (let y = 0; y < W; y++) {
+        for (let x = 0; x < W; x++) expect(Math.abs(back[x * W + (W - 1 - y)] - img[y * W + x])).toBeLessThan(1e-6);
+      }
+    }
+  });
+
+  it("a scale factor multiplies the distance from the centre, sampling bilinearly between pixels", () => {
+    const e = engine("test");
+    const [W, H] = [29, 29]; // the centre is pixel (14, 14)
+    const img = noise(W, H, 3);
+    const out = transformed(e, img, W, H, { factor: 2 });
+    // output (14 + 2k, 14) samples the input at (14 + k, 14); odd offsets halfway between two pixels
+    for (let k = -7; k <= 7; k++) {
+      expect(out[14 * W + 14 + 2 * k]).toBe(img[14 * W + 14 + k]);
+      if (k < 7) expect(out[14 * W + 15 + 2 * k]).toBeCloseTo((img[14 * W + 14 + k] + img[14 * W + 15 + k]) / 2, 6);
+    }
+    // a factor of 1/2 shrinks: output (14 + k, 14) is the input at (14 + 2k, 14), and the edges go dark
+    const half = transformed(e, img, W, H, { factor: 0.5 });
+    for (let k = -7; k <= 7; k++) expect(half[14 * W + 14 + k]).toBe(img[14 * W + 14 + 2 * k]);
+    expect(half[0]).toBe(0);
+  });
+});
+
+describe("the elastic field", () => {
+  it("has mean 0, the standard deviation of a smoothed uniform field, its correlation, and x independent of y", () => {
+    // each component is alpha sum_ij w_i w_j u_ij with u uniform in (-1, 1): variance alpha^2 / 3 (sum_k w_k^2)^2, the
+    // correlation between neighbours sum_k w_k w_k+1 / sum_k w_k^2 per dimension; far enough from the border
+    // (the field is zero outside the image) that the whole kernel lies inside
+    const e = engine("test");
+    const [W, H, alpha, sigma] = [120, 100, 7, 3];
+    const r = Math.ceil(3 * sigma);
+    const w = gaussian(sigma);
+    const s2 = w.reduce((a, v) => a + v * v, 0);
+    const lag1 = w.slice(1).reduce((a, v, i) => a + v * w[i], 0) / s2;
+    const wantStd = alpha * Math.sqrt(1 / 3) * s2;
+    const mark = e.mark();
+    const f = e.alloc(2 * W * H * 4);
+    const work = e.alloc(e.k.augment_work_floats(W, H, r) * 4);
+    let n = 0, sum = [0, 0], sq = [0, 0], xy = 0, nextX = [0, 0], nextY = [0, 0];
+    for (let seed = 1; seed <= 12; seed++) {
+      e.k.elastic_field(seed, f, work, W, H, alpha, sigma, r);
+      const v = e.f32(f, 2 * W * H).slice();
+      for (let y = r; y < H - r - 1; y++) {
+        for (let x = r; x < W - r - 1; x++) {
+          n++;
+          for (const c of [0, 1]) {
+            const a = v[c * W * H + y * W + x];
+            sum[c] += a;
+            sq[c] += a * a;
+            nextX[c] += a * v[c * W * H + y * W + x + 1];
+            nextY[c] += a * v[c * W * H + (y + 1) * W + x];
+          }
+          xy += v[y * W + x] * v[W * H + y * W + x];
+        }
+      }
+    }
+    e.release(mark);
+    for (const c of [0, 1]) {
+      const std = Math.sqrt(sq[c] / n);
+      expect(Math.abs(sum[c] / n)).toBeLessThan(0.05 * wantStd);
+      expect(Math.abs(std / wantStd - 1)).toBeLessThan(0.05);
+      expect(Math.abs(nextX[c] / sq[c] - lag1)).toBeLessThan(0.02);
+      expect(Math.abs(nextY[c] / sq[c] - lag1)).toBeLessThan(0.02);
+    }
+    expect(Math.abs(xy / Math.sqrt(sq[0] * sq[1]))).toBeLessThan(0.05);
+  });
+
+  it("moves a pixel by the field at its place: the same draw as augment_image's for that seed", () => {
+    const e = engine("test");
+    const [W, H, alpha, sigma, seed] = [28, 28, 3, 4, 9];
+    const r = Math.ceil(3 * sigma);
+    const mark = e.mark();
+    const f = e.alloc(2 * W * H * 4);
+    e.k.elastic_field(seed, f, e.alloc(e.k.augment_work_floats(W, H, r) * 4), W, H, alpha, sigma, r);
+    const field = e.f32(f, 2 * W * H).slice();
+    e.release(mark);
+    // a horizontal ramp img(x, y) = x / 64: the output is the ramp at x + dx(x, y), wherever that stays inside
+    const ramp = Float32Array.from({ length: W * H }, (_, i) => (i % W) / 64);
+    const out = transformed(e, ramp, W, H, { seed, alpha, sigma });
+    let checked = 0;
+    for (let i = 0; i < W * H; i++) {
+      const sx = (i % W) + field[i], sy = Math.floor(i / W) + field[W * H + i];
+      if (sx < 0 || sx > W - 1 || sy < 0 || sy > H - 1) continue;
+      expect(Math.abs(out[i] - sx / 64)).toBeLessThan(1e-5);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(500);
+  });
+});
+
+describe("augment_batch: one transform an image, from the generator", () => {
+  it("draws each image's shift uniformly in [-shift, shift] and angle in [-rotate, rotate], image by image", () => {
+    const e = engine("test");
+    const [W, H, B] = [33, 33, 400]; // centre (16, 16)
+    const mark = e.mark();
+    const s = e.alloc(16);
+    e.k.rng_seed(s, 5);
+    const dot = new Float32Array(W * H);
+    dot[16 * W + 16] = 1; // the centre: only the shift moves it
+    const batch = new Float32Array(B * W * H);
+    for (let i = 0; i < B; i++) batch.set(dot, i * W * H);
+    const x = e.put(batch);
+    const work = e.alloc(e.k.augment_work_floats(W, H, 0) * 4);
+    e.k.augment_batch(s, x, work, B, W, H, 3, 0, 0, 0, 0, 0);
+    const shifts = Array.from({ length: B }, (_, i) => centroid(e.f32(x + i * W * H * 4, W * H).slice(), W));
+    const dxs = shifts.map(([cx]) => cx - 16);
+    const dys = shifts.map(([, cy]) => cy - 16);
+    for (const d of [...dxs, ...dys]) expect(Math.abs(d)).toBeLessThanOrEqual(3 + 1e-5);
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    // uniform on [-3, 3]: mean 0 (sd 3 / sqrt(3 B)), variance 3
+    expect(Math.abs(mean(dxs))).toBeLessThan(4 * Math.sqrt(3 / B));
+    expect(Math.abs(mean(dxs.map((d) => d * d)) - 3)).toBeLessThan(0.5);
+    expect(new Set(dxs).size).toBe(B); // every image its own draw
+    // a pixel 8 to the right of the centre turns about it by an angle in [-30, 30] degrees, counterclockwise positive
+    const off = new Float32Array(W * H);
+    off[16 * W + 24] = 1;
+    for (let i = 0; i < B; i++) batch.set(off, i * W * H);
+    e.write(x, batch);
+    e.k.augment_batch(s, x, work, B, W, H, 0, 30, 0, 0, 0, 0);
+    const angles = Array.from({ length: B }, (_, i) => {
+      const [cx, cy] = centroid(e.f32(x + i * W * H * 4, W * H).slice(), W);
+      return Math.atan2(16 - cy, cx - 16) * 180 / Math.PI;
+    });
+    for (const a of angles) expect(Math.abs(a)).toBeLessThanOrEqual(30.5); // bilinear blur moves a centroid slightly
+    expect(Math.max(...angles)).toBeGreaterThan(25);
+    expect(Math.min(...angles)).toBeLessThan(-25);
+    e.release(mark);
+  });
+});
+
+describe("Network.fit with augment", () => {
+  const [W, H] = [8, 8];
+  function data(rows: number, seed: number) {
+    const r = rng(seed);
+    const x = Uint8Array.from({ length: rows * W * H }, () => (r() < 0.6 ? 0 : Math.floor(r() * 256)));
+    const labels = Uint8Array.from({ length: rows }, (_, i) => (i * 7 + seed) % 4);
+    return { x, labels };
+  }
+  const fit = { epochs: 2, batchSize: 8, optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 } } as const;
+  const augment = { width: W, height: H, shift: 1.5, rotate: 12, scale: 0.1, elastic: { alpha: 2, sigma: 1.5 } };
+
+  it("trains on transformed images, never touching the caller's x; the same seed gives the same bytes", async () => {
+    const { x, labels } = data(48, 1);
+    const floats = Float32Array.from(x, (v) => v / 255);
+    const [xCopy, fCopy] = [x.slice(), floats.slice()];
+    const a = new Network({ sizes: [64, 16, 4], seed: 3 });
+    const b = new Network({ sizes: [64, 16, 4], seed: 3 });
+    const plain = new Network({ sizes: [64, 16, 4], seed: 3 });
+    const c = new Network({ sizes: [64, 16, 4], seed: 3 });
+    await a.fit(x, labels, { ...fit, augment });
+    await b.fit(x, labels, { ...fit, augment });
+    await c.fit(floats, labels, { ...fit, augment });
+    await plain.fit(x, labels, fit);
+    expect(Buffer.compare(Buffer.from(x), Buffer.from(xCopy))).toBe(0);
+    expect(Buffer.compare(Buffer.from(floats.buffer), Buffer.from(fCopy.buffer))).toBe(0);
+    expect(Buffer.compare(Buffer.from(a.save()), Buffer.from(b.save()))).toBe(0);
+    expect(Array.from(a.parameters())).not.toEqual(Array.from(plain.parameters()));
+    for (const n of [a, b, c, plain]) n.dispose();
+  });
+
+  it("identity parameters (no shift, rotation, scale or elastic) train to the bytes of no augmentation", async () => {
+    const { x, labels } = data(40, 2);
+    const a = new Network({ sizes: [64, 10, 4], seed: 4, dropout: 0.2 });
+    const b = new Network({ sizes: [64, 10, 4], seed: 4, dropout: 0.2 });
+    await a.fit(x, labels, { ...fit, augment: { width: 16, height: 4, shift: 0, rotate: 0, scale: 0 } });
+    await b.fit(x, labels, fit);
+    expect(Buffer.compare(Buffer.from(a.parameters().buffer), Buffer.from(b.parameters().buffer))).toBe(0);
+    for (const n of [a, b]) n.dispose();
+  });
+
+  it("a save mid-run with dropout and augmentation resumes to the bytes of a straight run (its generator is saved)", async () => {
+    const { x, labels } = data(64, 3);
+    const opts = { sizes: [64, 12, 4], seed: 6, dropout: 0.3, inputDropout: 0.1 };
+    const straight = new Network(opts);
+    await straight.fit(x, labels, { ...fit, epochs: 3, augment });
+    const first = new Network(opts);
+    await first.fit(x, labels, { ...fit, epochs: 1, augment });
+    const resumed = Network.load(first.save());
+    await resumed.fit(x, labels, { ...fit, epochs: 2, augment });
+    expect(Buffer.compare(Buffer.from(resumed.save()), Buffer.from(straight.save()))).toBe(0);
+    for (const n of [straight, first, resumed]) n.dispose();
+  });
+
+  it("refuses a file whose augmentation generator state is all zero (xoshiro never leaves it)", () => {
+    const net = new Network({ sizes: [6, 5, 3], seed: 1 });
+    const bytes = net.save();
+    net.dispose();
+    const L = 2;
+    const at = 16 + 4 * (L + 1) + 4 + 8 + 16 + 16 + 44 + 16; // after the dropout generator
+    const b = bytes.slice();
+    b.fill(0, at, at + 16);
+    const dv = new DataView(b.buffer);
+    dv.setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)), true);
+    expect(() => Network.load(b)).toThrow(/Network\.load: corrupted state: the augmentation generator's state is all zero/);
+  });
+
+  it.each([
+    [{ width: 8, height: 7 }, RangeError, "Network.fit: opts.augment.width x opts.augment.height (8 x 7 = 56) must equal the input size sizes[0] (64)"],
+    [{ width: 64 }, TypeError, "Network.fit: opts.augment.height must be a number, got undefined"],
+    [{ width: 8, height: 8, elastic: { alpha: 30, sigma: 0 } }, RangeError, "Network.fit: opts.augment.elastic.sigma must be a positive finite number, got 0"],
+    [{ width: 8, height: 8, elastic: { alpha: 30, sigma: -1 } }, RangeError, "Network.fit: opts.augment.elastic.sigma must be a positive finite number, got -1"],
+    [{ width: 8, height: 8, elastic: { alpha: 30, sigma: NaN } }, RangeError, "Network.fit: opts.augment.elastic.sigma must be a positive finite number, got NaN"],
+    [{ width: 8, height: 8, elastic: { alpha: 30 } }, TypeError, "Network.fit: opts.augment.elastic.sigma must be a number, got undefined"],
+    [{ width: 8, height: 8, elastic: { sigma: 4 } }, TypeError, "Network.fit: opts.augment.elastic.alpha must be a number, got undefined"],
+    [{ width: 8, height: 8, elastic: { alpha: -1, sigma: 4 } }, RangeError, "Network.fit: opts.augment.elastic.alpha must be a finite number >= 0, got -1"],
+    [{ width: 8, height: 8, elastic: 4 }, TypeError, "Network.fit: opts.augment.elastic must be an object ({ alpha, sigma })"],
+    [{ width: 8, height: 8, shift: -1 }, RangeError, "Network.fit: opts.augment.shift must be a finite number >= 0, got -1"],
+    [{ width: 8, height: 8, rotate: 200 }, RangeError, "Network.fit: opts.augment.rotate must be at most 180 (degrees), got 200"],
+    [{ width: 8, height: 8, scale: 1 }, RangeError, "Network.fit: opts.augment.scale must be in [0, 1) (the factor is 1 +- scale), got 1"],
+    [{ width: 8, height: 8, shfit: 2 }, TypeError, "Network.fit: unknown option opts.augment.shfit (expected one of width, height, shift, rotate, scale, elastic)"],
+    [28, TypeError, "Network.fit: opts.augment must be an object ({ width, height, shift, rotate, scale, elastic })"],
+  ])("refuses augment %o by name, and leaves the network as it was", async (bad, type, message) => {
+    const { x, labels } = data(24, 4);
+    const net = new Network({ sizes: [64, 6, 4], seed: 8 });
+    const before = net.save();
+    const top = engine("test").mark();
+    await expect(net.fit(x, labels, { ...fit, augment: bad as never })).rejects.toThrow(new type(message));
+    expect(engine("test").mark()).toBe(top);
+    expect(Buffer.compare(Buffer.from(net.save()), Buffer.from(before))).toBe(0);
+    net.dispose();
+  });
+});
