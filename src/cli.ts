@@ -9,6 +9,13 @@ import { basename, dirname, extname, join, resolve } from "node:path";
 import { ready } from "./index.js";
 import { Network, type HiddenActivation, type Optimizer } from "./network.js";
 import type { Schedule } from "./schedule.js";
+import type { AugmentOptions } from "./augment.js";
+
+/** The --augment text of an augment option (its name=value pairs, in a fixed order). */
+function flagsOfAugment(a: AugmentOptions): string {
+  return [a.shift ? `shift=${a.shift}` : "", a.rotate ? `rotate=${a.rotate}` : "", a.scale ? `scale=${a.scale}` : "",
+    a.elastic ? `elastic=${a.elastic.alpha}:${a.elastic.sigma}` : ""].filter(Boolean).join(",");
+}
 import { loadMnist } from "./mnist-files.js";
 
 export interface CliIo {
@@ -51,6 +58,9 @@ train options (default in brackets):
   --input-dropout P   dropout on the input pixels                [0]
   --max-norm X        max-norm bound on each hidden unit's
                       incoming weights                           [none]
+  --augment LIST      transform each batch's images, e.g.
+                      shift=2,rotate=10,scale=0.1,elastic=34:4
+                      (pixels, degrees, fraction, alpha:sigma)   [none]
   --val N             hold out the last N training images for
                       validation (never the test images)         [0]
   --patience N        stop when the validation loss has not
@@ -96,8 +106,8 @@ class Interrupted extends Error {}
 
 const COMMANDS = {
   train: ["hidden", "activation", "epochs", "batch", "optimizer", "lr", "momentum", "weight-decay", "lr-decay",
-    "schedule", "min-lr", "warmup", "dropout", "input-dropout", "max-norm", "val", "patience", "threads", "seed", "data",
-    "save", "limit"],
+    "schedule", "min-lr", "warmup", "dropout", "input-dropout", "max-norm", "augment", "val", "patience", "threads", "seed",
+    "data", "save", "limit"],
   evaluate: ["model", "data"],
   export: ["model", "to", "format"],
   slowdown: ["epochs", "lr"],
@@ -240,7 +250,32 @@ interface TrainOptions {
   lr: number; momentum: number | undefined; weightDecay: number | undefined; lrDecay: number; seed: number;
   data: string | undefined; save: string | undefined; limit: number | undefined;
   schedule: Schedule | undefined; dropout: number[]; inputDropout: number; maxNorm: number | undefined;
-  val: number; patience: number | undefined; threads: number;
+  val: number; patience: number | undefined; threads: number; augment: AugmentOptions | undefined;
+}
+
+/** --augment shift=2,rotate=10,scale=0.1,elastic=34:4 as fit's augment option for MNIST's 28 x 28 images. */
+function augmentFlag(text: string): AugmentOptions {
+  const o: AugmentOptions = { width: 28, height: 28 };
+  const bad = (why: string) => new UsageError(`--augment expects name=value pairs separated by commas (shift=2, ` +
+    `rotate=10, scale=0.1, elastic=ALPHA:SIGMA), ${why}, got ${quote(text)}`);
+  for (const part of text.split(",")) {
+    const [name, value, more] = part.split("=");
+    if (value === undefined || more !== undefined) throw bad(`${quote(part)} is not name=value`);
+    const num = (t: string) => (t.trim() === "" ? NaN : Number(t));
+    if (name === "shift" || name === "rotate" || name === "scale") {
+      const v = num(value);
+      const ok = v >= 0 && (name === "shift" ? v <= 28 : name === "rotate" ? v <= 180 : v < 1);
+      if (!ok) throw bad(`${name} must be ${name === "shift" ? "in [0, 28] pixels" : name === "rotate" ? "in [0, 180] degrees" : "in [0, 1)"}`);
+      o[name] = v;
+    } else if (name === "elastic") {
+      const [a, g] = value.split(":").map(num);
+      if (!(a >= 0 && g > 0 && Number.isFinite(a) && Number.isFinite(g))) throw bad("elastic must be ALPHA:SIGMA, alpha >= 0 and sigma > 0");
+      o.elastic = { alpha: a, sigma: g };
+    } else {
+      throw bad(`${quote(name)} is not shift, rotate, scale or elastic`);
+    }
+  }
+  return o;
 }
 
 /** A probability of dropping, in [0, 1). */
@@ -288,6 +323,7 @@ function trainOptions(flags: Map<string, string>): TrainOptions {
     val: flags.has("val") ? integerFlag(flags, "val", 0) : 0,
     patience: flags.has("patience") ? integerFlag(flags, "patience", 0) : undefined,
     threads: integerFlag(flags, "threads", 1),
+    augment: flags.has("augment") ? augmentFlag(flags.get("augment")!) : undefined,
   };
   const rates = (flags.get("dropout") ?? "0").split(",").map((t) => dropoutFlag("dropout", t));
   if (rates.length !== 1 && rates.length !== hidden.length) {
@@ -409,6 +445,7 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
       o.dropout.some((p) => p > 0) ? `dropout ${o.dropout.join(",")}` : "",
       o.inputDropout > 0 ? `input dropout ${o.inputDropout}` : "",
       o.maxNorm !== undefined ? `max-norm ${o.maxNorm}` : "",
+      o.augment !== undefined ? `augment ${flagsOfAugment(o.augment)}` : "",
     ].filter(Boolean);
     w(`${describeNetwork(net)}, seed ${o.seed}${regularizers.map((r) => `, ${r}`).join("")}` +
       `${o.threads > 1 ? `, ${o.threads} threads` : ""}\n`);
@@ -438,6 +475,7 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
     try {
       result = await net.fit(x, labels, {
         epochs: o.epochs, batchSize: o.batch, optimizer, ...(s !== undefined ? { schedule: s } : {}),
+        ...(o.augment !== undefined ? { augment: o.augment } : {}),
         ...(validation !== undefined ? { validation } : {}),
         ...(o.patience !== undefined ? { earlyStopping: { patience: o.patience } } : {}),
         signal: stop.signal,

@@ -89,6 +89,10 @@ describe("usage", () => {
     [["train", "--patience", "3"], /--patience watches the validation loss: give --val N/],
     [["train", "--val", "0"], /--val expects a positive integer, got '0'/],
     [["train", "--threads", "0"], /--threads expects a positive integer, got '0'/],
+    [["train", "--augment", "shift=2,tilt=3"], /--augment expects name=value pairs .*'tilt' is not shift, rotate, scale or elastic, got 'shift=2,tilt=3'/],
+    [["train", "--augment", "elastic=34"], /--augment expects .*elastic must be ALPHA:SIGMA, alpha >= 0 and sigma > 0/],
+    [["train", "--augment", "scale=1"], /--augment expects .*scale must be in \[0, 1\)/],
+    [["train", "--augment", "shift"], /--augment expects .*'shift' is not name=value/],
     [["train", "--epochs", "--batch", "8"], /--epochs needs a value/],
     [["train", "--lr="], /--lr needs a value/],
     [["train", "--epochs", "2", "--epochs", "3"], /--epochs was given twice/],
@@ -264,11 +268,11 @@ describe("train and evaluate (real MNIST, the first 6000 training images)", () =
   it("dropout, max-norm, a cosine schedule with warm-up, a validation set and early stopping, through one fit", async () => {
     const r = await run(["train", "--hidden", "32,16", "--dropout", "0.3,0.1", "--input-dropout", "0.1", "--max-norm",
       "3", "--schedule", "cosine", "--warmup", "1", "--min-lr", "1e-4", "--epochs", "3", "--limit", "2500", "--val",
-      "500", "--patience", "1", "--batch", "50"]);
+      "500", "--patience", "1", "--batch", "50", "--augment", "shift=2,rotate=10,scale=0.1,elastic=34:4"]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain("MNIST: 2,000 training images (--limit, of 60,000), 500 held out for validation");
     expect(r.out).toContain("network 784-32-16-10 (relu hidden, softmax output, cross-entropy cost), 25,818 parameters, " +
-      "seed 1, dropout 0.3,0.1, input dropout 0.1, max-norm 3");
+      "seed 1, dropout 0.3,0.1, input dropout 0.1, max-norm 3, augment shift=2,rotate=10,scale=0.1,elastic=34:4");
     expect(r.out).toContain("adam, lr 0.001, cosine schedule, 1 warm-up epoch, early stopping after 1 epoch without improvement");
     const lines = r.out.split("\n").filter((l) => /^epoch \d\/3 /.test(l));
     expect(lines.length).toBeGreaterThanOrEqual(2);
