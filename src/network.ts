@@ -6,12 +6,12 @@
 import { engine, type Engine, type Kernels } from "./engine.js";
 import { dense, dropout, output_backward, output_forward, type Layer, type Step } from "./layers.js";
 import {
-  atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive,
+  atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, outBuffer, positive,
 } from "./checks.js";
 import { decode, encode, type Checkpoint } from "./checkpoint.js";
 import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
 import { checkScheduleFits, learningRate, resolveSchedule, type Schedule } from "./schedule.js";
-import { residentAt } from "./wasm-array.js";
+import { residentAt, type Floats } from "./wasm-array.js";
 import { augmentBatch, augmentWorkBytes, resolveAugment, type AugmentOptions } from "./augment.js";
 import { encodeOnnx, encodeSafetensors, mlpFromOnnx, mlpFromSafetensors, type ArchitectureOptions, type Mlp, type OnnxOptions } from "./onnx.js";
 
@@ -559,23 +559,29 @@ export class Network {
     }
   }
 
-  /** Output probabilities (softmax or sigmoid), rows x classes. */
-  predict(x: Uint8Array | Float32Array): Float32Array {
+  /**
+   * Output probabilities (softmax or sigmoid), rows x classes: into `opts.out` when given (a Float32Array or a
+   * WasmArray of at least that length, returned; a serving loop then allocates nothing), else a new Float32Array.
+   */
+  predict<O extends Floats = Float32Array>(x: Uint8Array | Float32Array, opts?: { out?: O }): O {
     const fn = "Network.predict";
     this.check("predict");
+    const o = options(fn, opts, ["out"] as const);
     const rows = inputs(fn, "x", x, this.sizes[0]);
     const C = this.sizes.at(-1)!;
-    const result = new Float32Array(rows * C);
+    const result = outBuffer(fn, "opts.out", o.out, rows * C);
+    const outAt = residentAt(this.e, fn, "opts.out", result); // before the upload may grow memory
     const data = this.upload(this.locate(fn, "x", x));
     try {
       this.batches(data, (out, start, B) => {
         output_forward(this.e, this.output, out, B, C);
-        result.set(this.e.f32(out, B * C), start * C);
+        if (outAt === undefined) (result as Float32Array).set(this.e.f32(out, B * C), start * C);
+        else this.e.move(out, outAt + start * C * 4, B * C);
       });
     } finally {
       this.e.freeBlock(data.ptr, data.bytes);
     }
-    return result;
+    return result as O;
   }
 
   /** A copy of every parameter, laid out W0 b0 W1 b1 ... (W row-major, inputs x outputs). */

@@ -286,3 +286,24 @@ describe("checkpoints that would hang or leak (items 5 and 7)", () => {
     again.dispose();
   });
 });
+
+describe("Network.predict({ out })", () => {
+  it("writes into a caller's Float32Array or WasmArray (allocating nothing per call) and returns it", () => {
+    const net = new Network({ sizes: [6, 5, 3], seed: 2 });
+    const x = randn(300 * 6, 1, 9); // over one evaluation batch of 256 rows
+    const want = net.predict(x);
+    const plain = new Float32Array(300 * 3 + 2).fill(7);
+    expect(net.predict(x, { out: plain })).toBe(plain);
+    expect(bits(plain.subarray(0, 900))).toEqual(bits(want));
+    expect(Array.from(plain.subarray(900))).toEqual([7, 7]); // nothing past the rows x classes it owns
+    const resident = wasmArray(900);
+    growingInside(() => expect(net.predict(x, { out: resident })).toBe(resident)); // a growth inside the call too
+    expect(bits(resident.data)).toEqual(bits(want));
+    expect(() => net.predict(x, { out: new Float32Array(899) }))
+      .toThrow(new RangeError("Network.predict: opts.out.length (899) must be at least 900"));
+    expect(() => net.predict(x, { outt: plain } as never)).toThrow(TypeError);
+    resident.dispose();
+    expect(() => net.predict(x, { out: resident })).toThrow(/Network\.predict: opts\.out is a WasmArray that was disposed/);
+    net.dispose();
+  });
+});
