@@ -3,7 +3,8 @@
 // targets.js): parseIdx returns dims matching its data (and node:zlib's bytes where zlib inflates) or a
 // TypeError/RangeError of its own; loadMnist loads consistent splits or names the file; Network.load refuses or gives
 // a network that predicts probabilities and trains; every public function returns its documented shape or refuses
-// with its own name, leaving a guard network, a guard WasmArray and the arena intact.
+// with its own name, leaving a guard network, a guard WasmArray and the arena intact; Network.fromSafetensors and
+// Network.fromOnnx refuse a damaged file by their own names or read a network that predicts probabilities.
 import { describe, expect, it } from "vitest";
 import { runFuzz } from "./fuzz/runner.js"; // plain ESM, shared with scripts/fuzz.mjs
 import { KNOWN } from "./fuzz/targets.js";
@@ -28,6 +29,7 @@ describe.each([
   ["loadMnist", 200],
   ["Network.load", 400],
   ["api", 1500],
+  ["interchange", 600],
 ] as const)("fuzz %s", (target, count) => {
   it(`${count} seeded inputs: no failure but the open known faults`, async () => {
     const run = (await runFuzz({ target, seed: 20240601, count })) as Run;

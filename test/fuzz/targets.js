@@ -8,7 +8,7 @@
 // fault of KNOWN, so a run can tell the faults already filed from new ones; `hint` says which known fault an input
 // may hang on (a timeout has no other message).
 import { gzipSync, gunzipSync, deflateRawSync, constants } from "node:zlib";
-import { readFileSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { createRequire } from "node:module";
 import { rng } from "../runtimes/workload.js";
@@ -1038,4 +1038,88 @@ apiTarget.directed = [
   wasmArrayCase({ length: 2 ** 40 }, "wasmArray({ length: 2 ** 40 })"),
 ];
 
-export const TARGETS = { parseIdx: parseIdxTarget, loadMnist: loadMnistTarget, "Network.load": networkLoadTarget, api: apiTarget };
+// ---- Network.fromSafetensors and Network.fromOnnx on damaged files ----
+
+/** Small networks exported both ways, and the torch-made fixtures, as the files to damage. */
+async function interchangeFiles(lib) {
+  const { Network } = lib;
+  const files = [];
+  for (const o of [{ sizes: [6, 5, 3], seed: 1 }, { sizes: [4, 6, 2], hidden: "tanh", output: "sigmoid", cost: "quadratic", seed: 2 },
+    { sizes: [5, 4, 4, 3], hidden: "sigmoid", seed: 3 }]) {
+    const net = new Network(o);
+    files.push({ kind: "safetensors", name: `${o.sizes} safetensors`, b: net.toSafetensors() });
+    files.push({ kind: "onnx", name: `${o.sizes} onnx`, b: net.toOnnx() });
+    files.push({ kind: "onnx", name: `${o.sizes} onnx logits batch 5`, b: net.toOnnx({ output: "logits", batch: 5 }) });
+    net.dispose();
+  }
+  const dir = new URL("../fixtures/models/", import.meta.url);
+  for (const f of readdirSync(dir)) {
+    const kind = f.endsWith(".onnx") ? "onnx" : f.endsWith(".safetensors") ? "safetensors" : undefined;
+    const b = kind && new Uint8Array(readFileSync(new URL(f, dir)));
+    if (kind && b.length < 300_000) files.push({ kind, name: f, b });
+  }
+  return files;
+}
+
+export const interchangeTarget = {
+  name: "interchange",
+  async setup({ lib }) {
+    const files = await interchangeFiles(lib);
+    for (const f of files) { // warm up, and each good file must read
+      const net = f.kind === "onnx" ? lib.Network.fromOnnx(f.b) : lib.Network.fromSafetensors(f.b);
+      f.sizes = [...net.sizes];
+      net.dispose();
+    }
+    return { lib, files, memory: lib.wasmMemory().buffer.byteLength, refused: 0 };
+  },
+  make(s, r) {
+    const base = pick(r, s.files);
+    let b = base.b;
+    const what = [base.name];
+    const n = chance(r, 0.05) ? 0 : 1 + int(r, 3);
+    for (let i = 0; i < n; i++) {
+      if (base.kind === "safetensors" && chance(r, 0.3) && b.length >= 8) { // the header length: huge, zero, off by one
+        b = b.slice();
+        const v = pick(r, [0, 1, 2 ** 32 - 1, 2 ** 31, b.length, b.length - 8, (new DataView(b.buffer).getUint32(0, true) + pick(r, [1, -1])) >>> 0]);
+        new DataView(b.buffer).setUint32(0, v >>> 0, true);
+        what.push(`header length ${v >>> 0}`);
+      } else {
+        b = bytesMutation(r, b);
+        what.push("bytes");
+      }
+    }
+    return { what: what.join(", "), run: () => checkInterchange(s, base, b) };
+  },
+};
+
+function checkInterchange(s, base, b) {
+  const { Network, wasmMemory } = s.lib;
+  const fn = base.kind === "onnx" ? "Network.fromOnnx:" : "Network.fromSafetensors:";
+  let net;
+  try {
+    net = base.kind === "onnx" ? Network.fromOnnx(b) : Network.fromSafetensors(b);
+  } catch (err) {
+    const out = refusal(err, [fn]);
+    // refused files take no memory: after many of them Wasm memory has not grown
+    if (out.outcome === "refused" && ++s.refused % 500 === 0 && wasmMemory().buffer.byteLength > s.memory + (1 << 20)) {
+      return fail(`Wasm memory grew from ${s.memory} to ${wasmMemory().buffer.byteLength} bytes over refused files`);
+    }
+    return out;
+  }
+  try {
+    const I = net.sizes[0], C = net.sizes.at(-1);
+    if (I > 1 << 16 || C > 1 << 16) return ACCEPTED; // a large network read from a damaged header: its reading is enough
+    const p = net.predict(new Float32Array(2 * I).fill(0.5));
+    if (p.length !== 2 * C) return fail(`predict gave ${p.length} values for 2 rows of ${C} classes`);
+    const finite = net.parameters().every((v) => Math.abs(v) < 1e4);
+    if (finite && !p.every((v) => v >= 0 && v <= 1)) return fail("predict gave values outside [0, 1]");
+    return ACCEPTED;
+  } finally {
+    net.dispose();
+  }
+}
+
+export const TARGETS = {
+  parseIdx: parseIdxTarget, loadMnist: loadMnistTarget, "Network.load": networkLoadTarget, api: apiTarget,
+  interchange: interchangeTarget,
+};
