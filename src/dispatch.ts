@@ -9,7 +9,7 @@ import type { Kernels } from "./engine.js";
 /** The kernels a pool may split, with Kernels' signatures. */
 type Splittable = "softmax_forward" | "log_softmax_forward" | "softmax_backward" | "log_softmax_backward" |
   "logits_from_probs" | "cross_entropy_index" | "cross_entropy_prob" | "bce_with_logits" | "quadratic_cost" |
-  "sigmoid_forward" | "gemm_dx" | "sgd_update" | "adam_update";
+  "sigmoid_forward" | "gemm_dx" | "sgd_update" | "adam_update" | "sample_rows";
 
 /** Those kernels, plus the GEMMs that can skip zeros, which take `sparse` (X is mostly zeros) last. */
 export interface Dispatch extends Pick<Kernels, Splittable> {
@@ -28,6 +28,6 @@ export function serial(k: Kernels): Dispatch {
       (sparse ? k.gemm_forward_sparse : k.gemm_forward)(x, w, bias, y, B, I, O, act),
     gemm_dw: (x, dy, dw, B, I, O, accumulate, sparse) =>
       (sparse ? k.gemm_dw_sparse : k.gemm_dw)(x, dy, dw, B, I, O, accumulate),
-    gemm_dx: k.gemm_dx, sgd_update: k.sgd_update, adam_update: k.adam_update,
+    gemm_dx: k.gemm_dx, sgd_update: k.sgd_update, adam_update: k.adam_update, sample_rows: k.sample_rows,
   };
 }

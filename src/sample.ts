@@ -181,7 +181,7 @@ function run(e: Engine, fn: string, logits: Floats, rows: number, vocab: number,
     const ps = e.alloc(STATE_BYTES);
     if (rng !== undefined) e.write(ps, rng);
     const work = e.alloc(e.k.sample_work_bytes(vocab));
-    const bad = e.k.sample_rows(px, rows, vocab, pIds, pProbs, plan.scale, plan.k, plan.p, plan.minP, plan.penalty, pt,
+    const bad = e.d.sample_rows(px, rows, vocab, pIds, pProbs, plan.scale, plan.k, plan.p, plan.minP, plan.penalty, pt,
       ntok, ps, work);
     if (bad >= 0) throw badRow(fn, "logits", logits, bad, vocab, ntok > 0);
     if (rng !== undefined) rng.set(e.bytes(ps, STATE_BYTES));

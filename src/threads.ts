@@ -91,7 +91,7 @@ export const JOB_FNS = [
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
   "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
-  "cross_entropy_prob_row_part",
+  "cross_entropy_prob_row_part", "sample_rows",
 ] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
 
@@ -617,6 +617,33 @@ export class Pool implements Dispatch {
     let total = 0;
     for (let i = 0; i < count; i++) total += f[i];
     return total;
+  }
+
+  /**
+   * sample_rows split by rows. Each share draws from its own copy of the generator, advanced past the rows before it
+   * (two draws a sampled row, none when greedy or when only the distribution is asked for), with its own work area,
+   * so every row draws what one thread would give it; the caller's state then ends where one thread's would.
+   */
+  sample_rows(x: number, rows: number, n: number, ids: number, probs: number, scale: number, k: number, p: number,
+    minP: number, penalty: number, tokens: number, ntok: number, state: number, work: number): number {
+    if (rows < 2 || rows * n < MIN_ELEMS) {
+      return this.k.sample_rows(x, rows, n, ids, probs, scale, k, p, minP, penalty, tokens, ntok, state, work);
+    }
+    const draws = ids !== 0 && scale !== 0 ? 2 : 0;
+    const stride = Math.ceil((this.k.sample_work_bytes(n) + 16) / 16) * 16;
+    const ranges = split(rows, this.size, 1);
+    const area = this.e.alloc(ranges.length * stride); // inside the caller's mark, released with it
+    const bad = this.run("sample_rows", ranges.map(([a, b], t) => {
+      const own = area + t * stride;
+      this.e.move(state, own, 4); // the generator's 16 bytes
+      this.k.rng_skip(own, draws * a);
+      return [x + a * n * 4, b - a, n, ids === 0 ? 0 : ids + a * 4, probs === 0 ? 0 : probs + a * n * 4, scale, k, p,
+        minP, penalty, tokens, ntok, own, own + 16];
+    }));
+    const first = bad.findIndex((r) => r >= 0);
+    if (first >= 0) return ranges[first][0] + bad[first];
+    this.k.rng_skip(state, draws * rows);
+    return -1;
   }
 
   /** An SGD step over n parameters (element-wise), split in multiples of 16. */

@@ -47,6 +47,14 @@ export async function parallelDigests(lib) {
   for (let r = 0; r < 6000; r++) huge.set([3e38, -3e38, 0], r * 3);
   const ones = new Int32Array(6000).fill(1);
   out["huge logits"] = [lib.crossEntropy(huge, 3, ones).loss, lib.crossEntropy(huge, 3, ones, { reduction: "sum" }).loss];
+  // sampling over 32 rows of a 32,000-word vocabulary: the pool's row split, each share's generator skipped ahead
+  const logits = floats(32 * 32000, 6, 77);
+  const s = lib.sampler({ topK: 40, temperature: 0.9, seed: 11 });
+  out["sample 32x32000"] = await digest([
+    lib.sample(logits, 32000, { topK: 50, seed: 5 }), lib.sample(logits, 32000, { topP: 0.9, temperature: 0.8, seed: 6 }),
+    lib.sample(logits, 32000, { minP: 0.05, seed: 7 }), lib.sample(logits, 32000, { temperature: 0 }),
+    s.next(logits, 32000), s.next(logits, 32000), lib.sampleProbs(logits, 32000, { topP: 0.5 }),
+  ]);
   return out;
 }
 
