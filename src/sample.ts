@@ -4,7 +4,8 @@
 // MinPLogitsWarper (in that order, each keeping at least one token), then one draw from what is left.
 import { engine, type Engine } from "./engine.js";
 import { columns, floats, options, rowsOf } from "./checks.js";
-import { floatsOf, residentAt, type Floats } from "./wasm-array.js";
+import { floatsOf, type Floats } from "./wasm-array.js";
+import { withInput } from "./call.js";
 
 export interface RepetitionPenalty {
   /** > 0: a seen token's logit v becomes v / penalty, or v * penalty where v < 0 (1 is off). */
@@ -134,7 +135,7 @@ export function topK(x: Floats, cols: number, k: number, opts?: { out?: TopKResu
   if (out.values.length < rows * k || out.indices.length < rows * k) {
     throw new RangeError(`${fn}: opts.out.values and opts.out.indices must each hold at least rows x k (${rows * k}) elements`);
   }
-  inWasm(e, fn, "x", x, (px) => {
+  withInput(e, fn, "x", x, (px) => {
     const pv = e.alloc(rows * k * 4);
     const pi = e.alloc(rows * k * 4);
     const work = e.alloc(e.k.sample_work_bytes(cols));
@@ -152,7 +153,7 @@ export function argmax(x: Floats, cols: number): Int32Array {
   const e = engine(fn);
   floats(fn, "x", x);
   const rows = rowsOf(fn, "x", x, columns(fn, cols));
-  return inWasm(e, fn, "x", x, (px) => {
+  return withInput(e, fn, "x", x, (px) => {
     const po = e.alloc(rows * 4);
     const bad = e.k.argmax_rows(px, rows, cols, po);
     if (bad >= 0) throw badRow(fn, "x", x, bad, cols);
@@ -173,7 +174,7 @@ function draw(e: Engine, fn: string, logits: Floats, rows: number, vocab: number
 function run(e: Engine, fn: string, logits: Floats, rows: number, vocab: number, plan: Plan, rng: Uint8Array | undefined,
   deliver: (probs: number, ids: number) => void): void {
   const tokens = plan.tokens === undefined ? undefined : e.outside(plan.tokens);
-  inWasm(e, fn, "logits", logits, (px) => {
+  withInput(e, fn, "logits", logits, (px) => {
     const pt = tokens === undefined || tokens.length === 0 ? 0 : e.putI32(tokens);
     const ntok = pt === 0 ? 0 : tokens!.length;
     const pIds = rng === undefined ? 0 : e.alloc(rows * 4);
@@ -189,16 +190,6 @@ function run(e: Engine, fn: string, logits: Floats, rows: number, vocab: number,
   });
 }
 
-/** Runs `body` with x's place in Wasm memory (where a WasmArray is, else a copy in the arena), then releases the arena. */
-function inWasm<R>(e: Engine, fn: string, name: string, x: Floats, body: (px: number) => R): R {
-  const at = residentAt(e, fn, name, x);
-  const mark = e.mark();
-  try {
-    return body(at ?? e.put(x as Float32Array));
-  } finally {
-    e.release(mark);
-  }
-}
 
 /** The checked options; vocab (when known) bounds the penalized token ids. */
 function planOf(fn: string, o: Partial<Record<string, unknown>>, vocab: number | undefined): Plan {

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ready, Network } from "../dist/index.js";
 import { engine } from "../dist/engine.js";
-import { randn } from "./helpers.js";
+import { randn, rng } from "./helpers.js";
 
 beforeAll(async () => {
   await ready();
@@ -155,6 +155,32 @@ describe("max-norm", () => {
     });
     expect(checks).toBe(16);
     net.dispose();
+  });
+
+  it("the kernel at every width from 1 to past two SIMD blocks (1-9 columns, 1-3 rows), guards after W untouched", () => {
+    const e = engine("test");
+    const f = Math.fround;
+    const r = rng(21);
+    for (let I = 1; I <= 3; I++) {
+      for (let O = 1; O <= 9; O++) {
+        const mark = e.mark();
+        const W = Float32Array.from({ length: I * O }, () => (r() * 2 - 1) * 1.5);
+        const c = 0.9;
+        const w = e.put(Float32Array.from([...W, 12345.5, 12345.5, 12345.5, 12345.5]));
+        const norms = e.alloc(O * 4);
+        e.k.max_norm(w, norms, I, O, c);
+        // float32 throughout, as the kernel: squares summed row by row, the norm, then c / (norm + 1e-7) when over
+        const want = W.slice();
+        for (let j = 0; j < O; j++) {
+          let sq = 0;
+          for (let i = 0; i < I; i++) sq = f(sq + f(W[i * O + j] * W[i * O + j]));
+          const norm = f(Math.sqrt(sq));
+          if (norm > c) for (let i = 0; i < I; i++) want[i * O + j] = f(W[i * O + j] * f(f(c) / f(norm + f(1e-7))));
+        }
+        expect(Array.from(e.f32(w, I * O + 4)), `${I} x ${O}`).toEqual([...want, 12345.5, 12345.5, 12345.5, 12345.5]);
+        e.release(mark);
+      }
+    }
   });
 
   it("the kernel: columns over the bound become c / (norm + 1e-7) times themselves, the others are untouched", () => {
