@@ -20,7 +20,8 @@ export function operand(e: Engine, fn: string, name: string, v: Floats, n = v.le
 export function call<R>(e: Engine, ins: Operand[], out: Operand, run: (p: number[], dst: number) => R, unsafe = -1): R {
   const mark = e.mark();
   try {
-    const p = ins.map((o) => o.at ?? e.put(o.v as Float32Array));
+    const p: number[] = [];
+    for (const o of ins) p.push(o.at ?? e.put(o.v as Float32Array));
     const dst = destination(e, ins, p, out, mark, unsafe);
     const r = run(p, dst);
     if (out.at === undefined) e.get(dst, out.v as Float32Array, out.n);
@@ -39,11 +40,15 @@ export function call<R>(e: Engine, ins: Operand[], out: Operand, run: (p: number
  */
 function destination(e: Engine, ins: Operand[], p: number[], out: Operand, mark: number, unsafe: number): number {
   const at = out.at;
-  const inPlace = (o: Operand, i: number) => at !== undefined &&
-    (p[i] + o.n * 4 <= at || at + out.n * 4 <= p[i] || (p[i] === at && i !== unsafe)); // disjoint, or the same range
-  if (at !== undefined && ins.every(inPlace)) return at;
-  const copy = ins.findIndex((o, i) => i !== unsafe && p[i] >= mark && o.n === out.n);
-  return copy >= 0 ? p[copy] : e.alloc(out.n * 4);
+  if (at !== undefined) {
+    let inPlace = true;
+    for (let i = 0; i < ins.length && inPlace; i++) { // each input disjoint from out, or the same range (not `unsafe`)
+      inPlace = p[i] + ins[i].n * 4 <= at || at + out.n * 4 <= p[i] || (p[i] === at && i !== unsafe);
+    }
+    if (inPlace) return at;
+  }
+  for (let i = 0; i < ins.length; i++) if (i !== unsafe && p[i] >= mark && ins[i].n === out.n) return p[i];
+  return e.alloc(out.n * 4);
 }
 
 /** Runs `body` with x's place in Wasm memory (in place when resident, else a copy in the arena), then releases the arena. */
