@@ -5,7 +5,7 @@ export type { Floats } from "./wasm-array.js";
 export { parseIdx } from "./mnist.js";
 export { Network } from "./network.js";
 export type {
-  NetworkOptions, FitOptions, FitResult, Optimizer, EpochInfo, HiddenActivation, OutputActivation, Cost, AugmentOptions,
+  NetworkOptions, FitOptions, FitResult, Optimizer, EpochInfo, BatchInfo, HiddenActivation, OutputActivation, Cost, AugmentOptions,
 } from "./network.js";
 export type { Schedule } from "./schedule.js";
 export {

@@ -33,6 +33,22 @@ export interface NetworkOptions {
 
 export interface EpochInfo { loss: number; accuracy?: number; valLoss?: number; valAccuracy?: number; seconds: number }
 
+/** What fit's onBatch gets after each training batch. */
+export interface BatchInfo {
+  epoch: number; batch: number; batches: number;
+  /** The batch's mean loss and accuracy, before the update. */
+  loss: number; accuracy: number;
+  /** The learning rate of this batch's update. */
+  lr: number;
+  /**
+   * A copy of the first `rows` rows (default: all) of the batch's input as the network saw it: (rows, sizes[0])
+   * floats after opts.augment, before input dropout (pixels scaled to [0, 1] for Uint8Array x). Read from Wasm only
+   * when called, so an onBatch that does not call it costs nothing; valid only during the onBatch call (a RangeError
+   * after it returns, as the buffer then holds the next batch). Calling it changes nothing in the training.
+   */
+  input(rows?: number): Float32Array;
+}
+
 export interface FitOptions {
   epochs: number; batchSize?: number; shuffle?: boolean; seed?: number; optimizer?: Optimizer;
   validation?: { x: Uint8Array | Float32Array; labels: Uint8Array | Int32Array };
@@ -45,7 +61,7 @@ export interface FitOptions {
   resume?: boolean;
   /** Stop when the validation loss has not improved by minDelta for `patience` epochs (needs `validation`). */
   earlyStopping?: { patience: number; minDelta?: number; restoreBest?: boolean };
-  onBatch?: (info: { epoch: number; batch: number; batches: number; loss: number; accuracy: number; lr: number }) => void;
+  onBatch?: (info: BatchInfo) => void;
   onEpoch?: (info: { epoch: number } & EpochInfo) => void;
   signal?: AbortSignal;
   /**
@@ -487,7 +503,20 @@ export class Network {
           this.update(opt, ws, lr);
           this.steps++;
           total += cost;
-          onBatch?.({ epoch, batch: b, batches, loss: cost / B, accuracy: hits / B, lr }); // loss and hits before the update
+          if (onBatch) {
+            let live = true; // input() reads ws.x, which the next batch overwrites: callable during the callback only
+            const input = (n: unknown = B) => {
+              if (!live) throw new RangeError(`${fn}: onBatch's info.input() is only valid during its onBatch call`);
+              const r = atLeast(fn, "info.input(rows)", n, 0);
+              if (r > B) throw new RangeError(`${fn}: info.input(rows) must be at most the batch's ${B} rows, got ${r}`);
+              return this.e.f32(ws.x, r * this.sizes[0]).slice();
+            };
+            try {
+              onBatch({ epoch, batch: b, batches, loss: cost / B, accuracy: hits / B, lr, input }); // loss, hits before the update
+            } finally {
+              live = false;
+            }
+          }
           await yieldToEventLoop();
         }
         const info: EpochInfo = { loss: total / rows, accuracy: correct / rows, seconds: 0 };
