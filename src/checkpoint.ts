@@ -113,6 +113,8 @@ export function decode(fn: string, bytes: Uint8Array): Checkpoint {
     throw new RangeError(`${fn}: not a softmax-wasm network (expected the magic "SWNN")`);
   }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // copies with their own buffers at offset 0 (the fields are read through .buffer): a Node Buffer's slice() is a view
+  const copy = (from: number, to: number) => new Uint8Array(bytes.subarray(from, to));
   const version = dv.getUint32(4, true);
   if (!VERSIONS.includes(version)) {
     throw new RangeError(`${fn}: format version ${version} is not supported (this library reads ${VERSIONS.slice(0, -1).join(", ")} and ${VERSIONS.at(-1)})`);
@@ -137,7 +139,7 @@ export function decode(fn: string, bytes: Uint8Array): Checkpoint {
     else if (type === "u32") out[key] = dv.getUint32(p, true);
     else if (type === "f64") out[key] = dv.getFloat64(p, true);
     else if (type === "flags") out[key] = (dv.getUint32(p, true) & 1) === 1;
-    else if (type === "rng") out[key] = bytes.slice(p, p + RNG_BYTES);
+    else if (type === "rng") out[key] = copy(p, p + RNG_BYTES);
     else if (type === "sizes") {
       c.sizes = Array.from({ length: L + 1 }, (_, i) => dv.getUint32(p + 4 + 4 * i, true));
       p += 4 * (L + 2);
@@ -154,7 +156,7 @@ export function decode(fn: string, bytes: Uint8Array): Checkpoint {
   if (bytes.length !== head + P * 4 * (c.withState ? 3 : 1) + 4) {
     throw new RangeError(`${fn}: ${bytes.length} bytes do not match sizes [${c.sizes.join(", ")}] (${P} parameters)`);
   }
-  c.params = bytes.slice(head, head + P * 4);
-  c.state = c.withState ? bytes.slice(head + P * 4, head + P * 12) : undefined;
+  c.params = copy(head, head + P * 4);
+  c.state = c.withState ? copy(head + P * 4, head + P * 12) : undefined;
   return c;
 }
