@@ -3,6 +3,7 @@
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { ready, softmax, Network } from "/dist/browser.js";
 import { toMnist } from "./preprocess.js";
+import { augmentFlag, probText } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 const fmt = new Intl.NumberFormat("en-US");
@@ -82,11 +83,37 @@ function chart(el, opts, data, height = 240) {
 const batchData = { x: [], raw: [], ema: [], acc: [] };
 let emaState = { value: 0, t: 0 };
 const EMA_BETA = 0.97;
+const LOSS_FLOOR = 1e-4; // the log axis's floor: a batch's loss may round to 0
+
+/**
+ * The loss axis (log 10): from below the lowest smoothed loss (or the 1st percentile of the raw losses, whichever is
+ * lower) to above the 99th percentile of the smoothed loss, so the first batches' spike (about 2.3 for 10 classes)
+ * neither flattens the curve nor hides its later decades. Raw losses outside are clipped.
+ */
+function lossRange() {
+  const n = batchData.ema.length;
+  if (n === 0) return [0.01, 10];
+  const ema = Float64Array.from(batchData.ema).sort();
+  const raw = Float64Array.from(batchData.raw).sort();
+  const at = (v, q) => v[Math.min(v.length - 1, Math.floor(q * (v.length - 1)))];
+  const lo = snap(Math.max(LOSS_FLOOR, Math.min(ema[0], at(raw, 0.01)) / 1.2), Math.floor);
+  const hi = snap(Math.max(at(ema, 0.99), batchData.ema[n - 1]) * 1.2, Math.ceil);
+  return [lo, Math.max(hi, lo * 10)];
+}
+/** v rounded to a whole digit times a power of 10 (uPlot's log ticks step by that power from the axis's start). */
+function snap(v, round) {
+  const p = 10 ** Math.floor(Math.log10(v));
+  return +(round(v / p) * p).toPrecision(1);
+}
 
 const batchChart = chart($("chart-batch"), {
   legend: { live: true },
   cursor: { drag: { x: true, y: false } },
-  scales: { x: { time: false }, loss: { range: (u, min, max) => [0, Math.max(0.5, max * 1.05)] }, acc: { range: [0, 100] } },
+  scales: {
+    x: { time: false, range: (u, min, max) => [0, max == null ? 1 : Math.max(max, 0.01)] }, // labelled before training
+    loss: { distr: 3, log: 10, range: () => lossRange() },
+    acc: { range: [0, 100] },
+  },
   series: [
     { label: "epoch", value: (u, v) => (v == null ? "–" : v.toFixed(2)) },
     { label: "loss", scale: "loss", stroke: COLORS.indigoSoft, width: 1, value: (u, v) => (v == null ? "–" : v.toFixed(3)) },
@@ -95,7 +122,7 @@ const batchChart = chart($("chart-batch"), {
   ],
   axes: [
     axisStyle({ label: "epoch", labelSize: 18, size: 34 }),
-    axisStyle({ scale: "loss", label: "loss", labelSize: 18, size: 44 }),
+    axisStyle({ scale: "loss", label: "loss (log scale)", labelSize: 18, size: 44 }),
     axisStyle({ scale: "acc", side: 1, label: "accuracy %", labelSize: 18, size: 44, grid: { show: false } }),
   ],
 }, [[], [], [], []]);
@@ -126,7 +153,23 @@ function redrawCharts() {
     chartsDirty = false;
     batchChart.setData([batchData.x, batchData.raw, batchData.ema, batchData.acc]);
     epochChart.setData([epochData.x, epochData.train, epochData.test]);
+    describeCharts();
   });
+}
+
+/** The charts' text alternative (role="img" on each plot): what a sighted reader takes from them, kept current. */
+function describeCharts() {
+  const n = batchData.x.length;
+  const acc = batchData.acc.findLast((v) => v != null);
+  $("chart-batch").setAttribute("aria-label", n === 0 ? "Per-batch loss chart: no batch trained yet" :
+    `Per-batch loss chart (log scale): ${fmt.format(n)} batches over ${batchData.x[n - 1].toFixed(2)} epochs; ` +
+    `smoothed loss from ${batchData.ema[0].toFixed(3)} to ${batchData.ema[n - 1].toFixed(3)}` +
+    `${acc != null ? `; live accuracy ${acc.toFixed(1)}%` : ""}.`);
+  const e = epochData.x.length;
+  $("chart-epoch").setAttribute("aria-label", e === 0 ? "Per-epoch accuracy chart: no epoch trained yet" :
+    `Per-epoch accuracy chart: after epoch ${epochData.x[e - 1]}, train ${epochData.train[e - 1].toFixed(2)}%, ` +
+    `test ${epochData.test[e - 1].toFixed(2)}%` +
+    `${e > 1 ? ` (test after epoch ${epochData.x[0]}: ${epochData.test[0].toFixed(2)}%)` : ""}.`);
 }
 
 function clearCharts() {
@@ -134,6 +177,45 @@ function clearCharts() {
   for (const a of Object.values(epochData)) a.length = 0;
   emaState = { value: 0, t: 0 };
   redrawCharts();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The strip of training images: the first rows of a recent batch as the network saw them (fit's onBatch
+// info.input(), after augmentation, before dropout), sent by the worker a few times a second while it trains.
+
+const STRIP = 12;
+let stripUpdates = 0;
+const stripCells = Array.from({ length: STRIP }, () => {
+  const c = document.createElement("canvas");
+  c.width = c.height = 28;
+  $("strip").append(c);
+  return c;
+});
+function clearStrip() {
+  for (const c of stripCells) c.getContext("2d").clearRect(0, 0, 28, 28);
+  $("strip").dataset.filled = "0";
+  $("strip").setAttribute("aria-label", "The images of the latest training batch: none yet");
+}
+/** pixels: rows x 784 grey levels (0..255) of the batch `at` ({ epoch, batch }, from 0). */
+function showStrip(pixels, rows, at) {
+  stripCells.forEach((c, r) => {
+    const ctx = c.getContext("2d");
+    if (r >= rows) {
+      ctx.clearRect(0, 0, 28, 28);
+      return;
+    }
+    const img = ctx.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const v = pixels[r * 784 + i];
+      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
+      img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+  });
+  stripUpdates++;
+  $("strip").dataset.filled = String(rows);
+  $("strip").setAttribute("aria-label", `${rows} images of batch ${fmt.format(at.batch + 1)} of epoch ${at.epoch + 1}, ` +
+    `as the network trains on them`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -148,7 +230,7 @@ worker.addEventListener("messageerror", () => showError("worker", "a message fro
 
 const ui = {
   state: "loading", network: undefined, trained: false, epoch: 0, target: 0, rows: 60000, speed: 0,
-  dataReady: false,
+  dataReady: false, loadingFile: false, test: undefined, // test: the latest { accuracy, epoch } on the test set
 };
 let requestId = 0;
 const pending = new Map(); // id -> { resolve, reject }
@@ -170,43 +252,87 @@ function readHidden() {
   return sizes;
 }
 
+/**
+ * The number fields' own checks beyond min / max (which the browser checks): each sets the field's validity, so a bad
+ * value is shown at the field (as the hidden-layers field does) and blocks Start, instead of reaching the worker.
+ */
+const FIELD_CHECKS = {
+  "hp-lr": (v) => (v > 0 && Number.isFinite(v) ? "" : "The learning rate must be a number greater than 0."),
+  "hp-dropout": (v) => (v >= 0 && v < 1 ? "" : "Dropout is a probability of dropping, from 0 up to (not including) 1."),
+  "hp-input-dropout": (v) => (v >= 0 && v < 1 ? "" : "Input dropout is a probability of dropping, from 0 up to (not including) 1."),
+  "hp-shift": (v) => (v >= 0 && v <= 28 ? "" : "The shift is in pixels, from 0 to 28."),
+  "hp-rotate": (v) => (v >= 0 && v <= 180 ? "" : "The rotation is in degrees, from 0 to 180."),
+  "hp-scale": (v) => (v >= 0 && v < 1 ? "" : "The scale is a fraction, from 0 up to (not including) 1."),
+};
+function checkFields() {
+  for (const [id, check] of Object.entries(FIELD_CHECKS)) {
+    const el = $(id);
+    el.setCustomValidity(el.value.trim() === "" ? "" : check(Number(el.value))); // empty: `required` says so
+  }
+}
+
 /** ?limit=N trains on the first N training images only, as the command line's --limit N (for quick checks). */
 const LIMIT = (() => {
   const v = Number(new URLSearchParams(location.search).get("limit"));
   return Number.isInteger(v) && v >= 1 ? v : undefined;
 })();
 
+/** The network's shape from the form: what a new network is built with (the worker's arch). */
+function readArch() {
+  return {
+    hidden: readHidden(), activation: $("hp-activation").value, dropout: Number($("hp-dropout").value),
+    inputDropout: Number($("hp-input-dropout").value),
+  };
+}
+
+/** fit's augment option from the form, or undefined when every transform is off (MNIST's 28 x 28 images). */
+function readAugment() {
+  const a = { width: 28, height: 28 };
+  for (const k of ["shift", "rotate", "scale"]) {
+    const v = Number($(`hp-${k}`).value);
+    if (v > 0) a[k] = v;
+  }
+  if ($("hp-elastic").checked) a.elastic = { alpha: 34, sigma: 4 }; // Simard et al.'s MNIST values
+  return Object.keys(a).length > 2 ? a : undefined;
+}
+
 function readOptions() {
+  checkFields();
   const form = $("train-form");
-  if (!form.reportValidity()) return undefined;
+  if (!form.reportValidity()) return undefined; // the field says what is wrong
   const batchSize = Math.round(Number($("hp-batch").value));
   const epochs = Math.round(Number($("hp-epochs").value));
-  const lr = Number($("hp-lr").value);
-  if (!(lr > 0)) throw new RangeError(`the learning rate must be positive, got ${$("hp-lr").value}`);
+  const augment = readAugment();
   return {
-    hidden: readHidden(), activation: $("hp-activation").value, optimizer: $("hp-optimizer").value, lr,
-    batchSize: Math.max(1, batchSize), epochs: Math.max(1, epochs), ...(LIMIT ? { limit: LIMIT } : {}),
+    ...readArch(), optimizer: $("hp-optimizer").value, lr: Number($("hp-lr").value),
+    batchSize: Math.max(1, batchSize), epochs: Math.max(1, epochs), ...(augment ? { augment } : {}),
+    ...(LIMIT ? { limit: LIMIT } : {}),
   };
 }
 
 /** The command line that trains what the form describes, from a new network of the page's seed (1). */
 function showCommand() {
+  checkFields();
   let text = "(fix the settings above)";
   try {
-    const lr = Number($("hp-lr").value);
     const batch = Number($("hp-batch").value);
     const epochs = Number($("hp-epochs").value);
-    if (lr > 0 && Number.isInteger(batch) && batch >= 1 && Number.isInteger(epochs) && epochs >= 1) {
-      text = `npx softmax-wasm train --hidden ${readHidden().join(",")} --activation ${$("hp-activation").value} ` +
-        `--optimizer ${$("hp-optimizer").value} --lr ${lr} --batch ${batch} --epochs ${epochs} --seed 1` +
-        `${LIMIT ? ` --limit ${LIMIT}` : ""} --save model.swnn`;
+    if ($("train-form").checkValidity() && Number.isInteger(batch) && Number.isInteger(epochs)) {
+      const arch = readArch();
+      const augment = readAugment();
+      text = `npx softmax-wasm train --hidden ${arch.hidden.join(",")} --activation ${arch.activation} ` +
+        `${arch.dropout > 0 ? `--dropout ${arch.dropout} ` : ""}${arch.inputDropout > 0 ? `--input-dropout ${arch.inputDropout} ` : ""}` +
+        `--optimizer ${$("hp-optimizer").value} --lr ${Number($("hp-lr").value)} --batch ${batch} --epochs ${epochs}` +
+        `${augment ? ` --augment ${augmentFlag(augment)}` : ""} --seed 1${LIMIT ? ` --limit ${LIMIT}` : ""} --save model.swnn`;
     }
   } catch {
     // readHidden's error: the hidden-layers field shows it
   }
   $("cli-command").textContent = text;
 }
-for (const id of ["hp-hidden", "hp-activation", "hp-optimizer", "hp-lr", "hp-batch", "hp-epochs"]) {
+const FIELDS = ["hp-hidden", "hp-activation", "hp-optimizer", "hp-lr", "hp-batch", "hp-epochs", "hp-dropout",
+  "hp-input-dropout", "hp-shift", "hp-rotate", "hp-scale", "hp-elastic"];
+for (const id of FIELDS) {
   $(id).addEventListener("input", showCommand);
   $(id).addEventListener("change", showCommand);
 }
@@ -228,10 +354,31 @@ function setState(state) {
   $("btn-start").querySelector("span").textContent = state === "paused" ? "Resume" : state === "done" ? "Train more" : "Start";
   $("btn-pause").disabled = !busy;
   $("btn-reset").disabled = state === "loading";
-  $("btn-save").disabled = state === "loading";
-  $("file-load").disabled = state === "loading";
-  $("btn-load-label").classList.toggle("disabled", state === "loading");
+  for (const id of ["btn-save", "btn-save-onnx", "btn-save-safetensors"]) $(id).disabled = state === "loading";
+  loadButton();
   document.body.dataset.training = String(busy);
+  drawNote();
+}
+
+/** "Load .swnn" is off until the worker is up and while a file is being read, checked and evaluated. */
+function loadButton() {
+  const off = ui.state === "loading" || ui.loadingFile;
+  $("file-load").disabled = off;
+  $("btn-load-label").classList.toggle("disabled", off);
+  $("btn-load-label").setAttribute("aria-disabled", String(off));
+}
+
+/** The note under the digit bars: which network answers (untrained, in training, paused, trained, loaded). */
+function drawNote() {
+  const t = ui.test;
+  const on = t ? `: ${pct(t.accuracy)} on the test set${t.epoch !== undefined ? ` after epoch ${t.epoch}` : ""}` : "";
+  let text;
+  if (ui.fileName && !ui.trainedSinceLoad) text = `Predicting with ${ui.fileName}${t ? ` (${pct(t.accuracy)} on the test set)` : ""}.`;
+  else if (!ui.trained) text = "The network is untrained until you press Start: its guesses are noise.";
+  else if (ui.state === "training" || ui.state === "starting") text = `Predicting with the network in training${on}.`;
+  else if (ui.state === "paused") text = `Predicting with the paused network${on}.`;
+  else text = `Predicting with the trained network${on}.`;
+  $("draw-note").textContent = text;
 }
 
 function showProgress(p) {
@@ -254,9 +401,14 @@ const handlers = {
   network(m) {
     ui.network = m.network;
     ui.trained = m.source === "file";
+    ui.test = undefined;
+    ui.fileName = m.source === "file" ? m.name : undefined;
+    ui.trainedSinceLoad = false;
     $("arch").textContent = archText(m.network);
     $("hp-hidden").value = m.network.sizes.slice(1, -1).join(",");
     $("hp-activation").value = m.network.hidden;
+    $("hp-dropout").value = String(m.network.dropout[0] ?? 0);
+    $("hp-input-dropout").value = String(m.network.inputDropout);
     if (m.source === "file") {
       if (m.optimizer !== "none" && m.optimizer !== $("hp-optimizer").value) {
         $("hp-optimizer").value = m.optimizer;
@@ -276,9 +428,8 @@ const handlers = {
     clearCharts();
     for (const id of ["st-epoch", "st-batch", "st-speed", "st-loss", "st-test"]) $(id).textContent = "–";
     $("epoch-bar").style.width = "0%";
-    $("draw-note").textContent = m.source === "file"
-      ? `Predicting with ${m.name}.`
-      : "The network is untrained until you press Start: its guesses are noise.";
+    clearStrip();
+    drawNote();
     predictSoon();
   },
   data(m) {
@@ -308,6 +459,9 @@ const handlers = {
       $("st-speed").textContent = fmt.format(Math.round(ui.speed / 100) * 100);
     }
     ui.trained = true;
+    ui.trainedSinceLoad = true;
+    drawNote();
+    if (m.strip) showStrip(m.strip.pixels, m.strip.rows, m.strip);
     redrawCharts();
   },
   epoch(m) {
@@ -316,7 +470,8 @@ const handlers = {
     epochData.test.push(m.testAccuracy * 100);
     $("st-test").textContent = pct(m.testAccuracy);
     $("st-test").title = `test loss ${m.testLoss.toFixed(4)}, train ${pct(m.trainAccuracy)} (loss ${m.trainLoss.toFixed(4)})`;
-    $("draw-note").textContent = `Predicting with the network in training: ${pct(m.testAccuracy)} on the test set after epoch ${m.epoch}.`;
+    ui.test = { accuracy: m.testAccuracy, epoch: m.epoch };
+    drawNote();
     redrawCharts();
     predictSoon();
   },
@@ -324,7 +479,10 @@ const handlers = {
     $("st-test").textContent = pct(m.testAccuracy);
     $("model-status").textContent = `Loaded ${m.name}: ${archText(ui.network)} · test accuracy ${pct(m.testAccuracy)} ` +
       `(loss ${m.testLoss.toFixed(4)}). Press Start to keep training it.`;
-    $("draw-note").textContent = `Predicting with ${m.name} (${pct(m.testAccuracy)} on the test set).`;
+    ui.test = { accuracy: m.testAccuracy };
+    ui.loadingFile = false;
+    loadButton();
+    drawNote();
   },
   prediction(m) {
     pending.get(m.id)?.resolve(m);
@@ -339,6 +497,10 @@ const handlers = {
     pending.delete(m.id);
   },
   error(m) {
+    if (m.context === "load") {
+      ui.loadingFile = false;
+      loadButton();
+    }
     showError(`worker · ${m.context}`, m.message);
   },
 };
@@ -370,15 +532,17 @@ function archChanged() {
     const hidden = readHidden();
     $("hp-hidden").setCustomValidity("");
     const n = ui.network;
-    const differs = n && (String(hidden) !== String(n.sizes.slice(1, -1)) || $("hp-activation").value !== n.hidden);
+    const a = readArch();
+    const differs = n && (String(hidden) !== String(n.sizes.slice(1, -1)) || a.activation !== n.hidden ||
+      n.dropout.some((p) => p !== a.dropout) || n.inputDropout !== a.inputDropout);
     $("train-hint").classList.toggle("warn", Boolean(differs && ui.trained));
-    if (differs && ui.trained) $("train-hint").textContent = "The network has trained already: press Reset to build it with the new hidden layers or activation.";
-    else $("train-hint").textContent = "Hidden layers and activation apply to a new network (before the first batch, or on Reset); optimizer, learning rate and batch size apply from the next start. Switching the optimizer starts its state from zero.";
+    if (differs && ui.trained) $("train-hint").textContent = "The network has trained already: press Reset to build it with the new hidden layers, activation or dropout.";
+    else $("train-hint").textContent = "Hidden layers, activation and dropout apply to a new network (before the first batch, or on Reset); optimizer, learning rate, batch size and augmentation apply from the next start. Switching the optimizer starts its state from zero.";
   } catch (err) {
     $("hp-hidden").setCustomValidity(err.message);
   }
 }
-$("hp-hidden").addEventListener("input", archChanged);
+for (const id of ["hp-hidden", "hp-dropout", "hp-input-dropout"]) $(id).addEventListener("input", archChanged);
 $("hp-activation").addEventListener("change", archChanged);
 
 $("train-form").addEventListener("submit", guard("start", (e) => {
@@ -390,13 +554,15 @@ $("train-form").addEventListener("submit", guard("start", (e) => {
 }));
 $("btn-pause").addEventListener("click", () => worker.postMessage({ type: "pause" }));
 $("btn-reset").addEventListener("click", guard("reset", () => {
-  const hidden = readHidden();
+  checkFields();
+  for (const id of ["hp-hidden", "hp-dropout", "hp-input-dropout"]) if (!$(id).reportValidity()) return;
   ui.speed = 0;
-  worker.postMessage({ type: "reset", arch: { hidden, activation: $("hp-activation").value } });
+  worker.postMessage({ type: "reset", arch: readArch() });
 }));
 
-$("btn-save").addEventListener("click", guard("download", async () => {
-  const { bytes, name } = await ask("save");
+/** Downloads the worker's network in one format: .swnn (with the optimizer state and the run), .onnx or .safetensors. */
+const download = (format) => guard("download", async () => {
+  const { bytes, name } = await ask("save", { format });
   const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
   const a = $("download-link");
   a.href = url;
@@ -404,22 +570,33 @@ $("btn-save").addEventListener("click", guard("download", async () => {
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
   $("model-status").textContent = `Saved ${name} (${fmt.format(bytes.length)} bytes). Check it with: npx softmax-wasm evaluate --model ${name}`;
-}));
+});
+$("btn-save").addEventListener("click", download("swnn"));
+$("btn-save-onnx").addEventListener("click", download("onnx"));
+$("btn-save-safetensors").addEventListener("click", download("safetensors"));
 
 $("file-load").addEventListener("change", guard("load", async (e) => {
   const file = e.target.files?.[0];
   e.target.value = "";
   if (!file) return;
   $("model-status").textContent = `Reading ${file.name}…`;
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  worker.postMessage({ type: "load", bytes, name: file.name }, [bytes.buffer]);
+  ui.loadingFile = true;
+  loadButton();
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    worker.postMessage({ type: "load", bytes, name: file.name }, [bytes.buffer]);
+  } catch (err) {
+    ui.loadingFile = false;
+    loadButton();
+    throw err;
+  }
 }));
 
 // ---------------------------------------------------------------------------------------------------------------
 // The drawing pad
 
 const pad = $("pad");
-pad.width = pad.height = Math.round(300 * Math.min(2, Math.max(1, devicePixelRatio || 1))); // crisp ink on hi-DPI
+pad.width = pad.height = Math.round(360 * Math.min(2, Math.max(1, devicePixelRatio || 1))); // crisp ink on hi-DPI
 const padCtx = pad.getContext("2d", { willReadFrequently: true });
 const preview = $("preview");
 const previewCtx = preview.getContext("2d");
@@ -563,14 +740,14 @@ function showDigitBars(probs) {
     if (probs && (top < 0 || p > probs[top])) top = i;
     el.dataset.p = probs ? String(p) : "";
     el.querySelector(".fill").style.setProperty("--p", String(p));
-    el.querySelector(".num").textContent = probs ? `${(p * 100).toFixed(p >= 0.995 || p < 0.001 ? 0 : 1)}%` : "–";
+    el.querySelector(".num").textContent = probs ? probText(p) : "–";
   });
   digitBars.forEach((el, i) => el.classList.toggle("is-top", i === top));
   $("digit-bars").dataset.updated = String(predictions);
   const g = $("guess");
   g.textContent = top >= 0 ? String(top) : "?";
   g.dataset.digit = top >= 0 ? String(top) : "";
-  $("guess-conf").textContent = top >= 0 ? `${pct(probs[top], 1)} sure` : "draw a digit";
+  $("guess-conf").textContent = top >= 0 ? `${probText(probs[top])} sure` : "draw a digit";
   $("guess-conf").dataset.empty = String(top < 0);
 }
 showDigitBars(null);
@@ -609,7 +786,8 @@ function updateExplorer() {
   const z = Float32Array.from(logitInputs, (el) => Number(el.value));
   const T = temperature();
   logitInputs.forEach((el) => { el.previousElementSibling.querySelector("b").textContent = Number(el.value).toFixed(1); });
-  $("temp-value").textContent = T.toFixed(T < 1 ? 2 : 1);
+  const tText = T.toFixed(2); // one text for T in the label and in the sum line
+  $("temp-value").textContent = tText;
   const p = softmax(z, z.length, { temperature: T });
   let sum = 0;
   softmaxBars.forEach((el, i) => {
@@ -618,7 +796,7 @@ function updateExplorer() {
     el.querySelector(".fill").style.setProperty("--p", String(p[i]));
     el.querySelector(".num").textContent = p[i].toFixed(4);
   });
-  $("softmax-sum").textContent = `Σ p = ${sum.toFixed(6)} · T = ${T.toFixed(3)}`;
+  $("softmax-sum").textContent = `Σ p = ${sum.toFixed(6)} · T = ${tText}`;
   $("softmax-bars").dataset.sum = String(sum);
 }
 for (const el of [...logitInputs, $("temp")]) el.addEventListener("input", guard("softmax explorer", updateExplorer));
@@ -696,6 +874,9 @@ async function runSlowdown() {
   $("slowdown-readout").textContent = `After 30 epochs: quadratic a = ${quad[30].toFixed(3)}, cross-entropy a = ${ce[30].toFixed(3)}. ` +
     `The output falls below 0.5 after ${below(ce)} epochs with cross-entropy and ` +
     `${below(quad) < 0 ? `not within ${SLOW_EPOCHS}` : below(quad)} epochs with the quadratic cost.`;
+  $("chart-slowdown").setAttribute("aria-label", `Learning-slowdown chart over ${SLOW_EPOCHS} epochs: the quadratic cost ` +
+    `stays near ${slow.q[0].toFixed(2)} for dozens of epochs while the cross-entropy cost falls from ${slow.ce[0].toFixed(2)} ` +
+    `to ${slow.ce[30].toFixed(3)} by epoch 30. ${$("slowdown-readout").textContent}`);
   window.__demo.slowdown = { quadratic: quad, crossEntropy: ce };
   animateSlowdown();
 }
@@ -711,12 +892,14 @@ window.__demo = {
   /** No prediction in flight or waiting: the bars show the drawing as it is. */
   get drawIdle() { return !inFlight && !queued && !drawing; },
   lossPoints: () => batchData.x.length,
+  /** How many times the strip of training images was redrawn. */
+  get stripUpdates() { return stripUpdates; },
   epochPoints: () => epochData.x.length,
   errors,
   slowdown: undefined,
 };
 
-worker.postMessage({ type: "init", arch: { hidden: readHidden(), activation: $("hp-activation").value } });
+worker.postMessage({ type: "init", arch: readArch() });
 showCommand();
 
 try {

@@ -11,10 +11,12 @@ const INPUTS = 784;
 const CLASSES = 10;
 const POST_MS = 50; // progress at most 20 times a second
 const PROBE = 1000; // test images behind the live accuracy curve
+const STRIP_ROWS = 12; // training images shown on the page, from fit's onBatch info.input()
+const STRIP_MS = 250; // at most 4 strips a second: each reads 12 x 784 floats out of Wasm
 
 /** @type {Network | undefined} */
 let net;
-let arch = { hidden: [100], activation: "relu", seed: 1 };
+let arch = { hidden: [100], activation: "relu", dropout: 0, inputDropout: 0, seed: 1 };
 let data; // { trainX, trainY, testX, testY }
 let dataPromise;
 let run; // the training run: { controller, promise }
@@ -25,6 +27,7 @@ const progress = {
   step: 0, // batches trained, over the network's life
   seen: 0, // samples trained
   runEpochs: 0, runBatch: 0, runRows: 0, // the current run's fit: its epochs, batch size and training rows
+  runAugment: undefined, // and its augment option as JSON (undefined: not known, a run loaded from a file)
 };
 
 const post = (msg, transfer) => self.postMessage(msg, transfer ?? []);
@@ -32,6 +35,7 @@ const post = (msg, transfer) => self.postMessage(msg, transfer ?? []);
 function describe(n) {
   return {
     sizes: [...n.sizes], hidden: n.hidden, output: n.output, cost: n.cost, parameters: n.parameterCount,
+    dropout: [...n.dropout], inputDropout: n.inputDropout,
   };
 }
 
@@ -46,7 +50,10 @@ function setState(state, extra = {}) {
 
 function newNetwork() {
   net?.dispose();
-  net = new Network({ sizes: [INPUTS, ...arch.hidden, CLASSES], hidden: arch.activation, seed: arch.seed });
+  net = new Network({
+    sizes: [INPUTS, ...arch.hidden, CLASSES], hidden: arch.activation, seed: arch.seed, dropout: arch.dropout,
+    inputDropout: arch.inputDropout,
+  });
   Object.assign(progress, { epoch: 0, target: 0, pos: 0, step: 0, seen: 0 });
   post({ type: "network", network: describe(net), source: "new" });
 }
@@ -110,8 +117,10 @@ async function trainRun(opts, signal) {
     setState("paused");
     return;
   }
-  if (progress.step === 0 && (String(opts.hidden) !== String(arch.hidden) || opts.activation !== arch.activation)) {
-    arch = { ...arch, hidden: opts.hidden, activation: opts.activation }; // an untrained network takes the form's shape
+  if (progress.step === 0 && (String(opts.hidden) !== String(arch.hidden) || opts.activation !== arch.activation ||
+    opts.dropout !== arch.dropout || opts.inputDropout !== arch.inputDropout)) {
+    // an untrained network takes the form's shape
+    arch = { ...arch, hidden: opts.hidden, activation: opts.activation, dropout: opts.dropout, inputDropout: opts.inputDropout };
     newNetwork();
   }
   const optimizer = optimizerFrom(opts);
@@ -122,8 +131,11 @@ async function trainRun(opts, signal) {
   const trainY = d.trainY.subarray(0, n);
   // go on with the paused run when it is the same run (its epochs, batch size and data), else start a new one
   const open = net.interruptedFit;
+  const augment = JSON.stringify(opts.augment ?? null);
   const resume = open !== undefined && progress.epoch < progress.target && open.epochs === progress.runEpochs &&
-    batchSize === progress.runBatch && n === progress.runRows;
+    batchSize === progress.runBatch && n === progress.runRows &&
+    (progress.runAugment === undefined || augment === progress.runAugment); // undefined: a loaded file's run
+  progress.runAugment = augment;
   if (!resume) {
     progress.target = progress.epoch + opts.epochs;
     Object.assign(progress, { runEpochs: opts.epochs, runBatch: batchSize, runRows: n, pos: 0 });
@@ -134,6 +146,8 @@ async function trainRun(opts, signal) {
   let seen = []; // samples trained after each of those batches
   let lastPost = performance.now();
   let seenAtPost = progress.seen;
+  let strip; // the latest batch's first images, for the page, sent with the next progress message
+  let lastStrip = -Infinity;
   const flush = (force) => {
     const now = performance.now();
     if (!force && now - lastPost < POST_MS) return;
@@ -141,7 +155,9 @@ async function trainRun(opts, signal) {
     post({
       type: "progress", ...progress, batches: Math.ceil(n / batchSize), batch: Math.ceil(progress.pos / batchSize),
       rows: n, losses, seen, probe, samplesPerSecond: (progress.seen - seenAtPost) / Math.max((now - lastPost) / 1000, 1e-3),
-    });
+      strip,
+    }, strip ? [strip.pixels.buffer] : []);
+    strip = undefined;
     losses = [];
     seen = [];
     lastPost = now;
@@ -151,13 +167,23 @@ async function trainRun(opts, signal) {
   try {
     await net.fit(trainX, trainY, {
       epochs: progress.runEpochs, batchSize, optimizer, signal, ...(resume ? { resume: true } : {}),
-      onBatch: ({ batch, loss }) => {
+      ...(opts.augment ? { augment: opts.augment } : {}),
+      onBatch: ({ batch, loss, input }) => {
         const rows = Math.min(batchSize, n - batch * batchSize);
         progress.pos = batch * batchSize + rows;
         progress.seen += rows;
         progress.step++;
         losses.push(loss);
         seen.push(progress.seen);
+        const now = performance.now();
+        if (now - lastStrip >= STRIP_MS) { // input() reads Wasm memory only when asked: not on the other batches
+          lastStrip = now;
+          const k = Math.min(STRIP_ROWS, rows);
+          const x = input(k); // (k, 784) floats in [0, 1], as the network saw them
+          const pixels = new Uint8ClampedArray(x.length);
+          for (let i = 0; i < x.length; i++) pixels[i] = Math.round(x[i] * 255);
+          strip = { pixels, rows: k, epoch: progress.epoch, batch };
+        }
         flush(false);
       },
       onEpoch: () => {
@@ -229,8 +255,10 @@ const handlers = {
   },
   async save(msg) {
     await initialized;
-    const bytes = net.save();
-    const name = `mnist-${net.sizes.join("-")}-${net.hidden}-e${progress.epoch}.swnn`;
+    // .swnn: everything (optimizer state, the run); .onnx and .safetensors: the inference network only
+    const format = msg.format ?? "swnn";
+    const bytes = format === "onnx" ? net.toOnnx() : format === "safetensors" ? net.toSafetensors() : net.save();
+    const name = `mnist-${net.sizes.join("-")}-${net.hidden}-e${progress.epoch}.${format}`;
     post({ type: "saved", id: msg.id, bytes, name }, [bytes.buffer]);
   },
   async load(msg) {
@@ -243,14 +271,17 @@ const handlers = {
     }
     net?.dispose();
     net = loaded;
-    arch = { hidden: loaded.sizes.slice(1, -1), activation: loaded.hidden, seed: loaded.seed };
+    arch = {
+      hidden: loaded.sizes.slice(1, -1), activation: loaded.hidden, dropout: loaded.dropout[0] ?? 0,
+      inputDropout: loaded.inputDropout, seed: loaded.seed,
+    };
     // a loaded network continues training from its own optimizer state; step 1 marks it as trained (start keeps it
     // whatever the form's hidden layers say). A file saved mid-run holds the run: Resume goes on with it exactly.
     const run = loaded.interruptedFit;
     Object.assign(progress, run
       ? { epoch: run.epoch, target: run.epochs, pos: run.batch * run.batchSize, step: 1, seen: 0, runEpochs: run.epochs,
-        runBatch: run.batchSize, runRows: run.rows }
-      : { epoch: 0, target: 0, pos: 0, step: 1, seen: 0, runEpochs: 0, runBatch: 0, runRows: 0 });
+        runBatch: run.batchSize, runRows: run.rows, runAugment: undefined }
+      : { epoch: 0, target: 0, pos: 0, step: 1, seen: 0, runEpochs: 0, runBatch: 0, runRows: 0, runAugment: undefined });
     post({
       type: "network", network: describe(net), source: "file", name: msg.name, optimizer: optimizerOf(msg.bytes), run,
     });
