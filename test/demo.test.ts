@@ -1,8 +1,10 @@
 // The demo page end to end: demo/server.js on a free port, Debian's Chromium driven by playwright-core. The page
 // must be cross-origin isolated, train MNIST in its worker (the loss chart grows), pause, read a drawn digit (ten
 // bars that sum to 1 and a top guess), and recompute the softmax explorer when a slider moves, all without a
-// console error or an uncaught page error. A model moves both ways between the page and the CLI. A screenshot is
-// left in test/artifacts/demo.png. The server's headers, MIME types and path checks are tested without a browser.
+// console error or an uncaught page error. A model moves both ways between the page and the CLI, and the page's ONNX and
+// safetensors downloads are the library's exports of its .swnn. A screenshot is left in test/artifacts/demo.png. The
+// server's headers, MIME types and path checks, and the page's number texts (demo/format.js), are tested without a
+// browser. The page's layout at phone and desktop sizes: test/demo-layout.test.ts.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
@@ -12,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { start } from "../demo/server.js";
 import { main } from "../dist/cli.js";
+import { ready, Network } from "../dist/index.js";
+import { augmentFlag, probText } from "../demo/format.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
@@ -137,6 +141,22 @@ describe.skipIf(!haveChromium)(`demo page in Chromium${haveChromium ? "" : ` (sk
       expect(evaluated.code, evaluated.err).toBe(0);
       expect(Number(evaluated.out.match(/test accuracy (\d+\.\d\d)%/)?.[1])).toBeGreaterThan(80);
 
+      // the .onnx and .safetensors downloads: byte for byte the library's exports of the same network
+      await ready();
+      const net = Network.load(readFileSync(pageModel));
+      try {
+        for (const [button, ext, bytes] of [["#btn-save-onnx", "onnx", net.toOnnx()],
+          ["#btn-save-safetensors", "safetensors", net.toSafetensors()]] as const) {
+          const [d] = await Promise.all([page.waitForEvent("download"), page.click(button)]);
+          expect(d.suggestedFilename()).toBe(download.suggestedFilename().replace(/swnn$/, ext));
+          const file = join(dir, `page.${ext}`);
+          await d.saveAs(file);
+          expect(Buffer.compare(readFileSync(file), Buffer.from(bytes)), ext).toBe(0);
+        }
+      } finally {
+        net.dispose();
+      }
+
       const cliModel = join(dir, "cli.swnn");
       const trained = await cli(["train", "--hidden", "24", "--epochs", "1", "--limit", "3000", "--save", cliModel]);
       expect(trained.code, trained.err).toBe(0);
@@ -158,8 +178,22 @@ describe.skipIf(!haveChromium)(`demo page in Chromium${haveChromium ? "" : ` (sk
   }, 45_000);
 });
 
+/** Form settings of the same-bytes test: field id -> value (a boolean checks a box), and the CLI flags they mean. */
+const PLAIN = {
+  fields: { "hp-hidden": "32", "hp-optimizer": "sgd", "hp-lr": "0.1", "hp-batch": "10", "hp-epochs": "4" },
+  argv: ["train", "--hidden", "32", "--activation", "relu", "--optimizer", "sgd", "--lr", "0.1", "--batch", "10",
+    "--epochs", "4", "--seed", "1", "--limit", "6000", "--save", "model.swnn"],
+};
+const REGULARIZED = {
+  fields: { ...PLAIN.fields, "hp-epochs": "2", "hp-dropout": "0.2", "hp-input-dropout": "0.1", "hp-shift": "2",
+    "hp-rotate": "10", "hp-scale": "0.1", "hp-elastic": true },
+  argv: ["train", "--hidden", "32", "--activation", "relu", "--dropout", "0.2", "--input-dropout", "0.1", "--optimizer",
+    "sgd", "--lr", "0.1", "--batch", "10", "--epochs", "2", "--augment", "shift=2,rotate=10,scale=0.1,elastic=34:4",
+    "--seed", "1", "--limit", "6000", "--save", "model.swnn"],
+};
+
 describe.skipIf(!haveChromium)("the page and the command line train the same bytes", () => {
-  it("a paused and resumed run on the page saves the CLI's --save output byte for byte, and shows that command", async () => {
+  it.each([["plain SGD", PLAIN], ["dropout, input dropout and augmentation", REGULARIZED]])("%s: a paused and resumed run on the page saves the CLI's --save output byte for byte, and shows that command", async (_, { fields, argv }) => {
     const { chromium } = await import("playwright-core");
     const server = await start({ port: 0 });
     const browser = await chromium.launch({
@@ -173,14 +207,12 @@ describe.skipIf(!haveChromium)("the page and the command line train the same byt
       await page.goto(`${server.url}?limit=6000`);
       await page.waitForFunction(() => (window as any).__demo?.libraryReady === true && (window as any).__demo.state === "idle",
         undefined, { timeout: 15_000 });
-      await page.fill("#hp-hidden", "32");
-      await page.selectOption("#hp-optimizer", "sgd");
-      await page.fill("#hp-lr", "0.1");
-      await page.fill("#hp-batch", "10");
-      await page.fill("#hp-epochs", "4");
+      for (const [id, value] of Object.entries(fields)) {
+        if (value === true) await page.check(`#${id}`);
+        else if (id === "hp-optimizer") await page.selectOption(`#${id}`, value);
+        else await page.fill(`#${id}`, value);
+      }
       const command = (await page.textContent("#cli-command"))!;
-      const argv = ["train", "--hidden", "32", "--activation", "relu", "--optimizer", "sgd", "--lr", "0.1", "--batch", "10",
-        "--epochs", "4", "--seed", "1", "--limit", "6000", "--save", "model.swnn"];
       expect(command).toBe(`npx softmax-wasm ${argv.join(" ")}`);
       // start, pause in the middle of the run, resume, to the end
       await page.click("#btn-start");
@@ -188,7 +220,7 @@ describe.skipIf(!haveChromium)("the page and the command line train the same byt
       await page.click("#btn-pause"); // somewhere in the first epoch: any pause must give the same bytes
       await page.waitForFunction(() => (window as any).__demo.state === "paused", undefined, { timeout: 5_000 });
       await page.click("#btn-start");
-      await page.waitForFunction(() => (window as any).__demo.state === "done", undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => (window as any).__demo.state === "done", undefined, { timeout: 40_000 });
       const [download] = await Promise.all([page.waitForEvent("download"), page.click("#btn-save")]);
       const pageModel = join(dir, "page.swnn");
       await download.saveAs(pageModel);
@@ -229,6 +261,22 @@ function get(base: string, path: string): Promise<{ status: number; headers: Rec
     req.end();
   });
 }
+
+describe("the page's number texts (demo/format.js)", () => {
+  it("a probability never reads as a certainty it is not, the same text in the guess and in its bar", () => {
+    expect([1, 0.99999, 0.9995, 0.99949, 0.931, 0.5, 0.0005, 0.00049, 1e-9, 0].map((p) => probText(p))).toEqual([
+      "100%", ">99.9%", ">99.9%", "99.9%", "93.1%", "50.0%", "0.1%", "<0.1%", "<0.1%", "0%",
+    ]);
+    expect(probText(0.99996, 2)).toBe(">99.99%");
+  });
+
+  it("an augment option as the CLI's --augment text: the transforms that are on, in the CLI's order", () => {
+    expect(augmentFlag({ shift: 2, rotate: 10, scale: 0.1, elastic: { alpha: 34, sigma: 4 } }))
+      .toBe("shift=2,rotate=10,scale=0.1,elastic=34:4");
+    expect(augmentFlag({ rotate: 7.5, elastic: { alpha: 34, sigma: 4 } })).toBe("rotate=7.5,elastic=34:4");
+    expect(augmentFlag({ shift: 0, scale: 0.05 })).toBe("scale=0.05");
+  });
+});
 
 describe("demo server", () => {
   let server: { url: string; port: number; close(): Promise<void> };
