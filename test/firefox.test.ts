@@ -214,6 +214,11 @@ describe.skipIf(skip !== undefined)(skip ? `in Firefox (skipped: ${skip})` : "in
       await server.close();
     }
   }, 90_000);
+
+  it("closes without leaving a Firefox process or its profile behind", async () => {
+    await firefox!.close();
+    expect(firefox!.remains()).toEqual({ processes: [], profile: false });
+  }, 30_000);
 });
 
 /** Sets a form field as typing would (input and change events), so the page reads the new value. */

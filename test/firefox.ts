@@ -75,8 +75,13 @@ const QUIET: Record<string, string | number | boolean> = {
 
 export interface Firefox {
   browser: Browser;
-  /** Closes the browser (at most 5 s politely), then kills what is left of its process tree; removes the profile. */
+  /**
+   * Closes the browser (at most 5 s politely), then kills what is left of its process tree (the group and every
+   * descendant seen) and removes the profile. Calling it again waits for the first call.
+   */
   close(): Promise<void>;
+  /** After close(): the browser's processes still running (should be none) and whether the profile dir remains. */
+  remains(): { processes: number[]; profile: boolean };
 }
 
 /** Starts headless Firefox on a fresh profile; fails within `timeout` ms if it does not come up. */
@@ -110,19 +115,37 @@ export async function launchFirefox(timeout = 30_000): Promise<Firefox> {
   // should the test process end without close() (a crash, a timeout's exit), the browser ends with it
   const onExit = () => { if (pid !== undefined) kill(-pid); };
   process.once("exit", onExit);
+  const seen = new Set<number>(pid === undefined ? [] : [pid]);
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    process.off("exit", onExit);
+    if (pid !== undefined) for (const p of descendants(pid)) seen.add(p);
+    await Promise.race([browser.close().catch(() => {}), new Promise((ok) => setTimeout(ok, 5_000))]);
+    if (pid !== undefined) {
+      kill(-pid); // the launcher starts Firefox as a process group leader
+      for (const p of descendants(pid)) seen.add(p);
+      for (const p of seen) kill(p);
+      for (let i = 0; i < 40 && running([...seen]).length > 0; i++) await new Promise((ok) => setTimeout(ok, 50));
+    }
+    rmSync(profile, { recursive: true, force: true });
+  };
   return {
     browser,
-    async close() {
-      process.off("exit", onExit);
-      const tree = pid === undefined ? [] : descendants(pid);
-      await Promise.race([browser.close().catch(() => {}), new Promise((ok) => setTimeout(ok, 5_000))]);
-      if (pid !== undefined) {
-        kill(-pid); // the launcher starts Firefox as a process group leader
-        for (const p of [pid, ...tree, ...descendants(pid)]) kill(p);
-      }
-      rmSync(profile, { recursive: true, force: true });
-    },
+    close: () => (closing ??= close()),
+    remains: () => ({ processes: running([...seen]), profile: existsSync(profile) }),
   };
+}
+
+/** The pids of `pids` that still run (a zombie, dead but not yet reaped by its parent, does not). */
+function running(pids: number[]): number[] {
+  return pids.filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+    } catch {
+      return false;
+    }
+  });
 }
 
 function kill(pid: number): void {
