@@ -75,8 +75,10 @@ export async function networkDigests(lib, images, labels) {
   const out = {
     deep: await digest([deep.save(), deep.predict(images.subarray(0, 256 * 784))]),
     float: await digest([float.save()]),
-    regularized: await digest([reg.save(), reg.predict(images.subarray(0, 256 * 784))]),
-    augmented: await digest([aug.save(), aug.predict(images.subarray(0, 256 * 784))]),
+    // names of their own: the threads tests spread these over trainingDigest's, whose `regularized` and `augmented`
+    // runs (workload.js) must be compared across thread counts too, not overwritten
+    regularizedWide: await digest([reg.save(), reg.predict(images.subarray(0, 256 * 784))]),
+    augmentedWide: await digest([aug.save(), aug.predict(images.subarray(0, 256 * 784))]),
   };
   aug.dispose();
   deep.dispose();
