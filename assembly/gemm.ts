@@ -3,15 +3,18 @@
 // gradient that skip the zero inputs of a sparse X (MNIST's first layer).
 //
 // The dense products run on one register-tiled micro-kernel, C(2 rows, 16 columns) += A(2, K) B(K, 16), whose A is
-// read through strides: X row by row for the forward pass, dY row by row against a packed W^T for dX, X column by
-// column (X^T) for dW. Eight f32x4 accumulators: wider tiles spill out of V8's 15 xmm registers (and unrolling its
-// K loop by two measured 30% slower). The sparse products hold one row of C, 32 columns, in eight accumulators and
-// sum over a list of the nonzero inputs. Both accumulate with madd (vec.ts): f32x4.mul then f32x4.add in the default
-// build, f32x4.relaxed_madd (a fused multiply-add where the CPU has one) in the relaxed-SIMD build.
+// read through strides: X row by row for the forward pass, dY row by row for dX, X column by column (X^T, packed in
+// pairs of rows) for dW, and whose B is a packed panel (the cache blocking below). Eight f32x4 accumulators: wider
+// tiles spill out of V8's 15 xmm registers (and unrolling its K loop by two measured 30% slower). The sparse products
+// hold one row of C, 32 columns, in eight accumulators and sum over a list of the nonzero inputs; they read only the
+// rows of W their nonzeros name, 128 contiguous bytes at a time, and are not blocked. Both accumulate with madd
+// (vec.ts): f32x4.mul then f32x4.add in the default build, f32x4.relaxed_madd (a fused multiply-add where the CPU has
+// one) in the relaxed-SIMD build.
 //
-// Inputs are read a whole vector at a time, so up to 12 bytes past the last column of B, of C's initial values and of
-// the bias: every buffer keeps 16 bytes of slack after its end. Outputs are written lane by lane past the last full
-// vector: a row's neighbour is the next row of the same buffer.
+// Inputs are read a whole vector at a time, so up to 12 bytes past the last column of B (or of a row of W for dX), of
+// C's initial values and of the bias, and 4 bytes past the last column of dW's X: every buffer keeps 16 bytes of
+// slack after its end. Outputs are written lane by lane past the last full vector: a row's neighbour is the next row
+// of the same buffer.
 import { sigmoidFromExp, expnegabs, tanhv } from "./activation";
 import { loadTail, storeTail, madd } from "./vec";
 import { Act } from "./act";
@@ -120,6 +123,7 @@ function tile2x4(a0: usize, a1: usize, ak: usize, b: usize, ldb: usize, kc: usiz
 // - dW's A is X^T, read down columns of X (I floats apart: at I = 1024 again one L1 set and one page a row): there the
 //   A block is packed too, each pair of rows interleaved (x(k, i), x(k, i + 1)) in KC x 8 contiguous bytes, so a
 //   tile reads its A as it reads its panel. MC x KC floats: 256 KiB, packed once per block, read once per panel.
+// - dX's B is W^T: its panels are packed from W directly, 4 x 4 blocks transposed (no whole W^T written first).
 // Each output element still sums its products in one sequence, k = 0..K-1, from the same initial value: a K block
 // stores the partial sums to C as f32 and the next block loads them back as its initial values (exact), and the
 // activation is applied after the last block only, so the bits are the unblocked loop's, for every split of rows.
@@ -128,9 +132,9 @@ const MC: usize = 256;
 /** Bytes of one packed panel of B (KC rows of 16 floats) and of one packed A block (MC x KC floats), together. */
 export const PANEL_BYTES: usize = (KC << 6) + ((MC * KC) << 2);
 
-// The panel lives past the static data: heap_base() (index.ts) reports static_end(), so the TS arena starts after it.
-// The threads build points each worker's instance at its own with set_scratch_panel; as-pect's runtime owns
-// __heap_base, so there the panel is allocated from its heap.
+// The panel and the A block live past the static data (no zeros carried in the module): heap_base() (index.ts)
+// reports static_end(), so the TS arena starts after them. The threads build points each worker's instance at its own
+// with set_scratch_panel; as-pect's runtime owns __heap_base, so there they are allocated from its heap.
 let panelArea: usize = 0;
 function panel(): usize {
   if (!panelArea) {
