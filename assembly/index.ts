@@ -15,7 +15,7 @@ export { sample_rows, sample_work_bytes, rng_skip, topk_rows, argmax_rows } from
 export { Act } from "./act";
 import { static_end } from "./gemm";
 
-/** First byte past the static data (and the GEMM's panel of B after it, gemm.ts): where the TS arena may start. */
+/** First byte past the static data and the GEMM's packing area after it (gemm.ts): where the TS arena may start. */
 export function heap_base(): usize {
   return static_end();
 }

@@ -10,7 +10,7 @@ import { BLOCK } from "./vec";
 import { set_scratch_cols, COLS_BYTES } from "./softmax";
 import { set_scratch_tsum } from "./loss";
 
-/** Bytes of one thread's scratch (sparse GEMM lists, narrow softmax columns, soft-target sum, GEMM panel of B). */
+/** Bytes of one thread's scratch (sparse GEMM lists, narrow softmax columns, soft-target sum, GEMM packing area). */
 export function scratch_bytes(): usize {
   return 2 * LIST_BYTES + 2 * COLS_BYTES + 16 + PANEL_BYTES + 64;
 }
