@@ -3,15 +3,18 @@
 // gradient that skip the zero inputs of a sparse X (MNIST's first layer).
 //
 // The dense products run on one register-tiled micro-kernel, C(2 rows, 16 columns) += A(2, K) B(K, 16), whose A is
-// read through strides: X row by row for the forward pass, dY row by row against a packed W^T for dX, X column by
-// column (X^T) for dW. Eight f32x4 accumulators: wider tiles spill out of V8's 15 xmm registers (and unrolling its
-// K loop by two measured 30% slower). The sparse products hold one row of C, 32 columns, in eight accumulators and
-// sum over a list of the nonzero inputs. Both accumulate with madd (vec.ts): f32x4.mul then f32x4.add in the default
-// build, f32x4.relaxed_madd (a fused multiply-add where the CPU has one) in the relaxed-SIMD build.
+// read through strides: X row by row for the forward pass, dY row by row for dX, X column by column (X^T, packed in
+// pairs of rows) for dW, and whose B is a packed panel (the cache blocking below). Eight f32x4 accumulators: wider
+// tiles spill out of V8's 15 xmm registers (and unrolling its K loop by two measured 30% slower). The sparse products
+// hold one row of C, 32 columns, in eight accumulators and sum over a list of the nonzero inputs; they read only the
+// rows of W their nonzeros name, 128 contiguous bytes at a time, and are not blocked. Both accumulate with madd
+// (vec.ts): f32x4.mul then f32x4.add in the default build, f32x4.relaxed_madd (a fused multiply-add where the CPU has
+// one) in the relaxed-SIMD build.
 //
-// Inputs are read a whole vector at a time, so up to 12 bytes past the last column of B, of C's initial values and of
-// the bias: every buffer keeps 16 bytes of slack after its end. Outputs are written lane by lane past the last full
-// vector: a row's neighbour is the next row of the same buffer.
+// Inputs are read a whole vector at a time, so up to 12 bytes past the last column of B (or of a row of W for dX), of
+// C's initial values and of the bias, and 4 bytes past the last column of dW's X: every buffer keeps 16 bytes of
+// slack after its end. Outputs are written lane by lane past the last full vector: a row's neighbour is the next row
+// of the same buffer.
 import { sigmoidFromExp, expnegabs, tanhv } from "./activation";
 import { loadTail, storeTail, madd } from "./vec";
 import { Act } from "./act";
@@ -109,27 +112,160 @@ function tile2x4(a0: usize, a1: usize, ak: usize, b: usize, ldb: usize, kc: usiz
   tile2(1, a0, a1, ak, b, ldb, kc, c0, c1, n, i0, i1, act);
 }
 
+// Cache blocking, Goto / BLIS style. This machine (lscpu -C, getconf -a: AMD EPYC family 25, Zen 4): L1d 32 KiB
+// 8-way, L2 1 MiB 8-way per core, L3 32 MiB shared (lscpu's "64 KiB (2 instances)" is the two cores' sum). Unblocked,
+// a tile's 16 columns of B were K rows ldb bytes apart: at N = 1024 a 4 KiB stride maps every row to one L1 set (and a
+// new page each row), so B came from L3 and the rate fell by half past the caches.
+// - KC = 256 rows of K per block: a panel of B, KC rows x 16 columns packed 64 contiguous bytes a row, is 16 KiB, half
+//   of L1, which leaves the other half for the two rows of A (2 x 1 KiB) and C that stream past it tile after tile.
+// - MC = 256 rows of A per block: MC x KC floats are 256 KiB, a quarter of L2, so the A block stays in L2 while every
+//   panel of B for that K block is packed and run over it (C's partial sums, touched once a tile, stream).
+// - dW's A is X^T, read down columns of X (I floats apart: at I = 1024 again one L1 set and one page a row): there the
+//   A block is packed too, each pair of rows interleaved (x(k, i), x(k, i + 1)) in KC x 8 contiguous bytes, so a
+//   tile reads its A as it reads its panel. MC x KC floats: 256 KiB, packed once per block, read once per panel.
+// - dX's B is W^T: its panels are packed from W directly, 4 x 4 blocks transposed (no whole W^T written first).
+// Each output element still sums its products in one sequence, k = 0..K-1, from the same initial value: a K block
+// stores the partial sums to C as f32 and the next block loads them back as its initial values (exact), and the
+// activation is applied after the last block only, so the bits are the unblocked loop's, for every split of rows.
+const KC: usize = 256;
+const MC: usize = 256;
+/** Bytes of one packed panel of B (KC rows of 16 floats) and of one packed A block (MC x KC floats), together. */
+export const PANEL_BYTES: usize = (KC << 6) + ((MC * KC) << 2);
+
+// The panel and the A block live past the static data (no zeros carried in the module): heap_base() (index.ts)
+// reports static_end(), so the TS arena starts after them. The threads build points each worker's instance at its own
+// with set_scratch_panel; as-pect's runtime owns __heap_base, so there they are allocated from its heap.
+let panelArea: usize = 0;
+function panel(): usize {
+  if (!panelArea) {
+    if (ASC_RUNTIME == 0) panelArea = (__heap_base + 63) & ~63; // the stub runtime: nothing else is there
+    else panelArea = (heap.alloc(PANEL_BYTES + 64) + 63) & ~63;
+  }
+  return panelArea;
+}
+export function set_scratch_panel(p: usize): void { panelArea = p; }
+/** First byte past the static data and the calling instance's panel. */
+export function static_end(): usize { return ((__heap_base + 63) & ~63) + PANEL_BYTES; }
+
+/**
+ * Packs kc rows of B's columns at b (row stride ldb), the nv (1..4) vectors that cover its n columns, into kc rows of
+ * 64 bytes at p. Reads what the tiles would have read in place (whole vectors: up to 12 bytes past column n).
+ */
+function packPanel(b: usize, ldb: usize, kc: usize, nv: i32, p: usize): void {
+  const end = p + (kc << 6);
+  if (nv == 4) {
+    for (; p < end; p += 64, b += ldb) {
+      v128.store(p, v128.load(b)); v128.store(p, v128.load(b, 16), 16);
+      v128.store(p, v128.load(b, 32), 32); v128.store(p, v128.load(b, 48), 48);
+    }
+  } else {
+    for (; p < end; p += 64, b += ldb) {
+      v128.store(p, v128.load(b));
+      if (nv > 1) v128.store(p, v128.load(b, 16), 16);
+      if (nv > 2) v128.store(p, v128.load(b, 32), 32);
+    }
+  }
+}
+
+/**
+ * Packs kc rows of B = W^T into a panel as packPanel does, from W(N, K) itself: B's columns j.. are W's rows at w (row
+ * stride ldw), n (1..16) of them (a missing row repeats the first); 4 x 4 blocks transposed, kc rounded up to 4 (the
+ * panel has room: KC is a multiple of 4). Reads up to 12 bytes past a row's kc floats, as the tiles read B.
+ */
+function packPanelT(w: usize, ldw: usize, kc: usize, n: usize, p: usize): void {
+  for (let q: usize = 0; q < n; q += 4) {
+    const r0 = w + q * ldw;
+    const r1 = q + 1 < n ? r0 + ldw : r0, r2 = q + 2 < n ? r0 + 2 * ldw : r0, r3 = q + 3 < n ? r0 + 3 * ldw : r0;
+    let t = p + (q << 2);
+    for (let k: usize = 0; k < kc; k += 4, t += 256) {
+      const o = k << 2;
+      const a = v128.load(r0 + o), b = v128.load(r1 + o), c = v128.load(r2 + o), d = v128.load(r3 + o);
+      const ab0 = f32x4.shuffle(a, b, 0, 4, 1, 5), ab1 = f32x4.shuffle(a, b, 2, 6, 3, 7);
+      const cd0 = f32x4.shuffle(c, d, 0, 4, 1, 5), cd1 = f32x4.shuffle(c, d, 2, 6, 3, 7);
+      v128.store(t, f32x4.shuffle(ab0, cd0, 0, 1, 4, 5));
+      v128.store(t, f32x4.shuffle(ab0, cd0, 2, 3, 6, 7), 64);
+      v128.store(t, f32x4.shuffle(ab1, cd1, 0, 1, 4, 5), 128);
+      v128.store(t, f32x4.shuffle(ab1, cd1, 2, 3, 6, 7), 192);
+    }
+  }
+}
+
+/**
+ * Packs A(i, k) = the float at a + i 4 + k aks, mc rows by kc, as pairs of rows: pair t's kc (A(2t, k), A(2t + 1, k))
+ * at p + t kc 8 + k 8 (a last single row reads its neighbour, which its tile never uses).
+ */
+function packPairs(a: usize, aks: usize, kc: usize, mc: usize, p: usize): void {
+  const ps = kc << 3;
+  for (let k: usize = 0; k < kc; k++, a += aks, p += 8) {
+    let q = p;
+    for (let i: usize = 0; i < mc; i += 2, q += ps) store<u64>(q, load<u64>(a + (i << 2)));
+  }
+}
+
+/**
+ * C(M, n) = act(init + A(M, kc) B(kc, n)) for one block of rows and n (1..16) columns, two rows a tile; A as in gemm,
+ * or packed by packPairs (pairs: ars, aks unused).
+ */
+function tiles(
+  a: usize, ars: usize, aks: usize, pairs: bool, b: usize, ldb: usize, kc: usize, c: usize, ldc: usize,
+  M: usize, n: usize, init: usize, irs: usize, act: i32,
+): void {
+  if (pairs) aks = 8;
+  for (let i: usize = 0; i < M; i += 2) {
+    const i1 = i + 1 < M ? i + 1 : i;
+    let a0 = a + i * ars, a1 = a + i1 * ars;
+    if (pairs) { a0 = a + (i >> 1) * (kc << 3); a1 = i1 > i ? a0 + 4 : a0; }
+    const c0 = c + i * ldc, c1 = c + i1 * ldc;
+    const p0 = init ? init + i * irs : 0, p1 = init ? init + i1 * irs : 0;
+    if (n > 12) tile2x16(a0, a1, aks, b, ldb, kc, c0, c1, n, p0, p1, act);
+    else if (n > 8) tile2x12(a0, a1, aks, b, ldb, kc, c0, c1, n, p0, p1, act);
+    else if (n > 4) tile2x8(a0, a1, aks, b, ldb, kc, c0, c1, n, p0, p1, act);
+    else tile2x4(a0, a1, aks, b, ldb, kc, c0, c1, n, p0, p1, act);
+  }
+}
+
 /**
  * C(M, N) = act(init + A(M, K) B(K, N)), all strides in bytes: A(i, k) at a + i ars + k aks, B row-major with row
  * stride ldb, C with ldc, init rows at init + i irs (init = 0: none; init = c, irs = ldc: accumulate; irs = 0: bias).
+ * bmode: B_ROWS, B as above (a block of at most 4 rows reads it in place: packing would cost as much as it saves);
+ * B_PACKED, gemm_pack_b's panels (K rows of 64 bytes each, panel after panel; ldb unused); B_TRANSPOSED, B^T(N, K)
+ * row-major with row stride ldb (packed by packPanelT). Blocked for the caches as above.
  */
+const B_ROWS = 0, B_PACKED = 1, B_TRANSPOSED = 2;
 function gemm(
   a: usize, ars: usize, aks: usize, b: usize, ldb: usize, c: usize, ldc: usize,
-  M: usize, N: usize, K: usize, init: usize, irs: usize, act: i32,
+  M: usize, N: usize, K: usize, init: usize, irs: usize, act: i32, bmode: i32 = B_ROWS,
 ): void {
-  for (let j: usize = 0; j < N; j += 16) {
-    const n = min(N - j, 16);
-    const bj = b + (j << 2);
-    for (let i: usize = 0; i < M; i += 2) {
-      const i1 = i + 1 < M ? i + 1 : i;
-      const a0 = a + i * ars, a1 = a + i1 * ars;
-      const c0 = c + i * ldc + (j << 2), c1 = c + i1 * ldc + (j << 2);
-      const p0 = init ? init + i * irs + (j << 2) : 0, p1 = init ? init + i1 * irs + (j << 2) : 0;
-      if (n > 12) tile2x16(a0, a1, aks, bj, ldb, K, c0, c1, n, p0, p1, act);
-      else if (n > 8) tile2x12(a0, a1, aks, bj, ldb, K, c0, c1, n, p0, p1, act);
-      else if (n > 4) tile2x8(a0, a1, aks, bj, ldb, K, c0, c1, n, p0, p1, act);
-      else tile2x4(a0, a1, aks, bj, ldb, K, c0, c1, n, p0, p1, act);
-    }
+  for (let i0: usize = 0; i0 < M; i0 += MC) {
+    const mc = min(M - i0, MC);
+    const pack = bmode == B_TRANSPOSED || (bmode == B_ROWS && mc > 4);
+    const p = pack ? panel() : 0;
+    const pairs = aks != 4 && ars == 4 && mc > 4 && N > 16; // A read down columns, and read more than once
+    const pa = p + (KC << 6);
+    const ci = c + i0 * ldc;
+    let k0: usize = 0;
+    do { // at least once: with K = 0, C = act(init)
+      const kc = min(K - k0, KC);
+      const last = k0 + kc == K;
+      let ak = a + i0 * ars + k0 * aks;
+      if (pairs) { packPairs(ak, aks, kc, mc, pa); ak = pa; }
+      for (let j: usize = 0; j < N; j += 16) {
+        const n = min(N - j, 16);
+        const cj = ci + (j << 2);
+        let bp = b + k0 * ldb + (j << 2), lb = ldb;
+        if (bmode == B_PACKED) {
+          bp = b + (j >> 4) * (K << 6) + (k0 << 6); lb = 64;
+        } else if (bmode == B_TRANSPOSED) {
+          packPanelT(b + j * ldb + (k0 << 2), ldb, kc, n, p); bp = p; lb = 64;
+        } else if (pack) {
+          packPanel(bp, ldb, kc, <i32>((n + 3) >> 2), p); bp = p; lb = 64;
+        }
+        // the first block starts from init, the next ones from the partial sums the one before stored in C
+        const from = k0 == 0 ? (init ? init + i0 * irs + (j << 2) : 0) : cj;
+        tiles(ak, ars, aks, pairs, bp, lb, kc, cj, ldc, mc, n, from, k0 == 0 ? irs : ldc, last ? act : Act.None);
+      }
+      k0 += kc;
+    } while (k0 < K);
   }
 }
 
@@ -181,19 +317,19 @@ function transpose(w: usize, wt: usize, I: usize, O: usize): void {
 }
 
 /**
- * dX = dY W^T: a dense layer's input gradient. wt is scratch, rewritten with W^T on every call (nothing to keep in
- * step with W). dx and wt must not overlap each other, dy or w.
+ * dX = dY W^T: a dense layer's input gradient. Panels of W^T are packed from W block by block (gemm), so wt, once the
+ * whole W^T, is no longer written; it stays in the signature (and gemm_transpose / gemm_dx_t still use one). dx must
+ * not overlap dy or w.
  */
 export function gemm_dx(
   dy: usize, // (B, O) gradient of the layer's output (before the activation: the caller applies act')
   w: usize,  // (I, O)
-  wt: usize, // (O, I) scratch
+  wt: usize, // (O, I) scratch, unused (see above)
   dx: usize, // (B, I) out
   B: i32, I: i32, O: i32,
 ): void {
   const ldi = <usize>I << 2, ldo = <usize>O << 2;
-  transpose(w, wt, <usize>I, <usize>O);
-  gemm(dy, ldo, 4, wt, ldi, dx, ldi, <usize>B, <usize>I, <usize>O, 0, 0, Act.None);
+  gemm(dy, ldo, 4, w, ldo, dx, ldi, <usize>B, <usize>I, <usize>O, 0, 0, Act.None, B_TRANSPOSED);
 }
 
 // The sparse forms: a vector's nonzeros are first gathered into lists of the matching row of B (its byte offset) and
@@ -480,9 +616,5 @@ export function gemm_pack_b(w: usize, packed: usize, K: i32, N: i32, p0: i32, p1
  */
 export function gemm_forward_packed(x: usize, packed: usize, bias: usize, y: usize, B: i32, I: i32, O: i32, act: i32): void {
   const ldx = <usize>I << 2, ldy = <usize>O << 2;
-  for (let j: usize = 0; j < <usize>O; j += 16) {
-    const n = min(<usize>O - j, 16);
-    gemm(x, ldx, 4, packed + (j >> 4) * (<usize>I << 6), 64, y + (j << 2), ldy, <usize>B, n, <usize>I,
-      bias ? bias + (j << 2) : 0, 0, act);
-  }
+  gemm(x, ldx, 4, packed, 64, y, ldy, <usize>B, <usize>O, <usize>I, bias, 0, act, B_PACKED);
 }

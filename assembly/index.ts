@@ -13,10 +13,11 @@ export { augment_batch, augment_image, elastic_field, augment_work_floats } from
 export { cos_f64 } from "./math";
 export { sample_rows, sample_work_bytes, rng_skip, topk_rows, argmax_rows } from "./sample";
 export { Act } from "./act";
+import { static_end } from "./gemm";
 
-/** First byte past the static data: where the TS arena may start. */
+/** First byte past the static data and the GEMM's packing area after it (gemm.ts): where the TS arena may start. */
 export function heap_base(): usize {
-  return __heap_base;
+  return static_end();
 }
 
 /** 1 in the relaxed-SIMD build (asconfig target "relaxed"), 0 in the default one: what wasmBuild() reports. */

@@ -91,7 +91,7 @@ export const JOB_FNS = [
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
   "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
-  "cross_entropy_prob_row_part", "sample_rows",
+  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx",
 ] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
 
@@ -379,14 +379,16 @@ export class Pool implements Dispatch {
       split(I, this.size, 2).map(([a, b]) => [x, dy, dw, B, I, O, accumulate, a, b]));
   }
 
-  /** dX = dY W^T: W^T packed into wt once on this thread, then split by rows of dY and dX. */
+  /**
+   * dX = dY W^T, split by rows of dY and dX: each thread packs its panels of W^T from W itself (gemm.ts), so there is
+   * no serial transpose first, and wt is not written.
+   */
   gemm_dx(dy: number, w: number, wt: number, dx: number, B: number, I: number, O: number): void {
     if (2 * B * I * O < MIN_FLOPS || B < 4) {
       this.k.gemm_dx(dy, w, wt, dx, B, I, O);
       return;
     }
-    this.k.gemm_transpose(w, wt, I, O);
-    this.run("gemm_dx_t", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, wt, dx + a * I * 4, b - a, I, O]));
+    this.run("gemm_dx", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, w, wt, dx + a * I * 4, b - a, I, O]));
   }
 
   softmax_forward(x: number, y: number, rows: number, cols: number, scale: number): void {
