@@ -7,7 +7,7 @@ import { ready, Network } from "softmax-wasm";
 import model from "./model.onnx"; // a data module: an ArrayBuffer
 
 const PIXELS = 28 * 28;
-let net; // the Network, made on the first request
+let loading; // the Network's promise, made by the first request (concurrent first requests share it)
 const probabilities = new Float32Array(10); // predict's output, reused by every request
 
 export default {
@@ -23,11 +23,8 @@ export default {
       return Response.json({ error: `expected ${PIXELS} bytes or ${PIXELS * 4} bytes of float32s, got ${body.byteLength} bytes` },
         { status: 400 });
     }
-    if (net === undefined) {
-      await ready();
-      net = Network.fromOnnx(new Uint8Array(model));
-    }
-    net.predict(x, { out: probabilities });
+    const net = await (loading ??= ready().then(() => Network.fromOnnx(new Uint8Array(model))));
+    net.predict(x, { out: probabilities }); // synchronous: read out before any other request runs
     let best = 0;
     for (let c = 1; c < probabilities.length; c++) if (probabilities[c] > probabilities[best]) best = c;
     return Response.json({ class: best, probabilities: Array.from(probabilities) });
