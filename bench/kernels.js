@@ -470,11 +470,13 @@ function check(op, rows, cols, impls, d) {
 }
 
 // ---------------------------------------------------------------- targets (printed, not asserted)
-function target(op, rows, cols, medianUs, gbps) {
+function target(op, rows, cols, medianUs, gbps, vsJs) {
   const us = (limit) => ({ text: `<=${limit} us`, met: medianUs <= limit });
+  const js = (ratio) => ({ text: `>=${ratio}x JS`, met: vsJs >= ratio });
   if (op === "softmax" && cols >= 1000) return { text: ">=8 GB/s", met: gbps >= 8 };
-  if (op === "softmax" && rows === 64 && cols === 10) return us(1);
-  if (op === "crossEntropy" && rows === 64 && cols === 10) return us(2);
+  // small calls (issue 12): ratios, which a busy machine moves less than absolute times
+  if (op === "softmax" && rows === 64 && cols === 10) return js(10);
+  if (op === "crossEntropy" && rows === 64 && cols === 10) return js(8);
   if (op === "crossEntropy" && rows === 256 && cols === 1000) return us(250);
   if (op === "crossEntropy" && rows === 32 && cols === 32000) return us(1100);
   return undefined;
@@ -516,7 +518,7 @@ for (const [rows, cols] of SHAPES) {
     row.speedupVsJs = row.impl.js?.medianUs / o.medianUs;
     row.speedupVsTfjs = row.impl.tfjs?.medianUs / o.medianUs;
     row.fractionOfCopy = row.impl.copy?.medianUs / o.medianUs;
-    row.target = target(op, rows, cols, o.medianUs, o.gbps);
+    row.target = target(op, rows, cols, o.medianUs, o.gbps, row.speedupVsJs);
     results.push(row);
   }
   for (const v of Object.values(d)) if (v instanceof tf.Tensor || v instanceof lib.WasmArray) v.dispose();
@@ -572,8 +574,19 @@ console.log("");
 console.log(GB_TITLE);
 console.log(textTable(gbColumns, gbRows));
 console.log("");
+// The small-call goals beside their ceiling: plain JS over ours on WasmArrays (no copies in or out, the checks and
+// the kernel only), which the Float32Array path cannot beat.
+for (const r of results.filter((r) => r.rows === 64 && r.cols === 10 && (r.op === "softmax" || r.op === "crossEntropy"))) {
+  if (r.impl.js === undefined) continue;
+  const line = `${r.op} 64x10: ${fmtRatio(r.speedupVsJs)} plain JS through Float32Arrays (${targetText(r.target)}); ` +
+    `${fmtRatio(r.impl.js.medianUs / r.impl.wasm.medianUs)} on WasmArrays, the ceiling without copies`;
+  notes.push(line);
+}
+const loadAfter = os.loadavg()[0];
+meta.loadAverage1mAfter = loadAfter;
 for (const l of notes) console.log(l);
-console.log(`Total ${elapsedS.toFixed(1)} s; the bench process had ${fmtPct(cpuShare)} of a core.`);
+console.log(`Total ${elapsedS.toFixed(1)} s; the bench process had ${fmtPct(cpuShare)} of a core; 1-minute load average ` +
+  `${load.toFixed(2)} before, ${loadAfter.toFixed(2)} after.`);
 
 if (!quick && !variant) {
   const md = [
@@ -585,7 +598,7 @@ if (!quick && !variant) {
     `- Node ${meta.node}; ${meta.library}; tfjs ${meta.tfjs} with tfjs-backend-wasm ${meta.tfjsBackendWasm} ` +
       `(SIMD ${tfSimd ? "on" : "off"}, threads ${tfThreads ? "on" : "off"}); tinybench ${meta.tinybench}`,
     `- Total run ${elapsedS.toFixed(0)} s; the bench process had ${fmtPct(cpuShare)} of a core over it ` +
-      `(1-minute load average before it: ${load.toFixed(2)})`,
+      `(1-minute load average before it: ${load.toFixed(2)}, after: ${loadAfter.toFixed(2)})`,
     "",
     "## Latency per call (us, median / mean) and ours against the others",
     "",
