@@ -2,10 +2,8 @@
 // the library's entry point does not import it. main() returns the exit code and writes only to the io it is
 // given, so tests run it in-process: 0 success, 1 a failure at run time (data, model file), 2 a bad command line,
 // 130 stopped by Ctrl-C.
-import { randomBytes } from "node:crypto";
-import { unlinkSync } from "node:fs";
-import { access, chmod, constants, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { access, constants, readFile, stat } from "node:fs/promises";
+import { dirname, extname, resolve } from "node:path";
 import { ready } from "./index.js";
 import { Network, type HiddenActivation, type Optimizer } from "./network.js";
 import type { Schedule } from "./schedule.js";
@@ -17,6 +15,10 @@ function flagsOfAugment(a: AugmentOptions): string {
     a.elastic ? `elastic=${a.elastic.alpha}:${a.elastic.sigma}` : ""].filter(Boolean).join(",");
 }
 import { loadMnist } from "./mnist-files.js";
+import { removeTemporaries, writeFileAtomic } from "./write-atomic.js";
+
+// every file the CLI writes goes through writeFileAtomic (tested as the CLI's)
+export { writeFileAtomic };
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -550,48 +552,6 @@ async function checkWritable(flag: string, file: string): Promise<void> {
     await access(dir, constants.W_OK | constants.X_OK);
   } catch {
     throw new Failure(`${flag} ${file}: the folder ${dir} is not writable`);
-  }
-}
-
-/** Temporary files being written, removed by a second Ctrl-C's immediate exit. */
-const temporaries = new Set<string>();
-
-function removeTemporaries(): void {
-  for (const temp of temporaries) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // already renamed or never created
-    }
-  }
-}
-
-/**
- * Writes `bytes` to `file` atomically, for every file the CLI writes: to `<file>.<pid>.<random>.tmp` in the same
- * folder, synced, then renamed over `file` (atomic on POSIX), so `file` holds the old bytes or the new ones, never
- * a part: an interrupt or a full disk mid-write leaves it as it was (and the temporary file is removed). An
- * existing file keeps its permissions; a symbolic link stays one (the file it names is replaced).
- */
-export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const target = await realpath(file).catch(() => resolve(file));
-  const old = await stat(target).catch(() => undefined);
-  const temp = join(dirname(target), `${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  temporaries.add(temp);
-  try {
-    const handle = await open(temp, "wx");
-    try {
-      if (old !== undefined) await chmod(temp, old.mode & 0o7777);
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  } finally {
-    temporaries.delete(temp);
   }
 }
 
