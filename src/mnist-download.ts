@@ -222,9 +222,10 @@ async function fromMirror(file: MnistFile, url: string, s: DownloadSettings): Pr
         received = 0;
         return new AttemptError(resumed ? `${why} after resuming (downloading it whole)` : why, resumed);
       };
+      const gzipped = isGzip(body);
       let idx: Uint8Array;
       try {
-        idx = isGzip(body) ? view(gunzipSync(body, { maxOutputLength: file.bytes + 1 })) : body;
+        idx = gzipped ? view(gunzipSync(body, { maxOutputLength: file.bytes + 1 })) : body;
       } catch (err) {
         // zlib's "unexpected end of file": the body stopped early though the server said no more (no Content-Length)
         if ((err as { code?: string }).code === "Z_BUF_ERROR") {
@@ -236,7 +237,10 @@ async function fromMirror(file: MnistFile, url: string, s: DownloadSettings): Pr
         throw bad(`not a valid .gz (${(err as Error).message})`);
       }
       const digest = sha256(idx);
-      if (digest !== file.sha256) throw bad(`wrong SHA-256 of the decompressed file: ${digest}, expected ${file.sha256}`);
+      if (digest !== file.sha256) {
+        throw bad(`wrong SHA-256 of the ${gzipped ? "decompressed file" : "file (not gzipped)"}: ${digest}, expected ` +
+          file.sha256);
+      }
       return { idx, size: body.length };
     } catch (err) {
       if (!(err instanceof AttemptError)) throw err;

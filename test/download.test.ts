@@ -25,6 +25,8 @@ const altered = new Map(NAMES.map((n) => {
   return [n, gzipSync(b, { level: 1 })];
 }));
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+/** What a captive portal answers for any URL. */
+const PORTAL = "<html><body>Sign in to the network</body></html>";
 
 const tmp = mkdtempSync(join(tmpdir(), "softmax-wasm-dl-"));
 let requests: { route: string; file: string; range?: string }[] = [];
@@ -35,7 +37,7 @@ const seen = new Map<string, number>();
  * /good/ serves each file.gz with Content-Length and Range; /norange/ ignores Range; /missing/ is 404;
  * /badhash/ serves the altered files; /truncate-once/ and /truncate-norange/ send half of the body then close the
  * first time; /drop/ destroys the socket mid-body every time; /cut/ sends a complete response of half a .gz;
- * /stall/ sends half and then nothing; /silent/ never answers; /error/ is 503.
+ * /stall/ sends half and then nothing; /silent/ never answers; /error/ is 503; /portal/ answers every file with a page.
  */
 const server = http.createServer((req, res) => {
   const [, route, name] = /^\/([a-z-]+)\/(.+)\.gz$/.exec(req.url ?? "") ?? [];
@@ -53,6 +55,10 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (route === "silent") return; // never answers (the client's timeout ends it)
+  if (route === "portal") {
+    res.writeHead(200, { "content-type": "text/html" }).end(PORTAL);
+    return;
+  }
   const half = body.length >> 1;
   if (route === "cut") {
     res.writeHead(200, { "content-length": half }).end(body.subarray(0, half));
@@ -222,7 +228,8 @@ describe("loadMnist({ download: true })", () => {
     await new Promise((resolve) => closed.close(resolve));
     const err = await loadMnist({
       download: true, cacheDir: dir, attempts: 2,
-      mirrors: [mirror("missing"), mirror("badhash"), mirror("drop"), mirror("cut"), mirror("error"), `http://127.0.0.1:${port}/`],
+      mirrors: [mirror("missing"), mirror("badhash"), mirror("drop"), mirror("cut"), mirror("error"), mirror("portal"),
+        `http://127.0.0.1:${port}/`],
     }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     const changed = Buffer.from(raw.get(NAMES[0])!);
@@ -234,6 +241,8 @@ describe("loadMnist({ download: true })", () => {
       `${file("drop", NAMES[0])}: the connection dropped after ${half} bytes (other side closed) (attempt 2 of 2)`,
       `${file("cut", NAMES[0])}: the .gz ends early (truncated after ${half} bytes) (attempt 2 of 2)`,
       `${file("error", NAMES[0])}: HTTP 503 Service Unavailable (attempt 2 of 2)`,
+      `${file("portal", NAMES[0])}: wrong SHA-256 of the file (not gzipped): ${sha256(Buffer.from(PORTAL))}, expected ` +
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
       `http://127.0.0.1:${port}/${NAMES[0]}.gz: cannot connect (connect ECONNREFUSED 127.0.0.1:${port}) (attempt 2 of 2)`,
     ].join("; "));
     expect(readdirSync(tmp)).not.toContain(dir.slice(tmp.length + 1)); // nothing cached, no folder made
