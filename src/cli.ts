@@ -24,7 +24,10 @@ export { writeFileAtomic };
 export interface CliIo {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
-  /** Live progress bar (rewritten with \r) when true, one plain line per epoch otherwise. */
+  /**
+   * Live progress (the epoch's bar on stdout, a download's bytes on stderr) rewritten with \r when true; plain lines
+   * (one per epoch, one as each download starts and ends) otherwise.
+   */
   isTTY?: boolean;
   /** Terminal width for the progress bar (default 80). */
   columns?: number;
