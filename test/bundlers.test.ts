@@ -62,8 +62,11 @@ async function chromium(): Promise<Browser> {
   return browser;
 }
 
-/** Loads the app at `url` in Chromium; returns what it wrote into #out, the URLs it fetched and what went wrong. */
-async function runApp(url: string): Promise<{ text: string; responses: string[]; problems: string[] }> {
+/**
+ * Loads the app at `url` in Chromium; returns what it wrote into #out (and its data-build), the URLs it fetched and
+ * what went wrong.
+ */
+async function runApp(url: string): Promise<{ text: string; build: string | null; responses: string[]; problems: string[] }> {
   const page = await (await chromium()).newPage();
   try {
     const problems = watchPage(page);
@@ -74,7 +77,8 @@ async function runApp(url: string): Promise<{ text: string; responses: string[];
       { timeout: 15_000 }).catch((err: Error) => {
       throw new Error(`the app never wrote its result: ${err.message}\n${problems.join("\n")}`);
     });
-    return { text: (await page.textContent("#out")) ?? "", responses, problems };
+    return { text: (await page.textContent("#out")) ?? "", build: await page.getAttribute("#out", "data-build"),
+      responses, problems };
   } finally {
     await page.close();
   }
@@ -93,30 +97,46 @@ describe("Vite build", () => {
   });
   built.catch(() => {}); // a failure is reported by the tests that await it
 
-  it("emits the .wasm as an asset and the bundle references it", async () => {
+  it("emits the .wasm as an asset; the relaxed and threads builds, the pool and the worker only in lazy chunks", async () => {
     await built;
     const assets = readdirRecursive(outDir);
     // the four builds, each copied byte for byte: the default one, the relaxed-SIMD one that ready({ relaxed: true })
-    // fetches and the threads ones that ready({ threads: n }) (with relaxed: true, the second) fetches
+    // fetches and the threads ones that ready({ threads: n }) (with relaxed: true, the second) fetches. Vite copies
+    // every asset a chunk names, lazy chunks included; what the dynamic imports change is what the page loads.
     const wasm = assets.filter((f) => f.endsWith(".wasm"));
     expect(wasm).toHaveLength(4);
-    const copied: string[] = [];
+    const copied: Record<string, string> = {};
     for (const build of ["softmax", "softmax-relaxed", "softmax-threads", "softmax-threads-relaxed"]) {
       // Vite names an asset name-HASH.wasm, its hash of 8 characters from [A-Za-z0-9_-]
       const copies = wasm.filter((f) => new RegExp(`^assets/${build}-[\\w-]{8}\\.wasm$`).test(f));
       expect(copies, build).toHaveLength(1);
       expect(readFileSync(join(outDir, copies[0]))).toEqual(readFileSync(join(repo, "dist", `${build}.wasm`)));
-      copied.push(copies[0]);
+      copied[build] = copies[0];
     }
-    // the page's bundle and, as its own chunk, the module worker ready({ threads: n }) starts
-    const js = assets.filter((f) => f.endsWith(".js") && !/^assets\/thread-worker-[\w-]+\.js$/.test(f));
-    expect(js).toHaveLength(1);
-    const worker = assets.filter((f) => /^assets\/thread-worker-[\w-]+\.js$/.test(f));
-    expect(worker).toHaveLength(1);
-    expect(readFileSync(join(outDir, worker[0]), "utf8")).not.toMatch(/node:/);
-    const code = readFileSync(join(outDir, js[0]), "utf8");
-    for (const f of copied) expect(code).toContain(`/${f}`); // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url)
-    expect(code).not.toMatch(/node:|loadMnist/); // the browser entry, not Node's
+    // the page's bundle, the two chunks behind browser.ts's dynamic imports and, as its own chunk, the module worker
+    // ready({ threads: n }) starts
+    const js = assets.filter((f) => f.endsWith(".js")).sort();
+    expect(js.map((f) => f.replace(/-[\w-]{8}\.js$/, ".js"))).toEqual([
+      "assets/browser-relaxed.js", "assets/browser-threads.js", "assets/index.js", "assets/thread-worker.js",
+    ]);
+    const [relaxedChunk, threadsChunk, page, worker] = js.map((f) => readFileSync(join(outDir, f), "utf8"));
+    expect(worker).not.toMatch(/node:/);
+    // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url): the page names only the default build, and imports
+    // the others' chunks lazily
+    expect(page).toContain(`/${copied.softmax}`);
+    for (const other of ["softmax-relaxed", "softmax-threads", "softmax-threads-relaxed"]) {
+      expect(page).not.toContain(`/${copied[other]}`);
+    }
+    // the pool (src/threads.ts, known by its messages) only in the threads chunk
+    expect(threadsChunk).toContain("SharedArrayBuffer is unavailable");
+    expect(page).not.toMatch(/SharedArrayBuffer is unavailable|Atomics\.|thread-worker/);
+    expect(page).toMatch(/import\(["'`][./]*browser-relaxed-[\w-]{8}\.js["'`]\)/);
+    expect(page).toMatch(/import\(["'`][./]*browser-threads-[\w-]{8}\.js["'`]\)/);
+    expect(relaxedChunk).toContain(`/${copied["softmax-relaxed"]}`);
+    expect(threadsChunk).toContain(`/${copied["softmax-threads"]}`);
+    expect(threadsChunk).toContain(`/${copied["softmax-threads-relaxed"]}`);
+    expect(threadsChunk).toMatch(/thread-worker-[\w-]{8}\.js/);
+    expect(page).not.toMatch(/node:|loadMnist/); // the browser entry, not Node's
   });
 
   it.skipIf(skip !== undefined)(`the built app runs ${inChromium}`, async () => {
@@ -126,7 +146,37 @@ describe("Vite build", () => {
       const { text, responses, problems } = await runApp(server.url);
       expect(text).toBe(EXPECTED);
       expect(responses.some((r) => /^200 application\/wasm .*\/assets\/softmax-[\w-]+\.wasm$/.test(r))).toBe(true);
+      // ready() without options fetches neither the lazy chunks nor the other builds
+      expect(responses.filter((r) => /browser-relaxed|browser-threads|thread-worker|softmax-(relaxed|threads)/.test(r)))
+        .toEqual([]);
       expect(problems).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.skipIf(skip !== undefined)(`the built app loads its lazy chunks for ready({ relaxed: true }) and ready({ threads: 2 }) ${inChromium}`, async () => {
+    await built;
+    const server = await serveStatic(outDir,
+      { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
+    try {
+      const fetched = (responses: string[], re: RegExp) => responses.some((r) => re.test(r));
+      const relaxed = await runApp(`${server.url}?relaxed`);
+      expect(relaxed.text).toBe(EXPECTED);
+      expect(relaxed.build).toBe("relaxed-simd"); // Chromium has relaxed SIMD
+      expect(fetched(relaxed.responses, /^200 .*\/assets\/browser-relaxed-[\w-]{8}\.js$/)).toBe(true);
+      expect(fetched(relaxed.responses, /^200 application\/wasm .*\/assets\/softmax-relaxed-[\w-]{8}\.wasm$/)).toBe(true);
+      expect(fetched(relaxed.responses, /browser-threads|thread-worker/)).toBe(false);
+      expect(relaxed.problems).toEqual([]);
+
+      const threads = await runApp(`${server.url}?threads=2`);
+      expect(threads.text).toBe(EXPECTED);
+      expect(threads.build).toBe("simd");
+      expect(fetched(threads.responses, /^200 .*\/assets\/browser-threads-[\w-]{8}\.js$/)).toBe(true);
+      expect(fetched(threads.responses, /^200 application\/wasm .*\/assets\/softmax-threads-[\w-]{8}\.wasm$/)).toBe(true);
+      expect(fetched(threads.responses, /^200 .*\/assets\/thread-worker-[\w-]{8}\.js$/)).toBe(true);
+      expect(fetched(threads.responses, /browser-relaxed|softmax-relaxed/)).toBe(false);
+      expect(threads.problems).toEqual([]);
     } finally {
       await server.close();
     }
