@@ -1,8 +1,13 @@
 // The package as a user imports it: by name, through the exports map, with its types and its .wasm.
-import { existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import * as lib from "softmax-wasm";
+import * as node from "softmax-wasm/node";
 
 describe("the published package", () => {
   it("exports exactly the documented API by name", () => {
@@ -11,6 +16,11 @@ describe("the published package", () => {
       "Network", "loadMnist", "parseIdx", "quadraticCost", "ready", "sigmoid", "softmax", "softmaxBackward", "wasmBuild",
       "wasmMemory", "wasmArray", "WasmArray", "sample", "sampleProbs", "sampler", "Sampler", "topK", "argmax",
     ].sort());
+  });
+
+  it("softmax-wasm/node exports the Node-only part, the same functions as the root in Node", () => {
+    expect(Object.keys(node)).toEqual(["loadMnist"]);
+    expect(node.loadMnist).toBe(lib.loadMnist);
   });
 
   it("works when imported by name", async () => {
@@ -27,5 +37,53 @@ describe("the published package", () => {
     expect(WebAssembly.validate(new Uint8Array(require("node:fs").readFileSync(wasm)))).toBe(true);
     // the relaxed-SIMD build too (it validates only where the engine has relaxed SIMD: not in plain Node 20)
     expect(existsSync(require.resolve("softmax-wasm/softmax-relaxed.wasm"))).toBe(true);
+  });
+});
+
+/**
+ * The npm that came with this Node (npm_execpath under npm run), not node_modules/.bin/npm: a dependency ships npm 6
+ * there, first on PATH inside npm scripts and npx.
+ */
+const NPM_CLI = process.env.npm_execpath?.endsWith("npm-cli.js") ? process.env.npm_execpath
+  : join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js");
+
+describe("what npm publishes", () => {
+  const repo = fileURLToPath(new URL("..", import.meta.url));
+  const manifest = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"));
+  const npm = (args: string[], cwd = repo) =>
+    execFileSync(process.execPath, [NPM_CLI, ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+
+  it("packs package.json, README.md, LICENSE, the bin and dist's modules, types, maps and four builds: every path " +
+    "package.json names, and nothing else", () => {
+    const files: string[] = JSON.parse(npm(["pack", "--dry-run", "--json", "--ignore-scripts"]))[0].files
+      .map((f: { path: string }) => f.path);
+    for (const f of files) {
+      expect(f).toMatch(/^(package\.json|README\.md|LICENSE|bin\/softmax-wasm\.js|dist\/[\w-]+\.(js|d\.ts|js\.map|wasm))$/);
+    }
+    expect(files.filter((f) => f.endsWith(".wasm")).sort()).toEqual([
+      "dist/softmax-relaxed.wasm", "dist/softmax-threads-relaxed.wasm", "dist/softmax-threads.wasm", "dist/softmax.wasm",
+    ]);
+    for (const js of files.filter((f) => f.endsWith(".js") && f.startsWith("dist/"))) {
+      expect(files, `${js}'s types`).toContain(js.replace(/\.js$/, ".d.ts"));
+    }
+    const named: string[] = [...Object.values(manifest.bin as Record<string, string>), manifest.main, manifest.types];
+    const walk = (v: unknown): void => {
+      if (typeof v === "string") named.push(v);
+      else for (const w of Object.values(v as object)) walk(w);
+    };
+    walk(manifest.exports);
+    for (const path of named) expect(files, path).toContain(path.replace(/^\.\//, ""));
+  });
+
+  it("package.json is as npm publish would leave it (npm pkg fix changes nothing), with keywords", () => {
+    const dir = mkdtempSync(join(tmpdir(), "softmax-wasm-pkgfix-"));
+    try {
+      copyFileSync(join(repo, "package.json"), join(dir, "package.json"));
+      npm(["pkg", "fix"], dir);
+      expect(JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))).toEqual(manifest);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(manifest.keywords).toEqual(expect.arrayContaining(["softmax", "webassembly", "simd"]));
   });
 });
