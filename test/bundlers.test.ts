@@ -1,6 +1,6 @@
 // The bundler recipes from the README, for real: the fixture app test/bundlers/vite-app (index.html + main.js, which
 // imports { ready, softmax } from "softmax-wasm" and writes softmax([2, 3, 4]) into the page) built by Vite, served
-// by Vite's dev server and bundled by esbuild, each then loaded in Chromium. Also prints the sizes for the README.
+// by Vite's dev server and bundled by esbuild, each then loaded in Chromium. The sizes are test/sizes.test.ts.
 //
 // How the fixture finds the package: from inside this repo, "softmax-wasm" resolves by self-reference (package.json
 // has "name" and "exports", and the fixture has no package.json of its own, so it is inside the package's scope).
@@ -23,7 +23,6 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { build as esbuild } from "esbuild";
@@ -258,36 +257,6 @@ describe("esbuild", () => {
     } finally {
       await server.close();
     }
-  });
-});
-
-describe("sizes", () => {
-  it("prints the .wasm and the browser entry's minified + gzipped JS (all of it, and tree-shaken)", async () => {
-    const project = userProject();
-    const gz = (b: Uint8Array) => gzipSync(b, { level: 9 }).length;
-    const bundle = async (contents: string) => {
-      const out = await esbuild({
-        stdin: { contents, resolveDir: project, loader: "js" },
-        bundle: true, write: false, minify: true, format: "esm", platform: "browser", logLevel: "silent",
-      });
-      return out.outputFiles[0].contents;
-    };
-    const wasm = readFileSync(join(project, "node_modules", "softmax-wasm", "dist", "softmax.wasm"));
-    const browserJs = await bundle(`export * from "softmax-wasm";`);
-    const minimalJs = await bundle(`export { ready, softmax } from "softmax-wasm";`);
-    const inlineJs = await bundle(`export * from "softmax-wasm/inline";`);
-    const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB (${n} B)`;
-    console.log([
-      "softmax-wasm sizes (gzip -9):",
-      `  softmax.wasm                        ${kb(wasm.length)}, gzipped ${kb(gz(wasm))}`,
-      `  browser entry JS (all), minified    ${kb(browserJs.length)}, gzipped ${kb(gz(browserJs))}`,
-      `  only { ready, softmax }, minified   ${kb(minimalJs.length)}, gzipped ${kb(gz(minimalJs))}`,
-      `  inline entry (JS + base64 .wasm)    ${kb(inlineJs.length)}, gzipped ${kb(gz(inlineJs))}`,
-    ].join("\n"));
-    expect(WebAssembly.validate(wasm)).toBe(true);
-    expect(statSync(join(repo, "dist", "softmax.wasm")).size).toBe(wasm.length);
-    expect(new TextDecoder().decode(browserJs)).not.toMatch(/node:/);
-    expect(minimalJs.length).toBeLessThan(browserJs.length); // "sideEffects": false lets the rest be dropped
   });
 });
 
