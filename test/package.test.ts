@@ -1,13 +1,12 @@
 // The package as a user imports it: by name, through the exports map, with its types and its .wasm.
-import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as lib from "softmax-wasm";
 import * as node from "softmax-wasm/node";
+import { npm, packedFiles, repo } from "./install.js";
 
 describe("the published package", () => {
   it("exports exactly the documented API by name", () => {
@@ -40,23 +39,12 @@ describe("the published package", () => {
   });
 });
 
-/**
- * The npm that came with this Node (npm_execpath under npm run), not node_modules/.bin/npm: a dependency ships npm 6
- * there, first on PATH inside npm scripts and npx.
- */
-const NPM_CLI = process.env.npm_execpath?.endsWith("npm-cli.js") ? process.env.npm_execpath
-  : join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js");
-
 describe("what npm publishes", () => {
-  const repo = fileURLToPath(new URL("..", import.meta.url));
   const manifest = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"));
-  const npm = (args: string[], cwd = repo) =>
-    execFileSync(process.execPath, [NPM_CLI, ...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 
   it("packs package.json, README.md, LICENSE, the bin and dist's modules, types, maps and four builds: every path " +
     "package.json names, and nothing else", () => {
-    const files: string[] = JSON.parse(npm(["pack", "--dry-run", "--json", "--ignore-scripts"]))[0].files
-      .map((f: { path: string }) => f.path);
+    const files = packedFiles();
     for (const f of files) {
       expect(f).toMatch(/^(package\.json|README\.md|LICENSE|bin\/softmax-wasm\.js|dist\/[\w-]+\.(js|d\.ts|js\.map|wasm))$/);
     }

@@ -2,39 +2,19 @@
 // project, and `tsc --noEmit` on a small consumer under moduleResolution nodenext, node16 and bundler. With
 // "bundler", "softmax-wasm" resolves to the browser entry's types (the exports map's default condition), which have
 // no loadMnist: the Node-only part is reachable under every resolution as "softmax-wasm/node".
-import { execFile, execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { installInto, repo } from "./install.js";
 
-const repo = fileURLToPath(new URL("..", import.meta.url));
 const tsc = join(repo, "node_modules", "typescript", "bin", "tsc");
-/**
- * The npm that came with this Node (npm_execpath under npm run), not node_modules/.bin/npm: a dependency ships npm 6
- * there, first on PATH inside npm scripts and npx.
- */
-const NPM_CLI = process.env.npm_execpath?.endsWith("npm-cli.js") ? process.env.npm_execpath
-  : join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js");
-
-
-/** The files `npm pack` would put in the tarball (no build: the prepack script is skipped). */
-function packedFiles(): string[] {
-  const out = execFileSync(process.execPath, [NPM_CLI, "pack", "--dry-run", "--json", "--ignore-scripts"],
-    { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  return (JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-}
-
 const project = mkdtempSync(join(tmpdir(), "softmax-wasm-types-"));
 afterAll(() => rmSync(project, { recursive: true, force: true }));
 
 // node_modules/softmax-wasm as `npm install` leaves it; @types/node (and what it needs) linked from this repo
-const pkg = join(project, "node_modules", "softmax-wasm");
-for (const f of packedFiles()) {
-  mkdirSync(dirname(join(pkg, f)), { recursive: true });
-  cpSync(join(repo, f), join(pkg, f));
-}
+installInto(project);
 mkdirSync(join(project, "node_modules", "@types"));
 symlinkSync(join(repo, "node_modules", "@types", "node"), join(project, "node_modules", "@types", "node"), "dir");
 symlinkSync(join(repo, "node_modules", "undici-types"), join(project, "node_modules", "undici-types"), "dir");
