@@ -1,18 +1,19 @@
 // The package as `npm install softmax-wasm` leaves it, for the tests that use it from outside this repo: the files
 // `npm pack` would put in the tarball copied into <project>/node_modules/softmax-wasm (no build: prepack is skipped).
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const repo = fileURLToPath(new URL("..", import.meta.url));
 
 /**
- * The npm that came with this Node (npm_execpath under npm run), not node_modules/.bin/npm: a dependency ships npm 6
- * there, first on PATH inside npm scripts and npx.
+ * The npm that came with this Node, not the first npm on PATH: inside npm scripts and npx that is
+ * node_modules/.bin/npm, an npm 6 that a dependency ships (which also runs the nested `npm run`s of `npm test`, so
+ * npm_execpath names it too), and npm 6 has no `npm pkg`.
  */
-export const NPM_CLI = process.env.npm_execpath?.endsWith("npm-cli.js") ? process.env.npm_execpath
-  : join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js");
+const besideNode = join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "bin", "npm-cli.js");
+export const NPM_CLI = existsSync(besideNode) ? besideNode : process.env.npm_execpath ?? "npm-cli.js";
 
 /** Runs npm (NPM_CLI) in `cwd`; its stdout. */
 export function npm(args: string[], cwd = repo): string {
