@@ -1,6 +1,8 @@
 // The entry point for browsers and bundlers: the .wasm is fetched from beside this module, a URL bundlers
-// (Vite, webpack 5, Parcel) recognise and copy with the build. No Node built-in is reached from here.
+// (Vite, webpack 5, Parcel) recognise and copy with the build. No Node built-in is reached from here. The relaxed
+// and threads builds (and the pool) sit behind dynamic imports, in chunks an app loads only when it asks for them.
 
+import { beside } from "./beside.js";
 import { makeReady } from "./ready.js";
 
 /**
@@ -10,21 +12,8 @@ import { makeReady } from "./ready.js";
  * from a Module, bytes, Response, URL.
  */
 export const ready = makeReady({
-  simd: () => fetch(new URL("./softmax.wasm", import.meta.url)),
-  relaxed: () => fetch(new URL("./softmax-relaxed.wasm", import.meta.url)),
-  threads: {
-    wasm: () => fetch(new URL("./softmax-threads.wasm", import.meta.url)),
-    relaxed: () => fetch(new URL("./softmax-threads-relaxed.wasm", import.meta.url)),
-    spawn: (init) => new Promise((resolve, reject) => {
-      const w = new Worker(new URL("./thread-worker.js", import.meta.url), { type: "module" });
-      w.onmessage = (ev: MessageEvent) => {
-        w.onmessage = null;
-        if (ev.data === "started") resolve(w);
-        else { w.terminate(); reject(new Error(ev.data?.error)); }
-      };
-      w.onerror = (ev: ErrorEvent) => { w.terminate(); reject(new Error(ev.message || "the worker failed to load")); };
-      w.postMessage(init);
-    }),
-  },
+  simd: () => fetch(beside("softmax.wasm", () => new URL("./softmax.wasm", import.meta.url))),
+  relaxed: async () => (await import("./browser-relaxed.js")).relaxed(),
+  threads: async () => (await import("./browser-threads.js")).threads,
 });
 export * from "./api.js";

@@ -1,9 +1,11 @@
 // ready(): instantiate the Wasm once. Each runtime's entry point (index.ts for Node / Deno / Bun, browser.ts,
 // workerd.ts, inline.ts) makes its own ready() from this factory with the way its runtime finds the .wasm builds:
 // the default SIMD128 one (softmax.wasm), the opt-in relaxed-SIMD one (softmax-relaxed.wasm), and their threads
-// builds over shared memory (softmax-threads.wasm, softmax-threads-relaxed.wasm).
+// builds over shared memory (softmax-threads.wasm, softmax-threads-relaxed.wasm). Only the default build is reached
+// statically: the relaxed one and the threads ones (with the pool, src/threads.ts) come through the entry's dynamic
+// import(), which bundlers split off into chunks that load only when ready() is asked for them.
 import { Engine, setEngine, type WasmSource } from "./engine.js";
-import { startPool, threadsUnavailable, type SpawnWorker } from "./threads.js";
+import type { SpawnWorker, startPool, threadsUnavailable } from "./threads.js";
 
 let loading: Promise<void> | undefined;
 
@@ -34,21 +36,32 @@ export interface ReadyOptions {
 export interface EntryWasm {
   /** The default build (softmax.wasm). */
   simd: () => WasmSource | Promise<WasmSource>;
-  /** The relaxed-SIMD build (softmax-relaxed.wasm); omitted where the entry carries only the default one. */
+  /**
+   * The relaxed-SIMD build (softmax-relaxed.wasm), called only for ready({ relaxed: true }) (so its URL or module can
+   * sit behind a dynamic import); omitted where the entry carries only the default one.
+   */
   relaxed?: () => WasmSource | Promise<WasmSource>;
   /** Why there is no relaxed build, for the warning when one is asked for. */
   noRelaxed?: string;
   /**
-   * The threads builds (softmax-threads.wasm, softmax-threads-relaxed.wasm) and how to start a worker; omitted where
-   * the entry has none.
+   * Loads the threads part (a dynamic import of the entry's threads module), called only for ready({ threads: n > 1 });
+   * omitted where the entry has none, so that its bundle never contains the pool.
    */
-  threads?: {
-    wasm: () => WasmSource | Promise<WasmSource>; relaxed?: () => WasmSource | Promise<WasmSource>; spawn: SpawnWorker;
-  };
+  threads?: () => Promise<ThreadsBuilds>;
   /** Why there are no threads, for the warning when they are asked for. */
   noThreads?: string;
   /** Turns a URL into a source (fetch, or reading a file: URL in Node). */
   fetchUrl?: (url: URL) => WasmSource | Promise<WasmSource>;
+}
+
+/** An entry's threads part: the threads builds, how to start a worker, and the pool itself (src/threads.ts). */
+export interface ThreadsBuilds {
+  /** softmax-threads.wasm */
+  wasm: () => WasmSource | Promise<WasmSource>;
+  /** softmax-threads-relaxed.wasm */
+  relaxed?: () => WasmSource | Promise<WasmSource>;
+  spawn: SpawnWorker;
+  pool: { startPool: typeof startPool; threadsUnavailable: typeof threadsUnavailable };
 }
 
 /**
@@ -130,6 +143,18 @@ export function makeReady(entry: EntryWasm) {
     return why === undefined;
   }
 
+  /** The entry's threads part (loaded now), or why threads cannot run here. */
+  async function threadsPart(): Promise<ThreadsBuilds | string> {
+    if (entry.threads === undefined) return entry.noThreads ?? "this entry has no threads build";
+    let t: ThreadsBuilds;
+    try {
+      t = await entry.threads();
+    } catch (err) {
+      return `its threads module could not load (${String(err)})`;
+    }
+    return t.pool.threadsUnavailable() ?? t;
+  }
+
   return function ready(sourceOrOptions?: ReadySource | ReadyOptions): Promise<void> {
     let opts: { source?: ReadySource; relaxed: boolean; threads: number };
     try {
@@ -143,18 +168,17 @@ export function makeReady(entry: EntryWasm) {
       const call = `{ ${threads > 1 ? `threads: ${threads}` : ""}${threads > 1 && relaxed ? ", " : ""}${relaxed ? "relaxed: true" : ""} }`;
       const single = relaxed ? "the single-threaded build" : "the default single-threaded build";
       if (threads > 1) {
-        const t = entry.threads;
-        const why = t === undefined ? (entry.noThreads ?? "this entry has no threads build") : threadsUnavailable();
-        if (why === undefined) {
-          if (relaxed) relaxed = relaxedAvailable(call, t!.relaxed, "the default SIMD threads build");
+        const t = await threadsPart();
+        if (typeof t !== "string") {
+          if (relaxed) relaxed = relaxedAvailable(call, t.relaxed, "the default SIMD threads build");
           try {
-            setEngine(await threaded(t!, threads, relaxed));
+            setEngine(await threaded(t, threads, relaxed));
             return;
           } catch (err) {
             console.warn(`softmax-wasm: ready(${call}): the workers could not start (${String(err)}); loading ${single}`);
           }
         } else {
-          console.warn(`softmax-wasm: ready(${call}): ${why}; loading ${single}`);
+          console.warn(`softmax-wasm: ready(${call}): ${t}; loading ${single}`);
         }
       }
       let s: WasmSource;
@@ -173,10 +197,10 @@ export function makeReady(entry: EntryWasm) {
 }
 
 /** A threads build (the relaxed one if `relaxed`) on a shared memory with its pool of n - 1 workers. */
-async function threaded(t: NonNullable<EntryWasm["threads"]>, n: number, relaxed: boolean): Promise<Engine> {
+async function threaded(t: ThreadsBuilds, n: number, relaxed: boolean): Promise<Engine> {
   const module = await compile(await (relaxed ? t.relaxed!() : t.wasm()));
   const e = await Engine.createShared(module);
-  e.usePool(await startPool(e, module, n, t.spawn));
+  e.usePool(await t.pool.startPool(e, module, n, t.spawn));
   return e;
 }
 

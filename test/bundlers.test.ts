@@ -1,6 +1,6 @@
 // The bundler recipes from the README, for real: the fixture app test/bundlers/vite-app (index.html + main.js, which
 // imports { ready, softmax } from "softmax-wasm" and writes softmax([2, 3, 4]) into the page) built by Vite, served
-// by Vite's dev server and bundled by esbuild, each then loaded in Chromium. Also prints the sizes for the README.
+// by Vite's dev server and bundled by esbuild, each then loaded in Chromium. The sizes are test/sizes.test.ts.
 //
 // How the fixture finds the package: from inside this repo, "softmax-wasm" resolves by self-reference (package.json
 // has "name" and "exports", and the fixture has no package.json of its own, so it is inside the package's scope).
@@ -23,7 +23,6 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { build as esbuild } from "esbuild";
@@ -62,8 +61,11 @@ async function chromium(): Promise<Browser> {
   return browser;
 }
 
-/** Loads the app at `url` in Chromium; returns what it wrote into #out, the URLs it fetched and what went wrong. */
-async function runApp(url: string): Promise<{ text: string; responses: string[]; problems: string[] }> {
+/**
+ * Loads the app at `url` in Chromium; returns what it wrote into #out (and its data-build), the URLs it fetched and
+ * what went wrong.
+ */
+async function runApp(url: string): Promise<{ text: string; build: string | null; responses: string[]; problems: string[] }> {
   const page = await (await chromium()).newPage();
   try {
     const problems = watchPage(page);
@@ -74,7 +76,8 @@ async function runApp(url: string): Promise<{ text: string; responses: string[];
       { timeout: 15_000 }).catch((err: Error) => {
       throw new Error(`the app never wrote its result: ${err.message}\n${problems.join("\n")}`);
     });
-    return { text: (await page.textContent("#out")) ?? "", responses, problems };
+    return { text: (await page.textContent("#out")) ?? "", build: await page.getAttribute("#out", "data-build"),
+      responses, problems };
   } finally {
     await page.close();
   }
@@ -93,30 +96,46 @@ describe("Vite build", () => {
   });
   built.catch(() => {}); // a failure is reported by the tests that await it
 
-  it("emits the .wasm as an asset and the bundle references it", async () => {
+  it("emits the .wasm as an asset; the relaxed and threads builds, the pool and the worker only in lazy chunks", async () => {
     await built;
     const assets = readdirRecursive(outDir);
     // the four builds, each copied byte for byte: the default one, the relaxed-SIMD one that ready({ relaxed: true })
-    // fetches and the threads ones that ready({ threads: n }) (with relaxed: true, the second) fetches
+    // fetches and the threads ones that ready({ threads: n }) (with relaxed: true, the second) fetches. Vite copies
+    // every asset a chunk names, lazy chunks included; what the dynamic imports change is what the page loads.
     const wasm = assets.filter((f) => f.endsWith(".wasm"));
     expect(wasm).toHaveLength(4);
-    const copied: string[] = [];
+    const copied: Record<string, string> = {};
     for (const build of ["softmax", "softmax-relaxed", "softmax-threads", "softmax-threads-relaxed"]) {
       // Vite names an asset name-HASH.wasm, its hash of 8 characters from [A-Za-z0-9_-]
       const copies = wasm.filter((f) => new RegExp(`^assets/${build}-[\\w-]{8}\\.wasm$`).test(f));
       expect(copies, build).toHaveLength(1);
       expect(readFileSync(join(outDir, copies[0]))).toEqual(readFileSync(join(repo, "dist", `${build}.wasm`)));
-      copied.push(copies[0]);
+      copied[build] = copies[0];
     }
-    // the page's bundle and, as its own chunk, the module worker ready({ threads: n }) starts
-    const js = assets.filter((f) => f.endsWith(".js") && !/^assets\/thread-worker-[\w-]+\.js$/.test(f));
-    expect(js).toHaveLength(1);
-    const worker = assets.filter((f) => /^assets\/thread-worker-[\w-]+\.js$/.test(f));
-    expect(worker).toHaveLength(1);
-    expect(readFileSync(join(outDir, worker[0]), "utf8")).not.toMatch(/node:/);
-    const code = readFileSync(join(outDir, js[0]), "utf8");
-    for (const f of copied) expect(code).toContain(`/${f}`); // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url)
-    expect(code).not.toMatch(/node:|loadMnist/); // the browser entry, not Node's
+    // the page's bundle, the two chunks behind browser.ts's dynamic imports and, as its own chunk, the module worker
+    // ready({ threads: n }) starts
+    const js = assets.filter((f) => f.endsWith(".js")).sort();
+    expect(js.map((f) => f.replace(/-[\w-]{8}\.js$/, ".js"))).toEqual([
+      "assets/browser-relaxed.js", "assets/browser-threads.js", "assets/index.js", "assets/thread-worker.js",
+    ]);
+    const [relaxedChunk, threadsChunk, page, worker] = js.map((f) => readFileSync(join(outDir, f), "utf8"));
+    expect(worker).not.toMatch(/node:/);
+    // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url): the page names only the default build, and imports
+    // the others' chunks lazily
+    expect(page).toContain(`/${copied.softmax}`);
+    for (const other of ["softmax-relaxed", "softmax-threads", "softmax-threads-relaxed"]) {
+      expect(page).not.toContain(`/${copied[other]}`);
+    }
+    // the pool (src/threads.ts, known by its messages) only in the threads chunk
+    expect(threadsChunk).toContain("SharedArrayBuffer is unavailable");
+    expect(page).not.toMatch(/SharedArrayBuffer is unavailable|Atomics\.|thread-worker/);
+    expect(page).toMatch(/import\(["'`][./]*browser-relaxed-[\w-]{8}\.js["'`]\)/);
+    expect(page).toMatch(/import\(["'`][./]*browser-threads-[\w-]{8}\.js["'`]\)/);
+    expect(relaxedChunk).toContain(`/${copied["softmax-relaxed"]}`);
+    expect(threadsChunk).toContain(`/${copied["softmax-threads"]}`);
+    expect(threadsChunk).toContain(`/${copied["softmax-threads-relaxed"]}`);
+    expect(threadsChunk).toMatch(/thread-worker-[\w-]{8}\.js/);
+    expect(page).not.toMatch(/node:|loadMnist/); // the browser entry, not Node's
   });
 
   it.skipIf(skip !== undefined)(`the built app runs ${inChromium}`, async () => {
@@ -126,7 +145,37 @@ describe("Vite build", () => {
       const { text, responses, problems } = await runApp(server.url);
       expect(text).toBe(EXPECTED);
       expect(responses.some((r) => /^200 application\/wasm .*\/assets\/softmax-[\w-]+\.wasm$/.test(r))).toBe(true);
+      // ready() without options fetches neither the lazy chunks nor the other builds
+      expect(responses.filter((r) => /browser-relaxed|browser-threads|thread-worker|softmax-(relaxed|threads)/.test(r)))
+        .toEqual([]);
       expect(problems).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it.skipIf(skip !== undefined)(`the built app loads its lazy chunks for ready({ relaxed: true }) and ready({ threads: 2 }) ${inChromium}`, async () => {
+    await built;
+    const server = await serveStatic(outDir,
+      { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
+    try {
+      const fetched = (responses: string[], re: RegExp) => responses.some((r) => re.test(r));
+      const relaxed = await runApp(`${server.url}?relaxed`);
+      expect(relaxed.text).toBe(EXPECTED);
+      expect(relaxed.build).toBe("relaxed-simd"); // Chromium has relaxed SIMD
+      expect(fetched(relaxed.responses, /^200 .*\/assets\/browser-relaxed-[\w-]{8}\.js$/)).toBe(true);
+      expect(fetched(relaxed.responses, /^200 application\/wasm .*\/assets\/softmax-relaxed-[\w-]{8}\.wasm$/)).toBe(true);
+      expect(fetched(relaxed.responses, /browser-threads|thread-worker/)).toBe(false);
+      expect(relaxed.problems).toEqual([]);
+
+      const threads = await runApp(`${server.url}?threads=2`);
+      expect(threads.text).toBe(EXPECTED);
+      expect(threads.build).toBe("simd");
+      expect(fetched(threads.responses, /^200 .*\/assets\/browser-threads-[\w-]{8}\.js$/)).toBe(true);
+      expect(fetched(threads.responses, /^200 application\/wasm .*\/assets\/softmax-threads-[\w-]{8}\.wasm$/)).toBe(true);
+      expect(fetched(threads.responses, /^200 .*\/assets\/thread-worker-[\w-]{8}\.js$/)).toBe(true);
+      expect(fetched(threads.responses, /browser-relaxed|softmax-relaxed/)).toBe(false);
+      expect(threads.problems).toEqual([]);
     } finally {
       await server.close();
     }
@@ -208,36 +257,6 @@ describe("esbuild", () => {
     } finally {
       await server.close();
     }
-  });
-});
-
-describe("sizes", () => {
-  it("prints the .wasm and the browser entry's minified + gzipped JS (all of it, and tree-shaken)", async () => {
-    const project = userProject();
-    const gz = (b: Uint8Array) => gzipSync(b, { level: 9 }).length;
-    const bundle = async (contents: string) => {
-      const out = await esbuild({
-        stdin: { contents, resolveDir: project, loader: "js" },
-        bundle: true, write: false, minify: true, format: "esm", platform: "browser", logLevel: "silent",
-      });
-      return out.outputFiles[0].contents;
-    };
-    const wasm = readFileSync(join(project, "node_modules", "softmax-wasm", "dist", "softmax.wasm"));
-    const browserJs = await bundle(`export * from "softmax-wasm";`);
-    const minimalJs = await bundle(`export { ready, softmax } from "softmax-wasm";`);
-    const inlineJs = await bundle(`export * from "softmax-wasm/inline";`);
-    const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB (${n} B)`;
-    console.log([
-      "softmax-wasm sizes (gzip -9):",
-      `  softmax.wasm                        ${kb(wasm.length)}, gzipped ${kb(gz(wasm))}`,
-      `  browser entry JS (all), minified    ${kb(browserJs.length)}, gzipped ${kb(gz(browserJs))}`,
-      `  only { ready, softmax }, minified   ${kb(minimalJs.length)}, gzipped ${kb(gz(minimalJs))}`,
-      `  inline entry (JS + base64 .wasm)    ${kb(inlineJs.length)}, gzipped ${kb(gz(inlineJs))}`,
-    ].join("\n"));
-    expect(WebAssembly.validate(wasm)).toBe(true);
-    expect(statSync(join(repo, "dist", "softmax.wasm")).size).toBe(wasm.length);
-    expect(new TextDecoder().decode(browserJs)).not.toMatch(/node:/);
-    expect(minimalJs.length).toBeLessThan(browserJs.length); // "sideEffects": false lets the rest be dropped
   });
 });
 

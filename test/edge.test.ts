@@ -190,3 +190,42 @@ describe("edge runtimes give Node's bytes", () => {
     }, RUN_TIMEOUT_MS + 10_000);
   }
 });
+
+// What a Worker's configuration needs: only softmax.wasm unless ready({ relaxed: true }) is called (the relaxed build
+// is imported lazily), and a bundle made without the workerd condition says what to configure.
+describe("workerd configurations", () => {
+  const rt = runtimes.find((r) => r.name === "workerd")!;
+  const found = locate(rt);
+  const skip = "problem" in found && !CI ? found.problem : undefined;
+  const EXPECTED = "0.0900,0.2447,0.6652"; // softmax([2, 3, 4]) to 4 places
+  type Answer = { ok: boolean; build?: string; softmax?: string; error?: string; warnings: string[] };
+  const probe = (conditions: string, builds: string, ...paths: string[]) => {
+    if ("problem" in found) throw new Error(`workerd must run on CI: ${found.problem}`);
+    return runJson<Answer[]>(process.execPath,
+      [path.join(runtimesDir, "edge-workerd.mjs"), found.bin, "--probe", conditions, builds, ...paths]);
+  };
+
+  it.skipIf(skip !== undefined)("with only softmax.wasm listed, ready() runs; ready({ relaxed: true }) names the " +
+    "missing module, and a retry without relaxed then works", async () => {
+    const [relaxed, plain] = await probe("workerd,worker,browser", "softmax.wasm", "/?relaxed", "/");
+    expect(relaxed.ok).toBe(false);
+    expect(relaxed.error).toMatch(/^softmax-wasm: ready\(\{ relaxed: true \}\) imports softmax-relaxed\.wasm, which this Worker does not have: list it as a Wasm module/);
+    expect(plain).toEqual({ ok: true, build: "simd", softmax: EXPECTED, warnings: [] });
+  }, RUN_TIMEOUT_MS + 10_000);
+
+  it.skipIf(skip !== undefined)("with softmax-relaxed.wasm listed too, ready({ relaxed: true }) loads it", async () => {
+    const [relaxed] = await probe("workerd,worker,browser", "softmax.wasm,softmax-relaxed.wasm", "/?relaxed");
+    expect(relaxed).toEqual({ ok: true, build: "relaxed-simd", softmax: EXPECTED, warnings: [] });
+  }, RUN_TIMEOUT_MS + 10_000);
+
+  it.skipIf(skip !== undefined)("bundled without the workerd condition (the browser entry), ready() says to set it",
+    async () => {
+      const [plain] = await probe("worker,browser", "softmax.wasm", "/");
+      expect(plain.ok).toBe(false);
+      expect(plain.error).toContain("the browser entry (softmax-wasm/dist/browser.js) finds softmax.wasm beside its " +
+        "own module, but this module has no URL to resolve it against");
+      expect(plain.error).toContain("In Cloudflare Workers, bundle with the \"workerd\" export condition");
+      expect(plain.error).toContain("conditions: [\"workerd\", \"worker\", \"browser\"]");
+      expect(plain.error).not.toMatch(/Invalid URL/);
+    }, RUN_TIMEOUT_MS + 10_000);
+});

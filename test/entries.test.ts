@@ -20,6 +20,7 @@ describe("conditional exports", () => {
     ["workerd", "softmax-wasm", "dist/workerd.js"],
     ["deno", "softmax-wasm", "dist/index.js"],
     [undefined, "softmax-wasm/inline", "dist/inline.js"],
+    [undefined, "softmax-wasm/node", "dist/node.js"],
     [undefined, "softmax-wasm/softmax.wasm", "dist/softmax.wasm"],
   ])("condition %s: %s resolves to %s", (condition, specifier, file) => {
     expect(resolveWith(condition, specifier)).toMatch(new RegExp(`/${file.replace(".", "\\.")}$`));

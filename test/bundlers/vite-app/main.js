@@ -1,11 +1,17 @@
 // The user's app for the bundler tests (Vite build, Vite dev server, esbuild): import the package by name, load the
-// Wasm the default way (the .wasm beside the library's module) and write softmax([2, 3, 4]) into the page.
-import { ready, softmax } from "softmax-wasm";
+// Wasm the default way (the .wasm beside the library's module) and write softmax([2, 3, 4]) into the page, and the
+// build that ran into its data-build. ?relaxed and ?threads=n pass those options to ready() (the builds that sit in
+// lazily loaded chunks).
+import { ready, softmax, wasmBuild } from "softmax-wasm";
 
 const out = document.getElementById("out");
-ready()
+const q = new URLSearchParams(location.search);
+const opts = q.has("relaxed") || q.has("threads")
+  ? { relaxed: q.has("relaxed"), threads: Number(q.get("threads") ?? 1) } : undefined;
+ready(opts)
   .then(() => {
     const p = softmax(new Float32Array([2, 3, 4]), 3);
+    out.dataset.build = wasmBuild();
     out.textContent = Array.from(p, (v) => v.toFixed(4)).join(",");
   })
   .catch((err) => {
