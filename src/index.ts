@@ -18,4 +18,5 @@ export const ready = makeReady({
   fetchUrl: fromFile,
 });
 export { loadMnist } from "./mnist-files.js";
+export type { LoadMnistOptions, MnistProgress } from "./mnist-files.js";
 export * from "./api.js";

@@ -3,3 +3,4 @@
 // entry's types, which have no loadMnist. The implementations stay where they are; "softmax-wasm" in Node still
 // exports them too.
 export { loadMnist } from "./mnist-files.js";
+export type { LoadMnistOptions, MnistProgress } from "./mnist-files.js";
