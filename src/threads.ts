@@ -1,10 +1,14 @@
 // Opt-in multi-threading (ready({ threads: n })): the threads build (dist/softmax-threads.wasm) instantiated once on
 // the calling thread, which owns the shared memory and the arena, and once in each of n - 1 workers, which never
-// allocate. A job is posted through a control block in the shared memory (Atomics.store + Atomics.notify); workers
-// sleep in Atomics.wait. The caller runs its own share of every job, then waits for the workers': with Atomics.wait
-// where the thread may block (Node, Deno, Bun, workers), else by spinning on Atomics.load (a browser's main thread,
-// where Atomics.wait throws: the shares are equal, so the wait is short, and a synchronous API cannot await
-// Atomics.waitAsync).
+// allocate. Every worker instantiates the caller's own WebAssembly.Module (passed to it, not recompiled), so V8's
+// tiered-up code for a kernel serves every thread. A job is posted through a control block in the shared memory
+// (Atomics.store, and Atomics.notify only to a worker that sleeps). A worker spins on its control block for about
+// twice the gap it sees between jobs (at most SPIN_MAX_MS, less when spinning has not paid off), then sleeps in
+// Atomics.wait. The caller runs its own share of every job first, then runs itself each share no worker has claimed
+// yet (stealing it: on a busy machine a descheduled worker never holds a call up, and 2 threads are never much slower
+// than 1), then waits for the claimed ones: with Atomics.wait where the thread may block (Node, Deno, Bun, workers),
+// else by spinning on Atomics.load (a browser's main thread, where Atomics.wait throws: the shares are equal, so the
+// wait is short, and a synchronous API cannot await Atomics.waitAsync).
 //
 // Every split gives each output element to exactly one thread and computes it with the same kernel code, over the
 // same column tiles and the same order of its sums, as the single-threaded call: results are bit-identical to the
@@ -14,15 +18,16 @@
 // total is summed afterwards in row order.
 //
 // A worker may stop (terminated, crashed, its loop failed): the caller, blocked in its wait, cannot see the worker's
-// 'exit' event then, so the wait is bounded through shared memory and the clock. A worker claims each job before it
-// runs it (a compare-exchange on its CLAIM word); a job left unclaimed CLAIM_MS after it was posted is revoked by the
-// caller's own compare-exchange (whichever lands first decides, so a worker that wakes later never runs it), and a
-// claimed job that outlives a deadline scaled from the caller's own share is given up. A worker whose loop throws
-// says so in its control block at once; 'exit' / 'error' listeners see the others between calls. The call that finds
-// a stopped worker throws an Error saying so (its results are not valid) and the pool drops that worker: later calls
-// run on the remaining threads, with the same bits (which never depend on the thread count). Dropping, rather than
-// restarting, keeps the pool synchronous and never reuses a control block or scratch that a stuck worker might still
-// touch; the cause of a crash (memory, a bug) would likely stop a new worker too.
+// 'exit' event then, so the wait is bounded through shared memory and the clock. A job goes to whoever claims it first
+// (a compare-exchange on the worker's CLAIM word: the worker to run it, the caller to steal it). A worker writes the
+// last job it has looked at (SEEN); one that has not looked at a job stolen from it CLAIM_MS after it was posted has
+// stopped, and the next call finds it before posting anything. A claimed job that outlives a deadline scaled from the
+// caller's own share is given up. A worker whose loop throws says so in its control block at once; 'exit' / 'error'
+// listeners see the others between calls. The call that finds a stopped worker throws an Error saying so (its results
+// are not valid) and the pool drops that worker: later calls run on the remaining threads, with the same bits (which
+// never depend on the thread count). Dropping, rather than restarting, keeps the pool synchronous and never reuses a
+// control block or scratch that a stuck worker might still touch; the cause of a crash (memory, a bug) would likely
+// stop a new worker too.
 import type { Engine, Kernels } from "./engine.js";
 import type { Dispatch } from "./dispatch.js";
 
@@ -96,23 +101,32 @@ export const JOB_FNS = [
 export type JobFn = (typeof JOB_FNS)[number];
 
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
-// function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence the worker took (the
-// caller writes the complement of the previous one there to revoke a job); f64 [3..21] the arguments (19 at most),
-// [22] the result; i32 [48] STOPPED: the byte length + 1 of the UTF-8 message at [49..79] once the worker's loop has
-// failed.
+// function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence taken, by the worker (to
+// run it) or by the caller (to run it itself: stolen); f64 [3..21] the arguments (19 at most), [22] the result; i32
+// [46] SLEEPING: 1 while the worker is in Atomics.wait (the caller notifies only then), [47] SEEN: the last sequence
+// the worker has looked at, [48] STOPPED: the byte length + 1 of the UTF-8 message at [50..79] once the worker's loop
+// has failed, [49] REVOKED: 1 once the pool has dropped the worker (its loop ends at the next job it sees).
 export const CTRL_BYTES = 320;
-/** Atomics.load polls before a thread sleeps in Atomics.wait (some tens of microseconds). */
+/** Atomics.load polls the calling thread makes before it sleeps in Atomics.wait for a claimed share (tens of µs). */
 const SPIN = 1 << 15;
-const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 22, STOPPED = 48, MESSAGE = 49;
+/**
+ * A worker's spin before Atomics.wait, in ms: twice the smoothed gap between the jobs it sees, within these bounds.
+ * Training posts jobs back to back (gaps of tens of µs, a futex wake costs as much); a gap longer than the most
+ * (the library idle, or a long stretch of calling-thread work) resets it to the least, so an idle library never
+ * keeps a core busy for more than SPIN_MAX_MS.
+ */
+const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
+const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 22, SLEEPING = 46, SEEN = 47,
+  STOPPED = 48, REVOKED = 49, MESSAGE = 50;
 const MESSAGE_BYTES = CTRL_BYTES - MESSAGE * 4;
 
 /**
- * How long a posted job may wait for its worker to claim it before the caller takes the worker for stopped. A live
- * worker claims within microseconds when spinning, tens of microseconds from a futex wake, and later only when no
- * core is free: measured on a 2-core machine already running two busy processes (1,200 wakes each), 8 ms at most;
- * with 6 more busy threads in other sessions, 0.23 s; with 6 or 12 in the caller's own session (one scheduling group),
- * 0.4 to 1.2 s. A false stop costs a thrown call and a thread, so the bound is 4x the worst seen; a worker that
- * really stopped costs the call that finds it this long, once.
+ * How long a posted job may go unseen by its worker before the pool takes the worker for stopped. A live worker sees
+ * a job within microseconds when spinning, tens of microseconds from a futex wake, and later only when no core is
+ * free: measured on a 2-core machine already running two busy processes (1,200 wakes each), 8 ms at most; with 6
+ * more busy threads in other sessions, 0.23 s; with 6 or 12 in the caller's own session (one scheduling group), 0.4
+ * to 1.2 s. A false stop costs a thread, so the bound is 4x the worst seen. The caller runs an unclaimed share itself
+ * (results never wait for a worker that is late or dead), so the bound is checked when a call starts.
  */
 const CLAIM_MS = 5000;
 /**
@@ -124,7 +138,7 @@ const CLAIM_MS = 5000;
 const DEADLINE_MS = 10_000;
 const SHARE_FACTOR = 50;
 
-/** A worker's side: instantiate, take the scratch, then run jobs until one is revoked. Blocks its thread (Atomics.wait). */
+/** A worker's side: instantiate, take the scratch, then run jobs until it is revoked. Blocks its thread (Atomics.wait). */
 export async function workerMain(init: WorkerInit, started: () => void): Promise<void> {
   const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
   const k = instance.exports as unknown as Record<string, (...a: number[]) => number | undefined>;
@@ -133,6 +147,7 @@ export async function workerMain(init: WorkerInit, started: () => void): Promise
   const i32 = new Int32Array(buffer, init.ctrl, CTRL_BYTES >> 2);
   const f64 = new Float64Array(buffer, init.ctrl, CTRL_BYTES >> 3);
   const seen = Atomics.load(i32, SEQ); // before started(): the first job may be posted at once
+  Atomics.store(i32, SEEN, seen);
   started();
   try {
     runJobs(k, i32, f64, seen);
@@ -146,18 +161,43 @@ export async function workerMain(init: WorkerInit, started: () => void): Promise
   }
 }
 
-/** The job loop after job `seen`: returns on a revoked job (the pool has dropped this worker). */
+/** The job loop after job `seen`: returns once the pool has revoked this worker. */
 function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32: Int32Array, f64: Float64Array,
   seen: number): void {
+  let gap = 0; // the smoothed gap between jobs, ms
+  let trust = 1; // how much spinning has paid off lately: 1/16 .. 1
   for (;;) {
-    // spin a little before sleeping: training posts jobs back to back, and a futex wake costs tens of microseconds
-    for (let spin = 0; spin < SPIN && Atomics.load(i32, SEQ) === seen; spin++);
-    Atomics.wait(i32, SEQ, seen);
+    // spin for about twice the usual gap, then sleep: the caller notifies only a sleeping worker (SLEEPING)
+    const t0 = performance.now();
+    const budget = Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * gap * trust));
+    let slept = false;
+    for (let spin = 1; Atomics.load(i32, SEQ) === seen; spin++) {
+      if ((spin & 63) === 0 && performance.now() - t0 > budget) {
+        Atomics.store(i32, SLEEPING, 1);
+        Atomics.wait(i32, SEQ, seen);
+        Atomics.store(i32, SLEEPING, 0);
+        slept = true;
+      }
+    }
     const seq = Atomics.load(i32, SEQ);
-    if (seq === seen) continue;
-    // claim the job; a failed claim means the caller revoked it, gave up on this worker and terminates it
-    if (Atomics.compareExchange(i32, CLAIM, seen, seq) !== seen) return;
+    const waited = performance.now() - t0;
+    gap = waited > SPIN_MAX_MS ? 0 : gap + (waited - gap) / 4;
+    Atomics.store(i32, SEEN, seq);
+    // claim the job: CLAIM holds the last sequence taken, by this worker or stolen by the caller
+    let expected = seen;
+    let claimed = false;
+    for (;;) {
+      if (Atomics.load(i32, REVOKED) !== 0) return; // the pool has dropped this worker and terminates it
+      const c = Atomics.compareExchange(i32, CLAIM, expected, seq);
+      if (c === expected) { claimed = true; break; }
+      if (c === seq) break; // the caller ran it (stolen)
+      expected = c; // jobs this worker slept through were stolen: CLAIM has moved on to the last of them
+    }
     seen = seq;
+    // a job seen while spinning but stolen: this thread was not running when it came (a busy machine), where spinning
+    // only takes time from the caller; one taken while spinning: spinning pays
+    if (!slept) trust = claimed ? Math.min(1, trust * 2) : Math.max(1 / 16, trust / 2);
+    if (!claimed) continue; // (a job revoked from a live worker: REVOKED follows, seen at the next job)
     const fn = JOB_FNS[i32[FN]];
     if (fn === undefined) throw new RangeError(`softmax-wasm: a thread worker got the unknown job function ${i32[FN]}`);
     const args = Array.from(f64.subarray(ARGS, ARGS + i32[NARGS]));
@@ -210,6 +250,8 @@ export class Pool implements Dispatch {
   private readonly blocks: number[];
   /** Workers whose 'exit' or 'error' event came between calls, and why: the next call drops them and throws. */
   private readonly stops = new Map<WorkerHandle, string>();
+  /** Per worker, the first job stolen from it that it has not looked at yet (SEEN), and when it was posted. */
+  private readonly unseen: ({ seq: number; posted: number } | undefined)[] = [];
 
   constructor(private readonly e: Engine, workers: WorkerHandle[], ctrl: number) {
     const buffer = e.memory.buffer;
@@ -250,21 +292,36 @@ export class Pool implements Dispatch {
       const stopped = [...this.stops].map(([w, why]) => ({ t: this.workers.indexOf(w), why }));
       throw this.drop(stopped);
     }
+    this.checkSeen();
+    const own = this.k as unknown as Record<string, (...a: number[]) => unknown>;
     const posted = performance.now();
     const seqs: number[] = [];
     for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, fn, jobs[t]));
-    const results: number[] = [];
+    const results: number[] = new Array(jobs.length);
     let error: unknown;
     try {
-      results.push(Number((this.k as unknown as Record<string, (...a: number[]) => unknown>)[fn](...jobs[0]) ?? 0));
+      results[0] = Number(own[fn](...jobs[0]) ?? 0);
     } catch (err) {
       error = err;
     }
     const deadline = DEADLINE_MS + SHARE_FACTOR * (performance.now() - posted);
-    const stopped: { t: number; why: string }[] = [];
-    for (let t = 1; t < jobs.length; t++) { // every worker's share is waited for, even after a trap
+    // the shares no worker has taken yet run here (a worker descheduled, asleep or dead never holds the call up); after
+    // a trap here every share is waited for, so a worker's own failure is seen
+    const stolen: boolean[] = [];
+    for (let t = 1; t < jobs.length; t++) {
+      stolen[t] = error === undefined && this.steal(t - 1, seqs[t - 1], posted);
+      if (!stolen[t]) continue;
       try {
-        results.push(this.wait(t - 1, seqs[t - 1], posted, deadline));
+        results[t] = Number(own[fn](...jobs[t]) ?? 0);
+      } catch (err) {
+        error ??= err;
+      }
+    }
+    const stopped: { t: number; why: string }[] = [];
+    for (let t = 1; t < jobs.length; t++) { // every claimed share is waited for, even after a trap
+      if (stolen[t]) continue;
+      try {
+        results[t] = this.wait(t - 1, seqs[t - 1], posted, deadline);
       } catch (err) {
         if (err instanceof Stopped) stopped.push({ t: t - 1, why: err.message });
         else error ??= err;
@@ -275,7 +332,7 @@ export class Pool implements Dispatch {
     return results;
   }
 
-  /** Posts a job to worker w; returns its sequence number for wait(). */
+  /** Posts a job to worker w (notifying it only if it sleeps); returns its sequence number for wait(). */
   private post(w: number, fn: JobFn, args: number[]): number {
     const b = this.blocks[w];
     this.i32[b + FN] = JOB_FNS.indexOf(fn);
@@ -283,14 +340,40 @@ export class Pool implements Dispatch {
     this.f64.set(args, (b >> 1) + ARGS);
     const seq = (this.i32[b + SEQ] + 1) | 0;
     Atomics.store(this.i32, b + SEQ, seq);
-    Atomics.notify(this.i32, b + SEQ);
+    // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq
+    if (Atomics.load(this.i32, b + SLEEPING) !== 0) Atomics.notify(this.i32, b + SEQ);
     return seq;
   }
 
   /**
+   * Takes worker w's job `seq` for this thread if the worker has not claimed it (whichever compare-exchange lands
+   * first decides); a worker that then does not look at its control block within CLAIM_MS is taken for stopped.
+   */
+  private steal(w: number, seq: number, posted: number): boolean {
+    const b = this.blocks[w];
+    if (Atomics.compareExchange(this.i32, b + CLAIM, (seq - 1) | 0, seq) !== ((seq - 1) | 0)) return false;
+    this.unseen[w] ??= { seq, posted };
+    return true;
+  }
+
+  /** Drops (and throws for) the workers that have not looked at a job stolen from them within CLAIM_MS. */
+  private checkSeen(): void {
+    let stopped: { t: number; why: string }[] | undefined;
+    this.unseen.forEach((u, t) => {
+      if (u === undefined) return;
+      if (((Atomics.load(this.i32, this.blocks[t] + SEEN) - u.seq) | 0) >= 0) this.unseen[t] = undefined;
+      else if (performance.now() - u.posted > CLAIM_MS) {
+        (stopped ??= []).push({ t, why: `it did not take its job within ${CLAIM_MS / 1000} s` });
+      }
+    });
+    if (stopped) throw this.drop(stopped);
+  }
+
+  /**
    * Waits for worker w to finish job `seq` (posted at `posted`, by performance.now()); returns its result. Throws
-   * Stopped when the worker's loop failed, when it has not claimed the job within CLAIM_MS (the job is revoked), or
-   * when its claimed job is still running at `deadline` ms after posting.
+   * Stopped when the worker's loop failed, when it has not claimed the job within CLAIM_MS (the job is revoked: only
+   * after a trap on this thread, when no share is stolen), or when its claimed job is still running at `deadline` ms
+   * after posting.
    */
   private wait(w: number, seq: number, posted: number, deadline: number): number {
     const b = this.blocks[w];
@@ -308,8 +391,8 @@ export class Pool implements Dispatch {
       if (!claimed) {
         claimed = Atomics.load(this.i32, b + CLAIM) === seq;
         if (!claimed && waited > CLAIM_MS) {
-          const previous = (seq - 1) | 0; // what the worker's claim expects; its complement never is
-          if (Atomics.compareExchange(this.i32, b + CLAIM, previous, ~previous) === previous) {
+          const previous = (seq - 1) | 0; // what the worker's claim expects
+          if (Atomics.compareExchange(this.i32, b + CLAIM, previous, seq) === previous) { // taken from it: revoked
             throw new Stopped(`it did not take its job within ${CLAIM_MS / 1000} s`);
           }
           claimed = true; // it claimed the job just in time
@@ -335,7 +418,9 @@ export class Pool implements Dispatch {
     for (const w of stopped.map(({ t }) => this.workers[t])) {
       const t = this.workers.indexOf(w);
       this.workers.splice(t, 1);
+      Atomics.store(this.i32, this.blocks[t] + REVOKED, 1); // it ends its loop at the next job it sees
       this.blocks.splice(t, 1);
+      this.unseen.splice(t, 1);
       this.stops.delete(w);
       Promise.resolve(w.terminate()).catch(() => {}); // an exited worker's terminate() is a no-op
     }
@@ -671,6 +756,7 @@ export class Pool implements Dispatch {
   close(): void {
     for (const w of this.workers.splice(0)) w.terminate();
     this.blocks.length = 0;
+    this.unseen.length = 0;
     this.stops.clear();
   }
 }
