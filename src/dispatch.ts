@@ -9,7 +9,7 @@ import type { Kernels } from "./engine.js";
 /** The kernels a pool may split, with Kernels' signatures. */
 type Splittable = "softmax_forward" | "log_softmax_forward" | "softmax_backward" | "log_softmax_backward" |
   "logits_from_probs" | "cross_entropy_index" | "cross_entropy_prob" | "bce_with_logits" | "quadratic_cost" |
-  "sigmoid_forward" | "gemm_dx" | "sgd_update" | "adam_update" | "sample_rows";
+  "sigmoid_forward" | "gemm_dx" | "sgd_update" | "adam_update" | "sample_rows" | "augment_batch";
 
 /** Those kernels, plus the GEMMs that can skip zeros, which take `sparse` (X is mostly zeros) last. */
 export interface Dispatch extends Pick<Kernels, Splittable> {
@@ -29,5 +29,6 @@ export function serial(k: Kernels): Dispatch {
     gemm_dw: (x, dy, dw, B, I, O, accumulate, sparse) =>
       (sparse ? k.gemm_dw_sparse : k.gemm_dw)(x, dy, dw, B, I, O, accumulate),
     gemm_dx: k.gemm_dx, sgd_update: k.sgd_update, adam_update: k.adam_update, sample_rows: k.sample_rows,
+    augment_batch: k.augment_batch,
   };
 }

@@ -96,7 +96,7 @@ export const JOB_FNS = [
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
   "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
-  "cross_entropy_prob_row_part", "sample_rows",
+  "cross_entropy_prob_row_part", "sample_rows", "augment_batch",
 ] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
 
@@ -729,6 +729,34 @@ export class Pool implements Dispatch {
     if (first >= 0) return ranges[first][0] + bad[first];
     this.k.rng_skip(state, draws * rows);
     return -1;
+  }
+
+  /**
+   * augment_batch split by images. Image i's transform depends only on the i-th draw of the generator at s (it seeds
+   * the image's own), so each share draws from a copy advanced past the images before it, with a work area of its own
+   * (the caller's `work` for the first share); the caller's generator then ends where one thread's would.
+   */
+  augment_batch(s: number, x: number, work: number, B: number, W: number, H: number, shift: number, rotate: number,
+    scale: number, alpha: number, sigma: number, r: number): void {
+    if (B < 2) {
+      this.k.augment_batch(s, x, work, B, W, H, shift, rotate, scale, alpha, sigma, r);
+      return;
+    }
+    const mark = this.e.mark();
+    try {
+      const ranges = split(B, this.size, 1);
+      const stride = Math.ceil((this.k.augment_work_floats(W, H, r) * 4 + 16) / 16) * 16;
+      const area = this.e.alloc(ranges.length * stride);
+      this.run("augment_batch", ranges.map(([a, b], t) => {
+        const own = area + t * stride; // the generator's 16 bytes, then (shares after the first) the work area
+        this.e.move(s, own, 4);
+        this.k.rng_skip(own, a);
+        return [own, x + a * W * H * 4, t === 0 ? work : own + 16, b - a, W, H, shift, rotate, scale, alpha, sigma, r];
+      }));
+      this.k.rng_skip(s, B);
+    } finally {
+      this.e.release(mark);
+    }
   }
 
   /** An SGD step over n parameters (element-wise), split in multiples of 16. */
