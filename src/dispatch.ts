@@ -15,6 +15,9 @@ type Splittable = "softmax_forward" | "log_softmax_forward" | "softmax_backward"
 export interface Dispatch extends Pick<Kernels, Splittable> {
   gemm_forward(...args: [...Parameters<Kernels["gemm_forward"]>, sparse?: boolean]): void;
   gemm_dw(...args: [...Parameters<Kernels["gemm_dw"]>, sparse?: boolean]): void;
+  /** A dense layer's dW = X^T dY (not accumulated) and dX = dY W^T: one job a thread on a pool. */
+  gemm_dw_dx(x: number, dy: number, w: number, wt: number, dw: number, dx: number, B: number, I: number, O: number,
+    sparse?: boolean): void;
 }
 
 /** Every kernel on the calling thread: the module's own functions (no wrapper), the GEMMs choosing dense or sparse. */
@@ -28,6 +31,10 @@ export function serial(k: Kernels): Dispatch {
       (sparse ? k.gemm_forward_sparse : k.gemm_forward)(x, w, bias, y, B, I, O, act),
     gemm_dw: (x, dy, dw, B, I, O, accumulate, sparse) =>
       (sparse ? k.gemm_dw_sparse : k.gemm_dw)(x, dy, dw, B, I, O, accumulate),
+    gemm_dw_dx: (x, dy, w, wt, dw, dx, B, I, O, sparse) => {
+      (sparse ? k.gemm_dw_sparse : k.gemm_dw)(x, dy, dw, B, I, O, 0);
+      k.gemm_dx(dy, w, wt, dx, B, I, O);
+    },
     gemm_dx: k.gemm_dx, sgd_update: k.sgd_update, adam_update: k.adam_update, sample_rows: k.sample_rows,
     augment_batch: k.augment_batch,
   };

@@ -99,6 +99,23 @@ export const JOB_FNS = [
   "cross_entropy_prob_row_part", "sample_rows", "augment_batch",
 ] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
+/**
+ * A job of two kernels that one thread runs in turn (fewer jobs a training step: a layer's dW and dX shares), its
+ * arguments [index of the first in JOB_FNS, its argument count, its arguments..., the same for the second].
+ */
+const PAIR = 255;
+
+/** Runs job function `fn` (an index in JOB_FNS, or PAIR) on a thread's kernels; returns its result (a pair's second). */
+function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, args: number[]): number {
+  if (fn === PAIR) {
+    const n = args[1];
+    callJob(k, args[0], args.slice(2, 2 + n));
+    return callJob(k, args[2 + n], args.slice(4 + n, 4 + n + args[3 + n]));
+  }
+  const name = JOB_FNS[fn];
+  if (name === undefined) throw new RangeError(`softmax-wasm: a thread worker got the unknown job function ${fn}`);
+  return Number(k[name](...args) ?? 0);
+}
 
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
 // function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence taken, by the worker (to
@@ -198,13 +215,15 @@ function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32:
     // only takes time from the caller; one taken while spinning: spinning pays
     if (!slept) trust = claimed ? Math.min(1, trust * 2) : Math.max(1 / 16, trust / 2);
     if (!claimed) continue; // (a job revoked from a live worker: REVOKED follows, seen at the next job)
-    const fn = JOB_FNS[i32[FN]];
-    if (fn === undefined) throw new RangeError(`softmax-wasm: a thread worker got the unknown job function ${i32[FN]}`);
+    const fn = i32[FN];
+    if (fn !== PAIR && JOB_FNS[fn] === undefined) {
+      throw new RangeError(`softmax-wasm: a thread worker got the unknown job function ${fn}`);
+    }
     const args = Array.from(f64.subarray(ARGS, ARGS + i32[NARGS]));
     let result = 0;
     i32[TRAPPED] = 0;
     try {
-      result = Number(k[fn](...args) ?? 0);
+      result = callJob(k, fn, args);
     } catch {
       i32[TRAPPED] = 1; // a trap: the caller throws once it has the other shares
     }
@@ -287,20 +306,21 @@ export class Pool implements Dispatch {
   }
 
   /** Runs jobs[0] on this thread and jobs[t] on worker t - 1; returns each job's result. */
-  run(fn: JobFn, jobs: number[][]): number[] {
+  run(fn: JobFn | "pair", jobs: number[][]): number[] {
     if (this.stops.size > 0) { // seen by a listener since the last call: nothing posted, nothing computed
       const stopped = [...this.stops].map(([w, why]) => ({ t: this.workers.indexOf(w), why }));
       throw this.drop(stopped);
     }
     this.checkSeen();
     const own = this.k as unknown as Record<string, (...a: number[]) => unknown>;
+    const index = fn === "pair" ? PAIR : JOB_FNS.indexOf(fn);
     const posted = performance.now();
     const seqs: number[] = [];
-    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, fn, jobs[t]));
+    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t]));
     const results: number[] = new Array(jobs.length);
     let error: unknown;
     try {
-      results[0] = Number(own[fn](...jobs[0]) ?? 0);
+      results[0] = callJob(own, index, jobs[0]);
     } catch (err) {
       error = err;
     }
@@ -312,7 +332,7 @@ export class Pool implements Dispatch {
       stolen[t] = error === undefined && this.steal(t - 1, seqs[t - 1], posted);
       if (!stolen[t]) continue;
       try {
-        results[t] = Number(own[fn](...jobs[t]) ?? 0);
+        results[t] = callJob(own, index, jobs[t]);
       } catch (err) {
         error ??= err;
       }
@@ -333,9 +353,9 @@ export class Pool implements Dispatch {
   }
 
   /** Posts a job to worker w (notifying it only if it sleeps); returns its sequence number for wait(). */
-  private post(w: number, fn: JobFn, args: number[]): number {
+  private post(w: number, fn: number, args: number[]): number {
     const b = this.blocks[w];
-    this.i32[b + FN] = JOB_FNS.indexOf(fn);
+    this.i32[b + FN] = fn;
     this.i32[b + NARGS] = args.length;
     this.f64.set(args, (b >> 1) + ARGS);
     const seq = (this.i32[b + SEQ] + 1) | 0;
@@ -472,6 +492,26 @@ export class Pool implements Dispatch {
     }
     this.k.gemm_transpose(w, wt, I, O);
     this.run("gemm_dx_t", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, wt, dx + a * I * 4, b - a, I, O]));
+  }
+
+  /**
+   * A dense layer's dW = X^T dY and dX = dY W^T as one job a thread: its rows of dW (input features) and then its rows
+   * of dX (W^T packed into wt first, on this thread); separate calls when too small to split.
+   */
+  gemm_dw_dx(x: number, dy: number, w: number, wt: number, dw: number, dx: number, B: number, I: number, O: number,
+    sparse = false): void {
+    const features = split(I, this.size, 2), rows = split(B, this.size, 2);
+    if (2 * B * I * O < MIN_FLOPS || features.length !== this.size || rows.length !== this.size) {
+      this.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
+      this.gemm_dx(dy, w, wt, dx, B, I, O);
+      return;
+    }
+    this.k.gemm_transpose(w, wt, I, O);
+    const dwFn = JOB_FNS.indexOf(sparse ? "gemm_dw_sparse_rows" : "gemm_dw_rows"), dxFn = JOB_FNS.indexOf("gemm_dx_t");
+    this.run("pair", features.map(([a, b], t) => {
+      const [c, d] = rows[t];
+      return [dwFn, 9, x, dy, dw, B, I, O, 0, a, b, dxFn, 6, dy + c * O * 4, wt, dx + c * I * 4, d - c, I, O];
+    }));
   }
 
   softmax_forward(x: number, y: number, rows: number, cols: number, scale: number): void {
