@@ -105,6 +105,9 @@ export type JobFn = (typeof JOB_FNS)[number];
  */
 const PAIR = 255;
 
+/** A job function's name for messages. */
+const jobName = (fn: number): string => (fn === PAIR ? "a dense layer's dW and dX" : JOB_FNS[fn]);
+
 /** Runs job function `fn` (an index in JOB_FNS, or PAIR) on a thread's kernels; returns its result (a pair's second). */
 function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, args: number[]): number {
   if (fn === PAIR) {
@@ -418,12 +421,12 @@ export class Pool implements Dispatch {
           claimed = true; // it claimed the job just in time
         }
       } else if (waited > deadline) {
-        throw new Stopped(`its share of ${JOB_FNS[this.i32[b + FN]]} ran ${(waited / 1000).toFixed(1)} s, past the ` +
+        throw new Stopped(`its share of ${jobName(this.i32[b + FN])} ran ${(waited / 1000).toFixed(1)} s, past the ` +
           `deadline of ${(DEADLINE_MS / 1000).toFixed(0)} s + ${SHARE_FACTOR}x the calling thread's share`);
       }
       if (this.canWait && spin >= SPIN) Atomics.wait(this.i32, b + DONE, done, 100); // woken by DONE or STOPPED
     }
-    if (this.i32[b + TRAPPED]) throw new RangeError(`softmax-wasm: a worker's ${JOB_FNS[this.i32[b + FN]]} trapped`);
+    if (this.i32[b + TRAPPED]) throw new RangeError(`softmax-wasm: a worker's ${jobName(this.i32[b + FN])} trapped`);
     return this.f64[(b >> 1) + RESULT];
   }
 
