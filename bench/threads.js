@@ -53,6 +53,14 @@ if (args[0] === "--child") {
     out.softmaxApiGBs = (R * C * 8) / msApi / 1e6;
   }
   {
+    // fit's augmentation of one batch (64 MNIST-sized images, train:best's recipe), split by images on a pool
+    const [W, H, B, r] = [28, 28, 64, 12];
+    const x = e.put(fill(B * W * H, 4).map((v) => Math.abs(v))), s = e.alloc(16), work = e.alloc(e.k.augment_work_floats(W, H, r) * 4);
+    e.k.rng_seed(s, 1);
+    const ms = time(() => e.d.augment_batch(s, x, work, B, W, H, 2, 10, 0.1, 34, 4, r));
+    out.augmentUs = ms * 1000 / B;
+  }
+  {
     // epochs of a fresh process: the first (the code still tiering up) and the median of the next ones, and the pool's
     // jobs per batch (Pool.run calls)
     const { train } = await lib.loadMnist();
@@ -95,7 +103,7 @@ if (args[0] === "--child") {
   const mid = (runs, f) => { const v = runs.map(f).sort((a, b) => a - b); return v[v.length >> 1]; };
   const pick = (runs) => ({
     threads: runs[0].threads, gemmGflops: mid(runs, (o) => o.gemmGflops), softmaxWasmArrayGBs: mid(runs, (o) => o.softmaxWasmArrayGBs),
-    softmaxApiGBs: mid(runs, (o) => o.softmaxApiGBs),
+    softmaxApiGBs: mid(runs, (o) => o.softmaxApiGBs), augmentUs: mid(runs, (o) => o.augmentUs),
     small: { first: mid(runs, (o) => o.small.first), median: mid(runs, (o) => o.small.median), jobsPerBatch: runs[0].small.jobsPerBatch },
     wide: { first: mid(runs, (o) => o.wide.first), median: mid(runs, (o) => o.wide.median), jobsPerBatch: runs[0].wide.jobsPerBatch },
   });
@@ -107,6 +115,7 @@ if (args[0] === "--child") {
     ["GEMM [256,1024]x[1024,1024], GFLOP/s", one.gemmGflops.toFixed(1), many.gemmGflops.toFixed(1), r(many.gemmGflops, one.gemmGflops), `>= ${GOALS.gemmGflops} GFLOP/s`],
     ["softmax [32,32000] on WasmArrays, GB/s", one.softmaxWasmArrayGBs.toFixed(2), many.softmaxWasmArrayGBs.toFixed(2), r(many.softmaxWasmArrayGBs, one.softmaxWasmArrayGBs), `>= ${GOALS.softmaxRatio}x`],
     ["softmax [32,32000] on Float32Arrays, GB/s", one.softmaxApiGBs.toFixed(2), many.softmaxApiGBs.toFixed(2), r(many.softmaxApiGBs, one.softmaxApiGBs), `(copies in/out stay on the caller)`],
+    ["augment_batch 64 x 28x28 (elastic), us an image", one.augmentUs.toFixed(1), many.augmentUs.toFixed(1), r(one.augmentUs, many.augmentUs), "(speedup)"],
     ["MNIST 784-128-10 first epoch (fresh process), s", one.small.first.toFixed(3), many.small.first.toFixed(3), "", t(one.small.first, many.small.first, GOALS.smallRatio)],
     ["MNIST 784-128-10 median of epochs 2-4, s", one.small.median.toFixed(3), many.small.median.toFixed(3), "", t(one.small.median, many.small.median, GOALS.smallRatio)],
     ["MNIST 784-800-10 first epoch, s", one.wide.first.toFixed(3), many.wide.first.toFixed(3), "", t(one.wide.first, many.wide.first, GOALS.wideRatio)],
