@@ -9,15 +9,17 @@
 // library's memory (or one optimizer's) never shows in another's peak RSS. The children are this script with
 //   --ours-only [--opt sgd|adam] [--epochs N]     softmax-wasm: one warm-up epoch, then N timed epochs (default 3)
 //   --tfjs-only [--opt sgd|adam]                  tfjs-wasm: a warm-up on 20 batches, then one timed epoch
-//   --augment-only [--epochs N]                   softmax-wasm 784-800-10 (SGD): epochs with and without fit's augment
-//                                                 option, alternating in one process (after a warm-up of each), N each
+//   --augment-only [--epochs N] [--threads T]     softmax-wasm 784-800-10 (SGD): epochs with and without fit's augment
+//                                                 option, alternating in one process (after a warm-up of each), N each;
+//                                                 the parent runs it with 1 and with 2 threads
 // with, for a child run on its own (bench/report.js does): --threads N and / or --relaxed (ours: ready({ threads: N })
 // and / or ready({ relaxed: true }), the latter under node --experimental-wasm-relaxed-simd); --tfjs-backend cpu (tfjs on its
 // plain-JS cpu backend instead of wasm) and --batches N (tfjs: time only the first N batches of the epoch and scale).
 // each printing its measurements as one JSON line on stdout (progress goes to stderr); with no --opt a child runs
 // both optimizers in turn (then the second one's peak RSS includes the first's). --quick runs only ours, 1 timed
 // epoch per optimizer, and does not rewrite bench/TRAIN-RESULTS.md; --json FILE also writes every measurement as JSON.
-// All of it is single-threaded (tfjs-backend-wasm runs without threads in Node; the children run one at a time).
+// All of it is single-threaded but the augmentation row with 2 threads (tfjs-backend-wasm runs without threads in Node;
+// the children run one at a time).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -50,6 +52,7 @@ const AUG = {
   sizes: [784, 800, 10], optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 }, budget: 0.3,
   augment: { width: 28, height: 28, shift: 2, rotate: 10, scale: 0.1, elastic: { alpha: 34, sigma: 4 } },
   text: "shift 2 px, rotate 10 deg, scale 0.1, elastic alpha 34 sigma 4",
+  threads: [1, 2], // the transforms split by images over the pool: measured alone and on 2 threads
 };
 
 // ---------------------------------------------------------------- references (measured earlier, not in this run)
@@ -127,7 +130,7 @@ const log = (msg) => process.stderr.write(`  ${msg}\n`);
 // ---------------------------------------------------------------- child: augmentation's cost
 async function augmentChild() {
   const lib = await import("../dist/index.js");
-  await lib.ready();
+  await lib.ready(oursThreads > 1 ? { threads: oursThreads } : undefined); // the transforms split by images over the pool
   const { train } = await lib.loadMnist();
   // two networks of one seed, one epoch each in turn, so both see the same load on a busy machine
   const nets = { plain: new lib.Network({ sizes: AUG.sizes, seed: SEED }), augmented: new lib.Network({ sizes: AUG.sizes, seed: SEED }) };
@@ -146,7 +149,7 @@ async function augmentChild() {
   const cpu = process.cpuUsage(cpu0);
   for (const n of Object.values(nets)) n.dispose();
   const plain = median(seconds.plain), augmented = median(seconds.augmented);
-  process.stdout.write(JSON.stringify({ child: "augment", results: [{ library: "ours", optimizer: "sgd", sizes: AUG.sizes,
+  process.stdout.write(JSON.stringify({ child: "augment", results: [{ library: "ours", optimizer: "sgd", sizes: AUG.sizes, threads: oursThreads,
     augment: AUG.augment, plainSeconds: plain, augmentedSeconds: augmented, overhead: augmented / plain - 1,
     timedPlain: seconds.plain, timedAugmented: seconds.augmented, cpuShare: (cpu.user + cpu.system) / 1e6 / fitS }] }) + "\n");
 }
@@ -406,7 +409,10 @@ async function parent() {
     const r = await runChild(["--ours-only", "--opt", key, "--epochs", String(quick ? 1 : OURS_TIMED_EPOCHS)]);
     rows.push(...r.results);
   }
-  const aug = (await runChild(["--augment-only", "--epochs", String(quick ? 1 : OURS_TIMED_EPOCHS)])).results[0];
+  const augs = [];
+  for (const threads of AUG.threads) {
+    augs.push((await runChild(["--augment-only", "--epochs", String(quick ? 1 : OURS_TIMED_EPOCHS), "--threads", String(threads)])).results[0]);
+  }
   if (!quick) {
     for (const key of keys) {
       const r = await runChild(["--tfjs-only", "--opt", key]);
@@ -556,12 +562,11 @@ async function parent() {
   console.log("Reference figures measured earlier on this machine (fixed numbers, NOT measured in this run)");
   console.log(textTable(refColumns, refRows));
   console.log("");
-  const augLines = [
-    `${AUG.sizes.join("-")}, batch ${BATCH}, SGD, ${quick ? 1 : OURS_TIMED_EPOCHS} epoch(s) each after a warm-up, alternating in one ` +
-      `process: ${sec(aug.plainSeconds)} s/epoch plain, ${sec(aug.augmentedSeconds)} s/epoch with augment (${AUG.text}): ` +
-      `${fmtPct(aug.overhead)} on top (budget ${fmtPct(AUG.budget)}: ${aug.overhead <= AUG.budget ? "met" : "MISSED"}), ` +
-      `${fmtPct(aug.cpuShare)} of a core.`,
-  ];
+  const augLines = augs.map((aug) =>
+    `${aug.threads} thread${aug.threads > 1 ? "s" : ""}: ${AUG.sizes.join("-")}, batch ${BATCH}, SGD, ${quick ? 1 : OURS_TIMED_EPOCHS} ` +
+      `epoch(s) each after a warm-up, alternating in one process: ${sec(aug.plainSeconds)} s/epoch plain, ` +
+      `${sec(aug.augmentedSeconds)} s/epoch with augment (${AUG.text}): ${fmtPct(aug.overhead)} on top (budget ` +
+      `${fmtPct(AUG.budget)}: ${aug.overhead <= AUG.budget ? "met" : "MISSED"}), ${fmtPct(aug.cpuShare)} of a core.`);
   console.log("Augmentation's cost (fit's augment option, measured in this run)");
   for (const l of augLines) console.log(l);
   console.log("");
@@ -604,7 +609,7 @@ async function parent() {
     console.log(`Wrote ${path.relative(process.cwd(), path.join(HERE, "TRAIN-RESULTS.md")) || "bench/TRAIN-RESULTS.md"}.`);
   }
   if (jsonFile) {
-    fs.writeFileSync(jsonFile, JSON.stringify({ meta: { ...meta, elapsedS }, reference: REF, goals: GOALS, results: rows, augmentation: aug },
+    fs.writeFileSync(jsonFile, JSON.stringify({ meta: { ...meta, elapsedS }, reference: REF, goals: GOALS, results: rows, augmentation: augs },
       null, 2) + "\n");
     console.log(`Wrote ${jsonFile}.`);
   }

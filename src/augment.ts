@@ -2,6 +2,7 @@
 // they are gathered, by a random shift, rotation and scale about the centre and Simard's elastic distortion, bilinear,
 // from the network's own seeded generator. The caller's x is never touched: the batch buffer is a copy.
 import type { Kernels } from "./engine.js";
+import type { Dispatch } from "./dispatch.js";
 import { atLeast, nonNegative, positive } from "./checks.js";
 
 export interface AugmentOptions {
@@ -71,7 +72,10 @@ export function augmentWorkBytes(k: Kernels, a: Augment): number {
   return k.augment_work_floats(a.width, a.height, a.radius) * 4;
 }
 
-/** B images at x (B x width * height floats) transformed in place, each drawing one number from the generator at rng. */
-export function augmentBatch(k: Kernels, a: Augment, rng: number, x: number, work: number, B: number): void {
-  k.augment_batch(rng, x, work, B, a.width, a.height, a.shift, a.rotate, a.scale, a.alpha, a.sigma, a.radius);
+/**
+ * B images at x (B x width * height floats) transformed in place, each drawing one number from the generator at rng;
+ * split by images over the pool when there is one (the same bits for any thread count).
+ */
+export function augmentBatch(d: Dispatch, a: Augment, rng: number, x: number, work: number, B: number): void {
+  d.augment_batch(rng, x, work, B, a.width, a.height, a.shift, a.rotate, a.scale, a.alpha, a.sigma, a.radius);
 }

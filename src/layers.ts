@@ -72,9 +72,9 @@ export function dense_backward(e: Engine,
   B: number, I: number, O: number, act: number, sparse: boolean,
 ): void {
   if (act !== e.act.none) e.k.activation_backward(y, dy, dy, B * O, act);
-  e.d.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
   e.k.bias_grad(dy, db, B, O, 0);
-  if (dx !== 0) e.d.gemm_dx(dy, w, wt, dx, B, I, O);
+  if (dx !== 0) e.d.gemm_dw_dx(x, dy, w, wt, dw, dx, B, I, O, sparse); // one job a thread for both on a pool
+  else e.d.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
 }
 
 /** A dense layer at float offsets w (I x O weights) and b (O biases) of the network's buffers. */

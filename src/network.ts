@@ -495,7 +495,7 @@ export class Network {
           const B = Math.min(batchSize, rows - b * batchSize);
           const ws = this.workspace(Math.min(batchSize, rows)); // validation may have replaced it with a larger one
           this.gather(data, ws, order + b * batchSize * 4, B);
-          if (augment) augmentBatch(this.k, augment, this.augmentRng, ws.x, work!, B); // the gathered copy, in place
+          if (augment) augmentBatch(this.e.d, augment, this.augmentRng, ws.x, work!, B); // the gathered copy, in place
           const s = this.step(ws, B, data.sparse, true);
           const out = this.forward(s, ws);
           const cost = this.loss(ws, B);

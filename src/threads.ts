@@ -1,10 +1,14 @@
 // Opt-in multi-threading (ready({ threads: n })): the threads build (dist/softmax-threads.wasm) instantiated once on
 // the calling thread, which owns the shared memory and the arena, and once in each of n - 1 workers, which never
-// allocate. A job is posted through a control block in the shared memory (Atomics.store + Atomics.notify); workers
-// sleep in Atomics.wait. The caller runs its own share of every job, then waits for the workers': with Atomics.wait
-// where the thread may block (Node, Deno, Bun, workers), else by spinning on Atomics.load (a browser's main thread,
-// where Atomics.wait throws: the shares are equal, so the wait is short, and a synchronous API cannot await
-// Atomics.waitAsync).
+// allocate. Every worker instantiates the caller's own WebAssembly.Module (passed to it, not recompiled), so V8's
+// tiered-up code for a kernel serves every thread. A job is posted through a control block in the shared memory
+// (Atomics.store, and Atomics.notify only to a worker that sleeps). A worker spins on its control block for about
+// twice the gap it sees between jobs (at most SPIN_MAX_MS, less when spinning has not paid off), then sleeps in
+// Atomics.wait. The caller runs its own share of every job first, then runs itself each share no worker has claimed
+// yet (stealing it: on a busy machine a descheduled worker never holds a call up, and 2 threads are never much slower
+// than 1), then waits for the claimed ones: with Atomics.wait where the thread may block (Node, Deno, Bun, workers),
+// else by spinning on Atomics.load (a browser's main thread, where Atomics.wait throws: the shares are equal, so the
+// wait is short, and a synchronous API cannot await Atomics.waitAsync).
 //
 // Every split gives each output element to exactly one thread and computes it with the same kernel code, over the
 // same column tiles and the same order of its sums, as the single-threaded call: results are bit-identical to the
@@ -14,15 +18,16 @@
 // total is summed afterwards in row order.
 //
 // A worker may stop (terminated, crashed, its loop failed): the caller, blocked in its wait, cannot see the worker's
-// 'exit' event then, so the wait is bounded through shared memory and the clock. A worker claims each job before it
-// runs it (a compare-exchange on its CLAIM word); a job left unclaimed CLAIM_MS after it was posted is revoked by the
-// caller's own compare-exchange (whichever lands first decides, so a worker that wakes later never runs it), and a
-// claimed job that outlives a deadline scaled from the caller's own share is given up. A worker whose loop throws
-// says so in its control block at once; 'exit' / 'error' listeners see the others between calls. The call that finds
-// a stopped worker throws an Error saying so (its results are not valid) and the pool drops that worker: later calls
-// run on the remaining threads, with the same bits (which never depend on the thread count). Dropping, rather than
-// restarting, keeps the pool synchronous and never reuses a control block or scratch that a stuck worker might still
-// touch; the cause of a crash (memory, a bug) would likely stop a new worker too.
+// 'exit' event then, so the wait is bounded through shared memory and the clock. A job goes to whoever claims it first
+// (a compare-exchange on the worker's CLAIM word: the worker to run it, the caller to steal it). A worker writes the
+// last job it has looked at (SEEN); one that has not looked at a job stolen from it CLAIM_MS after it was posted has
+// stopped, and the next call finds it before posting anything. A claimed job that outlives a deadline scaled from the
+// caller's own share is given up. A worker whose loop throws says so in its control block at once; 'exit' / 'error'
+// listeners see the others between calls. The call that finds a stopped worker throws an Error saying so (its results
+// are not valid) and the pool drops that worker: later calls run on the remaining threads, with the same bits (which
+// never depend on the thread count). Dropping, rather than restarting, keeps the pool synchronous and never reuses a
+// control block or scratch that a stuck worker might still touch; the cause of a crash (memory, a bug) would likely
+// stop a new worker too.
 import type { Engine, Kernels } from "./engine.js";
 import type { Dispatch } from "./dispatch.js";
 
@@ -91,28 +96,58 @@ export const JOB_FNS = [
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
   "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
-  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx",
+  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx", "augment_batch",
 ] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
+/**
+ * A job of two kernels that one thread runs in turn (fewer jobs a training step: a layer's dW and dX shares), its
+ * arguments [index of the first in JOB_FNS, its argument count, its arguments..., the same for the second].
+ */
+const PAIR = 255;
+
+/** A job function's name for messages. */
+const jobName = (fn: number): string => (fn === PAIR ? "a dense layer's dW and dX" : JOB_FNS[fn]);
+
+/** Runs job function `fn` (an index in JOB_FNS, or PAIR) on a thread's kernels; returns its result (a pair's second). */
+function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, args: number[]): number {
+  if (fn === PAIR) {
+    const n = args[1];
+    callJob(k, args[0], args.slice(2, 2 + n));
+    return callJob(k, args[2 + n], args.slice(4 + n, 4 + n + args[3 + n]));
+  }
+  const name = JOB_FNS[fn];
+  if (name === undefined) throw new RangeError(`softmax-wasm: a thread worker got the unknown job function ${fn}`);
+  return Number(k[name](...args) ?? 0);
+}
 
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
-// function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence the worker took (the
-// caller writes the complement of the previous one there to revoke a job); f64 [3..21] the arguments (19 at most),
-// [22] the result; i32 [48] STOPPED: the byte length + 1 of the UTF-8 message at [49..79] once the worker's loop has
-// failed.
+// function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence taken, by the worker (to
+// run it) or by the caller (to run it itself: stolen); f64 [3..22] the arguments (20 at most: a pair of
+// a dW and a dX share), [23] the result; i32 [48] SLEEPING: 1 while the worker is in Atomics.wait (the caller notifies only then), [47] SEEN: the last sequence
+// the worker has looked at, [50] STOPPED: the byte length + 1 of the UTF-8 message at [52..79] once the worker's loop
+// has failed, [51] REVOKED: 1 once the pool has dropped the worker (its loop ends at the next job it sees).
 export const CTRL_BYTES = 320;
-/** Atomics.load polls before a thread sleeps in Atomics.wait (some tens of microseconds). */
+/** Atomics.load polls the calling thread makes before it sleeps in Atomics.wait for a claimed share (tens of µs). */
 const SPIN = 1 << 15;
-const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 22, STOPPED = 48, MESSAGE = 49;
+/**
+ * A worker's spin before Atomics.wait, in ms: twice the smoothed gap between the jobs it sees, within these bounds.
+ * Training posts jobs back to back (gaps of tens of µs, a futex wake costs as much); a gap longer than the most
+ * (the library idle, or a long stretch of calling-thread work) resets it to the least, so an idle library never
+ * keeps a core busy for more than SPIN_MAX_MS.
+ */
+const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
+const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 23, SLEEPING = 48, SEEN = 49,
+  STOPPED = 50, REVOKED = 51, MESSAGE = 52;
+const MAX_ARGS = RESULT - ARGS;
 const MESSAGE_BYTES = CTRL_BYTES - MESSAGE * 4;
 
 /**
- * How long a posted job may wait for its worker to claim it before the caller takes the worker for stopped. A live
- * worker claims within microseconds when spinning, tens of microseconds from a futex wake, and later only when no
- * core is free: measured on a 2-core machine already running two busy processes (1,200 wakes each), 8 ms at most;
- * with 6 more busy threads in other sessions, 0.23 s; with 6 or 12 in the caller's own session (one scheduling group),
- * 0.4 to 1.2 s. A false stop costs a thrown call and a thread, so the bound is 4x the worst seen; a worker that
- * really stopped costs the call that finds it this long, once.
+ * How long a posted job may go unseen by its worker before the pool takes the worker for stopped. A live worker sees
+ * a job within microseconds when spinning, tens of microseconds from a futex wake, and later only when no core is
+ * free: measured on a 2-core machine already running two busy processes (1,200 wakes each), 8 ms at most; with 6
+ * more busy threads in other sessions, 0.23 s; with 6 or 12 in the caller's own session (one scheduling group), 0.4
+ * to 1.2 s. A false stop costs a thread, so the bound is 4x the worst seen. The caller runs an unclaimed share itself
+ * (results never wait for a worker that is late or dead), so the bound is checked when a call starts.
  */
 const CLAIM_MS = 5000;
 /**
@@ -124,7 +159,7 @@ const CLAIM_MS = 5000;
 const DEADLINE_MS = 10_000;
 const SHARE_FACTOR = 50;
 
-/** A worker's side: instantiate, take the scratch, then run jobs until one is revoked. Blocks its thread (Atomics.wait). */
+/** A worker's side: instantiate, take the scratch, then run jobs until it is revoked. Blocks its thread (Atomics.wait). */
 export async function workerMain(init: WorkerInit, started: () => void): Promise<void> {
   const instance = await WebAssembly.instantiate(init.module, { env: { memory: init.memory } });
   const k = instance.exports as unknown as Record<string, (...a: number[]) => number | undefined>;
@@ -133,6 +168,7 @@ export async function workerMain(init: WorkerInit, started: () => void): Promise
   const i32 = new Int32Array(buffer, init.ctrl, CTRL_BYTES >> 2);
   const f64 = new Float64Array(buffer, init.ctrl, CTRL_BYTES >> 3);
   const seen = Atomics.load(i32, SEQ); // before started(): the first job may be posted at once
+  Atomics.store(i32, SEEN, seen);
   started();
   try {
     runJobs(k, i32, f64, seen);
@@ -146,25 +182,52 @@ export async function workerMain(init: WorkerInit, started: () => void): Promise
   }
 }
 
-/** The job loop after job `seen`: returns on a revoked job (the pool has dropped this worker). */
+/** The job loop after job `seen`: returns once the pool has revoked this worker. */
 function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32: Int32Array, f64: Float64Array,
   seen: number): void {
+  let gap = 0; // the smoothed gap between jobs, ms
+  let trust = 1; // how much spinning has paid off lately: 1/16 .. 1
   for (;;) {
-    // spin a little before sleeping: training posts jobs back to back, and a futex wake costs tens of microseconds
-    for (let spin = 0; spin < SPIN && Atomics.load(i32, SEQ) === seen; spin++);
-    Atomics.wait(i32, SEQ, seen);
+    // spin for about twice the usual gap, then sleep: the caller notifies only a sleeping worker (SLEEPING)
+    const t0 = performance.now();
+    const budget = Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * gap * trust));
+    let slept = false;
+    for (let spin = 1; Atomics.load(i32, SEQ) === seen; spin++) {
+      if ((spin & 63) === 0 && performance.now() - t0 > budget) {
+        Atomics.store(i32, SLEEPING, 1);
+        Atomics.wait(i32, SEQ, seen);
+        Atomics.store(i32, SLEEPING, 0);
+        slept = true;
+      }
+    }
     const seq = Atomics.load(i32, SEQ);
-    if (seq === seen) continue;
-    // claim the job; a failed claim means the caller revoked it, gave up on this worker and terminates it
-    if (Atomics.compareExchange(i32, CLAIM, seen, seq) !== seen) return;
+    const waited = performance.now() - t0;
+    gap = waited > SPIN_MAX_MS ? 0 : gap + (waited - gap) / 4;
+    Atomics.store(i32, SEEN, seq);
+    // claim the job: CLAIM holds the last sequence taken, by this worker or stolen by the caller
+    let expected = seen;
+    let claimed = false;
+    for (;;) {
+      if (Atomics.load(i32, REVOKED) !== 0) return; // the pool has dropped this worker and terminates it
+      const c = Atomics.compareExchange(i32, CLAIM, expected, seq);
+      if (c === expected) { claimed = true; break; }
+      if (c === seq) break; // the caller ran it (stolen)
+      expected = c; // jobs this worker slept through were stolen: CLAIM has moved on to the last of them
+    }
     seen = seq;
-    const fn = JOB_FNS[i32[FN]];
-    if (fn === undefined) throw new RangeError(`softmax-wasm: a thread worker got the unknown job function ${i32[FN]}`);
+    // a job seen while spinning but stolen: this thread was not running when it came (a busy machine), where spinning
+    // only takes time from the caller; one taken while spinning: spinning pays
+    if (!slept) trust = claimed ? Math.min(1, trust * 2) : Math.max(1 / 16, trust / 2);
+    if (!claimed) continue; // (a job revoked from a live worker: REVOKED follows, seen at the next job)
+    const fn = i32[FN];
+    if (fn !== PAIR && JOB_FNS[fn] === undefined) {
+      throw new RangeError(`softmax-wasm: a thread worker got the unknown job function ${fn}`);
+    }
     const args = Array.from(f64.subarray(ARGS, ARGS + i32[NARGS]));
     let result = 0;
     i32[TRAPPED] = 0;
     try {
-      result = Number(k[fn](...args) ?? 0);
+      result = callJob(k, fn, args);
     } catch {
       i32[TRAPPED] = 1; // a trap: the caller throws once it has the other shares
     }
@@ -210,6 +273,8 @@ export class Pool implements Dispatch {
   private readonly blocks: number[];
   /** Workers whose 'exit' or 'error' event came between calls, and why: the next call drops them and throws. */
   private readonly stops = new Map<WorkerHandle, string>();
+  /** Per worker, the first job stolen from it that it has not looked at yet (SEEN), and when it was posted. */
+  private readonly unseen: ({ seq: number; posted: number } | undefined)[] = [];
 
   constructor(private readonly e: Engine, workers: WorkerHandle[], ctrl: number) {
     const buffer = e.memory.buffer;
@@ -245,26 +310,42 @@ export class Pool implements Dispatch {
   }
 
   /** Runs jobs[0] on this thread and jobs[t] on worker t - 1; returns each job's result. */
-  run(fn: JobFn, jobs: number[][]): number[] {
+  run(fn: JobFn | "pair", jobs: number[][]): number[] {
     if (this.stops.size > 0) { // seen by a listener since the last call: nothing posted, nothing computed
       const stopped = [...this.stops].map(([w, why]) => ({ t: this.workers.indexOf(w), why }));
       throw this.drop(stopped);
     }
+    this.checkSeen();
+    const own = this.k as unknown as Record<string, (...a: number[]) => unknown>;
+    const index = fn === "pair" ? PAIR : JOB_FNS.indexOf(fn);
     const posted = performance.now();
     const seqs: number[] = [];
-    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, fn, jobs[t]));
-    const results: number[] = [];
+    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t]));
+    const results: number[] = new Array(jobs.length);
     let error: unknown;
     try {
-      results.push(Number((this.k as unknown as Record<string, (...a: number[]) => unknown>)[fn](...jobs[0]) ?? 0));
+      results[0] = callJob(own, index, jobs[0]);
     } catch (err) {
       error = err;
     }
     const deadline = DEADLINE_MS + SHARE_FACTOR * (performance.now() - posted);
-    const stopped: { t: number; why: string }[] = [];
-    for (let t = 1; t < jobs.length; t++) { // every worker's share is waited for, even after a trap
+    // the shares no worker has taken yet run here (a worker descheduled, asleep or dead never holds the call up); after
+    // a trap here every share is waited for, so a worker's own failure is seen
+    const stolen: boolean[] = [];
+    for (let t = 1; t < jobs.length; t++) {
+      stolen[t] = error === undefined && this.steal(t - 1, seqs[t - 1], posted);
+      if (!stolen[t]) continue;
       try {
-        results.push(this.wait(t - 1, seqs[t - 1], posted, deadline));
+        results[t] = callJob(own, index, jobs[t]);
+      } catch (err) {
+        error ??= err;
+      }
+    }
+    const stopped: { t: number; why: string }[] = [];
+    for (let t = 1; t < jobs.length; t++) { // every claimed share is waited for, even after a trap
+      if (stolen[t]) continue;
+      try {
+        results[t] = this.wait(t - 1, seqs[t - 1], posted, deadline);
       } catch (err) {
         if (err instanceof Stopped) stopped.push({ t: t - 1, why: err.message });
         else error ??= err;
@@ -275,22 +356,50 @@ export class Pool implements Dispatch {
     return results;
   }
 
-  /** Posts a job to worker w; returns its sequence number for wait(). */
-  private post(w: number, fn: JobFn, args: number[]): number {
+  /** Posts a job to worker w (notifying it only if it sleeps); returns its sequence number for wait(). */
+  private post(w: number, fn: number, args: number[]): number {
+    // a job's arguments fill the control block up to its result: more would overwrite it (a bug here, not the caller's)
+    if (args.length > MAX_ARGS) throw new Error(`softmax-wasm: a ${jobName(fn)} job has ${args.length} arguments, more than ${MAX_ARGS}`);
     const b = this.blocks[w];
-    this.i32[b + FN] = JOB_FNS.indexOf(fn);
+    this.i32[b + FN] = fn;
     this.i32[b + NARGS] = args.length;
     this.f64.set(args, (b >> 1) + ARGS);
     const seq = (this.i32[b + SEQ] + 1) | 0;
     Atomics.store(this.i32, b + SEQ, seq);
-    Atomics.notify(this.i32, b + SEQ);
+    // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq
+    if (Atomics.load(this.i32, b + SLEEPING) !== 0) Atomics.notify(this.i32, b + SEQ);
     return seq;
   }
 
   /**
+   * Takes worker w's job `seq` for this thread if the worker has not claimed it (whichever compare-exchange lands
+   * first decides); a worker that then does not look at its control block within CLAIM_MS is taken for stopped.
+   */
+  private steal(w: number, seq: number, posted: number): boolean {
+    const b = this.blocks[w];
+    if (Atomics.compareExchange(this.i32, b + CLAIM, (seq - 1) | 0, seq) !== ((seq - 1) | 0)) return false;
+    this.unseen[w] ??= { seq, posted };
+    return true;
+  }
+
+  /** Drops (and throws for) the workers that have not looked at a job stolen from them within CLAIM_MS. */
+  private checkSeen(): void {
+    let stopped: { t: number; why: string }[] | undefined;
+    this.unseen.forEach((u, t) => {
+      if (u === undefined) return;
+      if (((Atomics.load(this.i32, this.blocks[t] + SEEN) - u.seq) | 0) >= 0) this.unseen[t] = undefined;
+      else if (performance.now() - u.posted > CLAIM_MS) {
+        (stopped ??= []).push({ t, why: `it did not take its job within ${CLAIM_MS / 1000} s` });
+      }
+    });
+    if (stopped) throw this.drop(stopped);
+  }
+
+  /**
    * Waits for worker w to finish job `seq` (posted at `posted`, by performance.now()); returns its result. Throws
-   * Stopped when the worker's loop failed, when it has not claimed the job within CLAIM_MS (the job is revoked), or
-   * when its claimed job is still running at `deadline` ms after posting.
+   * Stopped when the worker's loop failed, when it has not claimed the job within CLAIM_MS (the job is revoked: only
+   * after a trap on this thread, when no share is stolen), or when its claimed job is still running at `deadline` ms
+   * after posting.
    */
   private wait(w: number, seq: number, posted: number, deadline: number): number {
     const b = this.blocks[w];
@@ -308,19 +417,19 @@ export class Pool implements Dispatch {
       if (!claimed) {
         claimed = Atomics.load(this.i32, b + CLAIM) === seq;
         if (!claimed && waited > CLAIM_MS) {
-          const previous = (seq - 1) | 0; // what the worker's claim expects; its complement never is
-          if (Atomics.compareExchange(this.i32, b + CLAIM, previous, ~previous) === previous) {
+          const previous = (seq - 1) | 0; // what the worker's claim expects
+          if (Atomics.compareExchange(this.i32, b + CLAIM, previous, seq) === previous) { // taken from it: revoked
             throw new Stopped(`it did not take its job within ${CLAIM_MS / 1000} s`);
           }
           claimed = true; // it claimed the job just in time
         }
       } else if (waited > deadline) {
-        throw new Stopped(`its share of ${JOB_FNS[this.i32[b + FN]]} ran ${(waited / 1000).toFixed(1)} s, past the ` +
+        throw new Stopped(`its share of ${jobName(this.i32[b + FN])} ran ${(waited / 1000).toFixed(1)} s, past the ` +
           `deadline of ${(DEADLINE_MS / 1000).toFixed(0)} s + ${SHARE_FACTOR}x the calling thread's share`);
       }
       if (this.canWait && spin >= SPIN) Atomics.wait(this.i32, b + DONE, done, 100); // woken by DONE or STOPPED
     }
-    if (this.i32[b + TRAPPED]) throw new RangeError(`softmax-wasm: a worker's ${JOB_FNS[this.i32[b + FN]]} trapped`);
+    if (this.i32[b + TRAPPED]) throw new RangeError(`softmax-wasm: a worker's ${jobName(this.i32[b + FN])} trapped`);
     return this.f64[(b >> 1) + RESULT];
   }
 
@@ -335,7 +444,9 @@ export class Pool implements Dispatch {
     for (const w of stopped.map(({ t }) => this.workers[t])) {
       const t = this.workers.indexOf(w);
       this.workers.splice(t, 1);
+      Atomics.store(this.i32, this.blocks[t] + REVOKED, 1); // it ends its loop at the next job it sees
       this.blocks.splice(t, 1);
+      this.unseen.splice(t, 1);
       this.stops.delete(w);
       Promise.resolve(w.terminate()).catch(() => {}); // an exited worker's terminate() is a no-op
     }
@@ -389,6 +500,26 @@ export class Pool implements Dispatch {
       return;
     }
     this.run("gemm_dx", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, w, wt, dx + a * I * 4, b - a, I, O]));
+  }
+
+  /**
+   * A dense layer's dW = X^T dY and dX = dY W^T as one job a thread: its rows of dW (input features) and then its rows
+   * of dX (each packing its panels of W^T from W, as gemm_dx does: no serial transpose); separate calls when too small
+   * to split.
+   */
+  gemm_dw_dx(x: number, dy: number, w: number, wt: number, dw: number, dx: number, B: number, I: number, O: number,
+    sparse = false): void {
+    const features = split(I, this.size, 2), rows = split(B, this.size, 2);
+    if (2 * B * I * O < MIN_FLOPS || features.length !== this.size || rows.length !== this.size) {
+      this.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
+      this.gemm_dx(dy, w, wt, dx, B, I, O);
+      return;
+    }
+    const dwFn = JOB_FNS.indexOf(sparse ? "gemm_dw_sparse_rows" : "gemm_dw_rows"), dxFn = JOB_FNS.indexOf("gemm_dx");
+    this.run("pair", features.map(([a, b], t) => {
+      const [c, d] = rows[t];
+      return [dwFn, 9, x, dy, dw, B, I, O, 0, a, b, dxFn, 7, dy + c * O * 4, w, wt, dx + c * I * 4, d - c, I, O];
+    }));
   }
 
   softmax_forward(x: number, y: number, rows: number, cols: number, scale: number): void {
@@ -648,6 +779,34 @@ export class Pool implements Dispatch {
     return -1;
   }
 
+  /**
+   * augment_batch split by images. Image i's transform depends only on the i-th draw of the generator at s (it seeds
+   * the image's own), so each share draws from a copy advanced past the images before it, with a work area of its own
+   * (the caller's `work` for the first share); the caller's generator then ends where one thread's would.
+   */
+  augment_batch(s: number, x: number, work: number, B: number, W: number, H: number, shift: number, rotate: number,
+    scale: number, alpha: number, sigma: number, r: number): void {
+    if (B < 2) {
+      this.k.augment_batch(s, x, work, B, W, H, shift, rotate, scale, alpha, sigma, r);
+      return;
+    }
+    const mark = this.e.mark();
+    try {
+      const ranges = split(B, this.size, 1);
+      const stride = Math.ceil((this.k.augment_work_floats(W, H, r) * 4 + 16) / 16) * 16;
+      const area = this.e.alloc(ranges.length * stride);
+      this.run("augment_batch", ranges.map(([a, b], t) => {
+        const own = area + t * stride; // the generator's 16 bytes, then (shares after the first) the work area
+        this.e.move(s, own, 4);
+        this.k.rng_skip(own, a);
+        return [own, x + a * W * H * 4, t === 0 ? work : own + 16, b - a, W, H, shift, rotate, scale, alpha, sigma, r];
+      }));
+      this.k.rng_skip(s, B);
+    } finally {
+      this.e.release(mark);
+    }
+  }
+
   /** An SGD step over n parameters (element-wise), split in multiples of 16. */
   sgd_update(p: number, g: number, buf: number, n: number, lr: number, momentum: number, nesterov: number, wd: number): void {
     if (n < MIN_ELEMS * 2) {
@@ -673,6 +832,7 @@ export class Pool implements Dispatch {
   close(): void {
     for (const w of this.workers.splice(0)) w.terminate();
     this.blocks.length = 0;
+    this.unseen.length = 0;
     this.stops.clear();
   }
 }

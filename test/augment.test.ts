@@ -4,7 +4,7 @@
 // smoothed by a Gaussian of sigma, times alpha), drawn from the network's seeded augmentation generator. The kernel is
 // checked with explicit transforms (assembly/augment.ts augment_image), the draws and the field by their statistics,
 // and fit by what it must keep: the caller's x, determinism, exact resumption, refusals that change nothing.
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { ready, Network } from "../dist/index.js";
 import { engine, type Engine } from "../dist/engine.js";
 import { crc32 } from "../dist/crc32.js";
@@ -222,6 +222,49 @@ describe("augment_batch: one transform an image, from the generator", () => {
     expect(Math.min(...angles)).toBeLessThan(-25);
     e.release(mark);
   });
+});
+
+describe("augment_batch on the thread pool", () => {
+  it("splits a batch by images with the one-thread bytes and generator state for 1, 2 and 3 threads", async () => {
+    const [W, H] = [28, 28];
+    const ref = engine("test");
+    /** B images through a dispatcher's augment_batch from generator seed 3: the images and the generator after. */
+    const run = (e: Engine, augment: Engine["d"]["augment_batch"], B: number) => {
+      const mark = e.mark();
+      try {
+        const s = e.alloc(16);
+        e.k.rng_seed(s, 3);
+        const x = e.put(Float32Array.from({ length: B }, (_, i) => noise(W, H, 40 + i)).reduce((all, img, i) => {
+          all.set(img, i * W * H);
+          return all;
+        }, new Float32Array(B * W * H)));
+        const work = e.alloc(e.k.augment_work_floats(W, H, 12) * 4);
+        augment(s, x, work, B, W, H, 2, 10, 0.1, 34, 4, 12); // train:best's recipe: sigma 4, radius 12
+        return { images: e.bytes(x, B * W * H * 4), state: e.bytes(s, 16) };
+      } finally {
+        e.release(mark);
+      }
+    };
+    const sizes = [1, 2, 7, 64];
+    const want = sizes.map((B) => run(ref, ref.k.augment_batch, B));
+    for (const threads of [2, 3]) {
+      vi.resetModules();
+      const lib = await import("../dist/index.js");
+      const { engine: own } = await import("../dist/engine.js");
+      await lib.ready({ threads });
+      const e = own("test");
+      expect(e.pool?.size).toBe(threads);
+      try {
+        sizes.forEach((B, i) => {
+          const got = run(e, e.d.augment_batch.bind(e.d), B);
+          expect(crc32(got.images), `${threads} threads, ${B} images`).toBe(crc32(want[i].images));
+          expect(got.state, `${threads} threads, ${B} images`).toEqual(want[i].state);
+        });
+      } finally {
+        e.pool!.close();
+      }
+    }
+  }, 30_000);
 });
 
 describe("Network.fit with augment", () => {

@@ -192,7 +192,7 @@ describe.skipIf(skip !== undefined)(skip ? `ready({ threads }) in Chromium (skip
     expect(problems).toEqual([]);
   }, 120_000);
 
-  it("fails a call within the claim bound once a terminated Web Worker has stopped (the main thread spins), and goes on", async () => {
+  it("runs a terminated Web Worker's shares on the main thread, then drops it at a call past the claim bound, and goes on", async () => {
     const p = await browser!.newPage();
     const problems = watchPage(p);
     await p.goto(`${isolated!.url}test/runtimes/browser-threads.html?threads=3`);
@@ -206,7 +206,7 @@ describe.skipIf(skip !== undefined)(skip ? `ready({ threads }) in Chromium (skip
       const x = Float32Array.from({ length: 64 * 1000 }, (_, i) => Math.sin(i * 0.618) * 8);
       const before = lib.softmax(x, 1000);
       // Chromium forces the end of a worker whose loop never yields only after a delay (under 3 s here): until then it
-      // runs its jobs
+      // runs its jobs; then the main thread runs them, and the first call 5 s after one it did not look at drops it
       pool.workers[0].terminate();
       let message = "none", ms = 0, same = true;
       for (let i = 0; i < 20 && message === "none"; i++) {
@@ -226,8 +226,7 @@ describe.skipIf(skip !== undefined)(skip ? `ready({ threads }) in Chromium (skip
     expect(got.message).toBe("softmax-wasm: a worker of the thread pool stopped (worker 1 of 2: it did not take its job " +
       "within 5 s); this call's results are not valid (a Network being trained may hold a partial step). Later calls " +
       "run on the 2 remaining threads, with the same results as before, more slowly.");
-    expect(got.ms).toBeGreaterThanOrEqual(5000);
-    expect(got.ms).toBeLessThan(7000);
+    expect(got.ms).toBeLessThan(1000); // found when the call starts: its shares ran here meanwhile
     expect(got.size).toBe(2);
     expect(got.same).toBe(true); // 2 threads give 3 threads' bits, as the calls before the end did
     expect(problems).toEqual([]);

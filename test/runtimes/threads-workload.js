@@ -68,7 +68,7 @@ export async function networkDigests(lib, images, labels) {
   // dropout masks (drawn on the calling thread) and max-norm with the layers' GEMMs on the pool
   const reg = new lib.Network({ sizes: [784, 256, 128, 10], seed: 9, dropout: [0.5, 0.3], inputDropout: 0.2, maxNorm: 3 });
   await reg.fit(images.subarray(0, 640 * 784), labels.subarray(0, 640), { epochs: 1, batchSize: 64, optimizer: { name: "adam", lr: 1e-3 } });
-  // augmentation with dropout: the transforms drawn on the calling thread, the layers' GEMMs on the pool
+  // augmentation with dropout: the transforms split by images over the pool, as the layers' GEMMs
   const aug = new lib.Network({ sizes: [784, 256, 10], seed: 12, dropout: 0.3 });
   await aug.fit(images.subarray(0, 640 * 784), labels.subarray(0, 640), { epochs: 1, batchSize: 64, optimizer: { name: "adam", lr: 1e-3 },
     augment: { width: 28, height: 28, shift: 2, rotate: 15, scale: 0.15, elastic: { alpha: 10, sigma: 4 } } });
