@@ -183,6 +183,26 @@ export async function workerMain(init: WorkerInit, started: () => void): Promise
 }
 
 /** The job loop after job `seen`: returns once the pool has revoked this worker. */
+/**
+ * A worker's claim of job `seq` (it last saw `seen`): CLAIM holds the last sequence taken, by the worker or stolen by
+ * the caller, and whichever compare-exchange lands first decides. "stolen" when the caller took it, or took it and
+ * later ones too (this thread read SEQ, then was descheduled while the caller stole that job, posted the next and stole
+ * it as well: CLAIM is past seq, and FN / ARGS may already hold the later job's arguments, which must not run twice).
+ */
+export function claimJob(i32: Int32Array, seen: number, seq: number): "claimed" | "stolen" | "revoked" {
+  let expected = seen;
+  for (;;) {
+    if (Atomics.load(i32, REVOKED) !== 0) return "revoked";
+    const c = Atomics.compareExchange(i32, CLAIM, expected, seq);
+    if (c === expected) return "claimed";
+    if (((c - seq) | 0) >= 0) return "stolen";
+    expected = c; // jobs this worker slept through were stolen: CLAIM has moved on to the last of them
+  }
+}
+
+/** Control block slots a test may set (claimJob's). */
+export const CTRL_SLOTS = { CLAIM, REVOKED } as const;
+
 function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32: Int32Array, f64: Float64Array,
   seen: number): void {
   let gap = 0; // the smoothed gap between jobs, ms
@@ -204,16 +224,9 @@ function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32:
     const waited = performance.now() - t0;
     gap = waited > SPIN_MAX_MS ? 0 : gap + (waited - gap) / 4;
     Atomics.store(i32, SEEN, seq);
-    // claim the job: CLAIM holds the last sequence taken, by this worker or stolen by the caller
-    let expected = seen;
-    let claimed = false;
-    for (;;) {
-      if (Atomics.load(i32, REVOKED) !== 0) return; // the pool has dropped this worker and terminates it
-      const c = Atomics.compareExchange(i32, CLAIM, expected, seq);
-      if (c === expected) { claimed = true; break; }
-      if (c === seq) break; // the caller ran it (stolen)
-      expected = c; // jobs this worker slept through were stolen: CLAIM has moved on to the last of them
-    }
+    const claim = claimJob(i32, seen, seq);
+    if (claim === "revoked") return; // the pool has dropped this worker and terminates it
+    const claimed = claim === "claimed";
     seen = seq;
     // a job seen while spinning but stolen: this thread was not running when it came (a busy machine), where spinning
     // only takes time from the caller; one taken while spinning: spinning pays
