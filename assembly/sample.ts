@@ -393,8 +393,25 @@ function gather(x: usize, n: i32, thr: f32, cand: usize): i32 {
 
 /** Of the c gathered candidates, those whose e = e^((x - m) s) is >= eps, in order, with their e into cw; the count. */
 function refine(x: usize, c: i32, m: f32, s: f32, eps: f32, cand: usize, cw: usize): i32 {
+  const vm = f32x4.splat(m), vs = f32x4.splat(s);
   let o = 0;
-  for (let j = 0; j < c; j++) {
+  let j = 0;
+  for (; j + 4 <= c; j += 4) { // four candidates' exps at once: lane for lane expf's bits (o <= j: read before written)
+    const k0 = load<i32>(at32(cand, j)), k1 = load<i32>(at32(cand, j), 4);
+    const k2 = load<i32>(at32(cand, j), 8), k3 = load<i32>(at32(cand, j), 12);
+    let v = f32x4.splat(load<f32>(at32(x, k0)));
+    v = f32x4.replace_lane(v, 1, load<f32>(at32(x, k1)));
+    v = f32x4.replace_lane(v, 2, load<f32>(at32(x, k2)));
+    v = f32x4.replace_lane(v, 3, load<f32>(at32(x, k3)));
+    const e = expv(f32x4.mul(f32x4.sub(v, vm), vs));
+    const e0 = f32x4.extract_lane(e, 0), e1 = f32x4.extract_lane(e, 1);
+    const e2 = f32x4.extract_lane(e, 2), e3 = f32x4.extract_lane(e, 3);
+    if (e0 >= eps) { store<i32>(at32(cand, o), k0); store<f32>(at32(cw, o++), e0); }
+    if (e1 >= eps) { store<i32>(at32(cand, o), k1); store<f32>(at32(cw, o++), e1); }
+    if (e2 >= eps) { store<i32>(at32(cand, o), k2); store<f32>(at32(cw, o++), e2); }
+    if (e3 >= eps) { store<i32>(at32(cand, o), k3); store<f32>(at32(cw, o++), e3); }
+  }
+  for (; j < c; j++) {
     const k = load<i32>(at32(cand, j));
     const e = expf((load<f32>(at32(x, k)) - m) * s);
     if (e < eps) continue;
@@ -470,14 +487,17 @@ function tiesTaken(x: usize, cand: usize, cw: usize, c: i32, key: u32, before: f
  * Top-p's candidates without Z itself: Z is known within APPROX_ERR by a cheap exp (half of expSum's work), and the
  * kept set is the same for every target in [p Z_lo, p Z_hi] in most rows: then it is the set p Z (as expSum sums it)
  * keeps, since the set grows with the target, so the tokens are exactly those of the exact path. Gathers the elements
- * at or above e^-4 (then e^-8, e^-13) with their weights into cand / cw and sets boundTarget (a target giving that
- * set); returns their count, or -1 when the bound cannot settle the cut (the caller then sums Z exactly).
+ * at or above e^-4 (then e^-8) with their weights into cand / cw and sets boundTarget (a target giving that
+ * set); returns their count, or -1 when the bound cannot settle the cut or the nucleus is wide (the caller then
+ * sums Z exactly).
  */
 function nucleusBounded(x: usize, n: i32, m: f32, s: f32, p: f64, cand: usize, cw: usize, hist: usize): i32 {
   const za = approxSum(x, n, m, s);
-  for (let e = 0; e < 3; e++) {
-    const eps = e == 0 ? EPS0 : e == 1 ? EPS1 : EPS2;
-    const c = refine(x, gather(x, n, gatherThreshold(m, s, eps), cand), m, s, eps, cand, cw);
+  for (let e = 0; e < 2; e++) { // e^-13 would gather a wide nucleus: the exact path chooses its own eps then
+    const eps = e == 0 ? EPS0 : EPS1;
+    const raw = gather(x, n, gatherThreshold(m, s, eps), cand);
+    if (raw > (n >> 4) + 64) return -1; // a flat row: its exps are the exact path's work, not to be done twice
+    const c = refine(x, raw, m, s, eps, cand, cw);
     if (settle(x, cand, cw, c, za, p, hist)) return c;
     if (boundTarget < 0) return -1; // not a lower eps's matter: the bound is too loose here
   }
