@@ -436,6 +436,31 @@ describe("bad input: a TypeError or RangeError naming the option or the row", ()
     expect(() => sample(x, 3)).toThrow(/multiple of cols/);
   });
 
+  it("wide rows: a NaN anywhere is found; a NaN of the kernels' lane sums (+Infinity meeting -Infinity, an overflow) is not one", () => {
+    const n = 5003; // blocks of 256 and 16, and a tail of 3
+    for (const at of [0, 17, 255, 256, 4095, 4999, 5000, 5002]) {
+      const x = rowOf(0, n, at);
+      x[at] = NaN;
+      for (const o of [{ temperature: 0 }, { topK: 50 }, { topP: 0.9 }, {}]) {
+        expect(() => sample(x, n, o)).toThrow(`sample: logits row 0 holds NaN (at column ${at})`);
+      }
+      expect(() => argmax(x, n)).toThrow(`argmax: x row 0 holds NaN (at column ${at})`);
+      expect(() => topK(x, n, 5)).toThrow(`topK: x row 0 holds NaN (at column ${at})`);
+    }
+    const y = rowOf(0, n, 1);
+    y[100] = Infinity;
+    y[104] = -Infinity; // the same lane of the same vector: its sum is NaN
+    expect(argmax(y, n)).toEqual(Int32Array.of(100));
+    expect(Array.from(topK(y, n, 1).indices)).toEqual([100]);
+    const big = new Float32Array(n).fill(1);
+    big.fill(3e38, 0, 32); // the lane sums overflow to +Infinity, then meet -Infinity: NaN, with no NaN in the row
+    big[4100] = -Infinity;
+    big[4104] = 3.1e38;
+    expect(argmax(big, n)).toEqual(Int32Array.of(4104));
+    expect(sample(big, n, { temperature: 0 })).toEqual(Int32Array.of(4104));
+    expect(Array.from(topK(big, n, 2).indices)).toEqual([4104, 0]);
+  });
+
   it("sampler state: a Uint8Array of 16 bytes, not all zero", () => {
     expect(() => sampler({ state: new Uint8Array(15) })).toThrow(RangeError);
     expect(() => sampler({ state: new Uint8Array(16) })).toThrow(/all zeros/);
