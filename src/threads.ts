@@ -55,6 +55,9 @@ export interface ThreadKernels extends Kernels {
   sum_block(): number;
   softmax_row_part(x: number, y: number, n: number, scale: number, log: number, pass: number, max: number, sum: number,
     parts: number): number;
+  sample_row_part(x: number, n: number, mode: number, m: number, scale: number, k: number, out: number, work: number): number;
+  sample_row_finish(x: number, n: number, mode: number, m: number, za: number, c: number, ids: number, probs: number,
+    scale: number, k: number, p: number, minP: number, state: number, work: number): number;
 }
 
 /**
@@ -65,7 +68,7 @@ export const THREAD_KERNEL_ARITY: { readonly [K in Exclude<keyof ThreadKernels, 
   scratch_bytes: 0, set_scratch: 1, gemm_dw_rows: 9, gemm_dw_sparse_rows: 9, gemm_transpose: 4, gemm_dx_t: 6,
   gemm_pack_b: 6, gemm_forward_packed: 8, cross_entropy_row_part: 16, cross_entropy_prob_row_part: 14,
   cross_entropy_index_parts: 12, cross_entropy_prob_parts: 10, bce_with_logits_parts: 9, quadratic_cost_parts: 6,
-  sum_block: 0, softmax_row_part: 9,
+  sum_block: 0, softmax_row_part: 9, sample_row_part: 8, sample_row_finish: 14,
 };
 
 /** What a worker gets to start (thread-worker.ts / thread-worker-node.ts). */
@@ -96,7 +99,7 @@ export const JOB_FNS = [
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
   "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
-  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx", "augment_batch",
+  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx", "augment_batch", "sample_row_part",
 ] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
 /**
@@ -772,6 +775,10 @@ export class Pool implements Dispatch {
    */
   sample_rows(x: number, rows: number, n: number, ids: number, probs: number, scale: number, k: number, p: number,
     minP: number, penalty: number, tokens: number, ntok: number, state: number, work: number): number {
+    if (rows === 1 && n >= this.sampleRowMin && ids !== 0 && probs === 0 && ntok === 0 &&
+      (scale === 0 || (k > 0 && k < n) || p < 1)) {
+      return this.sampleRow(x, n, ids, scale, k, p, minP, state, work);
+    }
     if (rows < 2 || rows * n < MIN_ELEMS) {
       return this.k.sample_rows(x, rows, n, ids, probs, scale, k, p, minP, penalty, tokens, ntok, state, work);
     }
@@ -818,6 +825,65 @@ export class Pool implements Dispatch {
     } finally {
       this.e.release(mark);
     }
+  }
+
+  /**
+   * Logits from which one row's token splits by blocks. Measured on the 2-core machine of this session (loaded), one
+   * row of 128,256 runs in 10-250 µs on one thread while waking the workers for a split took milliseconds, so it does
+   * not pay there: 2^21, past every vocabulary in use. @internal (tests lower it to run the split on real widths)
+   */
+  sampleRowMin = 1 << 21;
+
+  /**
+   * One long row's token split by blocks (greedy, top-k, or top-p without top-k), bit-identical to one thread: each
+   * block's argmax, or top-k candidates, or (after the max) approximate mass and top-p gather runs on its own thread
+   * and work area (sample_row_part), merged here in block order; sample_row_finish then draws on this thread with the
+   * caller's generator, as sample_rows would (the row runs whole if top-p's bound cannot settle the cut there).
+   * Returns -1, or 0 for a refused row.
+   */
+  private sampleRow(x: number, n: number, ids: number, scale: number, k: number, p: number, minP: number, state: number,
+    work: number): number {
+    const ranges = split(n, this.size, 16);
+    const stride = Math.ceil((this.k.sample_work_bytes(ranges[0][1] - ranges[0][0]) + 16) / 16) * 16;
+    const area = this.e.alloc(ranges.length * stride); // inside the caller's mark, released with it
+    const part = (mode: number, m: number): number[] => this.run("sample_row_part", ranges.map(([a, b], t) =>
+      [x + a * 4, b - a, mode, m, scale, k, area + t * stride, area + t * stride + 16]));
+    const topk = scale !== 0 && k > 0 && k < n;
+    let m = 0;
+    let za = 0;
+    let got: number[];
+    if (!topk) { // greedy, or top-p's max: the first block holding the row's max
+      got = part(0, 0);
+      const f32 = new Float32Array(this.e.memory.buffer);
+      let at = -1;
+      m = -Infinity;
+      for (let t = 0; t < ranges.length; t++) {
+        if (got[t] < 0) return 0;
+        const v = f32[(area + t * stride) >>> 2];
+        if (at < 0 || v > m) [m, at] = [v, ranges[t][0] + got[t]];
+      }
+      if (!(m > -Infinity && m < Infinity)) return 0;
+      if (scale === 0) {
+        new Int32Array(this.e.memory.buffer)[ids >>> 2] = at;
+        return -1;
+      }
+      got = part(2, m);
+      const f64 = new Float64Array(this.e.memory.buffer);
+      for (let t = 0; t < ranges.length; t++) za += f64[(area + t * stride) >>> 3];
+    } else {
+      got = part(1, 0);
+      if (got.some((c) => c < 0)) return 0;
+    }
+    // the blocks' candidates in index order at the start of work
+    const i32 = new Int32Array(this.e.memory.buffer);
+    let c = 0;
+    for (let t = 0; t < ranges.length; t++) {
+      const from = (area + t * stride + 16) >>> 2, a = ranges[t][0];
+      for (let j = 0; j < got[t]; j++) i32[(work >>> 2) + c++] = i32[from + j] + a;
+    }
+    const r = this.k.sample_row_finish(x, n, topk ? 1 : 2, m, za, c, ids, 0, scale, k, p, minP, state, work);
+    if (r === 1) return this.k.sample_rows(x, 1, n, ids, 0, scale, k, p, minP, 1, 0, 0, state, work);
+    return r === 2 ? 0 : -1;
   }
 
   /** An SGD step over n parameters (element-wise), split in multiples of 16. */

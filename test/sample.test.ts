@@ -2,6 +2,10 @@
 // processors (RepetitionPenalty, Temperature, TopK, TopP, MinP, in that order, each keeping at least one token):
 // the exact sets of tokens kept, the probabilities drawn from, the draws' distribution (chi-square), the generator's
 // state, and every bad input.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ready, sample, sampleProbs, sampler, topK, argmax, wasmArray, type SampleOptions,
@@ -179,6 +183,23 @@ describe("sampleProbs: exactly the tokens the reference keeps", () => {
     expect(sample(x, 4, { ...o, temperature: 0 })).toEqual(Int32Array.of(0));
   });
 
+  it("top-p over a wide row whose cut sits exactly on p Z: the bound cannot settle it, the exact sum does", () => {
+    // four equal tokens among masked ones: Z = 4 e^0, and p = 0.5 puts the third token's mass before it at p Z exactly
+    const n = 128256;
+    const x = new Float32Array(n).fill(-Infinity);
+    for (const i of [1000, 50000, 90000, 128000]) x[i] = 5;
+    const got = sampleProbs(x, n, { topP: 0.5 });
+    expect([...got.keys()].filter((i) => got[i] > 0)).toEqual([1000, 50000]);
+    expect(got[1000]).toBe(0.5);
+    // a background of tiny logits (about e^-35 each) lifts p Z past the second token's mass by ~1e-9: the third stays,
+    // as the reference keeps it, though the bound (4e-4) cannot see that far
+    const y = rowOf(0, n, 99).map((v) => v - 30);
+    for (const i of [1000, 50000, 90000, 128000]) y[i] = 5;
+    const near = sampleProbs(y, n, { topP: 0.5 });
+    expect([...near.keys()].filter((i) => near[i] > 0)).toEqual([1000, 50000, 90000]);
+    expect(expectRow(near, y, { topP: 0.5 }, "background")).toBe(0);
+  });
+
   it("reads a WasmArray in place and leaves the logits as they were", () => {
     const x = rowOf(5, 5000, 9);
     const copy = x.slice();
@@ -288,6 +309,72 @@ describe("the generator", () => {
   });
 });
 
+// One long row split by blocks over the pool: each thread count in its own child Node (a fresh library and pool);
+// the child counts the pool's sample_row_part runs, so the split really ran.
+const SPLIT_CHILD = `
+import * as lib from ${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)};
+import { engine } from ${JSON.stringify(new URL("../dist/engine.js", import.meta.url).href)};
+const threads = Number(process.argv[2]);
+await lib.ready(threads > 1 ? { threads } : undefined);
+const d = engine("split").d;
+let parts = 0;
+if (d.run) { // the pool: split every row of 32,000 and more (by default only rows past any vocabulary in use split)
+  d.sampleRowMin = 32000;
+  const run = d.run.bind(d);
+  d.run = (fn, jobs) => { if (fn === "sample_row_part") parts++; return run(fn, jobs); };
+}
+let s = 7;
+const r = () => ((s = (Math.imul(s ^ (s >>> 15), 1 | s) + 0x6d2b79f5) | 0) >>> 0) / 4294967296;
+const out = [];
+for (const n of [32000, 128256, 256000]) {
+  const rows = [];
+  const g = new Float32Array(n);
+  for (let i = 0; i < n; i++) g[i] = 2 * (r() + r() + r() - 1.5);
+  for (let j = 0; j < 30; j++) g[Math.floor(r() * n)] += 5 + 5 * r();
+  rows.push(g);
+  rows.push(g.map((v) => Math.round(v * 2) / 2)); // ties, also at the k-th value and across blocks
+  rows.push(g.map((v, i) => (i % 3 === 0 ? -Infinity : v))); // masked
+  const flat = new Float32Array(n).fill(0.5); flat[n - 1] = 0.75; rows.push(flat); // the max in the last block
+  rows.push(new Float32Array(n).fill(-2)); // all equal
+  for (const x of rows) {
+    for (const o of [{ temperature: 0 }, { topK: 50 }, { topK: 1 }, { topK: 2000 }, { topP: 0.9 }, { topP: 0.5, temperature: 0.7 },
+      { topP: 0.995, temperature: 1.5 }, { topP: 0.9, minP: 0.05 }, { topK: 40, topP: 0.95, minP: 0.05, temperature: 0.8 }]) {
+      out.push(Array.from(lib.sample(x, n, { ...o, seed: out.length })).join());
+    }
+    const sm = lib.sampler({ topP: 0.8, seed: 3 });
+    out.push([sm.next(x)[0], sm.next(x)[0], lib.sample(x, n, { topK: 5, seed: 4 })[0]].join());
+    const w = lib.wasmArray(x);
+    out.push(String(lib.sample(w, n, { topP: 0.9, seed: 5 })[0]) + "," + lib.argmax(x, n)[0]);
+    w.dispose();
+  }
+  const bad = g.slice(); bad[n - 3] = NaN;
+  for (const o of [{ temperature: 0 }, { topK: 50 }, { topP: 0.9 }]) {
+    try { lib.sample(bad, n, o); out.push("no error"); } catch (e) { out.push(e.message); }
+  }
+}
+console.log(JSON.stringify({ parts, out }));
+`;
+
+describe("one long row split by blocks over threads", () => {
+  it("gives one thread's tokens with 2 and 3 threads at 32,000, 128,256 and 256,000", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sample-split-"));
+    const file = path.join(dir, "child.mjs"); // a file, not --eval: the pool's workers inherit the process's flags
+    writeFileSync(file, SPLIT_CHILD);
+    const run = (threads: number) => JSON.parse(execFileSync(process.execPath, [file, String(threads)],
+      { encoding: "utf8", timeout: 120_000 })) as { parts: number; out: string[] };
+    const one = run(1);
+    expect(one.parts).toBe(0);
+    expect(one.out).toContain("sample: logits row 0 holds NaN (at column 31997)");
+    expect(new Set(one.out).size).toBeGreaterThan(100);
+    for (const threads of [2, 3]) {
+      const got = run(threads);
+      expect(got.parts, `${threads} threads split the rows`).toBeGreaterThan(200);
+      expect(got.out).toEqual(one.out);
+    }
+    rmSync(dir, { recursive: true });
+  }, 300_000);
+});
+
 describe("topK and argmax", () => {
   it("the k largest per row, sorted descending, ties by lower index, at every width 1 .. 300 and 128,256", () => {
     for (const n of [...Array.from({ length: 300 }, (_, i) => i + 1), 128256]) {
@@ -347,6 +434,31 @@ describe("bad input: a TypeError or RangeError naming the option or the row", ()
     expect(() => topK(Float32Array.of(0, 1, NaN, 2), 4, 1)).toThrow(/x row 0 holds NaN/);
     expect(() => topK(x, 4, 5)).toThrow(RangeError);
     expect(() => sample(x, 3)).toThrow(/multiple of cols/);
+  });
+
+  it("wide rows: a NaN anywhere is found; a NaN of the kernels' lane sums (+Infinity meeting -Infinity, an overflow) is not one", () => {
+    const n = 5003; // blocks of 256 and 16, and a tail of 3
+    for (const at of [0, 17, 255, 256, 4095, 4999, 5000, 5002]) {
+      const x = rowOf(0, n, at);
+      x[at] = NaN;
+      for (const o of [{ temperature: 0 }, { topK: 50 }, { topP: 0.9 }, {}]) {
+        expect(() => sample(x, n, o)).toThrow(`sample: logits row 0 holds NaN (at column ${at})`);
+      }
+      expect(() => argmax(x, n)).toThrow(`argmax: x row 0 holds NaN (at column ${at})`);
+      expect(() => topK(x, n, 5)).toThrow(`topK: x row 0 holds NaN (at column ${at})`);
+    }
+    const y = rowOf(0, n, 1);
+    y[100] = Infinity;
+    y[104] = -Infinity; // the same lane of the same vector: its sum is NaN
+    expect(argmax(y, n)).toEqual(Int32Array.of(100));
+    expect(Array.from(topK(y, n, 1).indices)).toEqual([100]);
+    const big = new Float32Array(n).fill(1);
+    big.fill(3e38, 0, 32); // the lane sums overflow to +Infinity, then meet -Infinity: NaN, with no NaN in the row
+    big[4100] = -Infinity;
+    big[4104] = 3.1e38;
+    expect(argmax(big, n)).toEqual(Int32Array.of(4104));
+    expect(sample(big, n, { temperature: 0 })).toEqual(Int32Array.of(4104));
+    expect(Array.from(topK(big, n, 2).indices)).toEqual([4104, 0]);
   });
 
   it("sampler state: a Uint8Array of 16 bytes, not all zero", () => {

@@ -1,7 +1,9 @@
 // The sampling kernels (assembly/sample.ts) at every width 1 .. 70 against scalar references: topk_rows sorted with
 // ties by lower index, argmax_rows the first maximum, sample_rows' probabilities summing to 1 over the kept tokens,
-// greedy, the refusal of a NaN row, and rng_skip as that many draws.
-import { topk_rows, argmax_rows, sample_rows, sample_work_bytes, rng_skip } from "../sample";
+// greedy, the refusal of a NaN row, rng_skip as that many draws, and the cheap exp that bounds top-p's Z within
+// APPROX_ERR (4e-4).
+import { topk_rows, argmax_rows, sample_rows, sample_work_bytes, rng_skip, sample_row_part } from "../sample";
+import { expf } from "../exp";
 import { rng_seed, rng_next } from "../rng";
 
 const MAX_N = 70;
@@ -89,5 +91,34 @@ describe("argmax_rows and sample_rows", () => {
     expect<i32>(sample_rows(x, 1, 30, idx, 0, 1, 0, 0.9, 0, 1, 0, 0, state, work)).toBe(-1);
     rng_skip(state2, 2);
     expect<u32>(rng_next(state)).toBe(rng_next(state2));
+  });
+});
+
+describe("sample_row_part's approximate mass (the bound on top-p's Z)", () => {
+  it("is within 1e-4 of the exact exp at every e^t from t = -86 to 0 (APPROX_ERR is 4e-4); below, at most 2^-125", () => {
+    const n = 256; // one f32 block: its lanes add 64 equal terms each
+    const row = heap.alloc(<usize>n << 2);
+    const out = heap.alloc(16);
+    const w = heap.alloc(sample_work_bytes(n));
+    let worst: f64 = 0;
+    for (let t: f32 = -86; t <= 0; t += 0.0137) {
+      for (let i = 0; i < n; i++) store<f32>(row + (<usize>i << 2), t);
+      sample_row_part(row, n, 2, 0, 1, 0, out, w);
+      const want = <f64>n * <f64>expf(t);
+      worst = Math.max(worst, Math.abs(load<f64>(out) - want) / want);
+    }
+    log<string>("approximate exp's max relative error (with a block's f32 sum) " + worst.toString());
+    expect<bool>(worst < 1e-4).toBe(true);
+    expect<bool>(worst > 1e-6).toBe(true); // the cheap exp itself, not expf
+    // below 2^-125 (t < -86.64) it is clamped there: a few 1e-38 over Z >= 1 (the max's own e^0), never garbage
+    for (let t: f32 = -200; t < -87; t += 0.37) {
+      for (let i = 0; i < n; i++) store<f32>(row + (<usize>i << 2), t);
+      sample_row_part(row, n, 2, 0, 1, 0, out, w);
+      const z = load<f64>(out);
+      expect<bool>(z >= 0 && z <= <f64>n * 2.4e-38).toBe(true);
+    }
+    store<f32>(row, -Infinity);
+    sample_row_part(row, n, 2, 0, 1, 0, out, w);
+    expect<bool>(load<f64>(out) <= <f64>n * 2.4e-38).toBe(true);
   });
 });
