@@ -1,9 +1,10 @@
 // The bundler recipes from the README, for real: the fixture app test/bundlers/vite-app (index.html + main.js, which
 // imports { ready, softmax } from "softmax-wasm" and writes softmax([2, 3, 4]) into the page) built by Vite, served
 // by Vite's dev server and bundled by esbuild, each then loaded in Chromium; and test/bundlers/vite-app-full, which
-// takes ready from "softmax-wasm/full" (every build) and the kernels from "softmax-wasm", built by Vite. A Vite
-// build copies every asset any chunk names, lazy or not: the first app's build holds softmax.wasm alone, the
-// second's the four builds and the worker. The sizes are test/sizes.test.ts.
+// takes ready from "softmax-wasm/full" (every build) and the kernels from "softmax-wasm", built by Vite and by
+// esbuild and run with relaxed SIMD and 2 threads. A Vite build copies every asset any chunk names, lazy or not:
+// the first app's build holds softmax.wasm alone, the second's the four builds and the worker. The sizes are
+// test/sizes.test.ts.
 //
 // How the fixture finds the package: from inside this repo, "softmax-wasm" resolves by self-reference (package.json
 // has "name" and "exports", and the fixture has no package.json of its own, so it is inside the package's scope).
@@ -313,7 +314,8 @@ describe("esbuild", () => {
     expect(copiedBefore).toBe(false);
     expect(wasm).toBe(join(project, "node_modules", "softmax-wasm", "dist", "softmax.wasm"));
     const code = readFileSync(join(outdir, "main.js"), "utf8");
-    expect(code).toMatch(/new URL\("\.\/softmax\.wasm", import\.meta\.url\)/);
+    // the one file it names, so the one file to copy
+    expect(code.match(/new URL\("[^"]*", import\.meta\.url\)/g)).toEqual(['new URL("./softmax.wasm", import.meta.url)']);
     expect(code).not.toMatch(/node:|loadMnist/);
   });
 
@@ -324,6 +326,48 @@ describe("esbuild", () => {
       const { text, problems } = await runApp(server.url);
       expect(text).toBe(EXPECTED);
       expect(problems).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("esbuild, an app importing ready from softmax-wasm/full", () => {
+  const project = userProject(fullFixture);
+  const outdir = temp("esbuild-full-dist");
+  // The recipe: esbuild bundles the dynamic imports in and keeps each new URL(..., import.meta.url), but copies none
+  // of the files they name, and it does not bundle the worker: copy the four builds and the worker's two modules.
+  const copied = ["softmax.wasm", "softmax-relaxed.wasm", "softmax-threads.wasm", "softmax-threads-relaxed.wasm",
+    "thread-worker.js", "threads.js"];
+  const built = (async () => {
+    await esbuild({
+      entryPoints: [join(project, "main.js")], absWorkingDir: project, bundle: true, platform: "browser",
+      format: "esm", outdir, logLevel: "silent",
+    });
+    const dist = join(project, "node_modules", "softmax-wasm", "dist");
+    for (const f of copied) copyFileSync(join(dist, f), join(outdir, f));
+    copyFileSync(join(project, "index.html"), join(outdir, "index.html"));
+  })();
+  built.catch(() => {}); // a failure is reported by the tests that await it
+
+  it("names exactly the files the recipe copies", async () => {
+    await built;
+    const code = readFileSync(join(outdir, "main.js"), "utf8");
+    expect([...code.matchAll(/new URL\("\.\/([\w.-]+)", import\.meta\.url\)/g)].map((m) => m[1]).sort())
+      .toEqual(copied.filter((f) => f !== "threads.js").sort()); // threads.js is the worker's own import
+  });
+
+  it.skipIf(skip !== undefined)(`the bundle runs relaxed, threads=2 and both ${inChromium}`, async () => {
+    await built;
+    const server = await serveStatic(outdir,
+      { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
+    try {
+      for (const [query, build, shared] of [["", "simd", "false"], ["?relaxed", "relaxed-simd", "false"],
+        ["?threads=2", "simd", "true"], ["?threads=2&relaxed", "relaxed-simd", "true"]]) {
+        const run = await runApp(`${server.url}${query}`);
+        expect([run.text, run.build, run.shared], query).toEqual([EXPECTED, build, shared]);
+        expect([...run.warnings, ...run.problems], query).toEqual([]);
+      }
     } finally {
       await server.close();
     }
