@@ -22,15 +22,17 @@ export interface ReadyOptions {
   /**
    * Load the relaxed-SIMD build (`f32x4.relaxed_madd` in the exp and the dense layers' products) where the engine
    * supports it, else the default build with one console warning. Default false. Its results may differ from the
-   * default build's, and between machines, in the last bits. `wasmBuild()` tells which build runs.
+   * default build's, and between machines, in the last bits. `wasmBuild()` tells which build runs. In a browser
+   * bundle it needs ready() from "softmax-wasm/full": the browser entry of "softmax-wasm" has only the default build.
    */
   relaxed?: boolean;
   /**
    * Threads in all (an integer >= 1; default 1): with n > 1, the threads build (softmax-threads.wasm, or with
    * `relaxed` softmax-threads-relaxed.wasm) on a shared memory and n - 1 workers that take a share of each large
    * kernel. Results are bit-identical to the single-threaded build of the same kind for any n. Where shared memory or
-   * workers are missing (a page without cross-origin isolation, workerd, the inline entry) ready() warns once and
-   * loads the single-threaded build. Not with `source`.
+   * workers are missing (a page without cross-origin isolation, workerd, the inline entry, and the browser entry of
+   * "softmax-wasm": in a browser bundle, import ready from "softmax-wasm/full") ready() warns once and loads the
+   * single-threaded build. Not with `source`.
    */
   threads?: number;
 }
