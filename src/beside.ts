@@ -1,4 +1,4 @@
-// The browser entry's .wasm and worker URLs, beside its own module. Each caller writes its URL out in full,
+// The browser entries' .wasm and worker URLs, beside their own modules. Each caller writes its URL out in full,
 // `new URL("./softmax.wasm", import.meta.url)`, the form bundlers (Vite, webpack 5, Parcel) recognise and copy.
 
 /**
@@ -23,3 +23,6 @@ export function beside(file: string, url: () => URL): URL {
     { cause: err });
   }
 }
+
+/** The default build, softmax.wasm, fetched from beside this module (both browser entries' `simd`). */
+export const defaultBuild = () => fetch(beside("softmax.wasm", () => new URL("./softmax.wasm", import.meta.url)));

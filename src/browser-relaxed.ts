@@ -1,5 +1,5 @@
-// The browser entry's relaxed-SIMD build, loaded by browser.ts only for ready({ relaxed: true }) through a dynamic
-// import(), so that bundlers copy softmax-relaxed.wasm into a chunk of its own that other apps never fetch.
+// softmax-wasm/full's relaxed-SIMD build, loaded by browser-full.ts only for ready({ relaxed: true }) through a
+// dynamic import(), so that its URL sits in a chunk of its own that a page fetches only when it asks.
 import { beside } from "./beside.js";
 
 export const relaxed = () =>

@@ -1,5 +1,6 @@
-// The browser entry's threads part, loaded by browser.ts only for ready({ threads: n }) through a dynamic import():
-// the threads builds, the module Web Worker and the pool, in a chunk of their own that bundlers split off.
+// softmax-wasm/full's threads part in browsers, loaded by browser-full.ts only for ready({ threads: n }) through a
+// dynamic import(): the threads builds, the module Web Worker and the pool, in a chunk of their own that bundlers
+// split off.
 import { beside } from "./beside.js";
 import { startPool, threadsUnavailable } from "./threads.js";
 import type { ThreadsBuilds } from "./ready.js";

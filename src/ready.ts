@@ -1,9 +1,12 @@
 // ready(): instantiate the Wasm once. Each runtime's entry point (index.ts for Node / Deno / Bun, browser.ts,
-// workerd.ts, inline.ts) makes its own ready() from this factory with the way its runtime finds the .wasm builds:
-// the default SIMD128 one (softmax.wasm), the opt-in relaxed-SIMD one (softmax-relaxed.wasm), and their threads
-// builds over shared memory (softmax-threads.wasm, softmax-threads-relaxed.wasm). Only the default build is reached
-// statically: the relaxed one and the threads ones (with the pool, src/threads.ts) come through the entry's dynamic
-// import(), which bundlers split off into chunks that load only when ready() is asked for them.
+// browser-full.ts, workerd.ts, inline.ts) makes its own ready() from this factory with the way its runtime finds the
+// .wasm builds: the default SIMD128 one (softmax.wasm), the opt-in relaxed-SIMD one (softmax-relaxed.wasm), and their
+// threads builds over shared memory (softmax-threads.wasm, softmax-threads-relaxed.wasm). Only the default build is
+// reached statically: the relaxed one and the threads ones (with the pool, src/threads.ts) come through the entry's
+// dynamic import(), which bundlers split off into chunks that load only when ready() is asked for them. The browser
+// entry and the inline one carry the default build alone (`defaultOnly`), so that bundlers copy no other. All entries
+// share this module's one load and src/engine.ts's one engine: an app may take ready() from one entry and the
+// kernels from another.
 import { Engine, setEngine, type WasmSource } from "./engine.js";
 import type { SpawnWorker, startPool, threadsUnavailable } from "./threads.js";
 
@@ -19,15 +22,17 @@ export interface ReadyOptions {
   /**
    * Load the relaxed-SIMD build (`f32x4.relaxed_madd` in the exp and the dense layers' products) where the engine
    * supports it, else the default build with one console warning. Default false. Its results may differ from the
-   * default build's, and between machines, in the last bits. `wasmBuild()` tells which build runs.
+   * default build's, and between machines, in the last bits. `wasmBuild()` tells which build runs. In a browser
+   * bundle it needs ready() from "softmax-wasm/full": the browser entry of "softmax-wasm" has only the default build.
    */
   relaxed?: boolean;
   /**
    * Threads in all (an integer >= 1; default 1): with n > 1, the threads build (softmax-threads.wasm, or with
    * `relaxed` softmax-threads-relaxed.wasm) on a shared memory and n - 1 workers that take a share of each large
    * kernel. Results are bit-identical to the single-threaded build of the same kind for any n. Where shared memory or
-   * workers are missing (a page without cross-origin isolation, workerd, the inline entry) ready() warns once and
-   * loads the single-threaded build. Not with `source`.
+   * workers are missing (a page without cross-origin isolation, workerd, the inline entry, and the browser entry of
+   * "softmax-wasm": in a browser bundle, import ready from "softmax-wasm/full") ready() warns once and loads the
+   * single-threaded build. Not with `source`.
    */
   threads?: number;
 }
@@ -41,8 +46,12 @@ export interface EntryWasm {
    * sit behind a dynamic import); omitted where the entry carries only the default one.
    */
   relaxed?: () => WasmSource | Promise<WasmSource>;
-  /** Why there is no relaxed build, for the warning when one is asked for. */
-  noRelaxed?: string;
+  /**
+   * For an entry that carries only the default build (no `relaxed`, no `threads`): why, and what to import instead,
+   * given what was asked for ("the threads builds", "the relaxed-SIMD build" or both), for the one warning that
+   * ready({ threads: n > 1 }) or ready({ relaxed: true }) prints before it loads the default build.
+   */
+  defaultOnly?: (asked: string) => string;
   /**
    * Loads the threads part (a dynamic import of the entry's threads module), called only for ready({ threads: n > 1 });
    * omitted where the entry has none, so that its bundle never contains the pool.
@@ -136,7 +145,7 @@ export function makeReady(entry: EntryWasm) {
    * warning saying why and what loads instead.
    */
   function relaxedAvailable(call: string, build: unknown, instead: string): boolean {
-    const why = build === undefined ? (entry.noRelaxed ?? "this entry has no relaxed build")
+    const why = build === undefined ? "this entry has no relaxed build"
       : relaxedSimdSupported() ? undefined
       : "this engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)";
     if (why !== undefined) console.warn(`softmax-wasm: ready(${call}): ${why}; loading ${instead}`);
@@ -163,9 +172,16 @@ export function makeReady(entry: EntryWasm) {
       return Promise.reject(err);
     }
     loading ??= (async () => {
-      const { source, threads } = opts;
-      let { relaxed } = opts;
+      const { source } = opts;
+      let { relaxed, threads } = opts;
       const call = `{ ${threads > 1 ? `threads: ${threads}` : ""}${threads > 1 && relaxed ? ", " : ""}${relaxed ? "relaxed: true" : ""} }`;
+      if (entry.defaultOnly !== undefined && (threads > 1 || relaxed)) {
+        const asked = threads > 1 && relaxed ? "the threads and relaxed-SIMD builds"
+          : threads > 1 ? "the threads builds" : "the relaxed-SIMD build";
+        console.warn(`softmax-wasm: ready(${call}): ${entry.defaultOnly(asked)}; loading the default single-threaded build`);
+        relaxed = false;
+        threads = 1;
+      }
       const single = relaxed ? "the single-threaded build" : "the default single-threaded build";
       if (threads > 1) {
         const t = await threadsPart();

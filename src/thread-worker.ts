@@ -1,5 +1,6 @@
-// A browser's thread worker (module type): started by browser.ts's ready({ threads: n }) with
-// `new Worker(new URL("./thread-worker.js", import.meta.url), { type: "module" })`; runs jobs until terminated.
+// A browser's thread worker (module type): started by browser-threads.ts, for softmax-wasm/full's
+// ready({ threads: n }), with `new Worker(new URL("./thread-worker.js", import.meta.url), { type: "module" })`; runs
+// jobs until terminated.
 import { workerMain, type WorkerInit } from "./threads.js";
 
 const scope = globalThis as unknown as {

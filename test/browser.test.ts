@@ -1,6 +1,7 @@
 // The library in a real browser: Chromium (headless, through playwright-core) loads test/runtimes/browser.html, which
 // imports dist/browser.js as a page would (the .wasm fetched beside it) and runs the shared workload
 // (test/runtimes/workload.js). Every kernel digest and the MNIST training digests must equal Node's bit for bit.
+// The relaxed-SIMD build is softmax-wasm/full's (test/runtimes/browser-relaxed.html imports dist/browser-full.js).
 // Without /usr/bin/chromium the suite is skipped, except with CI=true, where it fails.
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,7 +60,7 @@ describe.skipIf(skip !== undefined)(skip ? `in Chromium (skipped: ${skip})` : "i
     await page.close();
   }, 30_000);
 
-  it("loads the relaxed-SIMD build with ready({ relaxed: true }), within 1e-5 of Node's default build", async () => {
+  it("softmax-wasm/full loads the relaxed-SIMD build with ready({ relaxed: true }), within 1e-5 of Node's default build", async () => {
     const page = await browser!.newPage();
     const problems = watchPage(page);
     const wasm: string[] = [];

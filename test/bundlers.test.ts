@@ -1,6 +1,10 @@
 // The bundler recipes from the README, for real: the fixture app test/bundlers/vite-app (index.html + main.js, which
 // imports { ready, softmax } from "softmax-wasm" and writes softmax([2, 3, 4]) into the page) built by Vite, served
-// by Vite's dev server and bundled by esbuild, each then loaded in Chromium. The sizes are test/sizes.test.ts.
+// by Vite's dev server and bundled by esbuild, each then loaded in Chromium; and test/bundlers/vite-app-full, which
+// takes ready from "softmax-wasm/full" (every build) and the kernels from "softmax-wasm", built by Vite and by
+// esbuild and run with relaxed SIMD and 2 threads. A Vite build copies every asset any chunk names, lazy or not:
+// the first app's build holds softmax.wasm alone, the second's the four builds and the worker. The sizes are
+// test/sizes.test.ts.
 //
 // How the fixture finds the package: from inside this repo, "softmax-wasm" resolves by self-reference (package.json
 // has "name" and "exports", and the fixture has no package.json of its own, so it is inside the package's scope).
@@ -31,6 +35,7 @@ import { chromiumSkipReason, launchChromium, serveStatic, watchPage } from "./bu
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const fixture = fileURLToPath(new URL("./bundlers/vite-app", import.meta.url));
+const fullFixture = fileURLToPath(new URL("./bundlers/vite-app-full", import.meta.url));
 const EXPECTED = "0.0900,0.2447,0.6652"; // softmax([2, 3, 4]) to 4 places
 const skip = chromiumSkipReason();
 const inChromium = skip ? `(skipped: ${skip})` : "in Chromium";
@@ -42,10 +47,10 @@ function temp(prefix: string): string {
   return dir;
 }
 
-/** The fixture in a temp folder with softmax-wasm in its node_modules, laid out as `npm install` leaves it. */
-function userProject(): string {
+/** A fixture (default: the plain app) in a temp folder with softmax-wasm in its node_modules, laid out as `npm install` leaves it. */
+function userProject(app = fixture): string {
   const dir = temp("app");
-  cpSync(fixture, dir, { recursive: true });
+  cpSync(app, dir, { recursive: true });
   const pkg = join(dir, "node_modules", "softmax-wasm");
   mkdirSync(pkg, { recursive: true });
   const manifest = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { files: string[] };
@@ -62,22 +67,25 @@ async function chromium(): Promise<Browser> {
 }
 
 /**
- * Loads the app at `url` in Chromium; returns what it wrote into #out (and its data-build), the URLs it fetched and
- * what went wrong.
+ * Loads the app at `url` in Chromium; returns what it wrote into #out (and its data-build, data-shared), the URLs it
+ * fetched, its console warnings and what went wrong.
  */
-async function runApp(url: string): Promise<{ text: string; build: string | null; responses: string[]; problems: string[] }> {
+async function runApp(url: string): Promise<{
+  text: string; build: string | null; shared: string | null; responses: string[]; warnings: string[]; problems: string[];
+}> {
   const page = await (await chromium()).newPage();
   try {
     const problems = watchPage(page);
-    const responses: string[] = [];
+    const responses: string[] = [], warnings: string[] = [];
     page.on("response", (r) => responses.push(`${r.status()} ${r.headers()["content-type"] ?? ""} ${r.url()}`));
+    page.on("console", (m) => { if (m.type() === "warning") warnings.push(m.text()); });
     await page.goto(url);
     await page.waitForFunction(() => document.getElementById("out")?.textContent !== "loading", null,
       { timeout: 15_000 }).catch((err: Error) => {
       throw new Error(`the app never wrote its result: ${err.message}\n${problems.join("\n")}`);
     });
     return { text: (await page.textContent("#out")) ?? "", build: await page.getAttribute("#out", "data-build"),
-      responses, problems };
+      shared: await page.getAttribute("#out", "data-shared"), responses, warnings, problems };
   } finally {
     await page.close();
   }
@@ -88,94 +96,157 @@ afterAll(async () => {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
-describe("Vite build", () => {
-  const project = userProject();
+/** The Vite build of `app` (a fixture folder) as a user project: its output folder, once built. */
+function viteBuilt(app: string): { outDir: string; built: Promise<unknown> } {
+  const project = userProject(app);
   const outDir = temp("vite-dist");
   const built = viteBuild({
     root: project, configFile: false, logLevel: "silent", build: { outDir, emptyOutDir: true },
   });
   built.catch(() => {}); // a failure is reported by the tests that await it
+  return { outDir, built };
+}
 
-  it("emits the .wasm as an asset; the relaxed and threads builds, the pool and the worker only in lazy chunks", async () => {
+/** The files Vite wrote into `outDir` with their hashes taken out (assets/softmax-<hash>.wasm is assets/softmax.wasm). */
+function emitted(outDir: string): Map<string, string> {
+  // Vite names an asset name-HASH.ext, its hash of 8 characters from [A-Za-z0-9_-]
+  return new Map(readdirRecursive(outDir).map((f): [string, string] => [f.replace(/-[\w-]{8}(\.\w+)$/, "$1"), f])
+    .sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+describe("Vite build of an app importing softmax-wasm", () => {
+  const { outDir, built } = viteBuilt(fixture);
+
+  it("emits softmax.wasm and one script: no other build, no worker, no lazy chunk", async () => {
     await built;
-    const assets = readdirRecursive(outDir);
-    // the four builds, each copied byte for byte: the default one, the relaxed-SIMD one that ready({ relaxed: true })
-    // fetches and the threads ones that ready({ threads: n }) (with relaxed: true, the second) fetches. Vite copies
-    // every asset a chunk names, lazy chunks included; what the dynamic imports change is what the page loads.
-    const wasm = assets.filter((f) => f.endsWith(".wasm"));
-    expect(wasm).toHaveLength(4);
-    const copied: Record<string, string> = {};
-    for (const build of ["softmax", "softmax-relaxed", "softmax-threads", "softmax-threads-relaxed"]) {
-      // Vite names an asset name-HASH.wasm, its hash of 8 characters from [A-Za-z0-9_-]
-      const copies = wasm.filter((f) => new RegExp(`^assets/${build}-[\\w-]{8}\\.wasm$`).test(f));
-      expect(copies, build).toHaveLength(1);
-      expect(readFileSync(join(outDir, copies[0]))).toEqual(readFileSync(join(repo, "dist", `${build}.wasm`)));
-      copied[build] = copies[0];
-    }
-    // the page's bundle, the two chunks behind browser.ts's dynamic imports and, as its own chunk, the module worker
-    // ready({ threads: n }) starts
-    const js = assets.filter((f) => f.endsWith(".js")).sort();
-    expect(js.map((f) => f.replace(/-[\w-]{8}\.js$/, ".js"))).toEqual([
-      "assets/browser-relaxed.js", "assets/browser-threads.js", "assets/index.js", "assets/thread-worker.js",
-    ]);
-    const [relaxedChunk, threadsChunk, page, worker] = js.map((f) => readFileSync(join(outDir, f), "utf8"));
-    expect(worker).not.toMatch(/node:/);
-    // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url): the page names only the default build, and imports
-    // the others' chunks lazily
-    expect(page).toContain(`/${copied.softmax}`);
-    for (const other of ["softmax-relaxed", "softmax-threads", "softmax-threads-relaxed"]) {
-      expect(page).not.toContain(`/${copied[other]}`);
-    }
-    // the pool (src/threads.ts, known by its messages) only in the threads chunk
-    expect(threadsChunk).toContain("SharedArrayBuffer is unavailable");
-    expect(page).not.toMatch(/SharedArrayBuffer is unavailable|Atomics\.|thread-worker/);
-    expect(page).toMatch(/import\(["'`][./]*browser-relaxed-[\w-]{8}\.js["'`]\)/);
-    expect(page).toMatch(/import\(["'`][./]*browser-threads-[\w-]{8}\.js["'`]\)/);
-    expect(relaxedChunk).toContain(`/${copied["softmax-relaxed"]}`);
-    expect(threadsChunk).toContain(`/${copied["softmax-threads"]}`);
-    expect(threadsChunk).toContain(`/${copied["softmax-threads-relaxed"]}`);
-    expect(threadsChunk).toMatch(/thread-worker-[\w-]{8}\.js/);
-    expect(page).not.toMatch(/node:|loadMnist/); // the browser entry, not Node's
+    const files = emitted(outDir);
+    expect([...files.keys()]).toEqual(["assets/index.js", "assets/softmax.wasm", "index.html"]);
+    expect(readFileSync(join(outDir, files.get("assets/softmax.wasm")!)))
+      .toEqual(readFileSync(join(repo, "dist", "softmax.wasm")));
+    const page = readFileSync(join(outDir, files.get("assets/index.js")!), "utf8");
+    // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url), the one URL it has
+    expect(page.match(/\/assets\/[\w.-]+/g)).toEqual([`/${files.get("assets/softmax.wasm")}`]);
+    // neither the pool (src/threads.ts, known by its messages) and its worker nor a dynamic import, nor Node's entry
+    expect(page).not.toMatch(/SharedArrayBuffer is unavailable|Atomics\.|thread-worker|import\(/);
+    expect(page).not.toMatch(/node:|loadMnist/);
   });
 
   it.skipIf(skip !== undefined)(`the built app runs ${inChromium}`, async () => {
     await built;
     const server = await serveStatic(outDir);
     try {
-      const { text, responses, problems } = await runApp(server.url);
+      const { text, build, responses, warnings, problems } = await runApp(server.url);
       expect(text).toBe(EXPECTED);
-      expect(responses.some((r) => /^200 application\/wasm .*\/assets\/softmax-[\w-]+\.wasm$/.test(r))).toBe(true);
-      // ready() without options fetches neither the lazy chunks nor the other builds
-      expect(responses.filter((r) => /browser-relaxed|browser-threads|thread-worker|softmax-(relaxed|threads)/.test(r)))
-        .toEqual([]);
+      expect(build).toBe("simd");
+      expect(responses.filter((r) => r.includes("/assets/")).map((r) => r.replace(/-[\w-]{8}(\.\w+)$/, "$1")))
+        .toEqual([
+          expect.stringMatching(/^200 \S*javascript\S* .*\/assets\/index\.js$/),
+          expect.stringMatching(/^200 application\/wasm .*\/assets\/softmax\.wasm$/),
+        ]);
+      expect(warnings).toEqual([]);
       expect(problems).toEqual([]);
     } finally {
       await server.close();
     }
   });
 
-  it.skipIf(skip !== undefined)(`the built app loads its lazy chunks for ready({ relaxed: true }) and ready({ threads: 2 }) ${inChromium}`, async () => {
+  it.skipIf(skip !== undefined)(`ready({ threads: 2, relaxed: true }) warns once, naming softmax-wasm/full, and runs the default build ${inChromium}`, async () => {
+    await built;
+    const server = await serveStatic(outDir,
+      { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
+    try {
+      const { text, build, warnings, problems } = await runApp(`${server.url}?threads=2&relaxed`);
+      expect(text).toBe(EXPECTED);
+      expect(build).toBe("simd");
+      expect(warnings).toEqual(["softmax-wasm: ready({ threads: 2, relaxed: true }): the browser entry \"softmax-wasm\" " +
+        "carries only the default build (softmax.wasm), so that bundlers copy no other; import { ready } from " +
+        "\"softmax-wasm/full\" to load the threads and relaxed-SIMD builds in a browser bundle; loading the default " +
+        "single-threaded build"]);
+      expect(problems).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("Vite build of an app importing ready from softmax-wasm/full", () => {
+  const { outDir, built } = viteBuilt(fullFixture);
+
+  it("emits the four builds and the worker; the relaxed and threads builds, the pool and the worker only in lazy chunks", async () => {
+    await built;
+    const files = emitted(outDir);
+    // the page's bundle, the two chunks behind browser-full.ts's dynamic imports, the module worker ready({ threads: n })
+    // starts, and the four builds: the default one, the relaxed-SIMD one that ready({ relaxed: true }) fetches and the
+    // threads ones that ready({ threads: n }) (with relaxed: true, the second) fetches
+    expect([...files.keys()]).toEqual([
+      "assets/browser-relaxed.js", "assets/browser-threads.js", "assets/index.js", "assets/softmax-relaxed.wasm",
+      "assets/softmax-threads-relaxed.wasm", "assets/softmax-threads.wasm", "assets/softmax.wasm",
+      "assets/thread-worker.js", "index.html",
+    ]);
+    for (const build of ["softmax", "softmax-relaxed", "softmax-threads", "softmax-threads-relaxed"]) {
+      expect(readFileSync(join(outDir, files.get(`assets/${build}.wasm`)!)), build)
+        .toEqual(readFileSync(join(repo, "dist", `${build}.wasm`)));
+    }
+    const read = (f: string) => readFileSync(join(outDir, files.get(f)!), "utf8");
+    const [page, relaxedChunk, threadsChunk, worker] =
+      ["assets/index.js", "assets/browser-relaxed.js", "assets/browser-threads.js", "assets/thread-worker.js"].map(read);
+    expect(worker).not.toMatch(/node:/);
+    // the page names only the default build, and imports the others' chunks lazily
+    expect(page).toContain(`/${files.get("assets/softmax.wasm")}`);
+    for (const other of ["softmax-relaxed", "softmax-threads", "softmax-threads-relaxed"]) {
+      expect(page).not.toContain(`/${files.get(`assets/${other}.wasm`)}`);
+    }
+    // the pool (src/threads.ts, known by its messages) only in the threads chunk
+    expect(threadsChunk).toContain("SharedArrayBuffer is unavailable");
+    expect(page).not.toMatch(/SharedArrayBuffer is unavailable|Atomics\.|thread-worker/);
+    expect(page).toMatch(/import\(["'`][./]*browser-relaxed-[\w-]{8}\.js["'`]\)/);
+    expect(page).toMatch(/import\(["'`][./]*browser-threads-[\w-]{8}\.js["'`]\)/);
+    expect(relaxedChunk).toContain(`/${files.get("assets/softmax-relaxed.wasm")}`);
+    expect(threadsChunk).toContain(`/${files.get("assets/softmax-threads.wasm")}`);
+    expect(threadsChunk).toContain(`/${files.get("assets/softmax-threads-relaxed.wasm")}`);
+    expect(threadsChunk).toContain(files.get("assets/thread-worker.js")!.replace("assets/", ""));
+    // "softmax-wasm" and "softmax-wasm/full" share one copy of the API and its one engine (src/engine.ts, known by
+    // its message for a call before ready())
+    expect(page.match(/was called before ready\(\) resolved/g)).toHaveLength(1);
+    expect(page).not.toMatch(/node:|loadMnist/);
+  });
+
+  it.skipIf(skip !== undefined)(`the built app runs, and loads its lazy chunks for ready({ relaxed: true }) and ready({ threads: 2 }) ${inChromium}`, async () => {
     await built;
     const server = await serveStatic(outDir,
       { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
     try {
       const fetched = (responses: string[], re: RegExp) => responses.some((r) => re.test(r));
+      const plain = await runApp(server.url);
+      expect(plain.text).toBe(EXPECTED);
+      expect([plain.build, plain.shared]).toEqual(["simd", "false"]);
+      expect(fetched(plain.responses, /browser-relaxed|browser-threads|thread-worker|softmax-(relaxed|threads)/)).toBe(false);
+      expect([...plain.warnings, ...plain.problems]).toEqual([]);
+
       const relaxed = await runApp(`${server.url}?relaxed`);
       expect(relaxed.text).toBe(EXPECTED);
-      expect(relaxed.build).toBe("relaxed-simd"); // Chromium has relaxed SIMD
+      expect([relaxed.build, relaxed.shared]).toEqual(["relaxed-simd", "false"]); // Chromium has relaxed SIMD
       expect(fetched(relaxed.responses, /^200 .*\/assets\/browser-relaxed-[\w-]{8}\.js$/)).toBe(true);
       expect(fetched(relaxed.responses, /^200 application\/wasm .*\/assets\/softmax-relaxed-[\w-]{8}\.wasm$/)).toBe(true);
       expect(fetched(relaxed.responses, /browser-threads|thread-worker/)).toBe(false);
-      expect(relaxed.problems).toEqual([]);
+      expect([...relaxed.warnings, ...relaxed.problems]).toEqual([]);
 
+      // softmax() from "softmax-wasm" runs on the engine that ready() from "softmax-wasm/full" made: the threads
+      // build's shared memory
       const threads = await runApp(`${server.url}?threads=2`);
       expect(threads.text).toBe(EXPECTED);
-      expect(threads.build).toBe("simd");
+      expect([threads.build, threads.shared]).toEqual(["simd", "true"]);
       expect(fetched(threads.responses, /^200 .*\/assets\/browser-threads-[\w-]{8}\.js$/)).toBe(true);
       expect(fetched(threads.responses, /^200 application\/wasm .*\/assets\/softmax-threads-[\w-]{8}\.wasm$/)).toBe(true);
       expect(fetched(threads.responses, /^200 .*\/assets\/thread-worker-[\w-]{8}\.js$/)).toBe(true);
-      expect(fetched(threads.responses, /browser-relaxed|softmax-relaxed/)).toBe(false);
-      expect(threads.problems).toEqual([]);
+      expect(fetched(threads.responses, /browser-relaxed|softmax-relaxed|\/assets\/softmax-[\w-]{8}\.wasm/)).toBe(false);
+      expect([...threads.warnings, ...threads.problems]).toEqual([]);
+
+      const both = await runApp(`${server.url}?threads=2&relaxed`);
+      expect(both.text).toBe(EXPECTED);
+      expect([both.build, both.shared]).toEqual(["relaxed-simd", "true"]);
+      expect(fetched(both.responses, /^200 application\/wasm .*\/assets\/softmax-threads-relaxed-[\w-]{8}\.wasm$/)).toBe(true);
+      expect([...both.warnings, ...both.problems]).toEqual([]);
     } finally {
       await server.close();
     }
@@ -243,7 +314,8 @@ describe("esbuild", () => {
     expect(copiedBefore).toBe(false);
     expect(wasm).toBe(join(project, "node_modules", "softmax-wasm", "dist", "softmax.wasm"));
     const code = readFileSync(join(outdir, "main.js"), "utf8");
-    expect(code).toMatch(/new URL\("\.\/softmax\.wasm", import\.meta\.url\)/);
+    // the one file it names, so the one file to copy
+    expect(code.match(/new URL\("[^"]*", import\.meta\.url\)/g)).toEqual(['new URL("./softmax.wasm", import.meta.url)']);
     expect(code).not.toMatch(/node:|loadMnist/);
   });
 
@@ -254,6 +326,48 @@ describe("esbuild", () => {
       const { text, problems } = await runApp(server.url);
       expect(text).toBe(EXPECTED);
       expect(problems).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("esbuild, an app importing ready from softmax-wasm/full", () => {
+  const project = userProject(fullFixture);
+  const outdir = temp("esbuild-full-dist");
+  // The recipe: esbuild bundles the dynamic imports in and keeps each new URL(..., import.meta.url), but copies none
+  // of the files they name, and it does not bundle the worker: copy the four builds and the worker's two modules.
+  const copied = ["softmax.wasm", "softmax-relaxed.wasm", "softmax-threads.wasm", "softmax-threads-relaxed.wasm",
+    "thread-worker.js", "threads.js"];
+  const built = (async () => {
+    await esbuild({
+      entryPoints: [join(project, "main.js")], absWorkingDir: project, bundle: true, platform: "browser",
+      format: "esm", outdir, logLevel: "silent",
+    });
+    const dist = join(project, "node_modules", "softmax-wasm", "dist");
+    for (const f of copied) copyFileSync(join(dist, f), join(outdir, f));
+    copyFileSync(join(project, "index.html"), join(outdir, "index.html"));
+  })();
+  built.catch(() => {}); // a failure is reported by the tests that await it
+
+  it("names exactly the files the recipe copies", async () => {
+    await built;
+    const code = readFileSync(join(outdir, "main.js"), "utf8");
+    expect([...code.matchAll(/new URL\("\.\/([\w.-]+)", import\.meta\.url\)/g)].map((m) => m[1]).sort())
+      .toEqual(copied.filter((f) => f !== "threads.js").sort()); // threads.js is the worker's own import
+  });
+
+  it.skipIf(skip !== undefined)(`the bundle runs relaxed, threads=2 and both ${inChromium}`, async () => {
+    await built;
+    const server = await serveStatic(outdir,
+      { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
+    try {
+      for (const [query, build, shared] of [["", "simd", "false"], ["?relaxed", "relaxed-simd", "false"],
+        ["?threads=2", "simd", "true"], ["?threads=2&relaxed", "relaxed-simd", "true"]]) {
+        const run = await runApp(`${server.url}${query}`);
+        expect([run.text, run.build, run.shared], query).toEqual([EXPECTED, build, shared]);
+        expect([...run.warnings, ...run.problems], query).toEqual([]);
+      }
     } finally {
       await server.close();
     }

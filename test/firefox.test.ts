@@ -1,6 +1,7 @@
 // The library in Firefox (SpiderMonkey), the third browser engine beside Chromium (V8, test/browser.test.ts) and Bun
 // (JavaScriptCore): Debian's firefox-esr over WebDriver BiDi (test/firefox.ts), one browser for the whole file.
-// The pages are Chromium's (test/runtimes/browser*.html) and must give Node's bits: every kernel digest and the
+// The pages are Chromium's (test/runtimes/browser*.html; the relaxed and threads ones take ready() from
+// softmax-wasm/full, dist/browser-full.js) and must give Node's bits: every kernel digest and the
 // seeded training digests with the default build, with 2 and 3 Web Workers on a cross-origin isolated page, and the
 // threads-relaxed build's bits equal to the single-threaded relaxed build's; a page that is not isolated falls back to
 // one thread with one warning. The demo page loads, trains on a few thousand images, reads a drawing and reports

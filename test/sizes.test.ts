@@ -1,8 +1,10 @@
 // What the package costs an app, measured: esbuild bundles for the browser (ESM, minified, code splitting on, as
 // Vite and other bundlers split dynamic imports), and each output file is gzipped (-9) as a server would send it.
-// "Loaded at start" is the entry's chunk and the chunks it imports statically; the relaxed and threads parts sit
-// behind dynamic imports and load only when ready() asks for them. The README's sizes table must match these
-// measurements within TOLERANCE (each figure), so it cannot go stale.
+// "Loaded at start" is the entry's chunk and the chunks it imports statically. The default browser entry has nothing
+// else: no lazy chunk, no build but softmax.wasm. softmax-wasm/full's relaxed and threads parts sit behind dynamic
+// imports and load only when ready() asks for them, as do the other builds and the workers' script (bundled on its
+// own, as Vite does). The README's sizes table must match these measurements within TOLERANCE (each figure), so it
+// cannot go stale.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,20 +54,43 @@ async function measure(contents: string): Promise<{ start: Size; lazy: Size; chu
 
 const kib = (n: number) => (n / 1024).toFixed(1);
 
+/** A dist/ file's bytes, raw and gzipped. */
+function file(name: string): [number, number] {
+  const bytes = readFileSync(join(root, "dist", name));
+  return [bytes.length, gzipSync(bytes, { level: 9 }).length];
+}
+
+/** dist/thread-worker.js bundled and minified on its own, as a bundler emits the module worker's script. */
+async function workerScript(): Promise<[number, number]> {
+  const out = await build({
+    entryPoints: [join(root, "dist", "thread-worker.js")], bundle: true, write: false, minify: true, format: "esm",
+    platform: "browser", logLevel: "silent",
+  });
+  const bytes = out.outputFiles[0].contents;
+  return [bytes.length, gzipSync(bytes, { level: 9 }).length];
+}
+
 describe("sizes", async () => {
-  const wasm = readFileSync(join(root, "dist", "softmax.wasm"));
   const all = await measure(`export * from "softmax-wasm";`);
   const minimal = await measure(`export { ready, softmax } from "softmax-wasm";`);
   const inline = await measure(`export * from "softmax-wasm/inline";`);
-  const relaxedChunk = all.chunk("dist/browser-relaxed.js");
-  const threadsChunk = all.chunk("dist/browser-threads.js");
+  const full = await measure(`export * from "softmax-wasm/full";`);
+  const relaxedChunk = full.chunk("dist/browser-relaxed.js");
+  const threadsChunk = full.chunk("dist/browser-threads.js");
   const rows: [string, number, number][] = [
-    ["`softmax.wasm`", wasm.length, gzipSync(wasm, { level: 9 }).length],
+    ["`softmax.wasm`", ...file("softmax.wasm")],
     ["browser entry, the whole API", all.start.min, all.start.gz],
     ["an app importing only `ready` and `softmax`", minimal.start.min, minimal.start.gz],
     ["`softmax-wasm/inline` (JS and the base64 `.wasm`)", inline.start.min, inline.start.gz],
+    ["`softmax-wasm/full`, the whole API", full.start.min, full.start.gz],
+    // softmax-wasm/full's, fetched only when ready() asks
     ["later, for `ready({ relaxed: true })`: its chunk", relaxedChunk.min, relaxedChunk.gz],
+    ["later, for `ready({ relaxed: true })`: `softmax-relaxed.wasm`", ...file("softmax-relaxed.wasm")],
     ["later, for `ready({ threads: n })`: its chunk, the pool", threadsChunk.min, threadsChunk.gz],
+    ["later, for `ready({ threads: n })`: the workers' script", ...(await workerScript())],
+    ["later, for `ready({ threads: n })`: `softmax-threads.wasm`", ...file("softmax-threads.wasm")],
+    ["later, for `ready({ threads: n, relaxed: true })`: `softmax-threads-relaxed.wasm`",
+      ...file("softmax-threads-relaxed.wasm")],
   ];
   const table = [
     "| what an app loads (esbuild, minified; gzip -9 per file) | minified | gzipped |",
@@ -74,17 +99,23 @@ describe("sizes", async () => {
   ].join("\n");
   console.log(`softmax-wasm sizes:\n${table}`);
 
-  it("the pool, the threads builds and the relaxed build's URL load only when ready() asks for them", () => {
-    for (const m of [all, minimal]) {
-      expect(m.start.inputs.filter((f) => /dist\/(threads|browser-threads|browser-relaxed)\.js$/.test(f))).toEqual([]);
-      expect(m.lazy.inputs).toEqual(expect.arrayContaining(
-        ["dist/threads.js", "dist/browser-threads.js", "dist/browser-relaxed.js"]));
+  it("the default browser entry and the inline one have neither the pool nor the other builds' URLs, not even lazily", () => {
+    for (const m of [all, minimal, inline]) {
+      expect([...m.start.inputs, ...m.lazy.inputs]
+        .filter((f) => /dist\/(threads|browser-threads|browser-relaxed|browser-full)\.js$/.test(f))).toEqual([]);
+      expect(m.lazy.min).toBe(0);
     }
-    // the inline entry has no threads: the pool is not in its bundle at all
-    expect([...inline.start.inputs, ...inline.lazy.inputs].filter((f) => /dist\/threads\.js$/.test(f))).toEqual([]);
-    expect(inline.lazy.min).toBe(0);
+  });
+
+  it("softmax-wasm/full loads the pool, the threads builds and the relaxed build's URL only when ready() asks for them", () => {
+    expect(full.start.inputs).toContain("dist/browser-full.js");
+    expect(full.start.inputs.filter((f) => /dist\/(threads|browser-threads|browser-relaxed)\.js$/.test(f))).toEqual([]);
+    expect(full.lazy.inputs).toEqual(expect.arrayContaining(
+      ["dist/threads.js", "dist/browser-threads.js", "dist/browser-relaxed.js"]));
     // the lazy chunks are the relaxed one and the threads one, nothing else
-    expect(all.lazy.min).toBe(relaxedChunk.min + threadsChunk.min);
+    expect(full.lazy.min).toBe(relaxedChunk.min + threadsChunk.min);
+    // at start it costs what the default entry does, but for its two loaders (within 1%)
+    expect(Math.abs(full.start.min - all.start.min)).toBeLessThan(all.start.min / 100);
   });
 
   it("tree shaking leaves an app that imports only ready and softmax well under the whole API", () => {

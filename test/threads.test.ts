@@ -198,7 +198,9 @@ describe.skipIf(skip !== undefined)(skip ? `ready({ threads }) in Chromium (skip
     await p.goto(`${isolated!.url}test/runtimes/browser-threads.html?threads=3`);
     await p.waitForFunction(() => (window as { __results?: unknown }).__results !== undefined, null, { timeout: 5_000 });
     await p.evaluate(() => (window as unknown as { __results: Promise<unknown> }).__results);
-    // a string, so that no transform touches its import()s; the page's own copies of the modules
+    // a string, so that no transform touches its import()s; the page's own copies of the modules. The page took
+    // ready() from softmax-wasm/full (dist/browser-full.js); the kernels here come from the default entry, which
+    // shares its engine and so its pool
     const got = await p.evaluate(`(async () => {
       const lib = await import("/dist/browser.js");
       const { engine } = await import("/dist/engine.js");

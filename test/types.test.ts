@@ -1,7 +1,8 @@
 // The package's types as a TypeScript user gets them: the files `npm pack` would publish, installed into a temp
 // project, and `tsc --noEmit` on a small consumer under moduleResolution nodenext, node16 and bundler. With
 // "bundler", "softmax-wasm" resolves to the browser entry's types (the exports map's default condition), which have
-// no loadMnist: the Node-only part is reachable under every resolution as "softmax-wasm/node".
+// no loadMnist: the Node-only part is reachable under every resolution as "softmax-wasm/node". "softmax-wasm/full"
+// (every build) resolves to the Node entry's types under nodenext and node16, to browser-full.d.ts under bundler.
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,7 +26,12 @@ writeFileSync(join(project, "app.ts"), `
 import { ready, softmax, wasmBuild, Network, type WasmBuild, type MnistSplit } from "softmax-wasm";
 import { loadMnist } from "softmax-wasm/node";
 import * as inline from "softmax-wasm/inline";
+import { ready as readyFull, softmax as softmaxFull, type ReadyOptions } from "softmax-wasm/full";
 
+await readyFull({ threads: 2, relaxed: true } satisfies ReadyOptions);
+const sameApi: typeof softmax = softmaxFull;
+// @ts-expect-error: cols is a number; were softmax-wasm/full's types any, this would be an unused @ts-expect-error
+softmaxFull(new Float32Array(3), "3");
 await ready({ relaxed: true });
 const p: Float32Array = softmax(new Float32Array([2, 3, 4]), 3);
 const build: WasmBuild | undefined = wasmBuild();
@@ -34,10 +40,14 @@ const net = new Network({ sizes: [784, 10], seed: 1 });
 await inline.ready();
 // @ts-expect-error: cols is a number; were the types any, this line would be an unused @ts-expect-error
 softmax(p, "3");
-export { build, train, net };
+export { build, train, net, sameApi };
 `);
-// loadMnist from the package's root: present in Node's types (nodenext, node16), absent from the browser's (bundler)
-writeFileSync(join(project, "root.ts"), `import { loadMnist } from "softmax-wasm";\nexport const load = loadMnist;\n`);
+// loadMnist from the package's root and from softmax-wasm/full: present in Node's types (nodenext, node16), absent
+// from the browser's (bundler: browser.d.ts, browser-full.d.ts)
+writeFileSync(join(project, "root.ts"), `import { loadMnist } from "softmax-wasm";
+import { loadMnist as loadMnistFull } from "softmax-wasm/full";
+export const load = loadMnist, loadFull = loadMnistFull;
+`);
 
 // lib "DOM" in each: TypeScript declares the WebAssembly namespace (WebAssembly.Module, .Memory in ready()'s and
 // wasmMemory()'s types) only in its DOM and WebWorker libs, not in ES2022 or @types/node 20.
@@ -65,16 +75,17 @@ function check(resolution: keyof typeof configs): Promise<{ status: number | nul
 
 describe.concurrent("TypeScript consumers of the packed package", () => {
   it.each(["nodenext", "node16"] as const)("moduleResolution %s: every entry type-checks, the package's own " +
-    ".d.ts files included, and loadMnist is in the root's types too", async (resolution) => {
+    ".d.ts files included, and loadMnist is in the root's and softmax-wasm/full's types too", async (resolution) => {
     expect(await check(resolution)).toEqual({ status: 0, output: "" });
   }, 120_000);
 
-  it("moduleResolution bundler: every entry type-checks with loadMnist from softmax-wasm/node; the root's types " +
-    "are the browser entry's, without loadMnist", async () => {
+  it("moduleResolution bundler: every entry type-checks with loadMnist from softmax-wasm/node; the root's and " +
+    "softmax-wasm/full's types are the browser entries', without loadMnist", async () => {
     const { status, output } = await check("bundler");
     expect(status).toBe(2);
     expect(output.split("\n")).toEqual([
       "root.ts(1,10): error TS2305: Module '\"softmax-wasm\"' has no exported member 'loadMnist'.",
+      "root.ts(2,10): error TS2305: Module '\"softmax-wasm/full\"' has no exported member 'loadMnist'.",
     ]);
   }, 120_000);
 });
