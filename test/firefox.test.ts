@@ -17,6 +17,7 @@ import { firefoxSkipReason, launchFirefox, watchFirefoxPage, type Firefox } from
 import { kernelDigests, trainingDigest, TRAIN_ROWS } from "./runtimes/workload.js";
 import { relaxedWorkload } from "./runtimes/relaxed.js";
 import { expectRelaxedClose } from "./helpers.js";
+import { badgeRows, fontSizes, guessTexts, overflowingElements, padOffCentre, textAlternatives } from "./demo-checks.js";
 import { start } from "../demo/server.js";
 import * as lib from "../dist/index.js";
 
@@ -169,7 +170,7 @@ describe.skipIf(skip !== undefined)(skip ? `in Firefox (skipped: ${skip})` : "in
   // The demo page, kept to what holds however the page's look changes: it relies only on the ids of demo/index.html
   // (#badge-wasm, #badge-coi, #st-state[data-state], #hp-epochs, #btn-start, #pad, #guess[data-digit],
   // #digit-bars .barrow[data-p], #errors) and the ?limit=N query.
-  it("the demo page loads isolated, trains an epoch on 3000 images, reads a drawing, with nothing on the console", async () => {
+  it("the demo page loads isolated, trains an epoch on 3000 images, reads a drawing, lays out at 1280 and 390 px, with nothing on the console", async () => {
     const server = await start({ port: 0 });
     const page = await firefox!.browser.newPage();
     const problems = watchFirefoxPage(page);
@@ -211,6 +212,27 @@ describe.skipIf(skip !== undefined)(skip ? `in Firefox (skipped: ${skip})` : "in
       expect(Math.abs(digits.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-3);
       const guess = await page.$eval("#guess", (el) => (el as HTMLElement).dataset.digit);
       expect(Number(guess)).toBe(digits.indexOf(Math.max(...digits)));
+
+      // the layout checks of test/demo-layout.test.ts (the same in-page functions), at 1280 x 900 and then 390 x 844
+      const layout = async (width: number) => {
+        const overflow = await page.evaluate(overflowingElements);
+        expect(overflow.elements, `${width} px`).toEqual([]);
+        expect(overflow.scrollWidth, `${width} px`).toBeLessThanOrEqual(overflow.viewport);
+        expect(await page.evaluate(fontSizes), `${width} px`).toEqual({
+          "#guess": "42px", "#st-state": "19px", "#btn-start": "14px", "#hp-lr": "14px", "#hp-activation": "14px",
+        });
+        for (const [id, { role, label }] of Object.entries(await page.evaluate(textAlternatives))) {
+          expect(role, id).toBe("img");
+          expect(label?.length ?? 0, id).toBeGreaterThan(10);
+        }
+        const g = await page.evaluate(guessTexts);
+        expect(g.conf).toBe(`${g.bar} sure`);
+      };
+      await layout(1280);
+      expect(await page.evaluate(badgeRows)).toEqual({ offsets: [0, 0, 0], besideBrand: true });
+      await page.setViewport({ width: 390, height: 844 });
+      await layout(390);
+      expect(Math.abs(await page.evaluate(padOffCentre))).toBeLessThanOrEqual(1);
 
       expect(problems).toEqual([]);
       expect(await page.$eval("#errors", (el) => (el as HTMLElement).hidden), "the page's error banner").toBe(true);
