@@ -91,7 +91,12 @@ export const KERNEL_ARITY: { readonly [K in keyof Kernels]: Parameters<Kernels[K
 export type WasmBuild = "simd" | "relaxed-simd";
 
 /** What `ready()` can instantiate from. */
-export type WasmSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | Response | PromiseLike<Response>;
+/**
+ * A compiled module. WebAssembly.Module declares no members, so any object would type-check as one, a mistyped
+ * options object too (`ready({ threads: "2" })`): ready()'s option keys are `never` here.
+ */
+export type CompiledModule = WebAssembly.Module & { readonly source?: never; readonly relaxed?: never; readonly threads?: never };
+export type WasmSource = CompiledModule | ArrayBuffer | ArrayBufferView | Response | PromiseLike<Response>;
 
 
 const PAGE = 65536;

@@ -33,6 +33,9 @@ const sameApi: typeof softmax = softmaxFull;
 // @ts-expect-error: cols is a number; were softmax-wasm/full's types any, this would be an unused @ts-expect-error
 softmaxFull(new Float32Array(3), "3");
 await ready({ relaxed: true });
+await ready(new WebAssembly.Module(new Uint8Array(8)));
+// @ts-expect-error: threads is a number (an options object must not pass as a WebAssembly.Module, which has no members)
+await ready({ threads: "2" });
 const p: Float32Array = softmax(new Float32Array([2, 3, 4]), 3);
 const build: WasmBuild | undefined = wasmBuild();
 const { train }: { train: MnistSplit } = await loadMnist({ dir: "data" });
