@@ -183,6 +183,13 @@ export function cross_entropy_row_part(
   return 0;
 }
 
+/** g[y] -= h: the hard target's part of a row's gradient, after the rest (the same operation a lane would do). */
+// @ts-ignore: decorator
+@inline function hardOff(g: usize, y: i32, h: f32): void {
+  const p = g + (<usize>y << 2);
+  store<f32>(p, load<f32>(p) - h);
+}
+
 /** z[y] of a row, or 0 for an ignored row (its label may be any integer). */
 // @ts-ignore: decorator
 @inline function logitAt(z: usize, y: i32, ignoreIndex: i32): f32 {
@@ -277,13 +284,13 @@ export function cross_entropy_row_part(
       c2 = f32x4.sub(c2, f32x4.mul(b, f32x4.splat(weight == 0 || j + 2 >= n ? 1 : load<f32>(weight + (j << 2), 8))));
       c3 = f32x4.sub(c3, f32x4.mul(b, f32x4.splat(weight == 0 || j + 3 >= n ? 1 : load<f32>(weight + (j << 2), 12))));
     }
-    const jv = i32x4.splat(<i32>j);
-    c0 = f32x4.sub(c0, v128.and(hy, i32x4.eq(yv, jv)));
-    c1 = f32x4.sub(c1, v128.and(hy, i32x4.eq(yv, i32x4.add(jv, i32x4.splat(1)))));
-    c2 = f32x4.sub(c2, v128.and(hy, i32x4.eq(yv, i32x4.add(jv, i32x4.splat(2)))));
-    c3 = f32x4.sub(c3, v128.and(hy, i32x4.eq(yv, i32x4.add(jv, i32x4.splat(3)))));
     storeColumns4(c0, c1, c2, c3, g, g1, g2, g3, j, n);
   }
+  // the hard target off at each counted row's class (once a row: a padded lane repeats a row, not its subtraction)
+  if (l0 != ignoreIndex) hardOff(g, l0, f32x4.extract_lane(hy, 0));
+  if (k > 1 && l1 != ignoreIndex) hardOff(g1, l1, f32x4.extract_lane(hy, 1));
+  if (k > 2 && l2 != ignoreIndex) hardOff(g2, l2, f32x4.extract_lane(hy, 2));
+  if (k > 3 && l3 != ignoreIndex) hardOff(g3, l3, f32x4.extract_lane(hy, 3));
   const logsum = logv(s);
   // each row's loss in f64 from its f32 parts, as crossEntropyFinish computes a wide row's: one rule for every shape
   // (m - zy = 3e38 + 3e38 overflows f32, not the f64 loss); lanes 0, 1 then 2, 3 as f64 pairs, zero on ignored rows
