@@ -2,10 +2,10 @@
 // F.binary_cross_entropy_with_logits), and the quadratic cost. Each driver returns the sum of its
 // (unscaled) per-row or per-element losses in f64, writes them to `losses` when that is not 0, and
 // writes grad = d(scale * sum of losses) / d(logits).
-import { expv, logv, log1pv, logf } from "./exp";
+import { expv, expk, expvk, logv, log1pv, logf } from "./exp";
 import { expnegabs, sigmoidFromExp, sigmoidNegFromExp } from "./activation";
-import { loadTail, storeTail, tailMask, hsum, transposeLoad4, transposeStore4, BLOCK } from "./vec";
-import { rmax, vscale, blockedExpSum, NARROW, cols4 } from "./softmax";
+import { loadTail, storeTail, tailMask, hsum, transposeLoadRows, storeColumns4, storePart, BLOCK } from "./vec";
+import { rmax, vscale, blockedExpSum, NARROW, cols4, laneRow } from "./softmax";
 
 /** y[i] = 0. */
 export function vzero(y: usize, n: usize): void {
@@ -183,41 +183,87 @@ export function cross_entropy_row_part(
   return 0;
 }
 
+/** g[y] -= h: the hard target's part of a row's gradient, after the rest (the same operation a lane would do). */
+// @ts-ignore: decorator
+@inline function hardOff(g: usize, y: i32, h: f32): void {
+  const p = g + (<usize>y << 2);
+  store<f32>(p, load<f32>(p) - h);
+}
+
+/** z[y] of a row, or 0 for an ignored row (its label may be any integer). */
+// @ts-ignore: decorator
+@inline function logitAt(z: usize, y: i32, ignoreIndex: i32): f32 {
+  return y == ignoreIndex ? 0 : load<f32>(z + (<usize>y << 2));
+}
+
+/** w[y] of a row (1 without weights or for an ignored row). */
+// @ts-ignore: decorator
+@inline function weightAt(w: usize, y: i32, ignoreIndex: i32): f32 {
+  return w == 0 || y == ignoreIndex ? 1 : load<f32>(w + (<usize>y << 2));
+}
+
 /**
- * Cross-entropy of four rows of n < NARROW classes as column vectors (lane = row), the same math as
- * crossEntropyRow; writes four losses to `losses` (if not 0) and returns their sum.
+ * Lanes 0 and 1's losses in f64: hard ((m - zy) + ls), plus soft (wsum ls + d) with smoothing; 0 where not valid.
  */
-function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses: usize, n: usize,
-  ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32): f64 {
-  const m = transposeLoad4(z, n, cols4());
+// @ts-ignore: decorator
+@inline function rowLosses(hard: v128, m: v128, zy: v128, ls: v128, d: v128, valid: v128, soft: f32, wsum: f32,
+  smoothed: bool): v128 {
+  const l = f64x2.promote_low_f32x4(ls);
+  let loss = f64x2.mul(f64x2.promote_low_f32x4(hard),
+    f64x2.add(f64x2.sub(f64x2.promote_low_f32x4(m), f64x2.promote_low_f32x4(zy)), l));
+  if (smoothed) {
+    loss = f64x2.add(loss, f64x2.mul(f64x2.splat(<f64>soft),
+      f64x2.add(f64x2.mul(f64x2.splat(<f64>wsum), l), f64x2.promote_low_f32x4(d))));
+  }
+  return v128.and(loss, i64x2.extend_low_i32x4_s(valid));
+}
+
+/**
+ * Cross-entropy of a group of k (1..4) rows of n < NARROW classes as column vectors (lane i = row i; lanes past k
+ * repeat row k - 1, computed and stored again to the same place, and counted once), the same math as
+ * crossEntropyRow; writes the k losses to `losses` (if not 0) and returns their sum. k0..k9: the exp's constants.
+ */
+// @ts-ignore: decorator
+@inline function crossEntropyGroup(z: usize, g: usize, labels: usize, weight: usize, losses: usize, n: usize, k: usize,
+  ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128,
+  k6: v128, k7: v128, k8: v128, k9: v128): f64 {
   const stride = n << 2;
-  const yv = v128.load(labels);
+  const t = cols4();
+  const z1 = laneRow(z, stride, 1, k), z2 = laneRow(z, stride, 2, k), z3 = laneRow(z, stride, 3, k);
+  const m = transposeLoadRows(z, z1, z2, z3, n, t);
+  const l0 = load<i32>(labels), l1 = load<i32>(laneRow(labels, 4, 1, k));
+  const l2 = load<i32>(laneRow(labels, 4, 2, k)), l3 = load<i32>(laneRow(labels, 4, 3, k));
+  const yv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(l0), 1, l1), 2, l2), 3, l3);
   const valid = i32x4.ne(yv, i32x4.splat(ignoreIndex));
   // z[y] and w[y] of each row, gathered before anything is written (grad may be logits)
-  let zy = f32x4.splat(0);
-  let wy = f32x4.splat(1);
-  for (let l = 0; l < 4; l++) {
-    const y = load<i32>(labels + (<usize>l << 2));
-    if (y == ignoreIndex) continue;
-    const v = load<f32>(z + <usize>l * stride + (<usize>y << 2));
-    const w: f32 = weight == 0 ? 1 : load<f32>(weight + (<usize>y << 2));
-    if (l == 0) { zy = f32x4.replace_lane(zy, 0, v); wy = f32x4.replace_lane(wy, 0, w); }
-    else if (l == 1) { zy = f32x4.replace_lane(zy, 1, v); wy = f32x4.replace_lane(wy, 1, w); }
-    else if (l == 2) { zy = f32x4.replace_lane(zy, 2, v); wy = f32x4.replace_lane(wy, 2, w); }
-    else { zy = f32x4.replace_lane(zy, 3, v); wy = f32x4.replace_lane(wy, 3, w); }
-  }
+  let zy = f32x4.splat(logitAt(z, l0, ignoreIndex));
+  zy = f32x4.replace_lane(zy, 1, logitAt(z1, l1, ignoreIndex));
+  zy = f32x4.replace_lane(zy, 2, logitAt(z2, l2, ignoreIndex));
+  zy = f32x4.replace_lane(zy, 3, logitAt(z3, l3, ignoreIndex));
+  let wy = f32x4.splat(weightAt(weight, l0, ignoreIndex));
+  wy = f32x4.replace_lane(wy, 1, weightAt(weight, l1, ignoreIndex));
+  wy = f32x4.replace_lane(wy, 2, weightAt(weight, l2, ignoreIndex));
+  wy = f32x4.replace_lane(wy, 3, weightAt(weight, l3, ignoreIndex));
   const soft: f32 = smoothing / <f32>n;
   let s = f32x4.splat(0);
   let d = s; // sum_j w_j (m - z_j), for the smoothing term
-  for (let j: usize = 0; j < n; j++) {
-    const c = v128.load(cols4() + (j << 4));
-    const e = expv(f32x4.sub(c, m));
-    s = f32x4.add(s, e);
-    if (smoothing != 0) {
+  if (smoothing == 0) {
+    for (let j: usize = 0; j < n; j++) {
+      const q = t + (j << 4);
+      const e = expvk(f32x4.sub(v128.load(q), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      s = f32x4.add(s, e);
+      v128.store(q, e);
+    }
+  } else {
+    for (let j: usize = 0; j < n; j++) {
+      const q = t + (j << 4);
+      const c = v128.load(q);
+      const e = expvk(f32x4.sub(c, m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      s = f32x4.add(s, e);
       const w = f32x4.splat(weight == 0 ? 1 : load<f32>(weight + (j << 2)));
       d = f32x4.add(d, f32x4.mul(w, f32x4.sub(m, c)));
+      v128.store(q, e);
     }
-    v128.store(cols4() + (j << 4), e);
   }
   const hard = f32x4.mul(f32x4.splat(1 - smoothing), wy);
   const vs = f32x4.splat(scale);
@@ -225,38 +271,47 @@ function crossEntropy4(z: usize, g: usize, labels: usize, weight: usize, losses:
   const a = v128.and(f32x4.div(f32x4.mul(vs, f32x4.add(hard, f32x4.splat(soft * wsum))), s), valid);
   const hy = v128.and(f32x4.mul(vs, hard), valid);
   const b = v128.and(f32x4.splat(scale * soft), valid);
-  for (let j: usize = 0; j < n; j++) {
-    const w = f32x4.splat(weight == 0 ? 1 : load<f32>(weight + (j << 2)));
-    let gj = f32x4.sub(f32x4.mul(v128.load(cols4() + (j << 4)), a), f32x4.mul(b, w));
-    gj = f32x4.sub(gj, v128.and(hy, i32x4.eq(yv, i32x4.splat(<i32>j))));
-    v128.store(cols4() + (j << 4), gj);
+  const g1 = laneRow(g, stride, 1, k), g2 = laneRow(g, stride, 2, k), g3 = laneRow(g, stride, 3, k);
+  for (let j: usize = 0; j < n; j += 4) {
+    const q = t + (j << 4);
+    let c0 = f32x4.mul(v128.load(q), a);
+    let c1 = f32x4.mul(v128.load(q, 16), a);
+    let c2 = f32x4.mul(v128.load(q, 32), a);
+    let c3 = f32x4.mul(v128.load(q, 48), a);
+    if (smoothing != 0) { // without smoothing b = 0: e a - 0 = e a, bit for bit
+      c0 = f32x4.sub(c0, f32x4.mul(b, f32x4.splat(weight == 0 ? 1 : load<f32>(weight + (j << 2)))));
+      c1 = f32x4.sub(c1, f32x4.mul(b, f32x4.splat(weight == 0 || j + 1 >= n ? 1 : load<f32>(weight + (j << 2), 4))));
+      c2 = f32x4.sub(c2, f32x4.mul(b, f32x4.splat(weight == 0 || j + 2 >= n ? 1 : load<f32>(weight + (j << 2), 8))));
+      c3 = f32x4.sub(c3, f32x4.mul(b, f32x4.splat(weight == 0 || j + 3 >= n ? 1 : load<f32>(weight + (j << 2), 12))));
+    }
+    storeColumns4(c0, c1, c2, c3, g, g1, g2, g3, j, n);
   }
-  transposeStore4(cols4(), g, n, f32x4.splat(1), f32x4.splat(0));
+  // the hard target off at each counted row's class (once a row: a padded lane repeats a row, not its subtraction)
+  if (l0 != ignoreIndex) hardOff(g, l0, f32x4.extract_lane(hy, 0));
+  if (k > 1 && l1 != ignoreIndex) hardOff(g1, l1, f32x4.extract_lane(hy, 1));
+  if (k > 2 && l2 != ignoreIndex) hardOff(g2, l2, f32x4.extract_lane(hy, 2));
+  if (k > 3 && l3 != ignoreIndex) hardOff(g3, l3, f32x4.extract_lane(hy, 3));
   const logsum = logv(s);
   // each row's loss in f64 from its f32 parts, as crossEntropyFinish computes a wide row's: one rule for every shape
-  // (m - zy = 3e38 + 3e38 overflows f32, not the f64 loss)
-  const t = cols4(); // free again once the gradient is stored
-  v128.store(t, hard);
-  v128.store(t, m, 16);
-  v128.store(t, zy, 32);
-  v128.store(t, logsum, 48);
-  v128.store(t, d, 64);
-  v128.store(t, valid, 80);
-  let total: f64 = 0;
-  for (let l: usize = 0; l < 16; l += 4) {
-    let loss: f64 = 0;
-    if (load<i32>(t + l, 80) != 0) {
-      const ls = <f64>load<f32>(t + l, 48);
-      loss = <f64>load<f32>(t + l) * ((<f64>load<f32>(t + l, 16) - <f64>load<f32>(t + l, 32)) + ls);
-      if (smoothing != 0) loss += <f64>soft * (<f64>wsum * ls + <f64>load<f32>(t + l, 64));
-    }
-    if (losses != 0) store<f32>(losses + l, <f32>loss);
-    total += loss;
+  // (m - zy = 3e38 + 3e38 overflows f32, not the f64 loss); lanes 0, 1 then 2, 3 as f64 pairs, zero on ignored rows
+  const lo = rowLosses(hard, m, zy, logsum, d, valid, soft, wsum, smoothing != 0);
+  const hi = rowLosses(f32x4.shuffle(hard, hard, 2, 3, 2, 3), f32x4.shuffle(m, m, 2, 3, 2, 3),
+    f32x4.shuffle(zy, zy, 2, 3, 2, 3), f32x4.shuffle(logsum, logsum, 2, 3, 2, 3), f32x4.shuffle(d, d, 2, 3, 2, 3),
+    i32x4.shuffle(valid, valid, 2, 3, 2, 3), soft, wsum, smoothing != 0);
+  if (losses != 0) {
+    const l4 = f32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+    if (k == 4) v128.store(losses, l4);
+    else storePart(losses, l4, k);
   }
+  // the row losses added in order from 0, as one row at a time would
+  let total: f64 = 0 + f64x2.extract_lane(lo, 0);
+  if (k > 1) total += f64x2.extract_lane(lo, 1);
+  if (k > 2) total += f64x2.extract_lane(hi, 0);
+  if (k > 3) total += f64x2.extract_lane(hi, 1);
   return total;
 }
 
-// Buffers need 16 bytes of slack after their end (the narrow path reads and merges whole vectors).
+// Buffers need 16 bytes of slack after their end (the narrow path reads whole vectors past a row).
 export function cross_entropy_index(
   logits: usize, // (R, C)
   labels: usize, // (R,) i32 class of each row
@@ -282,7 +337,7 @@ export function cross_entropy_index_parts(
   ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, parts: usize,
 ): i32 {
   crossEntropyIndexRows(logits, labels, weight, grad, losses, rows, cols, ignoreIndex, smoothing, wsum, scale, parts);
-  return <usize>cols < NARROW ? (rows >> 2) + (rows & 3) : rows;
+  return <usize>cols < NARROW ? (rows + 3) >> 2 : rows;
 }
 
 // @ts-ignore: decorator
@@ -290,18 +345,19 @@ export function cross_entropy_index_parts(
   rows: i32, cols: i32, ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, parts: usize): f64 {
   const n = <usize>cols;
   let total: f64 = 0;
-  let k: usize = 0;
-  let r = 0;
   if (n < NARROW) {
-    for (; r + 4 <= rows; r += 4) {
-      const o = (<usize>r * n) << 2;
-      const part = crossEntropy4(logits + o, grad + o, labels + (<usize>r << 2), weight,
-        losses == 0 ? 0 : losses + (<usize>r << 2), n, ignoreIndex, smoothing, wsum, scale);
-      if (parts != 0) store<f64>(parts + (k++ << 3), part);
+    const k0 = expk(0), k1 = expk(1), k2 = expk(2), k3 = expk(3), k4 = expk(4);
+    const k5 = expk(5), k6 = expk(6), k7 = expk(7), k8 = expk(8), k9 = expk(9);
+    for (let r: usize = 0, p: usize = 0; r < <usize>rows; r += 4, p++) {
+      const o = (r * n) << 2;
+      const part = crossEntropyGroup(logits + o, grad + o, labels + (r << 2), weight, losses == 0 ? 0 : losses + (r << 2),
+        n, min(<usize>rows - r, 4), ignoreIndex, smoothing, wsum, scale, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      if (parts != 0) store<f64>(parts + (p << 3), part);
       total += part;
     }
+    return total;
   }
-  for (; r < rows; r++) {
+  for (let r = 0; r < rows; r++) {
     const z = logits + ((<usize>r * n) << 2);
     const g = grad + ((<usize>r * n) << 2);
     const y = load<i32>(labels + (<usize>r << 2));
@@ -309,7 +365,7 @@ export function cross_entropy_index_parts(
     if (y == ignoreIndex) vzero(g, n);
     else loss = crossEntropyRow(z, g, y, weight, n, smoothing, wsum, scale);
     if (losses != 0) store<f32>(losses + (<usize>r << 2), <f32>loss);
-    if (parts != 0) store<f64>(parts + (k++ << 3), loss);
+    if (parts != 0) store<f64>(parts + (<usize>r << 3), loss);
     total += loss;
   }
   return total;

@@ -1,7 +1,7 @@
 // Row-wise softmax and log-softmax, forward and backward, and the inverse softmax.
 // Microkernels (one job each, one row of n floats, pointers in bytes) followed by the row drivers that Wasm exports.
-import { expv, logv, logf } from "./exp";
-import { loadTail, storeTail, hsum, hmax, transposeLoad4, transposeStore4, BLOCK } from "./vec";
+import { expv, expk, expvk, logv, logf } from "./exp";
+import { loadTail, storeTail, hsum, hmax, transposeLoadRows, storeColumns4, BLOCK } from "./vec";
 
 /**
  * max_i x[i], ignoring NaN: pmax is one instruction where NaN-propagating max is a sequence that made this pass
@@ -195,89 +195,152 @@ export function blockedExpSum(x: usize, y: usize, n: usize, max: f32): f64 {
 // Below this scale (temperature above ~1e30) x - max could overflow before the scaling: scale first.
 const TINY_SCALE: f32 = 1e-30;
 
-// Rows narrower than this go four at a time through transposed column vectors: no horizontal reductions, no
-// partial vectors in the exp, and four rows' dependency chains side by side (one row at a time is latency-bound).
+// Rows narrower than this go four at a time as column vectors, lane i holding row i: no horizontal reductions, no
+// partial vectors in the exp, and every lane through the same operations, so a row's bits do not depend on where it
+// sits or on how many rows the call has (or how the threads build splits them). A last group of k < 4 rows repeats
+// its last row in the missing lanes: read, computed and stored again to the same place, the same bits.
 export const NARROW: usize = 32;
-// Column vectors of four rows; a partial last block is transposed whole, hence the 4 extra.
-const COLS4_STATIC: usize = memory.data((32 + 4) << 4, 16);
-const COLS4B_STATIC: usize = memory.data((32 + 4) << 4, 16); // the second set of softmax8
+// Column vectors of four rows (a group), a partial last block transposed whole, hence the 4 extra; an area holds two
+// groups' columns, and softmaxNarrow fills two areas in turn (a pair of groups stored while the next is computed).
+const GROUP_BYTES: usize = (32 + 4) << 4;
+export const COLS_BYTES: usize = 2 * GROUP_BYTES;
+const COLS4_STATIC: usize = memory.data(2 * ((32 + 4) << 4), 16);
+const COLS4B_STATIC: usize = memory.data(2 * ((32 + 4) << 4), 16);
 // The threads build (dist/softmax-threads.wasm) points each instance (one per thread, globals are per instance) at
-// its own area with set_scratch_cols; the other builds fold cols4() / cols4b() to the static areas at compile time.
+// its own areas with set_scratch_cols; the other builds fold cols4() / cols4b() to the static areas at compile time.
 let colsA: usize = COLS4_STATIC;
 let colsB: usize = COLS4B_STATIC;
-export const COLS_BYTES: usize = (32 + 4) << 4;
 export function set_scratch_cols(a: usize, b: usize): void { colsA = a; colsB = b; }
 // @ts-ignore: decorator
 @inline export function cols4(): usize { return ASC_FEATURE_THREADS ? colsA : COLS4_STATIC; }
 // @ts-ignore: decorator
 @inline function cols4b(): usize { return ASC_FEATURE_THREADS ? colsB : COLS4B_STATIC; }
 
+/** The row of lane i (0..3) in a group of k (1..4) rows from x, stride bytes apart: lanes past k repeat the last. */
+// @ts-ignore: decorator
+@inline export function laneRow(x: usize, stride: usize, i: usize, k: usize): usize {
+  return x + min(i, k - 1) * stride;
+}
+
 /**
- * Softmax (or log-softmax) of eight rows of n < NARROW floats at x into y (may be x), as two sets of four columns
- * side by side: one set's dependency chain (transpose, max, exp, sum, reciprocal) fills the other's latency.
+ * A group of k rows of n floats from x into columns at t; returns their max. With a huge temperature the columns and
+ * the max are scaled first (x - max could overflow), the exp pass then takes them as they are.
  */
 // @ts-ignore: decorator
-@inline function softmax8(x: usize, y: usize, n: usize, scale: f32, log: bool): void {
-  const x2 = x + (n << 4);
-  const y2 = y + (n << 4);
-  let ma = transposeLoad4(x, n, cols4());
-  let mb = transposeLoad4(x2, n, cols4b());
-  let vs = f32x4.splat(scale);
-  if (scale < TINY_SCALE) {
-    for (let j: usize = 0; j < n; j++) {
-      v128.store(cols4() + (j << 4), f32x4.mul(v128.load(cols4() + (j << 4)), vs));
-      v128.store(cols4b() + (j << 4), f32x4.mul(v128.load(cols4b() + (j << 4)), vs));
-    }
-    ma = f32x4.mul(ma, vs);
-    mb = f32x4.mul(mb, vs);
-    vs = f32x4.splat(1);
-  }
-  let sa = f32x4.splat(0);
-  let sb = sa;
-  for (let j: usize = 0; j < n; j++) {
-    const qa = cols4() + (j << 4);
-    const qb = cols4b() + (j << 4);
-    const da = f32x4.mul(f32x4.sub(v128.load(qa), ma), vs);
-    const db = f32x4.mul(f32x4.sub(v128.load(qb), mb), vs);
-    const ea = expv(da);
-    const eb = expv(db);
-    sa = f32x4.add(sa, ea);
-    sb = f32x4.add(sb, eb);
-    v128.store(qa, log ? da : ea);
-    v128.store(qb, log ? db : eb);
-  }
-  const one = f32x4.splat(1);
-  if (log) {
-    transposeStore4(cols4(), y, n, one, f32x4.neg(logv(sa)));
-    transposeStore4(cols4b(), y2, n, one, f32x4.neg(logv(sb)));
-  } else {
-    const zero = f32x4.splat(0);
-    transposeStore4(cols4(), y, n, f32x4.div(one, sa), zero);
-    transposeStore4(cols4b(), y2, n, f32x4.div(one, sb), zero);
+@inline function loadGroup(x: usize, stride: usize, k: usize, n: usize, t: usize, scale: f32): v128 {
+  const m = transposeLoadRows(x, laneRow(x, stride, 1, k), laneRow(x, stride, 2, k), laneRow(x, stride, 3, k), n, t);
+  if (scale >= TINY_SCALE) return m;
+  const vs = f32x4.splat(scale);
+  for (let j: usize = 0; j < n; j++) v128.store(t + (j << 4), f32x4.mul(v128.load(t + (j << 4)), vs));
+  return f32x4.mul(m, vs);
+}
+
+/** A group's columns at t back into its k rows at y: softmax e * f with f = 1 / sum, log-softmax d + f with f = -ln sum. */
+// @ts-ignore: decorator
+@inline function storeGroup(t: usize, y: usize, stride: usize, k: usize, n: usize, f: v128, log: bool): void {
+  const y1 = laneRow(y, stride, 1, k), y2 = laneRow(y, stride, 2, k), y3 = laneRow(y, stride, 3, k);
+  for (let j: usize = 0; j < n; j += 4) {
+    const q = t + (j << 4);
+    const c0 = log ? f32x4.add(v128.load(q), f) : f32x4.mul(v128.load(q), f);
+    const c1 = log ? f32x4.add(v128.load(q, 16), f) : f32x4.mul(v128.load(q, 16), f);
+    const c2 = log ? f32x4.add(v128.load(q, 32), f) : f32x4.mul(v128.load(q, 32), f);
+    const c3 = log ? f32x4.add(v128.load(q, 48), f) : f32x4.mul(v128.load(q, 48), f);
+    storeColumns4(c0, c1, c2, c3, y, y1, y2, y3, j, n);
   }
 }
 
-/** Softmax (or log-softmax) of four rows of n < NARROW floats at x into y (may be x), as columns. */
+/** What storeGroup adds (log-softmax) or multiplies by (softmax), from a group's exp-sum. */
 // @ts-ignore: decorator
-@inline function softmax4(x: usize, y: usize, n: usize, scale: f32, log: bool): void {
-  let m = transposeLoad4(x, n, cols4());
-  let vs = f32x4.splat(scale);
-  if (scale < TINY_SCALE) {
-    for (let j: usize = 0; j < n; j++) v128.store(cols4() + (j << 4), f32x4.mul(v128.load(cols4() + (j << 4)), vs));
-    m = f32x4.mul(m, vs);
-    vs = f32x4.splat(1);
+@inline function finishFactor(sum: v128, log: bool): v128 {
+  return log ? f32x4.neg(logv(sum)) : f32x4.div(f32x4.splat(1), sum);
+}
+
+/**
+ * Softmax (or log-softmax) of rows rows of n < NARROW floats at x into y (may be x), in groups of four rows as
+ * columns: pairs of groups side by side (one's dependency chain, transpose, max, exp, sum, fills the other's
+ * latency), each pair stored once the next pair's exps are done (the reciprocal or the log of its sums then costs no
+ * wait: log-softmax ran 1.3x faster so), then the last one or two groups, the last padded. Each column's
+ * d = (x - max) * scale goes to the exp, whose constants are loaded once for the call (expvk); every lane of every
+ * path does the same operations. In place (y = x) each group is read before it is written, and stores only its rows.
+ */
+// @ts-ignore: decorator
+@inline function softmaxNarrow(x: usize, y: usize, rows: usize, n: usize, scale: f32, log: bool): void {
+  const k0 = expk(0), k1 = expk(1), k2 = expk(2), k3 = expk(3), k4 = expk(4);
+  const k5 = expk(5), k6 = expk(6), k7 = expk(7), k8 = expk(8), k9 = expk(9);
+  const ta = cols4();
+  const tb = ta + GROUP_BYTES;
+  const tc = cols4b();
+  const stride = n << 2;
+  const vs = f32x4.splat(scale);
+  const unit = scale == 1 || scale < TINY_SCALE; // (x - max) * 1 is x - max: no multiply
+  // pairs of groups, each stored one pair late (columns at ta, tb then tc, tc + GROUP_BYTES in turn)
+  let r: usize = 0;
+  let pa: usize = 0;
+  let pya: usize = 0;
+  let pfa = f32x4.splat(0);
+  let pfb = pfa;
+  for (; r + 8 <= rows; r += 8) {
+    const t1 = (r & 8) != 0 ? tc : ta;
+    const t2 = t1 + GROUP_BYTES;
+    const xa = x + r * stride;
+    const ma = loadGroup(xa, stride, 4, n, t1, scale);
+    const mb = loadGroup(xa + 4 * stride, stride, 4, n, t2, scale);
+    let sa = f32x4.splat(0);
+    let sb = sa;
+    for (let j: usize = 0; j < n; j++) {
+      const qa = t1 + (j << 4);
+      const qb = t2 + (j << 4);
+      let da = f32x4.sub(v128.load(qa), ma);
+      let db = f32x4.sub(v128.load(qb), mb);
+      if (!unit) {
+        da = f32x4.mul(da, vs);
+        db = f32x4.mul(db, vs);
+      }
+      const ea = expvk(da, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      const eb = expvk(db, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      sa = f32x4.add(sa, ea);
+      sb = f32x4.add(sb, eb);
+      v128.store(qa, log ? da : ea);
+      v128.store(qb, log ? db : eb);
+    }
+    if (r > 0) {
+      storeGroup(pa, pya, stride, 4, n, pfa, log);
+      storeGroup(pa + GROUP_BYTES, pya + 4 * stride, stride, 4, n, pfb, log);
+    }
+    pa = t1;
+    pya = y + r * stride;
+    pfa = finishFactor(sa, log);
+    pfb = finishFactor(sb, log);
   }
-  let s = f32x4.splat(0);
-  for (let j: usize = 0; j < n; j++) {
-    const q = cols4() + (j << 4);
-    const d = f32x4.mul(f32x4.sub(v128.load(q), m), vs);
-    const e = expv(d);
-    s = f32x4.add(s, e);
-    v128.store(q, log ? d : e);
+  if (r > 0) {
+    storeGroup(pa, pya, stride, 4, n, pfa, log);
+    storeGroup(pa + GROUP_BYTES, pya + 4 * stride, stride, 4, n, pfb, log);
   }
-  const one = f32x4.splat(1);
-  if (log) transposeStore4(cols4(), y, n, one, f32x4.neg(logv(s)));
-  else transposeStore4(cols4(), y, n, f32x4.div(one, s), f32x4.splat(0));
+  // the last one or two groups (the last padded), the first stored after the second's exp pass
+  let pt: usize = 0;
+  let py: usize = 0;
+  let pk: usize = 0;
+  let pf = f32x4.splat(0);
+  for (let g: usize = 0; r < rows; r += 4, g++) {
+    const k = min(rows - r, 4);
+    const t = g != 0 ? tb : ta;
+    const m = loadGroup(x + r * stride, stride, k, n, t, scale);
+    let sum = f32x4.splat(0);
+    for (let j: usize = 0; j < n; j++) {
+      const q = t + (j << 4);
+      let d = f32x4.sub(v128.load(q), m);
+      if (!unit) d = f32x4.mul(d, vs);
+      const e = expvk(d, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      sum = f32x4.add(sum, e);
+      v128.store(q, log ? d : e);
+    }
+    if (g > 0) storeGroup(pt, py, stride, pk, n, pf, log);
+    pt = t;
+    py = y + r * stride;
+    pk = k;
+    pf = finishFactor(sum, log);
+  }
+  if (pk > 0) storeGroup(pt, py, stride, pk, n, pf, log);
 }
 
 // One row in three passes: the max, the exp-sum over blocks, the scaling (or the log's shift). The threads build runs
@@ -352,18 +415,17 @@ export function softmax_row_part(
   return 0;
 }
 
-/** Rows under NARROW classes eight, then four at a time as columns; the rest one by one. */
+/** Rows under NARROW floats four at a time as columns (softmaxNarrow), wider ones one by one. */
 // @ts-ignore: decorator
 @inline function softmaxRows(x: usize, y: usize, rows: i32, n: usize, scale: f32, log: bool): void {
-  let r = 0;
   if (n < NARROW) {
-    for (; r + 8 <= rows; r += 8) softmax8(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, log);
-    for (; r + 4 <= rows; r += 4) softmax4(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, log);
+    softmaxNarrow(x, y, <usize>rows, n, scale, log);
+    return;
   }
-  for (; r < rows; r++) softmaxRow(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, log);
+  for (let r = 0; r < rows; r++) softmaxRow(x + ((<usize>r * n) << 2), y + ((<usize>r * n) << 2), n, scale, log);
 }
 
-// Buffers need 16 bytes of slack after their end (the narrow path reads and merges whole vectors).
+// Buffers need 16 bytes of slack after their end (the narrow path reads whole vectors past a row).
 export function softmax_forward(
   x: usize, // (R, C)
   y: usize, // (R, C) out, may be x

@@ -60,13 +60,22 @@ export const BLOCK: usize = 4096;
  */
 export function transposeLoad4(x: usize, n: usize, t: usize): v128 {
   const stride = n << 2;
+  return transposeLoadRows(x, x + stride, x + 2 * stride, x + 3 * stride, n, t);
+}
+
+/**
+ * transposeLoad4 of four rows anywhere (p0..p3, n floats each; a padded group of narrow rows repeats one): lane i of
+ * column j is row p_i's x[j]. Reads up to 12 bytes past each row.
+ */
+// @ts-ignore: decorator
+@inline export function transposeLoadRows(p0: usize, p1: usize, p2: usize, p3: usize, n: usize, t: usize): v128 {
   let m = f32x4.splat(-Infinity);
   for (let j: usize = 0; j < n; j += 4) {
-    const p = x + (j << 2);
-    const a = v128.load(p);
-    const b = v128.load(p + stride);
-    const c = v128.load(p + 2 * stride);
-    const d = v128.load(p + 3 * stride);
+    const o = j << 2;
+    const a = v128.load(p0 + o);
+    const b = v128.load(p1 + o);
+    const c = v128.load(p2 + o);
+    const d = v128.load(p3 + o);
     const ab0 = f32x4.shuffle(a, b, 0, 4, 1, 5);
     const ab1 = f32x4.shuffle(a, b, 2, 6, 3, 7);
     const cd0 = f32x4.shuffle(c, d, 0, 4, 1, 5);
@@ -80,7 +89,7 @@ export function transposeLoad4(x: usize, n: usize, t: usize): v128 {
     v128.store(q, c1, 16);
     v128.store(q, c2, 32);
     v128.store(q, c3, 48);
-    m = f32x4.pmax(m, c0); // columns past n hold the next row's values: left out of the max
+    m = f32x4.pmax(m, c0); // columns past n hold whatever follows the row: left out of the max
     if (j + 1 < n) m = f32x4.pmax(m, c1);
     if (j + 2 < n) m = f32x4.pmax(m, c2);
     if (j + 3 < n) m = f32x4.pmax(m, c3);
@@ -89,10 +98,49 @@ export function transposeLoad4(x: usize, n: usize, t: usize): v128 {
 }
 
 /**
+ * Columns j..j+3 of four rows (c0..c3, lane i = row i) back into the rows at y0..y3, from their float j: whole vectors
+ * while j + 4 <= n, then only the floats left (never a byte past a row: another thread may own the next one).
+ */
+// @ts-ignore: decorator
+@inline export function storeColumns4(c0: v128, c1: v128, c2: v128, c3: v128, y0: usize, y1: usize, y2: usize,
+  y3: usize, j: usize, n: usize): void {
+  const ab0 = f32x4.shuffle(c0, c1, 0, 4, 1, 5);
+  const ab1 = f32x4.shuffle(c0, c1, 2, 6, 3, 7);
+  const cd0 = f32x4.shuffle(c2, c3, 0, 4, 1, 5);
+  const cd1 = f32x4.shuffle(c2, c3, 2, 6, 3, 7);
+  const r0 = f32x4.shuffle(ab0, cd0, 0, 1, 4, 5);
+  const r1 = f32x4.shuffle(ab0, cd0, 2, 3, 6, 7);
+  const r2 = f32x4.shuffle(ab1, cd1, 0, 1, 4, 5);
+  const r3 = f32x4.shuffle(ab1, cd1, 2, 3, 6, 7);
+  const o = j << 2;
+  if (j + 4 <= n) {
+    v128.store(y0 + o, r0);
+    v128.store(y1 + o, r1);
+    v128.store(y2 + o, r2);
+    v128.store(y3 + o, r3);
+  } else {
+    const k = n - j;
+    storePart(y0 + o, r0, k);
+    storePart(y1 + o, r1, k);
+    storePart(y2 + o, r2, k);
+    storePart(y3 + o, r3, k);
+  }
+}
+
+/** Stores the low k (1..3) lanes of v at p, as lane stores (no read of what follows). */
+// @ts-ignore: decorator
+@inline export function storePart(p: usize, v: v128, k: usize): void {
+  if (k == 1) v128.store32_lane(p, v, 0);
+  else {
+    v128.store64_lane(p, v, 0);
+    if (k == 3) v128.store32_lane(p, v, 2, 8);
+  }
+}
+
+/**
  * The inverse of transposeLoad4, with an affine map on the way: column j becomes t_j * a + b, back into four rows
- * of n floats at y. A row's last partial vector is merged with what memory holds (read just before the write), so
- * neighbours are left as they are. (Its v128 parameters would draw AS112, a warning for Wasm exports; this is not
- * one, and asconfig.json disables that warning: inlining it instead measured slower.)
+ * of n floats at y, through storeColumns4 (nothing written past a row). (Its v128 parameters would draw AS112, a
+ * warning for Wasm exports; this is not one, and asconfig.json disables that warning.)
  */
 export function transposeStore4(t: usize, y: usize, n: usize, a: v128, b: v128): void {
   const stride = n << 2;
@@ -102,26 +150,6 @@ export function transposeStore4(t: usize, y: usize, n: usize, a: v128, b: v128):
     const c1 = f32x4.add(f32x4.mul(v128.load(q, 16), a), b);
     const c2 = f32x4.add(f32x4.mul(v128.load(q, 32), a), b);
     const c3 = f32x4.add(f32x4.mul(v128.load(q, 48), a), b);
-    const ab0 = f32x4.shuffle(c0, c1, 0, 4, 1, 5);
-    const ab1 = f32x4.shuffle(c0, c1, 2, 6, 3, 7);
-    const cd0 = f32x4.shuffle(c2, c3, 0, 4, 1, 5);
-    const cd1 = f32x4.shuffle(c2, c3, 2, 6, 3, 7);
-    const r0 = f32x4.shuffle(ab0, cd0, 0, 1, 4, 5);
-    const r1 = f32x4.shuffle(ab0, cd0, 2, 3, 6, 7);
-    const r2 = f32x4.shuffle(ab1, cd1, 0, 1, 4, 5);
-    const r3 = f32x4.shuffle(ab1, cd1, 2, 3, 6, 7);
-    const p = y + (j << 2);
-    if (j + 4 <= n) {
-      v128.store(p, r0);
-      v128.store(p + stride, r1);
-      v128.store(p + 2 * stride, r2);
-      v128.store(p + 3 * stride, r3);
-    } else {
-      const m = tailMask(n - j);
-      v128.store(p, v128.bitselect(r0, v128.load(p), m));
-      v128.store(p + stride, v128.bitselect(r1, v128.load(p + stride), m));
-      v128.store(p + 2 * stride, v128.bitselect(r2, v128.load(p + 2 * stride), m));
-      v128.store(p + 3 * stride, v128.bitselect(r3, v128.load(p + 3 * stride), m));
-    }
+    storeColumns4(c0, c1, c2, c3, y, y + stride, y + 2 * stride, y + 3 * stride, j, n);
   }
 }
