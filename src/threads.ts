@@ -14,7 +14,7 @@
 // same column tiles and the same order of its sums, as the single-threaded call: results are bit-identical to the
 // default build for any thread count. GEMM forward and dX split by output rows (B), dW by input-feature rows (I, the
 // batch reduction inside one thread), optimizer steps by parameters, softmax / log-softmax / cross-entropy by rows
-// (in multiples of 8 below 32 classes, so the narrow path's groups of 8 and 4 rows stay whole); a cross-entropy's
+// (in multiples of 8 below 32 classes: a narrow cross-entropy's loss is summed by groups of 4 rows); a cross-entropy's
 // total is summed afterwards in row order.
 //
 // A worker may stop (terminated, crashed, its loop failed): the caller, blocked in its wait, cannot see the worker's
@@ -262,8 +262,9 @@ export function split(n: number, parts: number, unit: number): [number, number][
 }
 
 /**
- * Rows narrower than this (assembly/softmax.ts NARROW) go 8 and 4 at a time as columns: splits keep those groups
- * whole (multiples of 8 rows); wider rows split one by one.
+ * Rows narrower than this (assembly/softmax.ts NARROW) go 4 at a time as columns. Each row's bits are the same in any
+ * group, but a narrow cross-entropy's total adds its losses by groups of 4 rows: splits keep multiples of 8 rows so
+ * every share's groups are one call's; wider rows split one by one.
  */
 const NARROW = 32;
 const rowUnit = (cols: number): number => (cols < NARROW ? 8 : 1);
