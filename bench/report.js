@@ -193,7 +193,8 @@ const epoch = (opt, who) => train.find((q) => q.opt === opt && q.who === who);
 const date = new Date().toISOString();
 const machine = [
   `- Command: \`${COMMAND}\` (\`npm run build && node bench/report.js\`), ${date}; total run ${elapsedS.toFixed(0)} s ` +
-    `(1-minute load average before it: ${load.toFixed(2)})`,
+    `(1-minute load average before it: ${load.toFixed(2)}, after it: ${os.loadavg()[0].toFixed(2)}; on 2 cores, much ` +
+    `above 2 means other processes took time from these figures: compare ratios within this run, not times across runs)`,
   `- Machine: ${km.cpu}, ${km.cores} cores (${km.platform})${cpuFamily ? `; ${cpuFamily}` : ""}`,
   `- Node ${km.node}; ${km.library}; tfjs ${km.tfjs} with tfjs-backend-wasm ${km.tfjsBackendWasm} (SIMD ` +
     `${km.tfjsWasmSimd ? "on" : "off"}, threads ${km.tfjsWasmThreads ? "on" : "off"}) and tfjs-backend-cpu ` +
