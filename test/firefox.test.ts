@@ -16,7 +16,7 @@ import { serveStatic } from "./bundlers/serve.js";
 import { firefoxSkipReason, launchFirefox, watchFirefoxPage, type Firefox } from "./firefox.js";
 import { kernelDigests, trainingDigest, TRAIN_ROWS } from "./runtimes/workload.js";
 import { relaxedWorkload } from "./runtimes/relaxed.js";
-import { expectRelaxedClose } from "./helpers.js";
+import { expectRelaxedClose, expectRelaxedThreadsLikeOne } from "./helpers.js";
 import { badgeRows, fontSizes, guessTexts, overflowingElements, padOffCentre, textAlternatives } from "./demo-checks.js";
 import { start } from "../demo/server.js";
 import * as lib from "../dist/index.js";
@@ -143,14 +143,7 @@ describe.skipIf(skip !== undefined)(skip ? `in Firefox (skipped: ${skip})` : "in
   }, 120_000);
 
   it("runs the relaxed threads build on 3 threads, with the single-threaded relaxed build's bits", async () => {
-    const one = (await results<Run>(`${isolated!.url}test/runtimes/browser-threads.html?threads=1&relaxed`)).got;
-    expect(one.build).toBe("relaxed-simd");
-    const { got, problems } = await results<Run>(`${isolated!.url}test/runtimes/browser-threads.html?threads=3&relaxed`);
-    expect(got.threads).toBe(3);
-    expect(got.build).toBe("relaxed-simd");
-    expect(got.warnings).toEqual([]);
-    expect({ ...got, threads: 0 }).toEqual({ ...one, threads: 0 });
-    expect(problems).toEqual([]);
+    await expectRelaxedThreadsLikeOne((q) => results<Run>(`${isolated!.url}test/runtimes/browser-threads.html?${q}`));
   }, 120_000);
 
   it("falls back to one thread with one warning on a page that is not cross-origin isolated, with Node's bits", async () => {

@@ -112,3 +112,20 @@ export function expectRelaxedClose(got: Record<string, unknown>, want: Record<st
   }
   return lines;
 }
+
+/**
+ * A browser's relaxed threads build on 3 threads gives the single-threaded relaxed build's bits (the same check in
+ * Chromium and Firefox): `open` loads test/runtimes/browser-threads.html with the query and returns its results.
+ */
+export async function expectRelaxedThreadsLikeOne(
+  open: (query: string) => Promise<{ got: { threads: number; build: string; warnings: string[] }; problems: string[] }>,
+): Promise<void> {
+  const one = (await open("threads=1&relaxed")).got;
+  expect(one.build).toBe("relaxed-simd");
+  const { got, problems } = await open("threads=3&relaxed");
+  expect(got.threads).toBe(3);
+  expect(got.build).toBe("relaxed-simd");
+  expect(got.warnings).toEqual([]);
+  expect({ ...got, threads: 0 }).toEqual({ ...one, threads: 0 });
+  expect(problems).toEqual([]);
+}
