@@ -294,37 +294,13 @@ export function gemm_dw(
   gemm(x, 4, ldx, dy, ldo, dw, ldo, <usize>I, <usize>O, <usize>B, accumulate ? dw : 0, ldo, Act.None);
 }
 
-/** wt(O, I) = w(I, O)^T by 4x4 blocks; a partial block repeats its first row for the missing ones. */
-function transpose(w: usize, wt: usize, I: usize, O: usize): void {
-  const ldw = O << 2, ldt = I << 2;
-  for (let i: usize = 0; i < I; i += 4) {
-    const m = min(I - i, 4);
-    const r0 = w + i * ldw;
-    const r1 = m > 1 ? r0 + ldw : r0, r2 = m > 2 ? r0 + 2 * ldw : r0, r3 = m > 3 ? r0 + 3 * ldw : r0;
-    for (let o: usize = 0; o < O; o += 4) {
-      const p = o << 2;
-      const a = v128.load(r0 + p), b = v128.load(r1 + p), c = v128.load(r2 + p), d = v128.load(r3 + p);
-      const ab0 = f32x4.shuffle(a, b, 0, 4, 1, 5), ab1 = f32x4.shuffle(a, b, 2, 6, 3, 7);
-      const cd0 = f32x4.shuffle(c, d, 0, 4, 1, 5), cd1 = f32x4.shuffle(c, d, 2, 6, 3, 7);
-      const t = wt + o * ldt + (i << 2);
-      const q = O - o;
-      storeUpTo4(t, f32x4.shuffle(ab0, cd0, 0, 1, 4, 5), m);
-      if (q > 1) storeUpTo4(t + ldt, f32x4.shuffle(ab0, cd0, 2, 3, 6, 7), m);
-      if (q > 2) storeUpTo4(t + 2 * ldt, f32x4.shuffle(ab1, cd1, 0, 1, 4, 5), m);
-      if (q > 3) storeUpTo4(t + 3 * ldt, f32x4.shuffle(ab1, cd1, 2, 3, 6, 7), m);
-    }
-  }
-}
-
 /**
- * dX = dY W^T: a dense layer's input gradient. Panels of W^T are packed from W block by block (gemm), so wt, once the
- * whole W^T, is no longer written; it stays in the signature (and gemm_transpose / gemm_dx_t still use one). dx must
- * not overlap dy or w.
+ * dX = dY W^T: a dense layer's input gradient. Panels of W^T are packed from W block by block (gemm): no whole W^T
+ * is written first. dx must not overlap dy or w.
  */
 export function gemm_dx(
   dy: usize, // (B, O) gradient of the layer's output (before the activation: the caller applies act')
   w: usize,  // (I, O)
-  wt: usize, // (O, I) scratch, unused (see above)
   dx: usize, // (B, I) out
   B: i32, I: i32, O: i32,
 ): void {
@@ -573,17 +549,6 @@ export function gemm_dw_sparse_rows(x: usize, dy: usize, dw: usize, B: i32, I: i
       b += bn;
     } while (b < <usize>B);
   }
-}
-
-/** wt(O, I) = w(I, O)^T: gemm_dx's first step, done once before the threads split dX by rows. */
-export function gemm_transpose(w: usize, wt: usize, I: i32, O: i32): void {
-  transpose(w, wt, <usize>I, <usize>O);
-}
-
-/** dX = dY W^T from an already transposed wt: gemm_dx's second step (callers pass a range of rows of dy and dx). */
-export function gemm_dx_t(dy: usize, wt: usize, dx: usize, B: i32, I: i32, O: i32): void {
-  const ldi = <usize>I << 2, ldo = <usize>O << 2;
-  gemm(dy, ldo, 4, wt, ldi, dx, ldi, <usize>B, <usize>I, <usize>O, 0, 0, Act.None);
 }
 
 /**

@@ -108,7 +108,7 @@ for (const [B, I, O] of scalingOnly ? [] : SHAPES) {
   const start = top;
   const x = uniform(wasmArray(B * I)), xs = pixels(wasmArray(B * I)), w = uniform(wasmArray(I * O));
   const bias = uniform(wasmArray(O)), dy = uniform(wasmArray(B * O));
-  const y = wasmArray(B * O), dw = wasmArray(I * O), wt = wasmArray(I * O), dx = wasmArray(B * I);
+  const y = wasmArray(B * O), dw = wasmArray(I * O), dx = wasmArray(B * I);
   const xT = tf.tensor2d(x, [B, I]), xsT = tf.tensor2d(xs, [B, I]), wT = tf.tensor2d(w, [I, O]);
   const dyT = tf.tensor2d(dy, [B, O]), biasT = tf.tensor1d(bias);
   const p = (a) => a.byteOffset;
@@ -126,7 +126,7 @@ for (const [B, I, O] of scalingOnly ? [] : SHAPES) {
       tfjs(xsT, wT, false, false), () => tf.tidy(() => tf.relu(tf.add(tf.matMul(xsT, wT), biasT)).dataSync())],
     ["dW = X^T dY", () => { k.gemm_dw(p(x), p(dy), p(dw), B, I, O, 0); return dw; }, tfjs(xT, dyT, true, false)],
     ["dW sparse", () => { k.gemm_dw_sparse(p(xs), p(dy), p(dw), B, I, O, 0); return dw; }, tfjs(xsT, dyT, true, false)],
-    ["dX = dY W^T", () => { k.gemm_dx(p(dy), p(w), p(wt), p(dx), B, I, O); return dx; }, tfjs(dyT, wT, false, true)],
+    ["dX = dY W^T", () => { k.gemm_dx(p(dy), p(w), p(dx), B, I, O); return dx; }, tfjs(dyT, wT, false, true)],
   ];
   const flop = 2 * B * I * O;
   for (const [form, ours, theirs, reference = theirs] of forms) {
@@ -200,11 +200,11 @@ for (const [B, I, O] of SCALING) {
   const mark = e.mark();
   const fill = (n) => e.put(uniform(new Float32Array(n)));
   const x = fill(B * I), w = fill(I * O), bias = fill(O), dy = fill(B * O);
-  const y = e.alloc(B * O * 4), dw = e.alloc(I * O * 4), wt = e.alloc(I * O * 4), dx = e.alloc(B * I * 4);
+  const y = e.alloc(B * O * 4), dw = e.alloc(I * O * 4), dx = e.alloc(B * I * 4);
   const forms = [
     ["forward", (d) => () => d.gemm_forward(x, w, bias, y, B, I, O, 1)],
     ["dW = X^T dY", (d) => () => d.gemm_dw(x, dy, dw, B, I, O, 0)],
-    ["dX = dY W^T", (d) => () => d.gemm_dx(dy, w, wt, dx, B, I, O)],
+    ["dX = dY W^T", (d) => () => d.gemm_dx(dy, w, dx, B, I, O)],
   ];
   const flop = 2 * B * I * O;
   for (const [form, make] of forms) {

@@ -90,7 +90,7 @@ for (const b of builds) {
     return a;
   };
   const x = f32(B * I, data.x), xs = f32(B * I, data.xs), w = f32(I * O, data.w), bias = f32(O, data.bias), dy = f32(B * O, data.dy);
-  const y = f32(B * O), dw = f32(I * O), wt = f32(I * O), dx = f32(B * I);
+  const y = f32(B * O), dw = f32(I * O), dx = f32(B * I);
   const z = f32(R * C, data.logits), p = f32(R * C), g = f32(R * C);
   const labels = new Int32Array(memory.buffer, (top = (top + 63) & ~63), R);
   labels.set(data.labels);
@@ -101,7 +101,7 @@ for (const b of builds) {
   b.tasks = {
     forward: () => { k.gemm_forward(at(x), at(w), at(bias), at(y), B, I, O, 1); return y; },
     dW: () => { k.gemm_dw(at(x), at(dy), at(dw), B, I, O, 0); return dw; },
-    dX: () => { k.gemm_dx(at(dy), at(w), at(wt), at(dx), B, I, O); return dx; },
+    dX: () => { k.gemm_dx(at(dy), at(w), at(dx), B, I, O); return dx; },
     forwardSparse: () => { k.gemm_forward_sparse(at(xs), at(w), at(bias), at(y), B, I, O, 1); return y; },
     dWSparse: () => { k.gemm_dw_sparse(at(xs), at(dy), at(dw), B, I, O, 0); return dw; },
     softmax: () => { k.softmax_forward(at(z), at(p), R, C, 1); return p; },

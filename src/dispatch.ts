@@ -16,7 +16,7 @@ export interface Dispatch extends Pick<Kernels, Splittable> {
   gemm_forward(...args: [...Parameters<Kernels["gemm_forward"]>, sparse?: boolean]): void;
   gemm_dw(...args: [...Parameters<Kernels["gemm_dw"]>, sparse?: boolean]): void;
   /** A dense layer's dW = X^T dY (not accumulated) and dX = dY W^T: one job a thread on a pool. */
-  gemm_dw_dx(x: number, dy: number, w: number, wt: number, dw: number, dx: number, B: number, I: number, O: number,
+  gemm_dw_dx(x: number, dy: number, w: number, dw: number, dx: number, B: number, I: number, O: number,
     sparse?: boolean): void;
 }
 
@@ -31,9 +31,9 @@ export function serial(k: Kernels): Dispatch {
       (sparse ? k.gemm_forward_sparse : k.gemm_forward)(x, w, bias, y, B, I, O, act),
     gemm_dw: (x, dy, dw, B, I, O, accumulate, sparse) =>
       (sparse ? k.gemm_dw_sparse : k.gemm_dw)(x, dy, dw, B, I, O, accumulate),
-    gemm_dw_dx: (x, dy, w, wt, dw, dx, B, I, O, sparse) => {
+    gemm_dw_dx: (x, dy, w, dw, dx, B, I, O, sparse) => {
       (sparse ? k.gemm_dw_sparse : k.gemm_dw)(x, dy, dw, B, I, O, 0);
-      k.gemm_dx(dy, w, wt, dx, B, I, O);
+      k.gemm_dx(dy, w, dx, B, I, O);
     },
     gemm_dx: k.gemm_dx, sgd_update: k.sgd_update, adam_update: k.adam_update, sample_rows: k.sample_rows,
     augment_batch: k.augment_batch,

@@ -33,7 +33,7 @@ export interface Kernels {
   gemm_forward_sparse(x: number, w: number, bias: number, y: number, B: number, I: number, O: number, act: number): void;
   gemm_dw(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number): void;
   gemm_dw_sparse(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number): void;
-  gemm_dx(dy: number, w: number, wt: number, dx: number, B: number, I: number, O: number): void;
+  gemm_dx(dy: number, w: number, dx: number, B: number, I: number, O: number): void;
   bias_grad(dy: number, db: number, B: number, O: number, accumulate: number): void;
   sgd_update(p: number, g: number, buf: number, n: number, lr: number, momentum: number, nesterov: number,
     wd: number): void;
@@ -76,7 +76,7 @@ export const KERNEL_ARITY: { readonly [K in keyof Kernels]: Parameters<Kernels[K
   heap_base: 0, relaxed_simd: 0, softmax_forward: 5, log_softmax_forward: 5, softmax_backward: 5,
   log_softmax_backward: 5, logits_from_probs: 4, first_not_probability: 2, cross_entropy_index: 11,
   cross_entropy_prob: 9, bce_with_logits: 8, quadratic_cost: 5, sigmoid_forward: 3, relu_forward: 3, tanh_forward: 3,
-  activation_backward: 5, gemm_forward: 8, gemm_forward_sparse: 8, gemm_dw: 7, gemm_dw_sparse: 7, gemm_dx: 7,
+  activation_backward: 5, gemm_forward: 8, gemm_forward_sparse: 8, gemm_dw: 7, gemm_dw_sparse: 7, gemm_dx: 6,
   bias_grad: 5, sgd_update: 8, adam_update: 13, rng_seed: 2, rng_normal: 4, rng_permutation: 3, gather_rows_u8: 6,
   gather_rows_f32: 5, onehot: 4, count_correct: 4, dropout_forward: 6, dropout_backward: 4, max_norm: 5,
   cos_f64: 1, sample_rows: 14, sample_work_bytes: 1, rng_skip: 2, topk_rows: 7, argmax_rows: 4,

@@ -12,8 +12,6 @@ export interface Step {
   /** The parameter and gradient buffers (the same layout: W0 b0 W1 b1 ...). */
   params: number;
   grads: number;
-  /** Scratch for the widest W^T (dense_backward's dX). */
-  wt: number;
   /** The batch's inputs are mostly zeros (MNIST's pixels): the first layer's GEMMs skip them. */
   sparse: boolean;
   /** A training step (dropout draws masks) or an evaluation (dropout is the identity). */
@@ -68,12 +66,11 @@ export function dense_backward(e: Engine,
   dw: number, // (I, O) out
   db: number, // (O) out
   dx: number, // (B, I) out, or 0: not needed
-  wt: number, // (O, I) scratch for W^T
   B: number, I: number, O: number, act: number, sparse: boolean,
 ): void {
   if (act !== e.act.none) e.k.activation_backward(y, dy, dy, B * O, act);
   e.k.bias_grad(dy, db, B, O, 0);
-  if (dx !== 0) e.d.gemm_dw_dx(x, dy, w, wt, dw, dx, B, I, O, sparse); // one job a thread for both on a pool
+  if (dx !== 0) e.d.gemm_dw_dx(x, dy, w, dw, dx, B, I, O, sparse); // one job a thread for both on a pool
   else e.d.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
 }
 
@@ -88,7 +85,7 @@ export function dense(w: number, b: number, inputs: number, outputs: number, act
       return y;
     },
     backward(s, x, y, dy, dx) {
-      dense_backward(s.e, x, s.params + w * 4, y, dy, s.grads + w * 4, s.grads + b * 4, dx, s.wt, s.B, inputs, outputs,
+      dense_backward(s.e, x, s.params + w * 4, y, dy, s.grads + w * 4, s.grads + b * 4, dx, s.B, inputs, outputs,
         act, first && s.sparse);
     },
   };

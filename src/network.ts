@@ -115,7 +115,7 @@ interface Data extends Block {
 /** Per-batch buffers, sized for `rows` rows (byte offsets). */
 interface Workspace {
   rows: number; block: number; bytes: number;
-  x: number; idx: number; labels: number; target: number; prob: number; wt: number; norms: number;
+  x: number; idx: number; labels: number; target: number; prob: number; norms: number;
   /** Each layer's output buffer and scratch, and where its output is in the current pass (forward fills it). */
   acts: number[]; scratch: number[]; outs: number[];
   delta: [number, number];
@@ -272,9 +272,8 @@ export class Network {
     const sizes = this.sizes;
     const widest = Math.max(...sizes);
     const classes = sizes.at(-1)!;
-    const wt = Math.max(...this.dense.map((L) => L.inputs * L.outputs));
     const L = this.model.length;
-    const floats = [rows * sizes[0], rows, rows, rows * classes, rows * classes, wt, widest, rows * widest,
+    const floats = [rows * sizes[0], rows, rows, rows * classes, rows * classes, widest, rows * widest,
       rows * widest, ...this.model.map((layer) => rows * layer.outputs), ...this.model.map((layer) => rows * layer.scratch)];
     const offsets: number[] = [];
     let bytes = 0;
@@ -286,8 +285,8 @@ export class Network {
     const at = (i: number) => block + offsets[i];
     this.writeIdentity(at(1), rows); // idx: rows taken in order, for evaluation passes and gradient()
     this.ws = {
-      rows, block, bytes, x: at(0), idx: at(1), labels: at(2), target: at(3), prob: at(4), wt: at(5), norms: at(6),
-      delta: [at(7), at(8)], acts: this.model.map((_, l) => at(9 + l)), scratch: this.model.map((_, l) => at(9 + L + l)),
+      rows, block, bytes, x: at(0), idx: at(1), labels: at(2), target: at(3), prob: at(4), norms: at(5),
+      delta: [at(6), at(7)], acts: this.model.map((_, l) => at(8 + l)), scratch: this.model.map((_, l) => at(8 + L + l)),
       outs: this.model.map(() => 0),
     };
     return this.ws;
@@ -319,7 +318,7 @@ export class Network {
 
   /** What the layers of one step see. */
   private step(ws: Workspace, B: number, sparse: boolean, training: boolean): Step {
-    return { e: this.e, B, params: this.params, grads: this.grads, wt: ws.wt, sparse, training, rng: this.dropoutRng };
+    return { e: this.e, B, params: this.params, grads: this.grads, sparse, training, rng: this.dropoutRng };
   }
 
   /** Forward pass over the batch in ws.x through every layer (ws.outs: where each output is); returns the logits. */
@@ -611,7 +610,6 @@ export class Network {
       const ws = this.workspace(rows);
       this.inputRows(ws, x, rows);
       const s = this.serving ??= this.step(ws, rows, false, false);
-      s.wt = ws.wt;
       s.B = rows;
       s.sparse = this.sparse(x);
       const out = this.forward(s, ws);

@@ -37,8 +37,6 @@ export interface ThreadKernels extends Kernels {
   set_scratch(p: number): void;
   gemm_dw_rows(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number, i0: number, i1: number): void;
   gemm_dw_sparse_rows(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number, i0: number, i1: number): void;
-  gemm_transpose(w: number, wt: number, I: number, O: number): void;
-  gemm_dx_t(dy: number, wt: number, dx: number, B: number, I: number, O: number): void;
   gemm_pack_b(w: number, packed: number, K: number, N: number, p0: number, p1: number): void;
   gemm_forward_packed(x: number, packed: number, bias: number, y: number, B: number, I: number, O: number, act: number): void;
   cross_entropy_row_part(z: number, g: number, len: number, w: number, y: number, wy: number, n: number, smoothing: number,
@@ -65,7 +63,7 @@ export interface ThreadKernels extends Kernels {
  * to the signature above), tested with KERNEL_ARITY against the exports of both threads builds (test/exports.test.ts).
  */
 export const THREAD_KERNEL_ARITY: { readonly [K in Exclude<keyof ThreadKernels, keyof Kernels>]: Parameters<ThreadKernels[K]>["length"] } = {
-  scratch_bytes: 0, set_scratch: 1, gemm_dw_rows: 9, gemm_dw_sparse_rows: 9, gemm_transpose: 4, gemm_dx_t: 6,
+  scratch_bytes: 0, set_scratch: 1, gemm_dw_rows: 9, gemm_dw_sparse_rows: 9,
   gemm_pack_b: 6, gemm_forward_packed: 8, cross_entropy_row_part: 16, cross_entropy_prob_row_part: 14,
   cross_entropy_index_parts: 12, cross_entropy_prob_parts: 10, bce_with_logits_parts: 9, quadratic_cost_parts: 6,
   sum_block: 0, softmax_row_part: 9, sample_row_part: 8, sample_row_finish: 14,
@@ -95,7 +93,7 @@ export type SpawnWorker = (init: WorkerInit) => Promise<WorkerHandle>;
 
 /** The kernels a job may name, by index in the control block. */
 export const JOB_FNS = [
-  "gemm_forward", "gemm_forward_sparse", "gemm_dw_rows", "gemm_dw_sparse_rows", "gemm_dx_t", "softmax_forward",
+  "gemm_forward", "gemm_forward_sparse", "gemm_dw_rows", "gemm_dw_sparse_rows", "softmax_forward",
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
   "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
@@ -509,14 +507,14 @@ export class Pool implements Dispatch {
 
   /**
    * dX = dY W^T, split by rows of dY and dX: each thread packs its panels of W^T from W itself (gemm.ts), so there is
-   * no serial transpose first, and wt is not written.
+   * no serial transpose first.
    */
-  gemm_dx(dy: number, w: number, wt: number, dx: number, B: number, I: number, O: number): void {
+  gemm_dx(dy: number, w: number, dx: number, B: number, I: number, O: number): void {
     if (2 * B * I * O < MIN_FLOPS || B < 4) {
-      this.k.gemm_dx(dy, w, wt, dx, B, I, O);
+      this.k.gemm_dx(dy, w, dx, B, I, O);
       return;
     }
-    this.run("gemm_dx", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, w, wt, dx + a * I * 4, b - a, I, O]));
+    this.run("gemm_dx", split(B, this.size, 2).map(([a, b]) => [dy + a * O * 4, w, dx + a * I * 4, b - a, I, O]));
   }
 
   /**
@@ -524,18 +522,18 @@ export class Pool implements Dispatch {
    * of dX (each packing its panels of W^T from W, as gemm_dx does: no serial transpose); separate calls when too small
    * to split.
    */
-  gemm_dw_dx(x: number, dy: number, w: number, wt: number, dw: number, dx: number, B: number, I: number, O: number,
+  gemm_dw_dx(x: number, dy: number, w: number, dw: number, dx: number, B: number, I: number, O: number,
     sparse = false): void {
     const features = split(I, this.size, 2), rows = split(B, this.size, 2);
     if (2 * B * I * O < MIN_FLOPS || features.length !== this.size || rows.length !== this.size) {
       this.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
-      this.gemm_dx(dy, w, wt, dx, B, I, O);
+      this.gemm_dx(dy, w, dx, B, I, O);
       return;
     }
     const dwFn = JOB_FNS.indexOf(sparse ? "gemm_dw_sparse_rows" : "gemm_dw_rows"), dxFn = JOB_FNS.indexOf("gemm_dx");
     this.run("pair", features.map(([a, b], t) => {
       const [c, d] = rows[t];
-      return [dwFn, 9, x, dy, dw, B, I, O, 0, a, b, dxFn, 7, dy + c * O * 4, w, wt, dx + c * I * 4, d - c, I, O];
+      return [dwFn, 9, x, dy, dw, B, I, O, 0, a, b, dxFn, 6, dy + c * O * 4, w, dx + c * I * 4, d - c, I, O];
     }));
   }
 

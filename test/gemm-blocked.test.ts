@@ -60,7 +60,7 @@ describe("the blocked GEMM against the unblocked loop order, 1 and 2 threads", (
       try {
         const xs = uniform(B * I, 1), ws = uniform(I * O, 2), bs = uniform(O, 3), dys = uniform(B * O, 4), olds = uniform(I * O, 5);
         const x = e.put(xs), w = e.put(ws), bias = e.put(bs), dy = e.put(dys);
-        const y = e.alloc(B * O * 4), dw = e.alloc(I * O * 4), wt = e.alloc(I * O * 4), dx = e.alloc(B * I * 4);
+        const y = e.alloc(B * O * 4), dw = e.alloc(I * O * 4), dx = e.alloc(B * I * 4);
         const wantY = reference(B, O, I, (i, k) => xs[i * I + k], (k, n) => ws[k * O + n], (_, n) => bs[n], true);
         const wantDw = reference(I, O, B, (i, k) => xs[k * I + i], (k, n) => dys[k * O + n], () => 0, false);
         const wantAcc = reference(I, O, B, (i, k) => xs[k * I + i], (k, n) => dys[k * O + n], (i, n) => olds[i * O + n], false);
@@ -74,7 +74,7 @@ describe("the blocked GEMM against the unblocked loop order, 1 and 2 threads", (
           e.f32(dw, I * O).set(olds);
           d.gemm_dw(x, dy, dw, B, I, O, 1);
           expect(firstMiss(e.f32(dw, I * O), wantAcc), `${who} dW accumulating`).toBe(-1);
-          d.gemm_dx(dy, w, wt, dx, B, I, O);
+          d.gemm_dx(dy, w, dx, B, I, O);
           expect(firstMiss(e.f32(dx, B * I), wantDx), `${who} dX`).toBe(-1);
         }
       } finally {

@@ -4,7 +4,7 @@
 // the kernels' own madd, then takes the activation. Bit for bit, at shapes on each side of every block boundary (K:
 // 1, 255, 256, 257, 515 = 2 blocks + 3; rows: 1..5 around the pack threshold, 255, 256, 257, 515; columns: 1, 15, 16,
 // 17, 35). Inputs carry NaN in the bytes after their end; outputs carry guard values there, which must survive.
-import { gemm_forward, gemm_dw, gemm_dx, gemm_pack_b, gemm_forward_packed, gemm_dw_rows, gemm_transpose, gemm_dx_t } from "../gemm";
+import { gemm_forward, gemm_dw, gemm_dx, gemm_pack_b, gemm_forward_packed, gemm_dw_rows } from "../gemm";
 import { madd } from "../vec";
 import { sigmoidFromExp, expnegabs, tanhv } from "../activation";
 
@@ -123,7 +123,7 @@ describe("gemm_dw, blocked", () => {
 });
 
 describe("gemm_dx, blocked", () => {
-  it("dX = dY W^T bit for bit as one sum per element in order, W^T packed from W (wt left alone)", () => {
+  it("dX = dY W^T bit for bit as one sum per element in order, W^T packed from W", () => {
     const all = shapes();
     for (let t = 0; t < all.length; t++) {
       const B = all[t][0], O = all[t][1], I = all[t][2]; // rows, the sum over outputs (K), columns
@@ -134,17 +134,14 @@ describe("gemm_dx, blocked", () => {
         put(want, r * I + i, z);
       }
       fresh(out, B * I);
-      fresh(wt, I * O);
-      memory.copy(bias, wt, <usize>(I * O + SLACK) << 2); // wt's stale contents, to see them untouched
-      gemm_dx(dy, w, wt, out, B, I, O);
+      gemm_dx(dy, w, out, B, I, O);
       same("gemm_dx" + shape(B, O, I), out, want, B * I);
-      same("gemm_dx's wt" + shape(B, O, I), wt, bias, I * O);
     }
   });
 });
 
 describe("the threads build's row-range forms, blocked", () => {
-  it("gemm_forward_packed over gemm_pack_b's panels, gemm_dw_rows over a split of rows, gemm_dx_t: the same bits", () => {
+  it("gemm_forward_packed over gemm_pack_b's panels, gemm_dw_rows over a split of rows, gemm_dx over a split of rows: the same bits", () => {
     const all = shapes();
     for (let t = 0; t < all.length; t++) {
       const B = all[t][0], K = all[t][1], N = all[t][2];
@@ -167,14 +164,14 @@ describe("the threads build's row-range forms, blocked", () => {
       if (cut > B) cut = B;
       gemm_dw_rows(x, dy, out, K, B, N, 1, 0, cut); gemm_dw_rows(x, dy, out, K, B, N, 1, cut, B);
       same("gemm_dw_rows" + shape(B, K, N), out, want, B * N);
-      // dX(B, N) = dY(B, K) W(N, K)^T from a transposed wt
+      // dX(B, N) = dY(B, K) W(N, K)^T, rows split at the same odd cut (the pool's split of gemm_dx)
       fresh(out, B * N);
-      gemm_dx(x, w, wt, out, B, N, K);
+      gemm_dx(x, w, out, B, N, K);
       memory.copy(want, out, <usize>(B * N) << 2);
-      gemm_transpose(w, wt, N, K);
       fresh(out, B * N);
-      gemm_dx_t(x, wt, out, B, N, K);
-      same("gemm_dx_t" + shape(B, K, N), out, want, B * N);
+      gemm_dx(x, w, out, cut, N, K);
+      gemm_dx(x + ((<usize>(cut * K)) << 2), w, out + ((<usize>(cut * N)) << 2), B - cut, N, K);
+      same("gemm_dx split by rows" + shape(B, K, N), out, want, B * N);
     }
   });
 });
