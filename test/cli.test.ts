@@ -231,10 +231,10 @@ describe("train and evaluate (real MNIST, the first 6000 training images)", () =
     expect(r.err).toBe(`softmax-wasm: cannot load MNIST: loadMnist: ${join(data, "train-images-idx3-ubyte.gz")}: ` +
       `parseIdx: gunzip: the compressed data is truncated\n`);
     rmSync(join(data, "train-images-idx3-ubyte.gz"));
-    mkdirSync(join(data, "train-images-idx3-ubyte"));
+    mkdirSync(join(data, "t10k-images-idx3-ubyte")); // evaluate reads the two test files only
     const folder = await run(["evaluate", "--model", model, "--data", data]);
     expect(folder.code).toBe(1);
-    expect(folder.err).toBe(`softmax-wasm: cannot load MNIST: loadMnist: ${join(data, "train-images-idx3-ubyte")} is ` +
+    expect(folder.err).toBe(`softmax-wasm: cannot load MNIST: loadMnist: ${join(data, "t10k-images-idx3-ubyte")} is ` +
       `a folder, expected an IDX file\n`);
   });
 

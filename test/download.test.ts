@@ -366,13 +366,18 @@ describe("softmax-wasm train --download", () => {
     expect(data.out).toContain(`from ${SRC}\n`);
   });
 
-  it("on a terminal, redraws one progress line per file (bytes / total and percent)", async () => {
+  it("evaluate --download fetches only the two test files; on a terminal one progress line per file is redrawn", async () => {
     process.env.XDG_CACHE_HOME = join(tmp, "cli-tty");
     process.env.SOFTMAX_WASM_MNIST_MIRROR = `${base}/good/`;
     const model = join(tmp, "cli.swnn");
+    requests = [];
     const r = await run(["evaluate", "--model", model, "--download"], true);
     expect(r.code, r.err).toBe(0);
-    for (const n of NAMES) {
+    const testFiles = NAMES.slice(2);
+    expect(requests.map((q) => q.file)).toEqual(testFiles);
+    expect(readdirSync(join(tmp, "cli-tty", "softmax-wasm")).sort()).toEqual([...testFiles].sort());
+    expect(r.out).toContain("MNIST: 10,000 test images, from the download cache");
+    for (const n of testFiles) {
       const total = gz.get(n)!.length.toLocaleString("en-US");
       expect(r.err).toContain(`\r\x1b[2K${file("good", n)}: 0 / ${total} bytes (0%)`);
       expect(r.err).toContain(`\r\x1b[2K${file("good", n)}: ${total} / ${total} bytes (100%)\r\x1b[2K${file("good", n)}: ` +
