@@ -169,7 +169,17 @@ const threadRows = [
   ["GEMM forward 256x1024x1024", "GFLOP/s", th.one.gemmGflops.toFixed(1), th.many.gemmGflops.toFixed(1), fmtRatio(th.many.gemmGflops / th.one.gemmGflops)],
   ["softmax 32x32000 on WasmArrays (no copies)", "GB/s", fmtGBps(th.one.softmaxWasmArrayGBs), fmtGBps(th.many.softmaxWasmArrayGBs), fmtRatio(th.many.softmaxWasmArrayGBs / th.one.softmaxWasmArrayGBs)],
   ["softmax 32x32000 on Float32Arrays (copied in and out)", "GB/s", fmtGBps(th.one.softmaxApiGBs), fmtGBps(th.many.softmaxApiGBs), fmtRatio(th.many.softmaxApiGBs / th.one.softmaxApiGBs)],
+  ["augment_batch, 64 images 28x28 (elastic)", "us an image", th.one.augmentUs.toFixed(1), th.many.augmentUs.toFixed(1), fmtRatio(th.one.augmentUs / th.many.augmentUs)],
+  // issue 12: the first epoch of a fresh process (code still tiering up) apart from the steady epochs
+  ...[["small", "784-128-10", "2-4"], ["wide", "784-800-10", "2-3"]].flatMap(([k, sizes, rest]) => [
+    [`MNIST ${sizes} SGD batch 64, first epoch of a fresh process`, "s", th.one[k].first.toFixed(3), th.many[k].first.toFixed(3), fmtRatio(th.one[k].first / th.many[k].first)],
+    [`MNIST ${sizes} SGD batch 64, median of epochs ${rest}`, "s", th.one[k].median.toFixed(3), th.many[k].median.toFixed(3), fmtRatio(th.one[k].median / th.many[k].median)],
+  ]),
 ];
+// the goals are time ratios (n threads' epoch time over 1 thread's)
+const epochGoals = [["small", "784-128-10", th.goals?.smallRatio ?? 0.65], ["wide", "784-800-10", th.goals?.wideRatio ?? 0.6]].map(([k, sizes, goal]) =>
+  `${sizes}: ${(th.many[k].first / th.one[k].first).toFixed(2)}x the time (first epoch), ${(th.many[k].median / th.one[k].median).toFixed(2)}x (median; goal <= ${goal}x), ` +
+  `${th.many[k].jobsPerBatch.toFixed(2)} pool jobs a batch`).join("; ");
 const threadCols = ["what", "unit", "1 thread", `${th.many.threads} threads`, "gain"].map((t, i) => ({ title: t, align: i < 2 ? "l" : "r" }));
 
 // ---------------------------------------------------------------- MNIST table
@@ -271,7 +281,9 @@ const md = [
   "",
   markdownTable(threadCols, threadRows),
   "",
-  `- \`${cmd("threads")}\`: medians of repeated calls over >= 600 ms after a 300 ms warm-up; GB/s at 8 bytes per element.`,
+  `- \`${cmd("threads")}\`: medians of repeated calls over >= 600 ms after a 300 ms warm-up; GB/s at 8 bytes per element; ` +
+    "epochs: MNIST's 60,000 training images in one fit, each thread count in a fresh process, gain = 1 thread's time / n threads'. " +
+    `As time ratios: ${epochGoals}. Load average around this step: ${th.loadBefore} before, ${th.loadAfter} after.`,
   "",
   "## The runs",
   "",
