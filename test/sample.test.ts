@@ -400,6 +400,75 @@ describe("topK and argmax", () => {
   });
 });
 
+describe("top-k's selection over the candidates' float bits", () => {
+  /** topK and sampleProbs({ topK: k }) of one row against a sort: the k first by value then index; kept: >= the k-th. */
+  function expectTopK(x: Float32Array, k: number, what: string): void {
+    const n = x.length;
+    const want = [...Array(n).keys()].sort((a, b) => x[b] - x[a] || a - b).slice(0, k);
+    const { values, indices } = topK(x, n, k);
+    expect(Array.from(indices), what).toEqual(want);
+    expect(Array.from(values), what).toEqual(want.map((i) => x[i])); // toEqual tells -0 from +0: read from x
+    if (k === 0) return;
+    const kth = x[want[k - 1]];
+    // sampleProbs' kept set, where every kept finite token's e^(x - max) is > 0 in f32 (a masked one has 0 mass)
+    const low = Math.min(...want.map((i) => x[i]).filter((v) => v > -Infinity));
+    if (!(x[want[0]] - low < 80) || x[want[0]] === -Infinity) return;
+    const kept = Array.from(sampleProbs(x, n, { topK: k }), (p, i) => p > 0 || (x[i] === -Infinity && x[i] >= kth));
+    expect(kept, what).toEqual(Array.from(x, (v) => v >= kth));
+  }
+
+  /** Neighbouring floats: every candidate shares all bits but the lowest few, so the select runs down to bit 0. */
+  function ulps(base: number, n: number, spread: number, seed: number): Float32Array {
+    const r = rng(seed);
+    const b = new Uint32Array(new Float32Array([base]).buffer)[0];
+    return new Float32Array(Uint32Array.from({ length: n }, () => b + Math.floor(r() * spread)).buffer);
+  }
+
+  it("candidates that differ only in their lowest bits, at widths that compact the buffer many times", () => {
+    for (const [n, spread] of [[300, 7], [1000, 64], [5000, 3], [5000, 300], [40000, 1000]]) {
+      for (const base of [1, -1, 3e-39, 1e30]) { // normal and subnormal, both signs (negative: the order flips)
+        const x = ulps(base, n, spread, n + spread);
+        for (const k of [1, 2, 50, 257, Math.min(n - 1, 1000)]) expectTopK(x, k, `n=${n} spread=${spread} base=${base} k=${k}`);
+      }
+    }
+  });
+
+  it("both signs, both zeros, subnormals, huge values and -Infinity in one row", () => {
+    const pool = [-0, 0, 1e-45, -1e-45, 1.5e-38, -3.4e38, 3.4e38, -Infinity, 1, -1, 0.5, -0.5];
+    for (const n of [16, 255, 256, 257, 3000]) {
+      const r = rng(n);
+      const x = Float32Array.from({ length: n }, () => pool[Math.floor(r() * pool.length)]);
+      for (const k of new Set([1, 5, Math.min(n - 1, 40), Math.min(n - 1, 300), n - 1])) expectTopK(x, k, `n=${n} k=${k}`);
+    }
+  });
+
+  it("ties at the k-th value that keep the buffer full (it doubles), and a k-th value of -Infinity", () => {
+    const flat = new Float32Array(6000); // zeros, with 10 ones: the 50th value is 0, tied 5990 times
+    for (let i = 0; i < 10; i++) flat[i * 599] = 1;
+    expectTopK(flat, 50, "flat");
+    const masked = new Float32Array(2000).fill(-Infinity); // 30 finite tokens: the 50th is -Infinity
+    const r = rng(9);
+    for (let i = 0; i < 30; i++) masked[Math.floor(r() * 2000)] = r() * 4 - 2;
+    expectTopK(masked, 50, "masked");
+    expectTopK(masked, 20, "masked, k below the finite ones");
+  });
+
+  it("the k-th value at a 16-element group's edge and at the buffer's size, widths one below, at and above", () => {
+    for (const k of [16, 64, 100]) { // the buffer holds max(4k, 256) before its first compaction
+      const cap = Math.max(4 * k, 256);
+      for (const n of [cap - 1, cap, cap + 1, 2 * cap - 1, 2 * cap, 2 * cap + 1]) {
+        for (const at of [15, 16, cap - 1, cap, n - 1]) {
+          if (at >= n) continue;
+          const x = randn(n, 1, n * 7 + at);
+          const sorted = Float32Array.from(x).sort().reverse();
+          x[at] = sorted[k - 1] + 0; // a tie with the k-th, placed at the edge
+          expectTopK(x, k, `k=${k} n=${n} at=${at}`);
+        }
+      }
+    }
+  });
+});
+
 describe("bad input: a TypeError or RangeError naming the option or the row", () => {
   const x = Float32Array.of(1, 2, 3, 4);
   it.each([
