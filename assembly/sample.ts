@@ -299,6 +299,26 @@ function appendAbove(x: usize, from: i32, n: i32, thr: f32, cand: usize, c: i32,
 }
 
 /**
+ * Top-k's first threshold: the k-th largest of the maxima of the first g groups of 16 (k <= g), where the row holds
+ * that many, else -Infinity. k groups hold an element at or above it, so the row's k-th largest is too: the scan
+ * starts where it would be after several compactions, for the price of one select over g keys. (A NaN may make it
+ * anything: the scan's lane sum refuses that row whatever it keeps.)
+ */
+function firstThreshold(x: usize, n: i32, k: i32, g: i32, hist: usize, keys: usize): f32 {
+  if (n < g << 4) return -Infinity;
+  let lo: u32 = 0xffffffff, hi: u32 = 0;
+  for (let j = 0; j < g; j++) {
+    const p = at32(x, j << 4);
+    const m = f32x4.pmax(f32x4.pmax(v128.load(p), v128.load(p, 16)), f32x4.pmax(v128.load(p, 32), v128.load(p, 48)));
+    const key = okey(hmax(m));
+    store<u32>(at32(keys, j), key);
+    lo = min(lo, key);
+    hi = max(hi, key);
+  }
+  return ofKey(hi == lo ? lo : kthKey(keys, g, k, lo, 31 - <i32>clz(hi ^ lo), hist));
+}
+
+/**
  * The indices of x[0..n) whose value is >= the k-th largest (every tie at the k-th value kept), in index order, into
  * cand; returns their count, or -1 if x holds a NaN. 0 < k < n. One pass (appendAbove) against a rising threshold:
  * the buffer is compacted to its k largest whenever it fills, the threshold raised to their k-th value. `keys`:
@@ -307,7 +327,7 @@ function appendAbove(x: usize, from: i32, n: i32, thr: f32, cand: usize, c: i32,
 function topkCandidates(x: usize, n: i32, k: i32, cand: usize, hist: usize, keys: usize): i32 {
   let c = 0;
   let cap = max(4 * k, FIRST_CAP);
-  let thr: f32 = -Infinity;
+  let thr = firstThreshold(x, n, k, cap, hist, keys);
   let i = 0;
   scanSum = f32x4.splat(0);
   for (;;) {

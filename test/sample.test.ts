@@ -453,6 +453,20 @@ describe("top-k's selection over the candidates' float bits", () => {
     expectTopK(masked, 20, "masked, k below the finite ones");
   });
 
+  it("a first threshold from the maxima of the first groups of 16: sorted rows, the top in one group, around 16 x 256", () => {
+    for (const n of [4095, 4096, 4097, 20000]) { // k 50: 256 groups of 16, so rows of 4096 and more
+      const up = Float32Array.from({ length: n }, (_, i) => i / 8); // ascending: the first groups hold the smallest
+      const down = Float32Array.from(up).reverse(); // descending: the first groups hold the k largest
+      const packed = randn(n, 1, n); // the 50 largest all in columns 32 .. 81, so few groups hold them
+      for (let i = 32; i < 82; i++) packed[i] = 100 + i;
+      const late = randn(n, 1, n + 1); // the largest past the first 4096
+      for (let i = 0; i < 60; i++) late[n - 1 - i * 3] = 50 + i;
+      for (const [name, x] of [["up", up], ["down", down], ["packed", packed], ["late", late]] as const) {
+        for (const k of [1, 50, 64]) expectTopK(x, k, `${name} n=${n} k=${k}`);
+      }
+    }
+  });
+
   it("the k-th value at a 16-element group's edge and at the buffer's size, widths one below, at and above", () => {
     for (const k of [16, 64, 100]) { // the buffer holds max(4k, 256) before its first compaction
       const cap = Math.max(4 * k, 256);
