@@ -303,6 +303,29 @@ describe("the generator", () => {
     expect(new Set(rest).size).toBeGreaterThan(5);
   });
 
+  it("state() carries the generator's 16 bytes exactly, words that read as NaN floats too, into and out of a draw", () => {
+    const nans = Uint32Array.of(0x7fc00001, 0x7f800001, 0xffffffff, 0xff800001); // quiet, signalling, negative NaNs
+    const step = (w: Uint32Array): Uint32Array => { // xoshiro128**'s state update, as assembly/rng.ts writes it
+      const t = w[1] << 9, n2 = w[2] ^ w[0], n3 = w[3] ^ w[1];
+      return Uint32Array.of(w[0] ^ n3, w[1] ^ n2, n2 ^ t, (n3 << 11) | (n3 >>> 21));
+    };
+    const back = (w: Uint32Array): Uint32Array => { // its inverse
+      const n3 = (w[3] >>> 11) | (w[3] << 21), s0 = w[0] ^ n3;
+      const y = w[2] ^ (w[1] << 9); // = n2 ^ (n2 << 9)
+      const n2 = y ^ (y << 9) ^ (y << 18) ^ (y << 27);
+      const s1 = w[1] ^ n2;
+      return Uint32Array.of(s0, s1, n2 ^ s0, n3 ^ s1);
+    };
+    expect(step(back(nans))).toEqual(nans);
+    const bytes = (w: Uint32Array) => new Uint8Array(w.buffer);
+    const into = sampler({ topK: 3, state: bytes(nans) }); // a draw is two steps
+    into.next(x);
+    expect(into.state()).toEqual(bytes(step(step(nans))));
+    const out = sampler({ topK: 3, state: bytes(back(back(nans))) });
+    out.next(x);
+    expect(out.state()).toEqual(bytes(nans));
+  });
+
   it("without a seed, sample() continues the library's own stream", () => {
     const a = Array.from({ length: 20 }, () => sample(x, 1000)[0]);
     expect(new Set(a).size).toBeGreaterThan(5);
