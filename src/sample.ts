@@ -170,7 +170,11 @@ function draw(e: Engine, fn: string, logits: Floats, rows: number, vocab: number
   return ids!;
 }
 
-/** Places logits (in place when resident), runs sample_rows into ids (rng given) or probs (not), releases the arena. */
+/**
+ * Places logits (in place when resident), runs sample_rows into ids (rng given) or probs (not), releases the arena.
+ * A Float32Array row is copied in whole (withInput): copying it in 4-32 K-float chunks, each chunk's first pass run
+ * while it is in L1, measured no faster, since the passes are bound by vector ops, not memory (bench/sample.js).
+ */
 function run(e: Engine, fn: string, logits: Floats, rows: number, vocab: number, plan: Plan, rng: Uint8Array | undefined,
   deliver: (probs: number, ids: number) => void): void {
   const tokens = plan.tokens === undefined ? undefined : e.outside(plan.tokens);
