@@ -189,44 +189,75 @@ function radixSelect(x: usize, cand: usize, w: usize, c: i32, target: f64, hist:
 }
 
 /**
- * The k-th largest key of the candidates cand[0..c) (0 < k <= c): a radix select by counts over four 8-bit digits
- * (a count needs no f64 and 256 buckets clear in a quarter of a microsecond, so each of top-k's compactions is cheap).
+ * The k-th largest of the keys[0..c) (0 < k <= c), all of whose bits above `top` are those of `first`: a radix select by
+ * counts over 8-bit digits from bit `top` down (so no level is spent on the sign and exponent bits every candidate
+ * shares, and a count needs no f64: 256 buckets clear in a quarter of a microsecond). It stops as soon as the k-th is
+ * the largest or the smallest key of its bucket: one plain pass then finds it.
  */
-function kthKey(x: usize, cand: usize, c: i32, k: i32, hist: usize): u32 {
-  let prefix: u32 = 0;
-  let fixed: u32 = 0;
+function kthKey(keys: usize, c: i32, k: i32, first: u32, top: i32, hist: usize): u32 {
+  let fixed: u32 = top >= 31 ? 0 : <u32>0xffffffff << <u32>(top + 1);
+  let prefix: u32 = first & fixed;
   let need = <u32>k;
-  for (let level = 0; level < 4; level++) {
-    const shift = <u32>(24 - 8 * level);
-    memory.fill(hist, 0, 256 << 2);
+  let shift = 0;
+  do {
+    shift = max(top - 7, 0);
+    const width = <u32>1 << <u32>(top - shift + 1);
+    memory.fill(hist, 0, <usize>width << 2);
     for (let j = 0; j < c; j++) {
-      const key = okey(load<f32>(at32(x, load<i32>(at32(cand, j)))));
+      const key = load<u32>(at32(keys, j));
       if ((key & fixed) != prefix) continue;
-      const h = hist + (<usize>((key >>> shift) & 255) << 2);
+      const h = hist + (<usize>((key >>> <u32>shift) & (width - 1)) << 2);
       store<u32>(h, load<u32>(h) + 1);
     }
-    let b = 255;
+    let b = <i32>width - 1;
+    let hb: u32 = 0;
     for (; b > 0; b--) {
-      const hb = load<u32>(hist + (<usize>b << 2));
+      hb = load<u32>(hist + (<usize>b << 2));
       if (hb >= need) break;
       need -= hb;
     }
-    prefix |= <u32>b << shift;
-    fixed |= <u32>255 << shift;
-  }
+    if (b == 0) hb = load<u32>(hist);
+    prefix |= <u32>b << <u32>shift;
+    fixed |= (width - 1) << <u32>shift;
+    if (shift > 0 && (need == 1 || need == hb)) { // the bucket's largest or smallest key
+      let r: u32 = need == 1 ? 0 : 0xffffffff;
+      for (let j = 0; j < c; j++) {
+        const key = load<u32>(at32(keys, j));
+        if ((key & fixed) != prefix) continue;
+        r = need == 1 ? max(r, key) : min(r, key);
+      }
+      return r;
+    }
+    top = shift - 1;
+  } while (shift > 0);
   return prefix;
 }
 
-/** Keeps the candidates whose key is >= the k-th largest (all ties), in order; returns their count. Sets selKey. */
-function compact(x: usize, cand: usize, c: i32, k: i32, hist: usize): i32 {
-  const kth = kthKey(x, cand, c, k, hist); // c >= k: always found
+/**
+ * Keeps the candidates whose key is >= the k-th largest (all ties), in order; returns their count. Sets selKey. The
+ * keys are computed once into `keys` (c u32; any scratch the caller does not need now) and read in order from there.
+ */
+function compact(x: usize, cand: usize, c: i32, k: i32, hist: usize, keys: usize): i32 {
+  const first = okey(load<f32>(at32(x, load<i32>(cand))));
+  let diff: u32 = 0;
+  for (let j = 0; j < c; j++) {
+    const key = okey(load<f32>(at32(x, load<i32>(at32(cand, j)))));
+    store<u32>(at32(keys, j), key);
+    diff |= key ^ first;
+  }
+  const kth = diff == 0 ? first : kthKey(keys, c, k, first, 31 - <i32>clz(diff), hist); // c >= k: always found
   selKey = kth;
   let o = 0;
   for (let j = 0; j < c; j++) {
-    const i = load<i32>(at32(cand, j));
-    if (okey(load<f32>(at32(x, i))) >= kth) store<i32>(at32(cand, o++), i);
+    if (load<u32>(at32(keys, j)) >= kth) store<i32>(at32(cand, o++), load<i32>(at32(cand, j)));
   }
   return o;
+}
+
+/** The float whose okey is `key` (+0 for -0's). */
+// @ts-ignore: decorator
+@inline function ofKey(key: u32): f32 {
+  return reinterpret<f32>(key & 0x80000000 ? key ^ 0x80000000 : ~key);
 }
 
 // @ts-ignore: decorator
@@ -238,45 +269,83 @@ function compact(x: usize, cand: usize, c: i32, k: i32, hist: usize): i32 {
   return c;
 }
 
+// Where appendAbove stopped and the lane sum of what it read (globals: per instance, so per thread).
+let scanAt: i32 = 0;
+let scanSum: v128 = f32x4.splat(0);
+
 /**
- * The indices of x[0..n) whose value is >= the k-th largest (every tie at the k-th value kept), in index order, into
- * cand; returns their count, or -1 if x holds a NaN. 0 < k < n. One pass: a vector of 16 that holds nothing at or
- * above the threshold costs three pmax and one compare; the buffer is compacted to its k largest when it fills,
- * raising the threshold to their k-th value (a NaN compares false and is never a candidate: a lane sum finds it).
+ * Appends to cand[c..) the indices i in [from, n) with x[i] >= thr, 16 elements at a time (the last n % 16 are the
+ * caller's), until c reaches cap or the 16s end; returns c, with scanAt where it stopped and what it read added into
+ * scanSum's lanes (a NaN compares false and is never appended: the sum finds it). A vector of 16 that holds nothing
+ * at or above thr costs three pmax and one compare. Its own function: no call in the loop, so nothing spills there.
  */
-function topkCandidates(x: usize, n: i32, k: i32, cand: usize, hist: usize): i32 {
-  let c = 0;
-  let cap = max(4 * k, FIRST_CAP);
-  let thr: f32 = -Infinity;
-  let vt = f32x4.splat(thr);
-  let sum = f32x4.splat(0);
-  let i = 0;
-  for (; i + 16 <= n; i += 16) {
+function appendAbove(x: usize, from: i32, n: i32, thr: f32, cand: usize, c: i32, cap: i32): i32 {
+  const vt = f32x4.splat(thr);
+  let sum = scanSum;
+  let i = from;
+  for (; i + 16 <= n && c < cap; i += 16) {
     const p = at32(x, i);
     const a = v128.load(p), b = v128.load(p, 16), d = v128.load(p, 32), e = v128.load(p, 48);
-    sum = f32x4.add(sum, f32x4.add(f32x4.add(a, b), f32x4.add(d, e))); // NaN-checked at the end
+    sum = f32x4.add(sum, f32x4.add(f32x4.add(a, b), f32x4.add(d, e)));
     if (!v128.any_true(f32x4.ge(f32x4.pmax(f32x4.pmax(a, b), f32x4.pmax(d, e)), vt))) continue;
-    const ga = f32x4.ge(a, vt), gb = f32x4.ge(b, vt), gd = f32x4.ge(d, vt), ge = f32x4.ge(e, vt);
-    c = append(cand, c, i32x4.bitmask(ga), i);
-    c = append(cand, c, i32x4.bitmask(gb), i + 4);
-    c = append(cand, c, i32x4.bitmask(gd), i + 8);
-    c = append(cand, c, i32x4.bitmask(ge), i + 12);
-    if (c >= cap) {
-      c = compact(x, cand, c, k, hist);
-      thr = load<f32>(at32(x, load<i32>(at32(cand, 0))));
-      for (let j = 1; j < c; j++) thr = min(thr, load<f32>(at32(x, load<i32>(at32(cand, j)))));
-      vt = f32x4.splat(thr);
-      if (c > cap >> 1) cap <<= 1;
-    }
+    c = append(cand, c, i32x4.bitmask(f32x4.ge(a, vt)), i);
+    c = append(cand, c, i32x4.bitmask(f32x4.ge(b, vt)), i + 4);
+    c = append(cand, c, i32x4.bitmask(f32x4.ge(d, vt)), i + 8);
+    c = append(cand, c, i32x4.bitmask(f32x4.ge(e, vt)), i + 12);
+  }
+  scanAt = i;
+  scanSum = sum;
+  return c;
+}
+
+/**
+ * Top-k's first threshold: the k-th largest of the maxima of the first g groups of 16 (k <= g), where the row holds
+ * that many, else -Infinity. k groups hold an element at or above it, so the row's k-th largest is too: the scan
+ * starts where it would be after several compactions, for the price of one select over g keys. (A NaN may make it
+ * anything: the scan's lane sum refuses that row whatever it keeps.)
+ */
+function firstThreshold(x: usize, n: i32, k: i32, g: i32, hist: usize, keys: usize): f32 {
+  if (n < g << 4) return -Infinity;
+  let lo: u32 = 0xffffffff, hi: u32 = 0;
+  for (let j = 0; j < g; j++) {
+    const p = at32(x, j << 4);
+    const m = f32x4.pmax(f32x4.pmax(v128.load(p), v128.load(p, 16)), f32x4.pmax(v128.load(p, 32), v128.load(p, 48)));
+    const key = okey(hmax(m));
+    store<u32>(at32(keys, j), key);
+    lo = min(lo, key);
+    hi = max(hi, key);
+  }
+  return ofKey(hi == lo ? lo : kthKey(keys, g, k, lo, 31 - <i32>clz(hi ^ lo), hist));
+}
+
+/**
+ * The indices of x[0..n) whose value is >= the k-th largest (every tie at the k-th value kept), in index order, into
+ * cand; returns their count, or -1 if x holds a NaN. 0 < k < n. One pass (appendAbove) against a rising threshold:
+ * the buffer is compacted to its k largest whenever it fills, the threshold raised to their k-th value. `keys`:
+ * scratch for compact (n u32).
+ */
+function topkCandidates(x: usize, n: i32, k: i32, cand: usize, hist: usize, keys: usize): i32 {
+  let c = 0;
+  let cap = max(4 * k, FIRST_CAP);
+  let thr = firstThreshold(x, n, k, cap, hist, keys);
+  let i = 0;
+  scanSum = f32x4.splat(0);
+  for (;;) {
+    c = appendAbove(x, i, n, thr, cand, c, cap);
+    i = scanAt;
+    if (c < cap) break;
+    c = compact(x, cand, c, k, hist, keys);
+    thr = ofKey(selKey); // the smallest kept value (or a zero of the other sign: they compare equal)
+    if (c > cap >> 1) cap <<= 1;
   }
   // a NaN in the lane sum: a NaN in x, or +Infinity meeting -Infinity (maxChecked tells which)
-  if (v128.any_true(f32x4.ne(sum, sum)) && isNaN(maxChecked(x, n))) return -1;
+  if (v128.any_true(f32x4.ne(scanSum, scanSum)) && isNaN(maxChecked(x, n))) return -1;
   for (; i < n; i++) {
     const v = load<f32>(at32(x, i));
     if (v != v) return -1;
     if (v >= thr) store<i32>(at32(cand, c++), i);
   }
-  return compact(x, cand, c, k, hist);
+  return compact(x, cand, c, k, hist, keys);
 }
 
 /** ev[i] = e^((x[i] - m) s) for i < n; block sums of DRAW_BLOCK elements into blocks (f64); returns their sum. */
@@ -643,7 +712,7 @@ export function sample_rows(x: usize, rows: i32, n: i32, ids: usize, probs: usiz
     let c: i32;
     let kept: f64;
     if (k > 0 && k < n) {
-      c = topkCandidates(row, n, k, cand, hist);
+      c = topkCandidates(row, n, k, cand, hist, cw);
       if (c < 0) return r;
       kept = topkRest(row, cand, cw, c, scale, p, minP, hist);
       if (kept < 0) return r;
@@ -721,7 +790,7 @@ export function sample_row_part(x: usize, n: i32, mode: i32, m: f32, scale: f32,
     return i;
   }
   if (mode == 1) {
-    if (k < n) return topkCandidates(x, n, k, cand, hist);
+    if (k < n) return topkCandidates(x, n, k, cand, hist, work + vecBytes(n));
     if (isNaN(maxChecked(x, n))) return -1;
     for (let i = 0; i < n; i++) store<i32>(at32(cand, i), i);
     return n;
@@ -742,7 +811,7 @@ export function sample_row_finish(x: usize, n: i32, mode: i32, m: f32, za: f64, 
   const cand = work, cw = work + vb, hist = work + 4 * vb;
   let kept: f64;
   if (mode == 1) {
-    c = compact(x, cand, c, k, hist); // every block's k largest hold the row's: the same set topkCandidates keeps
+    c = compact(x, cand, c, k, hist, cw); // every block's k largest hold the row's: the same set topkCandidates keeps
     kept = topkRest(x, cand, cw, c, scale, p, minP, hist);
     if (kept < 0) return 2;
   } else {
@@ -804,7 +873,7 @@ export function topk_rows(x: usize, rows: i32, n: i32, k: i32, values: usize, in
     const row = x + (<usize>r * <usize>n << 2);
     let c: i32;
     if (k < n) {
-      if (k > 0) c = topkCandidates(row, n, k, cand, hist);
+      if (k > 0) c = topkCandidates(row, n, k, cand, hist, work + vb);
       else c = isNaN(maxChecked(row, n)) ? -1 : 0;
       if (c < 0) return r;
     } else {

@@ -170,7 +170,11 @@ function draw(e: Engine, fn: string, logits: Floats, rows: number, vocab: number
   return ids!;
 }
 
-/** Places logits (in place when resident), runs sample_rows into ids (rng given) or probs (not), releases the arena. */
+/**
+ * Places logits (in place when resident), runs sample_rows into ids (rng given) or probs (not), releases the arena.
+ * A Float32Array row is copied in whole (withInput): copying it in 4-32 K-float chunks, each chunk's first pass run
+ * while it is in L1, measured no faster, since the passes are bound by vector ops, not memory (bench/sample.js).
+ */
 function run(e: Engine, fn: string, logits: Floats, rows: number, vocab: number, plan: Plan, rng: Uint8Array | undefined,
   deliver: (probs: number, ids: number) => void): void {
   const tokens = plan.tokens === undefined ? undefined : e.outside(plan.tokens);
@@ -180,12 +184,15 @@ function run(e: Engine, fn: string, logits: Floats, rows: number, vocab: number,
     const pIds = rng === undefined ? 0 : e.alloc(rows * 4);
     const pProbs = rng === undefined ? e.alloc(rows * vocab * 4) : 0;
     const ps = e.alloc(STATE_BYTES);
-    if (rng !== undefined) e.write(ps, rng);
+    // the generator's bytes as 4 floats: a copy between float arrays is bytewise, and write and get reuse the
+    // engine's views (the bytes' own views would cost three allocations a call)
+    const state = rng === undefined ? undefined : new Float32Array(rng.buffer, rng.byteOffset, STATE_BYTES / 4);
+    if (state !== undefined) e.write(ps, state);
     const work = e.alloc(e.k.sample_work_bytes(vocab));
     const bad = e.d.sample_rows(px, rows, vocab, pIds, pProbs, plan.scale, plan.k, plan.p, plan.minP, plan.penalty, pt,
       ntok, ps, work);
     if (bad >= 0) throw badRow(fn, "logits", logits, bad, vocab, ntok > 0);
-    if (rng !== undefined) rng.set(e.bytes(ps, STATE_BYTES));
+    if (state !== undefined) e.get(ps, state, STATE_BYTES / 4);
     deliver(pProbs, pIds);
   });
 }

@@ -303,6 +303,29 @@ describe("the generator", () => {
     expect(new Set(rest).size).toBeGreaterThan(5);
   });
 
+  it("state() carries the generator's 16 bytes exactly, words that read as NaN floats too, into and out of a draw", () => {
+    const nans = Uint32Array.of(0x7fc00001, 0x7f800001, 0xffffffff, 0xff800001); // quiet, signalling, negative NaNs
+    const step = (w: Uint32Array): Uint32Array => { // xoshiro128**'s state update, as assembly/rng.ts writes it
+      const t = w[1] << 9, n2 = w[2] ^ w[0], n3 = w[3] ^ w[1];
+      return Uint32Array.of(w[0] ^ n3, w[1] ^ n2, n2 ^ t, (n3 << 11) | (n3 >>> 21));
+    };
+    const back = (w: Uint32Array): Uint32Array => { // its inverse
+      const n3 = (w[3] >>> 11) | (w[3] << 21), s0 = w[0] ^ n3;
+      const y = w[2] ^ (w[1] << 9); // = n2 ^ (n2 << 9)
+      const n2 = y ^ (y << 9) ^ (y << 18) ^ (y << 27);
+      const s1 = w[1] ^ n2;
+      return Uint32Array.of(s0, s1, n2 ^ s0, n3 ^ s1);
+    };
+    expect(step(back(nans))).toEqual(nans);
+    const bytes = (w: Uint32Array) => new Uint8Array(w.buffer);
+    const into = sampler({ topK: 3, state: bytes(nans) }); // a draw is two steps
+    into.next(x);
+    expect(into.state()).toEqual(bytes(step(step(nans))));
+    const out = sampler({ topK: 3, state: bytes(back(back(nans))) });
+    out.next(x);
+    expect(out.state()).toEqual(bytes(nans));
+  });
+
   it("without a seed, sample() continues the library's own stream", () => {
     const a = Array.from({ length: 20 }, () => sample(x, 1000)[0]);
     expect(new Set(a).size).toBeGreaterThan(5);
@@ -397,6 +420,89 @@ describe("topK and argmax", () => {
     expect(Array.from(out.indices)).toEqual([1, 2, 0, 1]);
     expect(Array.from(out.values)).toEqual([5, 3, 9, 9]);
     expect(argmax(x, 3)).toEqual(Int32Array.of(1, 0));
+  });
+});
+
+describe("top-k's selection over the candidates' float bits", () => {
+  /** topK and sampleProbs({ topK: k }) of one row against a sort: the k first by value then index; kept: >= the k-th. */
+  function expectTopK(x: Float32Array, k: number, what: string): void {
+    const n = x.length;
+    const want = [...Array(n).keys()].sort((a, b) => x[b] - x[a] || a - b).slice(0, k);
+    const { values, indices } = topK(x, n, k);
+    expect(Array.from(indices), what).toEqual(want);
+    expect(Array.from(values), what).toEqual(want.map((i) => x[i])); // toEqual tells -0 from +0: read from x
+    if (k === 0) return;
+    const kth = x[want[k - 1]];
+    // sampleProbs' kept set, where every kept finite token's e^(x - max) is > 0 in f32 (a masked one has 0 mass)
+    const low = Math.min(...want.map((i) => x[i]).filter((v) => v > -Infinity));
+    if (!(x[want[0]] - low < 80) || x[want[0]] === -Infinity) return;
+    const kept = Array.from(sampleProbs(x, n, { topK: k }), (p, i) => p > 0 || (x[i] === -Infinity && x[i] >= kth));
+    expect(kept, what).toEqual(Array.from(x, (v) => v >= kth));
+  }
+
+  /** Neighbouring floats: every candidate shares all bits but the lowest few, so the select runs down to bit 0. */
+  function ulps(base: number, n: number, spread: number, seed: number): Float32Array {
+    const r = rng(seed);
+    const b = new Uint32Array(new Float32Array([base]).buffer)[0];
+    return new Float32Array(Uint32Array.from({ length: n }, () => b + Math.floor(r() * spread)).buffer);
+  }
+
+  it("candidates that differ only in their lowest bits, at widths that compact the buffer many times", () => {
+    for (const [n, spread] of [[300, 7], [1000, 64], [5000, 3], [5000, 300], [40000, 1000]]) {
+      for (const base of [1, -1, 3e-39, 1e30]) { // normal and subnormal, both signs (negative: the order flips)
+        const x = ulps(base, n, spread, n + spread);
+        for (const k of [1, 2, 50, 257, Math.min(n - 1, 1000)]) expectTopK(x, k, `n=${n} spread=${spread} base=${base} k=${k}`);
+      }
+    }
+  });
+
+  it("both signs, both zeros, subnormals, huge values and -Infinity in one row", () => {
+    const pool = [-0, 0, 1e-45, -1e-45, 1.5e-38, -3.4e38, 3.4e38, -Infinity, 1, -1, 0.5, -0.5];
+    for (const n of [16, 255, 256, 257, 3000]) {
+      const r = rng(n);
+      const x = Float32Array.from({ length: n }, () => pool[Math.floor(r() * pool.length)]);
+      for (const k of new Set([1, 5, Math.min(n - 1, 40), Math.min(n - 1, 300), n - 1])) expectTopK(x, k, `n=${n} k=${k}`);
+    }
+  });
+
+  it("ties at the k-th value that keep the buffer full (it doubles), and a k-th value of -Infinity", () => {
+    const flat = new Float32Array(6000); // zeros, with 10 ones: the 50th value is 0, tied 5990 times
+    for (let i = 0; i < 10; i++) flat[i * 599] = 1;
+    expectTopK(flat, 50, "flat");
+    const masked = new Float32Array(2000).fill(-Infinity); // 30 finite tokens: the 50th is -Infinity
+    const r = rng(9);
+    for (let i = 0; i < 30; i++) masked[Math.floor(r() * 2000)] = r() * 4 - 2;
+    expectTopK(masked, 50, "masked");
+    expectTopK(masked, 20, "masked, k below the finite ones");
+  });
+
+  it("a first threshold from the maxima of the first groups of 16: sorted rows, the top in one group, around 16 x 256", () => {
+    for (const n of [4095, 4096, 4097, 20000]) { // k 50: 256 groups of 16, so rows of 4096 and more
+      const up = Float32Array.from({ length: n }, (_, i) => i / 8); // ascending: the first groups hold the smallest
+      const down = Float32Array.from(up).reverse(); // descending: the first groups hold the k largest
+      const packed = randn(n, 1, n); // the 50 largest all in columns 32 .. 81, so few groups hold them
+      for (let i = 32; i < 82; i++) packed[i] = 100 + i;
+      const late = randn(n, 1, n + 1); // the largest past the first 4096
+      for (let i = 0; i < 60; i++) late[n - 1 - i * 3] = 50 + i;
+      for (const [name, x] of [["up", up], ["down", down], ["packed", packed], ["late", late]] as const) {
+        for (const k of [1, 50, 64]) expectTopK(x, k, `${name} n=${n} k=${k}`);
+      }
+    }
+  });
+
+  it("the k-th value at a 16-element group's edge and at the buffer's size, widths one below, at and above", () => {
+    for (const k of [16, 64, 100]) { // the buffer holds max(4k, 256) before its first compaction
+      const cap = Math.max(4 * k, 256);
+      for (const n of [cap - 1, cap, cap + 1, 2 * cap - 1, 2 * cap, 2 * cap + 1]) {
+        for (const at of [15, 16, cap - 1, cap, n - 1]) {
+          if (at >= n) continue;
+          const x = randn(n, 1, n * 7 + at);
+          const sorted = Float32Array.from(x).sort().reverse();
+          x[at] = sorted[k - 1] + 0; // a tie with the k-th, placed at the edge
+          expectTopK(x, k, `k=${k} n=${n} at=${at}`);
+        }
+      }
+    }
   });
 });
 
