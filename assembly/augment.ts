@@ -131,24 +131,29 @@ function smoothDown(u: usize, d: usize, W4: i32, H: i32, G: i32, w: usize, r: i3
       v128.store(j + 32 < half ? dx + j : dy + j, a2, 32);
       v128.store(j + 48 < half ? dx + j : dy + j, a3, 48);
     }
-    for (; j < stride; j += 16) { // the last vectors, one at a time
+    for (; j < stride; j += 32) { // two vectors (2 W4 floats are an even number of vectors)
       const c = centre + j;
       let a0 = f32x4.mul(w0, v128.load(c));
+      let a1 = f32x4.mul(w0, v128.load(c, 16));
       let up = c, down = c;
       let k = 1;
       for (; k <= kb; k++) {
         up -= stride;
         down += stride;
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(w + (<usize>k << 2))),
-          f32x4.add(v128.load(up), v128.load(down))));
+        const wk = f32x4.splat(load<f32>(w + (<usize>k << 2)));
+        a0 = f32x4.add(a0, f32x4.mul(wk, f32x4.add(v128.load(up), v128.load(down))));
+        a1 = f32x4.add(a1, f32x4.mul(wk, f32x4.add(v128.load(up, 16), v128.load(down, 16))));
       }
       let p = upOnly ? up : down;
       const step: isize = upOnly ? -<isize>stride : <isize>stride;
       for (; k <= ke; k++) {
         p += step;
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(w + (<usize>k << 2))), v128.load(p)));
+        const wk = f32x4.splat(load<f32>(w + (<usize>k << 2)));
+        a0 = f32x4.add(a0, f32x4.mul(wk, v128.load(p)));
+        a1 = f32x4.add(a1, f32x4.mul(wk, v128.load(p, 16)));
       }
       v128.store(j < half ? dx + j : dy + j, a0);
+      v128.store(j + 16 < half ? dx + j : dy + j, a1, 16);
     }
   }
 }
