@@ -184,6 +184,166 @@ describe("the elastic field", () => {
   });
 });
 
+// The kernel takes shortcuts that must not change a bit: the Gaussian's passes skip the taps on the zeros outside the
+// image, and the transform stores zeros for a group of pixels whose neighbours all lie outside the source's ink box.
+// These references take none (f32 arithmetic in the kernel's order, every tap, every pixel sampled).
+const f32 = Math.fround;
+
+/** assembly/rng.ts's generator: xoshiro128** seeded by splitmix32; each call the next 32 bits. */
+function xoshiro(seed: number): () => number {
+  const s = new Uint32Array(4);
+  let z = seed >>> 0;
+  for (let i = 0; i < 4; i++) {
+    z = (z + 0x9e3779b9) >>> 0;
+    let t = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    t = Math.imul(t ^ (t >>> 13), 0xc2b2ae35);
+    s[i] = t ^ (t >>> 16);
+  }
+  const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
+  return () => {
+    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
+    const t = s[1] << 9, n2 = s[2] ^ s[0], n3 = s[3] ^ s[1];
+    s[0] ^= n3;
+    s[1] ^= n2;
+    s[2] = n2 ^ t;
+    s[3] = rotl(n3, 11);
+    return result;
+  };
+}
+
+/**
+ * The elastic fields (2, H, W) of `seed`: uniform draws (one 32-bit draw a pixel, x's value from its high half, y's
+ * from its low), zero outside the image, the Gaussian of radius r down the columns and then along the rows, each
+ * output w0 v + sum over k = 1..r of w_k (v_-k + v_+k) with every tap, the second pass's weights times alpha.
+ */
+function fieldReference(seed: number, W: number, H: number, alpha: number, sigma: number, r: number): Float32Array {
+  const inv = 1 / (2 * sigma * sigma);
+  let sum = 1;
+  for (let k = 1; k <= r; k++) sum += 2 * Math.exp(-(k * k) * inv);
+  const g = Array.from({ length: r + 1 }, (_, k) => (k === 0 ? 1 : Math.exp(-(k * k) * inv)) / sum);
+  const w = g.map(f32), aw = g.map((v) => f32(alpha * v));
+  const next = xoshiro(seed);
+  const u = [new Float32Array(W * H), new Float32Array(W * H)];
+  for (let i = 0; i < W * H; i++) {
+    const bits = next();
+    u[0][i] = ((bits >>> 15) | 1) / 65536 - 1;
+    u[1][i] = ((((bits & 0xffff) << 1) | 1)) / 65536 - 1;
+  }
+  const out = new Float32Array(2 * W * H);
+  for (const c of [0, 1]) {
+    const at = (v: Float32Array, x: number, y: number) => (x >= 0 && x < W && y >= 0 && y < H ? v[y * W + x] : 0);
+    const down = new Float32Array(W * H);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        let a = f32(w[0] * u[c][y * W + x]);
+        for (let k = 1; k <= r; k++) a = f32(a + f32(w[k] * f32(at(u[c], x, y - k) + at(u[c], x, y + k))));
+        down[y * W + x] = a;
+      }
+    }
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        let a = f32(aw[0] * down[y * W + x]);
+        for (let k = 1; k <= r; k++) a = f32(a + f32(aw[k] * f32(at(down, x - k, y) + at(down, x + k, y))));
+        out[c * W * H + y * W + x] = a;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * x transformed with no rotation, pixel by pixel: output (ox, oy) samples x bilinearly (zero outside) at
+ * c + (p - c - (dx, dy)) / factor + field(p), in f32 in the kernel's order (its rows computed as in groups of 4).
+ */
+function transformReference(x: Float32Array, W: number, H: number, dx: number, dy: number, factor: number,
+  field?: Float32Array): Float32Array {
+  const c = f32(1 / factor);
+  const cx = (W - 1) * 0.5, cy = (H - 1) * 0.5;
+  const at = (px: number, py: number) => (px >= 0 && px < W && py >= 0 && py < H ? x[py * W + px] : 0);
+  const out = new Float32Array(W * H);
+  for (let oy = 0; oy < H; oy++) {
+    const ry = f32(f32((oy & ~3) - cy - dy) + (oy & 3));
+    for (let ox = 0; ox < W; ox++) {
+      const rx = f32(ox - cx - dx);
+      let sx = f32(f32(cx) + f32(c * rx)), sy = f32(f32(cy) + f32(c * ry)); // the rotation's sine terms are 0
+      if (field) {
+        sx = f32(sx + field[oy * W + ox]);
+        sy = f32(sy + field[W * H + oy * W + ox]);
+      }
+      if (!(sx > -1 && sx < W && sy > -1 && sy < H)) continue; // +0
+      const x0 = Math.floor(sx), y0 = Math.floor(sy);
+      const ax = f32(sx - x0), ay = f32(sy - y0), bx = f32(1 - ax);
+      const top = f32(f32(bx * at(x0, y0)) + f32(ax * at(x0 + 1, y0)));
+      const bottom = f32(f32(bx * at(x0, y0 + 1)) + f32(ax * at(x0 + 1, y0 + 1)));
+      out[oy * W + ox] = f32(f32(f32(1 - ay) * top) + f32(ay * bottom));
+    }
+  }
+  return out;
+}
+
+/** The elastic fields elastic_field draws for `seed` (2, H, W). */
+function fieldOf(e: Engine, seed: number, W: number, H: number, alpha: number, sigma: number, r: number): Float32Array {
+  const mark = e.mark();
+  try {
+    const f = e.alloc(2 * W * H * 4);
+    e.k.elastic_field(seed, f, e.alloc(e.k.augment_work_floats(W, H, r) * 4), W, H, alpha, sigma, r);
+    return e.f32(f, 2 * W * H).slice();
+  } finally {
+    e.release(mark);
+  }
+}
+
+const bytesOf = (v: Float32Array) => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+describe("the kernel's shortcuts give the bytes of the plain computation", () => {
+  it("the elastic field equals every-tap Gaussian passes over the drawn field (radius beyond the image too)", () => {
+    const e = engine("test");
+    for (const [W, H, alpha, sigma] of [[28, 28, 34, 4], [11, 7, 5, 2], [16, 4, 3, 1], [5, 3, 2, 3], [1, 1, 1, 1], [30, 9, 8, 1.7]]) {
+      const r = Math.min(Math.ceil(3 * sigma), W + H);
+      for (const seed of [1, 0xdeadbeef]) {
+        expect(bytesOf(fieldOf(e, seed, W, H, alpha, sigma, r)).equals(bytesOf(fieldReference(seed, W, H, alpha, sigma, r))),
+          `${W} x ${H}, sigma ${sigma}, seed ${seed}`).toBe(true);
+      }
+    }
+  });
+
+  it("ink at an edge or a corner, shifted, scaled and distorted: every pixel as the reference samples it", () => {
+    const e = engine("test");
+    // each image's ink: a corner block, the last column, the last pixel, a block of -0 (ink: it samples to -0) with
+    // one pixel beside, nothing at all, noise everywhere
+    const inks: [string, (x: number, y: number, W: number, H: number) => number][] = [
+      ["top-left corner", (x, y) => (x < 3 && y < 3 ? 0.25 + 0.125 * x + 0.0625 * y : 0)],
+      ["last column", (x, y, W) => (x === W - 1 ? 0.5 + 0.01 * y : 0)],
+      ["last pixel", (x, y, W, H) => (x === W - 1 && y === H - 1 ? 1 : 0)],
+      ["-0 block", (x, y, W) => (x === W >> 1 && y === 1 ? 0.75 : x < 2 && y >= 1 && y < 3 ? -0 : 0)],
+      ["none", () => 0],
+      ["noise", (x, y) => ((x * 7 + y * 13) % 11) / 11],
+    ];
+    const transforms = [
+      { dx: 0.37, dy: -1.6, factor: 1 },
+      { dx: -2.25, dy: 0.8, factor: 0.8 },
+      { dx: 1.5, dy: 0, factor: 1.3 },
+      { dx: -0.6, dy: 2.4, factor: 1.1, seed: 7, alpha: 3, sigma: 1.5 },
+      { dx: 0, dy: 0, factor: 1, seed: 11, alpha: 6, sigma: 1 },
+    ];
+    let zeros = 0;
+    for (const [W, H] of [[28, 28], [13, 7], [16, 4], [5, 9], [1, 6], [30, 3]]) {
+      for (const [name, ink] of inks) {
+        const img = Float32Array.from({ length: W * H }, (_, i) => ink(i % W, Math.floor(i / W), W, H));
+        for (const t of transforms) {
+          const r = t.sigma ? Math.min(Math.ceil(3 * t.sigma), W + H) : 0;
+          const field = t.sigma ? fieldOf(e, t.seed!, W, H, t.alpha!, t.sigma, r) : undefined;
+          const out = transformed(e, img, W, H, t);
+          const want = transformReference(img, W, H, t.dx, t.dy, t.factor, field);
+          expect(bytesOf(out).equals(bytesOf(want)), `${W} x ${H}, ${name}, ${JSON.stringify(t)}`).toBe(true);
+          zeros += out.filter((v) => v === 0).length;
+        }
+      }
+    }
+    expect(zeros).toBeGreaterThan(1000); // the skipped groups were there to skip
+  });
+});
+
 describe("augment_batch: one transform an image, from the generator", () => {
   it("draws each image's shift uniformly in [-shift, shift] and angle in [-rotate, rotate], image by image", () => {
     const e = engine("test");

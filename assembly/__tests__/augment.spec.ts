@@ -1,6 +1,6 @@
 // The augmentation kernels (augment.ts) at shapes that take every path: the identity copy, integer shifts that sample
-// exactly (the gathered four-pixel path and the per-lane one at the edges), widths and heights that are not multiples
-// of 4, and the elastic field's zero border; guards after every output.
+// exactly (the gathered four-pixel path and the per-lane one at the edges, the zeros stored away from the ink), widths
+// and heights that are not multiples of 4, and the elastic field's zero border; guards after every output.
 import { augment_image, augment_batch, augment_work_floats, elastic_field } from "../augment";
 import { rng_seed } from "../rng";
 
@@ -43,6 +43,33 @@ describe("augment_image", () => {
               }
             }
             expect<bool>(guarded(y, W * H)).toBe(true);
+          }
+        }
+      }
+    }
+  });
+
+  it("moves a lone pixel anywhere by an integer shift: the groups away from it stored as zeros, none written past the end", () => {
+    for (let W = 1; W <= 9; W++) {
+      for (let H = 1; H <= 6; H++) {
+        const x = alloc(W * H);
+        const y = alloc(W * H);
+        const w = work(W, H, 0);
+        for (let ink = 0; ink < W * H; ink += 2) { // the ink at (ink % W, ink / W): corners and edges among them
+          for (let i = 0; i < W * H; i++) store<f32>(x + (<usize>i << 2), i == ink ? 0.75 : 0);
+          for (let dx = -2; dx <= 2; dx++) {
+            for (let dy = -1; dy <= 1; dy++) {
+              for (let i = 0; i < W * H; i++) store<f32>(y + (<usize>i << 2), GUARD); // every output written
+              guard(y, W * H);
+              augment_image(x, y, w, W, H, <f64>dx, <f64>dy, 0, 1, 0, 0, 0, 0);
+              for (let oy = 0; oy < H; oy++) {
+                for (let ox = 0; ox < W; ox++) {
+                  const want: f32 = (oy - dy) * W + (ox - dx) == ink && ox - dx >= 0 && ox - dx < W ? 0.75 : 0;
+                  expect<f32>(at(y, oy * W + ox)).toBe(want);
+                }
+              }
+              expect<bool>(guarded(y, W * H)).toBe(true);
+            }
           }
         }
       }
