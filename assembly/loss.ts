@@ -5,7 +5,7 @@
 import { expv, expk, expvk, logv, log1pv, logf } from "./exp";
 import { expnegabs, sigmoidFromExp, sigmoidNegFromExp } from "./activation";
 import { loadTail, storeTail, tailMask, hsum, transposeLoadRows, storeColumns4, storePart, BLOCK } from "./vec";
-import { rmax, vscale, blockedExpSum, NARROW, GROUP_BYTES, cols4, laneRow } from "./softmax";
+import { rmax, vscale, blockedExpSum, NARROW, cols4, laneRow } from "./softmax";
 
 /** y[i] = 0. */
 export function vzero(y: usize, n: usize): void {
@@ -218,62 +218,62 @@ export function cross_entropy_row_part(
   return v128.and(loss, i64x2.extend_low_i32x4_s(valid));
 }
 
-/** The class of lane i (0..3) of a group of k rows whose labels are at lab (lanes past k repeat the last row's). */
-// @ts-ignore: decorator
-@inline function laneLabel(lab: usize, i: usize, k: usize): i32 {
-  return load<i32>(laneRow(lab, 4, i, k));
-}
-
-/** All ones in the lanes of a group whose row is counted (its label is not ignoreIndex). */
-// @ts-ignore: decorator
-@inline function groupValid(lab: usize, k: usize, ignoreIndex: i32): v128 {
-  const yv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(laneLabel(lab, 0, k)),
-    1, laneLabel(lab, 1, k)), 2, laneLabel(lab, 2, k)), 3, laneLabel(lab, 3, k));
-  return i32x4.ne(yv, i32x4.splat(ignoreIndex));
-}
-
-/** Each row's logit at its class (0 for an ignored row), gathered before anything is written (grad may be logits). */
-// @ts-ignore: decorator
-@inline function groupLogitAt(z: usize, stride: usize, lab: usize, k: usize, ignoreIndex: i32): v128 {
-  let zy = f32x4.splat(logitAt(z, laneLabel(lab, 0, k), ignoreIndex));
-  zy = f32x4.replace_lane(zy, 1, logitAt(laneRow(z, stride, 1, k), laneLabel(lab, 1, k), ignoreIndex));
-  zy = f32x4.replace_lane(zy, 2, logitAt(laneRow(z, stride, 2, k), laneLabel(lab, 2, k), ignoreIndex));
-  return f32x4.replace_lane(zy, 3, logitAt(laneRow(z, stride, 3, k), laneLabel(lab, 3, k), ignoreIndex));
-}
-
-/** Each row's class weight (1 without weights or for an ignored row). */
-// @ts-ignore: decorator
-@inline function groupWeightAt(weight: usize, lab: usize, k: usize, ignoreIndex: i32): v128 {
-  let wy = f32x4.splat(weightAt(weight, laneLabel(lab, 0, k), ignoreIndex));
-  wy = f32x4.replace_lane(wy, 1, weightAt(weight, laneLabel(lab, 1, k), ignoreIndex));
-  wy = f32x4.replace_lane(wy, 2, weightAt(weight, laneLabel(lab, 2, k), ignoreIndex));
-  return f32x4.replace_lane(wy, 3, weightAt(weight, laneLabel(lab, 3, k), ignoreIndex));
-}
-
-/** sum_j w_j (m - c_j) over a group's columns at t (the smoothing term; w = 0: w_j = 1), in column order. */
-// @ts-ignore: decorator
-@inline function groupSmoothing(t: usize, weight: usize, n: usize, m: v128): v128 {
-  let d = f32x4.splat(0);
-  for (let j: usize = 0; j < n; j++) {
-    const w = f32x4.splat(weight == 0 ? 1 : load<f32>(weight + (j << 2)));
-    d = f32x4.add(d, f32x4.mul(w, f32x4.sub(m, v128.load(t + (j << 4)))));
-  }
-  return d;
-}
-
 /**
- * The rest of a narrow group's cross-entropy once its columns at t hold their exps (lane i = row i of a group of k
- * (1..4) rows of n < NARROW classes at g, labels at lab; lanes past k repeat row k - 1, computed and stored again to
- * the same place, and counted once) and s holds their sums, the same math as crossEntropyRow given each row's max m,
- * logit zy and weight wy at its class, smoothing term d and whether it is counted (valid): writes the gradient rows
- * at g, the k losses to `losses` (if not 0), and returns their sum.
+ * Cross-entropy of a group of k (1..4) rows of n < NARROW classes as column vectors (lane i = row i; lanes past k
+ * repeat row k - 1, computed and stored again to the same place, and counted once), the same math as
+ * crossEntropyRow; writes the k losses to `losses` (if not 0) and returns their sum. k0..k9: the exp's constants.
  */
 // @ts-ignore: decorator
-@inline function crossEntropyGroupFinish(t: usize, g: usize, lab: usize, weight: usize, losses: usize, n: usize,
-  k: usize, ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, m: v128, zy: v128, wy: v128, valid: v128,
-  s: v128, d: v128): f64 {
+@inline function crossEntropyGroup(z: usize, g: usize, labels: usize, weight: usize, losses: usize, n: usize, k: usize,
+  ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, k0: v128, k1: v128, k2: v128, k3: v128, k4: v128, k5: v128,
+  k6: v128, k7: v128, k8: v128, k9: v128): f64 {
   const stride = n << 2;
+  const t = cols4();
+  const z1 = laneRow(z, stride, 1, k), z2 = laneRow(z, stride, 2, k), z3 = laneRow(z, stride, 3, k);
+  const m = transposeLoadRows(z, z1, z2, z3, n, t);
+  const l0 = load<i32>(labels), l1 = load<i32>(laneRow(labels, 4, 1, k));
+  const l2 = load<i32>(laneRow(labels, 4, 2, k)), l3 = load<i32>(laneRow(labels, 4, 3, k));
+  const yv = i32x4.replace_lane(i32x4.replace_lane(i32x4.replace_lane(i32x4.splat(l0), 1, l1), 2, l2), 3, l3);
+  const valid = i32x4.ne(yv, i32x4.splat(ignoreIndex));
+  // z[y] and w[y] of each row, gathered before anything is written (grad may be logits)
+  let zy = f32x4.splat(logitAt(z, l0, ignoreIndex));
+  zy = f32x4.replace_lane(zy, 1, logitAt(z1, l1, ignoreIndex));
+  zy = f32x4.replace_lane(zy, 2, logitAt(z2, l2, ignoreIndex));
+  zy = f32x4.replace_lane(zy, 3, logitAt(z3, l3, ignoreIndex));
+  let wy = f32x4.splat(weightAt(weight, l0, ignoreIndex));
+  wy = f32x4.replace_lane(wy, 1, weightAt(weight, l1, ignoreIndex));
+  wy = f32x4.replace_lane(wy, 2, weightAt(weight, l2, ignoreIndex));
+  wy = f32x4.replace_lane(wy, 3, weightAt(weight, l3, ignoreIndex));
   const soft: f32 = smoothing / <f32>n;
+  let s = f32x4.splat(0);
+  let d = s; // sum_j w_j (m - z_j), for the smoothing term
+  if (smoothing == 0) {
+    let j: usize = 0;
+    for (; j + 2 <= n; j += 2) { // two columns a step: two exps in flight (pairs of groups, as softmax, cost 6 KB)
+      const q = t + (j << 4);
+      const e = expvk(f32x4.sub(v128.load(q), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      const e2 = expvk(f32x4.sub(v128.load(q, 16), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      s = f32x4.add(f32x4.add(s, e), e2);
+      v128.store(q, e);
+      v128.store(q, e2, 16);
+    }
+    if (j < n) {
+      const q = t + (j << 4);
+      const e = expvk(f32x4.sub(v128.load(q), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      s = f32x4.add(s, e);
+      v128.store(q, e);
+    }
+  } else {
+    for (let j: usize = 0; j < n; j++) {
+      const q = t + (j << 4);
+      const c = v128.load(q);
+      const e = expvk(f32x4.sub(c, m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      s = f32x4.add(s, e);
+      const w = f32x4.splat(weight == 0 ? 1 : load<f32>(weight + (j << 2)));
+      d = f32x4.add(d, f32x4.mul(w, f32x4.sub(m, c)));
+      v128.store(q, e);
+    }
+  }
   const hard = f32x4.mul(f32x4.splat(1 - smoothing), wy);
   const vs = f32x4.splat(scale);
   // grad_j = e_j * scale (hard + soft wsum) / s - scale soft w_j - [j == y] scale hard, zero on ignored rows
@@ -296,7 +296,6 @@ export function cross_entropy_row_part(
     storeColumns4(c0, c1, c2, c3, g, g1, g2, g3, j, n);
   }
   // the hard target off at each counted row's class (once a row: a padded lane repeats a row, not its subtraction)
-  const l0 = laneLabel(lab, 0, k), l1 = laneLabel(lab, 1, k), l2 = laneLabel(lab, 2, k), l3 = laneLabel(lab, 3, k);
   if (l0 != ignoreIndex) hardOff(g, l0, f32x4.extract_lane(hy, 0));
   if (k > 1 && l1 != ignoreIndex) hardOff(g1, l1, f32x4.extract_lane(hy, 1));
   if (k > 2 && l2 != ignoreIndex) hardOff(g2, l2, f32x4.extract_lane(hy, 2));
@@ -318,103 +317,6 @@ export function cross_entropy_row_part(
   if (k > 1) total += f64x2.extract_lane(lo, 1);
   if (k > 2) total += f64x2.extract_lane(hi, 0);
   if (k > 3) total += f64x2.extract_lane(hi, 1);
-  return total;
-}
-
-/**
- * Cross-entropy of rows of n < NARROW classes, four rows a group as column vectors: pairs of whole groups side by side
- * (their exp passes in one loop, two columns a step: one's dependency chain fills the other's latency, as in
- * softmaxNarrow), then the last group or two one by one (the last padded). Every lane does what a group on its own
- * does, in the same order (the smoothing term before the exps, which may overwrite the logits' columns), and the
- * groups' sums are added (and stored at parts) in group order: the same bits for any batch. In place (grad =
- * logits) a pair reads all its rows before it writes any. k0..k9: the exp's constants.
- */
-// @ts-ignore: decorator
-@inline function crossEntropyNarrow(logits: usize, labels: usize, weight: usize, grad: usize, losses: usize,
-  rows: usize, n: usize, ignoreIndex: i32, smoothing: f32, wsum: f32, scale: f32, parts: usize): f64 {
-  const k0 = expk(0), k1 = expk(1), k2 = expk(2), k3 = expk(3), k4 = expk(4);
-  const k5 = expk(5), k6 = expk(6), k7 = expk(7), k8 = expk(8), k9 = expk(9);
-  const stride = n << 2;
-  const ta = cols4();
-  const tb = ta + GROUP_BYTES;
-  let total: f64 = 0;
-  let r: usize = 0;
-  for (; r + 8 <= rows; r += 8) {
-    const za = logits + r * stride;
-    const zb = za + 4 * stride;
-    const la = labels + (r << 2);
-    const lb = la + 16;
-    const ma = transposeLoadRows(za, za + stride, za + 2 * stride, za + 3 * stride, n, ta);
-    const mb = transposeLoadRows(zb, zb + stride, zb + 2 * stride, zb + 3 * stride, n, tb);
-    const va = groupValid(la, 4, ignoreIndex);
-    const vb = groupValid(lb, 4, ignoreIndex);
-    const zya = groupLogitAt(za, stride, la, 4, ignoreIndex);
-    const zyb = groupLogitAt(zb, stride, lb, 4, ignoreIndex);
-    const wya = groupWeightAt(weight, la, 4, ignoreIndex);
-    const wyb = groupWeightAt(weight, lb, 4, ignoreIndex);
-    let da = f32x4.splat(0);
-    let db = da;
-    if (smoothing != 0) {
-      da = groupSmoothing(ta, weight, n, ma);
-      db = groupSmoothing(tb, weight, n, mb);
-    }
-    let sa = f32x4.splat(0);
-    let sb = sa;
-    let j: usize = 0;
-    for (; j + 2 <= n; j += 2) {
-      const qa = ta + (j << 4);
-      const qb = tb + (j << 4);
-      const ea = expvk(f32x4.sub(v128.load(qa), ma), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      const eb = expvk(f32x4.sub(v128.load(qb), mb), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      const ea2 = expvk(f32x4.sub(v128.load(qa, 16), ma), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      const eb2 = expvk(f32x4.sub(v128.load(qb, 16), mb), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      sa = f32x4.add(f32x4.add(sa, ea), ea2);
-      sb = f32x4.add(f32x4.add(sb, eb), eb2);
-      v128.store(qa, ea);
-      v128.store(qb, eb);
-      v128.store(qa, ea2, 16);
-      v128.store(qb, eb2, 16);
-    }
-    if (j < n) {
-      const qa = ta + (j << 4);
-      const qb = tb + (j << 4);
-      const ea = expvk(f32x4.sub(v128.load(qa), ma), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      const eb = expvk(f32x4.sub(v128.load(qb), mb), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      sa = f32x4.add(sa, ea);
-      sb = f32x4.add(sb, eb);
-      v128.store(qa, ea);
-      v128.store(qb, eb);
-    }
-    const parta = crossEntropyGroupFinish(ta, grad + r * stride, la, weight, losses == 0 ? 0 : losses + (r << 2), n, 4,
-      ignoreIndex, smoothing, wsum, scale, ma, zya, wya, va, sa, da);
-    if (parts != 0) store<f64>(parts + ((r >> 2) << 3), parta);
-    total += parta;
-    const partb = crossEntropyGroupFinish(tb, grad + (r + 4) * stride, lb, weight,
-      losses == 0 ? 0 : losses + ((r + 4) << 2), n, 4, ignoreIndex, smoothing, wsum, scale, mb, zyb, wyb, vb, sb, db);
-    if (parts != 0) store<f64>(parts + (((r >> 2) + 1) << 3), partb);
-    total += partb;
-  }
-  for (; r < rows; r += 4) {
-    const k = min(rows - r, 4);
-    const z = logits + r * stride;
-    const lab = labels + (r << 2);
-    const m = transposeLoadRows(z, laneRow(z, stride, 1, k), laneRow(z, stride, 2, k), laneRow(z, stride, 3, k), n, ta);
-    const valid = groupValid(lab, k, ignoreIndex);
-    const zy = groupLogitAt(z, stride, lab, k, ignoreIndex);
-    const wy = groupWeightAt(weight, lab, k, ignoreIndex);
-    const d = smoothing != 0 ? groupSmoothing(ta, weight, n, m) : f32x4.splat(0);
-    let s = f32x4.splat(0);
-    for (let j: usize = 0; j < n; j++) {
-      const q = ta + (j << 4);
-      const e = expvk(f32x4.sub(v128.load(q), m), k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      s = f32x4.add(s, e);
-      v128.store(q, e);
-    }
-    const part = crossEntropyGroupFinish(ta, grad + r * stride, lab, weight, losses == 0 ? 0 : losses + (r << 2), n, k,
-      ignoreIndex, smoothing, wsum, scale, m, zy, wy, valid, s, d);
-    if (parts != 0) store<f64>(parts + ((r >> 2) << 3), part);
-    total += part;
-  }
   return total;
 }
 
@@ -453,8 +355,16 @@ export function cross_entropy_index_parts(
   const n = <usize>cols;
   let total: f64 = 0;
   if (n < NARROW) {
-    return crossEntropyNarrow(logits, labels, weight, grad, losses, <usize>rows, n, ignoreIndex, smoothing, wsum, scale,
-      parts);
+    const k0 = expk(0), k1 = expk(1), k2 = expk(2), k3 = expk(3), k4 = expk(4);
+    const k5 = expk(5), k6 = expk(6), k7 = expk(7), k8 = expk(8), k9 = expk(9);
+    for (let r: usize = 0, p: usize = 0; r < <usize>rows; r += 4, p++) {
+      const o = (r * n) << 2;
+      const part = crossEntropyGroup(logits + o, grad + o, labels + (r << 2), weight, losses == 0 ? 0 : losses + (r << 2),
+        n, min(<usize>rows - r, 4), ignoreIndex, smoothing, wsum, scale, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      if (parts != 0) store<f64>(parts + (p << 3), part);
+      total += part;
+    }
+    return total;
   }
   for (let r = 0; r < rows; r++) {
     const z = logits + ((<usize>r * n) << 2);

@@ -202,7 +202,7 @@ const TINY_SCALE: f32 = 1e-30;
 export const NARROW: usize = 32;
 // Column vectors of four rows (a group), a partial last block transposed whole, hence the 4 extra; an area holds two
 // groups' columns, and softmaxNarrow fills two areas in turn (a pair of groups stored while the next is computed).
-export const GROUP_BYTES: usize = (32 + 4) << 4;
+const GROUP_BYTES: usize = (32 + 4) << 4;
 export const COLS_BYTES: usize = 2 * GROUP_BYTES;
 const COLS4_STATIC: usize = memory.data(2 * ((32 + 4) << 4), 16);
 const COLS4B_STATIC: usize = memory.data(2 * ((32 + 4) << 4), 16);
