@@ -124,12 +124,15 @@ export function labelWeight(fn: string, labels: Labels, cols: number, ignoreInde
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i];
     if (y === ignoreIndex) continue;
-    if (!(y >= 0 && y < cols)) {
-      throw new RangeError(`${fn}: target[${i}] = ${y} must be a class in [0, ${cols}) or ignoreIndex (${ignoreIndex})`);
-    }
+    if (!(y >= 0 && y < cols)) badLabel(fn, i, y, cols, ignoreIndex);
     total += weight === undefined ? 1 : weight[y];
   }
   return total;
+}
+
+// out of labelWeight's loop, so the loop stays small enough to optimize well
+function badLabel(fn: string, i: number, y: number, cols: number, ignoreIndex: number): never {
+  throw new RangeError(`${fn}: target[${i}] = ${y} must be a class in [0, ${cols}) or ignoreIndex (${ignoreIndex})`);
 }
 
 /**

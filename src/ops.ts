@@ -42,7 +42,7 @@ function rowwise(fn: string, x: Floats, cols: number, opts: TemperatureOptions<F
   const rows = rowsOf(fn, "x", x, columns(fn, cols));
   const scale = temperatureScale(fn, o.temperature);
   const out = outBuffer(fn, "opts.out", o.out, x.length);
-  call(e, [operand(e, fn, "x", x)], operand(e, fn, "opts.out", out, x.length), ([px], py) => {
+  call(e, operand(e, fn, "x", x), undefined, operand(e, fn, "opts.out", out, x.length), (px, _, py) => {
     if (log) e.d.log_softmax_forward(px, py, rows, cols, scale);
     else e.d.softmax_forward(px, py, rows, cols, scale);
   });
@@ -71,8 +71,8 @@ function backward(fn: string, yName: string, y: Floats, dy: Floats, cols: number
   sameLength(fn, "dy", dy, y.length, `${yName}.length`);
   const out = outBuffer(fn, "opts.out", o.out, y.length);
   // dx may be y or dy: each row reads both before writing
-  call(e, [operand(e, fn, yName, y), operand(e, fn, "dy", dy)], operand(e, fn, "opts.out", out, y.length),
-    ([py, pdy], pdx) => {
+  call(e, operand(e, fn, yName, y), operand(e, fn, "dy", dy), operand(e, fn, "opts.out", out, y.length),
+    (py, pdy, pdx) => {
       if (log) e.d.log_softmax_backward(py, pdy, pdx, rows, cols);
       else e.d.softmax_backward(py, pdy, pdx, rows, cols);
     });
@@ -117,10 +117,10 @@ export function crossEntropy<G extends Floats = Float32Array>(logits: Floats, co
   // A mean over a counted weight of 0 (every row ignored, or all-zero class weights) is 0/0 = NaN, and so is the
   // gradient of every counted row, as in PyTorch; ignored rows get a zero gradient whatever the scale.
   const s = Number.isFinite(scale) ? scale : NaN;
-  const ins = [operand(e, fn, "logits", logits)];
-  if (soft) ins.push(operand(e, fn, "target", target as Floats));
+  const z = operand(e, fn, "logits", logits);
+  const q = soft ? operand(e, fn, "target", target as Floats) : undefined;
   // grad may be the logits, not a probability target, which the kernel reads after writing the gradient
-  const total = call(e, ins, operand(e, fn, "opts.grad", grad, logits.length), ([pz, pq], pg) => {
+  const total = call(e, z, q, operand(e, fn, "opts.grad", grad, logits.length), (pz, pq, pg) => {
     const pw = w === undefined ? 0 : e.put(w);
     const pl = losses === undefined ? 0 : e.alloc(rows * 4);
     let t: number;
@@ -158,8 +158,8 @@ export function binaryCrossEntropyWithLogits<G extends Floats = Float32Array>(lo
   const pos = posWeight === undefined ? undefined : e.outside(posWeight); // read after the inputs are placed
   const s = Number.isFinite(scale) ? scale : 0;
   // element-wise: grad may be logits or target
-  const total = call(e, [operand(e, fn, "logits", logits), operand(e, fn, "target", target)],
-    operand(e, fn, "opts.grad", grad, n), ([pz, pt], pg) => {
+  const total = call(e, operand(e, fn, "logits", logits), operand(e, fn, "target", target),
+    operand(e, fn, "opts.grad", grad, n), (pz, pt, pg) => {
       const pl = losses === undefined ? 0 : e.alloc(n * 4);
       let pw = 0;
       let period = 0;
@@ -185,7 +185,7 @@ export function sigmoid<O extends Floats = Float32Array>(x: Floats, opts?: OutOp
   const o = options(fn, opts, OUT_OPTS);
   floats(fn, "x", x);
   const out = outBuffer(fn, "opts.out", o.out, x.length);
-  call(e, [operand(e, fn, "x", x)], operand(e, fn, "opts.out", out, x.length), ([px], py) => {
+  call(e, operand(e, fn, "x", x), undefined, operand(e, fn, "opts.out", out, x.length), (px, _, py) => {
     e.d.sigmoid_forward(px, py, x.length);
   });
   return out as O;
@@ -204,8 +204,8 @@ export function quadraticCost<G extends Floats = Float32Array>(a: Floats, y: Flo
   const grad = outBuffer(fn, "opts.grad", o.grad, a.length);
   const n = a.length;
   // element-wise: grad may be a or y
-  const loss = call(e, [operand(e, fn, "a", a), operand(e, fn, "y", y)], operand(e, fn, "opts.grad", grad, n),
-    ([pa, py], pg) => e.d.quadratic_cost(pa, py, pg, n, rows));
+  const loss = call(e, operand(e, fn, "a", a), operand(e, fn, "y", y), operand(e, fn, "opts.grad", grad, n),
+    (pa, py, pg) => e.d.quadratic_cost(pa, py, pg, n, rows));
   return { loss, grad: grad as G };
 }
 
@@ -220,7 +220,7 @@ export function logitsFromProbs<O extends Floats = Float32Array>(p: Floats, cols
   const pAt = pIn.at;
   probabilities(fn, "p", floatsOf(p), pAt === undefined ? undefined : () => e.k.first_not_probability(pAt, p.length));
   const out = outBuffer(fn, "opts.out", o.out, p.length);
-  call(e, [pIn], operand(e, fn, "opts.out", out, p.length), ([pp], pz) => {
+  call(e, pIn, undefined, operand(e, fn, "opts.out", out, p.length), (pp, _, pz) => {
     e.d.logits_from_probs(pp, pz, rows, cols);
   });
   return out as O;
