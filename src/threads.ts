@@ -136,7 +136,7 @@ const SPIN = 1 << 15;
  * (the library idle, or a long stretch of calling-thread work) resets it to the least, so an idle library never
  * keeps a core busy for more than SPIN_MAX_MS.
  */
-const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
+export const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
 const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 23, SLEEPING = 48, SEEN = 49,
   STOPPED = 50, REVOKED = 51, MESSAGE = 52;
 const MAX_ARGS = RESULT - ARGS;
@@ -201,17 +201,40 @@ export function claimJob(i32: Int32Array, seen: number, seq: number): "claimed" 
   }
 }
 
+/**
+ * A worker's spin before Atomics.wait, from the jobs it has seen: twice the smoothed gap between them, less when
+ * spinning has not paid off lately, within SPIN_MIN_MS .. SPIN_MAX_MS.
+ */
+export class SpinPolicy {
+  /** The smoothed gap between jobs, ms. */
+  gap = 0;
+  /** How much spinning has paid off lately: 1/16 .. 1. */
+  trust = 1;
+
+  /** How long to spin for the next job, ms. */
+  budget(): number {
+    return Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * this.gap * this.trust));
+  }
+
+  /** A job seen `waited` ms after the last, after sleeping or while spinning, claimed or stolen by the caller. */
+  observe(waited: number, slept: boolean, claimed: boolean): void {
+    this.gap = waited > SPIN_MAX_MS ? 0 : this.gap + (waited - this.gap) / 4;
+    // a job seen while spinning but stolen: this thread was not running when it came (a busy machine), where spinning
+    // only takes time from the caller; one taken while spinning: spinning pays
+    if (!slept) this.trust = claimed ? Math.min(1, this.trust * 2) : Math.max(1 / 16, this.trust / 2);
+  }
+}
+
 /** Control block slots a test may set (claimJob's). */
 export const CTRL_SLOTS = { CLAIM, REVOKED } as const;
 
 function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32: Int32Array, f64: Float64Array,
   seen: number): void {
-  let gap = 0; // the smoothed gap between jobs, ms
-  let trust = 1; // how much spinning has paid off lately: 1/16 .. 1
+  const policy = new SpinPolicy();
   for (;;) {
-    // spin for about twice the usual gap, then sleep: the caller notifies only a sleeping worker (SLEEPING)
+    // spin for the policy's budget, then sleep: the caller notifies only a sleeping worker (SLEEPING)
     const t0 = performance.now();
-    const budget = Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * gap * trust));
+    const budget = policy.budget();
     let slept = false;
     for (let spin = 1; Atomics.load(i32, SEQ) === seen; spin++) {
       if ((spin & 63) === 0 && performance.now() - t0 > budget) {
@@ -223,15 +246,12 @@ function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32:
     }
     const seq = Atomics.load(i32, SEQ);
     const waited = performance.now() - t0;
-    gap = waited > SPIN_MAX_MS ? 0 : gap + (waited - gap) / 4;
     Atomics.store(i32, SEEN, seq);
     const claim = claimJob(i32, seen, seq);
     if (claim === "revoked") return; // the pool has dropped this worker and terminates it
     const claimed = claim === "claimed";
     seen = seq;
-    // a job seen while spinning but stolen: this thread was not running when it came (a busy machine), where spinning
-    // only takes time from the caller; one taken while spinning: spinning pays
-    if (!slept) trust = claimed ? Math.min(1, trust * 2) : Math.max(1 / 16, trust / 2);
+    policy.observe(waited, slept, claimed);
     if (!claimed) continue; // (a job revoked from a live worker: REVOKED follows, seen at the next job)
     const fn = i32[FN];
     if (fn !== PAIR && JOB_FNS[fn] === undefined) {
