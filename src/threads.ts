@@ -3,8 +3,8 @@
 // allocate. Every worker instantiates the caller's own WebAssembly.Module (passed to it, not recompiled), so V8's
 // tiered-up code for a kernel serves every thread. A job is posted through a control block in the shared memory
 // (Atomics.store, and Atomics.notify only to a worker that sleeps). A worker spins on its control block for about
-// twice the gap it sees between jobs (at most SPIN_MAX_MS, less when spinning has not paid off), then sleeps in
-// Atomics.wait. The caller runs its own share of every job first, then runs itself each share no worker has claimed
+// twice the longest recent gap it sees between jobs (at most SPIN_MAX_MS, less when spinning has not paid off), then
+// sleeps in Atomics.wait. The caller runs its own share of every job first, then runs itself each share no worker has claimed
 // yet (stealing it: on a busy machine a descheduled worker never holds a call up, and 2 threads are never much slower
 // than 1), then waits for the claimed ones: with Atomics.wait where the thread may block (Node, Deno, Bun, workers),
 // else by spinning on Atomics.load (a browser's main thread, where Atomics.wait throws: the shares are equal, so the
@@ -124,19 +124,19 @@ function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, arg
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
 // function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence taken, by the worker (to
 // run it) or by the caller (to run it itself: stolen); f64 [3..22] the arguments (20 at most: a pair of
-// a dW and a dX share), [23] the result; i32 [48] SLEEPING: 1 while the worker is in Atomics.wait (the caller notifies only then), [47] SEEN: the last sequence
+// a dW and a dX share), [23] the result; i32 [48] SLEEPING: 1 while the worker is in Atomics.wait (the caller notifies only then), [49] SEEN: the last sequence
 // the worker has looked at, [50] STOPPED: the byte length + 1 of the UTF-8 message at [52..79] once the worker's loop
 // has failed, [51] REVOKED: 1 once the pool has dropped the worker (its loop ends at the next job it sees).
 export const CTRL_BYTES = 320;
 /** Atomics.load polls the calling thread makes before it sleeps in Atomics.wait for a claimed share (tens of µs). */
 const SPIN = 1 << 15;
 /**
- * A worker's spin before Atomics.wait, in ms: twice the smoothed gap between the jobs it sees, within these bounds.
- * Training posts jobs back to back (gaps of tens of µs, a futex wake costs as much); a gap longer than the most
- * (the library idle, or a long stretch of calling-thread work) resets it to the least, so an idle library never
- * keeps a core busy for more than SPIN_MAX_MS.
+ * A worker's spin before Atomics.wait, in ms (SpinPolicy): training posts jobs back to back (gaps of tens of µs, a
+ * futex wake costs as much); an idle library never keeps a core busy for more than SPIN_MAX_MS at a time.
  */
 export const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
+/** How fast the remembered longest gap fades, a job: a step of 10 jobs still spins past its longest gap. */
+const GAP_DECAY = 15 / 16;
 const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 23, SLEEPING = 48, SEEN = 49,
   STOPPED = 50, REVOKED = 51, MESSAGE = 52;
 const MAX_ARGS = RESULT - ARGS;
@@ -202,11 +202,14 @@ export function claimJob(i32: Int32Array, seen: number, seq: number): "claimed" 
 }
 
 /**
- * A worker's spin before Atomics.wait, from the jobs it has seen: twice the smoothed gap between them, less when
- * spinning has not paid off lately, within SPIN_MIN_MS .. SPIN_MAX_MS.
+ * A worker's spin before Atomics.wait, from the jobs it has seen: twice the longest recent gap between them (a training
+ * step's longest gap is its batch boundary: the mean would put the worker to sleep there every step), less when
+ * spinning has not paid off lately, within SPIN_MIN_MS .. SPIN_MAX_MS. A sleeping worker costs every job a futex wake:
+ * measured on a 2-core VM (load 3), 8-33 µs of the caller's time in Atomics.notify and often longer before the worker
+ * runs, against shares of about 100 µs (784-128-10, batch 64), so the caller mostly ran the worker's share itself.
  */
 export class SpinPolicy {
-  /** The smoothed gap between jobs, ms. */
+  /** The longest recent gap between jobs, decaying by GAP_DECAY a job, ms. */
   gap = 0;
   /** How much spinning has paid off lately: 1/16 .. 1. */
   trust = 1;
@@ -218,10 +221,19 @@ export class SpinPolicy {
 
   /** A job seen `waited` ms after the last, after sleeping or while spinning, claimed or stolen by the caller. */
   observe(waited: number, slept: boolean, claimed: boolean): void {
-    this.gap = waited > SPIN_MAX_MS ? 0 : this.gap + (waited - this.gap) / 4;
-    // a job seen while spinning but stolen: this thread was not running when it came (a busy machine), where spinning
-    // only takes time from the caller; one taken while spinning: spinning pays
-    if (!slept) this.trust = claimed ? Math.min(1, this.trust * 2) : Math.max(1 / 16, this.trust / 2);
+    const full = Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * this.gap)); // the budget at full trust
+    // a pause (the library idle, or long calling-thread work) halves the gap: one pause keeps most of it, calls that
+    // come further apart than SPIN_MAX_MS bring the spin down to its least
+    this.gap = waited > SPIN_MAX_MS ? this.gap / 2 : Math.max(waited, this.gap * GAP_DECAY);
+    if (!slept) {
+      // a job seen while spinning but stolen: this thread was not running when it came (a busy machine), where
+      // spinning only takes time from the caller; one taken while spinning: spinning pays
+      this.trust = claimed ? Math.min(1, this.trust * 2) : Math.max(1 / 16, this.trust / 2);
+    } else if (waited <= full) {
+      // asleep at a job that a full spin would have caught: spinning pays again (else a worker whose trust fell would
+      // sleep through every job from then on, its trust never rising)
+      this.trust = Math.min(1, this.trust * 2);
+    }
   }
 }
 
