@@ -29,7 +29,8 @@
 // control block or scratch that a stuck worker might still touch; the cause of a crash (memory, a bug) would likely
 // stop a new worker too.
 import type { Engine, Kernels } from "./engine.js";
-import type { Dispatch } from "./dispatch.js";
+// types only: a bundle that copies thread-worker.js and threads.js beside it needs no other module of ours
+import type { Dispatch, ParamStep } from "./dispatch.js";
 
 /** The threads build's extra exports (assembly/threads.ts). */
 export interface ThreadKernels extends Kernels {
@@ -107,7 +108,7 @@ export type JobFn = (typeof JOB_FNS)[number];
 const PAIR = 255;
 
 /** A job function's name for messages. */
-const jobName = (fn: number): string => (fn === PAIR ? "a dense layer's dW and dX" : JOB_FNS[fn]);
+const jobName = (fn: number): string => (fn === PAIR ? "a dense layer's pair of jobs (dW and dX, or dW and a step)" : JOB_FNS[fn]);
 
 /** Runs job function `fn` (an index in JOB_FNS, or PAIR) on a thread's kernels; returns its result (a pair's second). */
 function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, args: number[]): number {
@@ -123,11 +124,12 @@ function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, arg
 
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
 // function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence taken, by the worker (to
-// run it) or by the caller (to run it itself: stolen); f64 [3..22] the arguments (20 at most: a pair of
-// a dW and a dX share), [23] the result; i32 [48] SLEEPING: 1 while the worker is in Atomics.wait (the caller notifies only then), [49] SEEN: the last sequence
-// the worker has looked at, [50] STOPPED: the byte length + 1 of the UTF-8 message at [52..79] once the worker's loop
-// has failed, [51] REVOKED: 1 once the pool has dropped the worker (its loop ends at the next job it sees).
-export const CTRL_BYTES = 320;
+// run it) or by the caller (to run it itself: stolen); f64 [3..34] the arguments (32 at most: a pair of a dW share
+// and an Adam step over its rows takes 26), [35] the result; i32 [72] SLEEPING: 1 while the worker is in Atomics.wait
+// (the caller notifies only then), [73] SEEN: the last sequence the worker has looked at, [74] STOPPED: the byte
+// length + 1 of the UTF-8 message at [76..103] once the worker's loop has failed, [75] REVOKED: 1 once the pool has
+// dropped the worker (its loop ends at the next job it sees).
+export const CTRL_BYTES = 416;
 /** Atomics.load polls the calling thread makes before it sleeps in Atomics.wait for a claimed share (tens of µs). */
 const SPIN = 1 << 15;
 /**
@@ -137,8 +139,8 @@ const SPIN = 1 << 15;
 export const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
 /** How fast the remembered longest gap fades, a job: a step of 10 jobs still spins past its longest gap. */
 const GAP_DECAY = 15 / 16;
-const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 23, SLEEPING = 48, SEEN = 49,
-  STOPPED = 50, REVOKED = 51, MESSAGE = 52;
+const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 35, SLEEPING = 72, SEEN = 73,
+  STOPPED = 74, REVOKED = 75, MESSAGE = 76;
 const MAX_ARGS = RESULT - ARGS;
 const MESSAGE_BYTES = CTRL_BYTES - MESSAGE * 4;
 
@@ -298,6 +300,9 @@ export function split(n: number, parts: number, unit: number): [number, number][
  */
 const NARROW = 32;
 const rowUnit = (cols: number): number => (cols < NARROW ? 8 : 1);
+
+/** The greatest common divisor of two positive integers. */
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** Below these sizes a call runs whole on the calling thread (the same kernel: the same bits). */
 const MIN_FLOPS = 1 << 18;
@@ -566,6 +571,28 @@ export class Pool implements Dispatch {
     this.run("pair", features.map(([a, b], t) => {
       const [c, d] = rows[t];
       return [dwFn, 9, x, dy, dw, B, I, O, 0, a, b, dxFn, 6, dy + c * O * 4, w, dx + c * I * 4, d - c, I, O];
+    }));
+  }
+
+  /**
+   * dW = X^T dY and then an optimizer step over W from it as one job a thread: its rows of dW (input features), then
+   * the step over the same rows of W (element-wise: the same bits as one call over all of W); rows start at multiples
+   * of 16 weights, as the optimizers' own splits do. Separate calls when too small to split.
+   */
+  gemm_dw_step(x: number, dy: number, dw: number, B: number, I: number, O: number, sparse: boolean, step: ParamStep): void {
+    const rows = split(I, this.size, Math.max(2, 16 / gcd(O, 16)));
+    if (2 * B * I * O < MIN_FLOPS || rows.length !== this.size) {
+      this.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
+      const [p, [s1, s2], h] = [step.p, step.state, step.hyper];
+      if (step.fn === "sgd_update") this.sgd_update(p, dw, s1, I * O, h[0], h[1], h[2], h[3]);
+      else this.adam_update(p, dw, s1, s2, I * O, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+      return;
+    }
+    const dwFn = JOB_FNS.indexOf(sparse ? "gemm_dw_sparse_rows" : "gemm_dw_rows"), stepFn = JOB_FNS.indexOf(step.fn);
+    this.run("pair", rows.map(([a, b]) => {
+      const at = a * O * 4;
+      const args = [step.p + at, dw + at, ...step.state.map((s) => s + at), (b - a) * O, ...step.hyper];
+      return [dwFn, 9, x, dy, dw, B, I, O, 0, a, b, stepFn, args.length, ...args];
     }));
   }
 
