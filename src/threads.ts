@@ -125,10 +125,10 @@ function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, arg
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
 // function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence taken, by the worker (to
 // run it) or by the caller (to run it itself: stolen); f64 [3..34] the arguments (32 at most: a pair of a dW share
-// and an Adam step over its rows takes 26), [35] the result; i32 [72] SLEEPING: 1 while the worker is in Atomics.wait
-// (the caller notifies only then), [73] SEEN: the last sequence the worker has looked at, [74] STOPPED: the byte
-// length + 1 of the UTF-8 message at [76..103] once the worker's loop has failed, [75] REVOKED: 1 once the pool has
-// dropped the worker (its loop ends at the next job it sees).
+// and an Adam step over its rows takes 26), [35] the result; i32 [72] SLEEPING: NAPPING or DEEP while the worker is in
+// Atomics.wait (the caller notifies only then), [73] SEEN: the last sequence the worker has looked at, [74] STOPPED:
+// the byte length + 1 of the UTF-8 message at [76..103] once the worker's loop has failed, [75] REVOKED: 1 once the
+// pool has dropped the worker (its loop ends at the next job it sees).
 export const CTRL_BYTES = 416;
 /** Atomics.load polls the calling thread makes before it sleeps in Atomics.wait for a claimed share (tens of µs). */
 const SPIN = 1 << 15;
@@ -137,6 +137,18 @@ const SPIN = 1 << 15;
  * futex wake costs as much); an idle library never keeps a core busy for more than SPIN_MAX_MS at a time.
  */
 export const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
+/**
+ * A worker past its spin naps in Atomics.wait for NAP_MIN_MS, doubling to NAP_MAX_MS, and sleeps until notified once it
+ * has napped NAP_TOTAL_MS (about 13 wakes of an idle library). The caller notifies a deep sleeper always, a napping
+ * one only for a share of WAKE_MIN_MS or more: the notify costs the caller 8-33 µs on this 2-core VM when the other
+ * core is free and 100-250 µs under load (the woken thread takes the caller's core), more than a share of 784-128-10
+ * (75-170 µs), which the caller then runs itself; a nap not woken ends by itself.
+ */
+const NAP_MIN_MS = 1, NAP_MAX_MS = 4, NAP_TOTAL_MS = 50, WAKE_MIN_MS = 0.25;
+/** SLEEPING's values: napping (in a timed Atomics.wait), sleeping until notified. */
+const NAPPING = 1, DEEP = 2;
+/** A worker's trust in spinning regains this factor a job it slept through that a full spin would have caught. */
+const TRUST_REGAIN = 2 ** (1 / 4);
 /** How fast the remembered longest gap fades, a job: a step of 10 jobs still spins past its longest gap. */
 const GAP_DECAY = 15 / 16;
 const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 35, SLEEPING = 72, SEEN = 73,
@@ -233,8 +245,9 @@ export class SpinPolicy {
       this.trust = claimed ? Math.min(1, this.trust * 2) : Math.max(1 / 16, this.trust / 2);
     } else if (waited <= full) {
       // asleep at a job that a full spin would have caught: spinning pays again (else a worker whose trust fell would
-      // sleep through every job from then on, its trust never rising)
-      this.trust = Math.min(1, this.trust * 2);
+      // sleep through every job from then on, its trust never rising), slowly: on a busy machine, where spinning
+      // takes the caller's core, one job in 4 stolen from under a spinning worker keeps the trust falling
+      this.trust = Math.min(1, this.trust * TRUST_REGAIN);
     }
   }
 }
@@ -250,11 +263,16 @@ function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32:
     const t0 = performance.now();
     const budget = policy.budget();
     let slept = false;
+    let nap = NAP_MIN_MS, napped = 0;
     for (let spin = 1; Atomics.load(i32, SEQ) === seen; spin++) {
       if ((spin & 63) === 0 && performance.now() - t0 > budget) {
-        Atomics.store(i32, SLEEPING, 1);
-        Atomics.wait(i32, SEQ, seen);
+        // naps, which end by themselves (the caller wakes a napping worker only for a large share), then a deep sleep
+        const deep = napped >= NAP_TOTAL_MS;
+        Atomics.store(i32, SLEEPING, deep ? DEEP : NAPPING);
+        Atomics.wait(i32, SEQ, seen, deep ? Infinity : nap);
         Atomics.store(i32, SLEEPING, 0);
+        napped += nap;
+        nap = Math.min(NAP_MAX_MS, nap * 2);
         slept = true;
       }
     }
@@ -325,6 +343,8 @@ export class Pool implements Dispatch {
   private readonly blocks: number[];
   /** Workers whose 'exit' or 'error' event came between calls, and why: the next call drops them and throws. */
   private readonly stops = new Map<WorkerHandle, string>();
+  /** This thread's share of the last call of each job function (by index), ms. */
+  private readonly shareMs = new Map<number, number>();
   /** Per worker, the first job stolen from it that it has not looked at yet (SEEN), and when it was posted. */
   private readonly unseen: ({ seq: number; posted: number } | undefined)[] = [];
 
@@ -372,14 +392,18 @@ export class Pool implements Dispatch {
     const index = fn === "pair" ? PAIR : JOB_FNS.indexOf(fn);
     const posted = performance.now();
     const seqs: number[] = [];
-    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t]));
+    // wake a napping worker for a share as long as this job function's last one here (or one not seen yet) only
+    const wake = !(this.shareMs.get(index)! < WAKE_MIN_MS);
+    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t], wake));
     const results: number[] = new Array(jobs.length);
     let error: unknown;
+    const started = performance.now();
     try {
       results[0] = callJob(own, index, jobs[0]);
     } catch (err) {
       error = err;
     }
+    this.shareMs.set(index, performance.now() - started);
     const deadline = DEADLINE_MS + SHARE_FACTOR * (performance.now() - posted);
     // the shares no worker has taken yet run here (a worker descheduled, asleep or dead never holds the call up); after
     // a trap here every share is waited for, so a worker's own failure is seen
@@ -408,8 +432,11 @@ export class Pool implements Dispatch {
     return results;
   }
 
-  /** Posts a job to worker w (notifying it only if it sleeps); returns its sequence number for wait(). */
-  private post(w: number, fn: number, args: number[]): number {
+  /**
+   * Posts a job to worker w, notifying it if it sleeps deeply, or naps and `wake` (the share is large enough); returns
+   * its sequence number for wait().
+   */
+  private post(w: number, fn: number, args: number[], wake: boolean): number {
     // a job's arguments fill the control block up to its result: more would overwrite it (a bug here, not the caller's)
     if (args.length > MAX_ARGS) throw new Error(`softmax-wasm: a ${jobName(fn)} job has ${args.length} arguments, more than ${MAX_ARGS}`);
     const b = this.blocks[w];
@@ -418,8 +445,10 @@ export class Pool implements Dispatch {
     this.f64.set(args, (b >> 1) + ARGS);
     const seq = (this.i32[b + SEQ] + 1) | 0;
     Atomics.store(this.i32, b + SEQ, seq);
-    // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq
-    if (Atomics.load(this.i32, b + SLEEPING) !== 0) Atomics.notify(this.i32, b + SEQ);
+    // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq (a nap
+    // not woken here ends by itself within NAP_MAX_MS)
+    const sleeping = Atomics.load(this.i32, b + SLEEPING);
+    if (sleeping === DEEP || (sleeping === NAPPING && wake)) Atomics.notify(this.i32, b + SEQ);
     return seq;
   }
 

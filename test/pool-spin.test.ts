@@ -23,7 +23,7 @@ describe("a worker's spin budget", () => {
     const p = trained([0.05]);
     for (let i = 0; i < 4; i++) p.observe(0.05, false, false); // descheduled while spinning: the caller stole them
     expect(p.budget()).toBeLessThan(0.05);
-    for (let i = 0; i < 8; i++) p.observe(0.06, true, true); // asleep at each job, which came 60 µs after the last
+    for (let i = 0; i < 16; i++) p.observe(0.06, true, true); // asleep at each job, which came 60 µs after the last
     expect(p.budget()).toBeGreaterThanOrEqual(0.1);
   });
 
