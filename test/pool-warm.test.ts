@@ -40,7 +40,14 @@ function exportIndices(bytes: Uint8Array): Map<string, number> {
 describe("ready({ threads: 2 })", () => {
   it("leaves a training step's kernels compiled by TurboFan before any call", () => {
     const indices = exportIndices(readFileSync(new URL("../dist/softmax-threads.wasm", import.meta.url)));
-    const out = execFileSync(process.execPath, ["--trace-wasm-compilation-times", "test/runtimes/pool-warm-run.mjs"],
+    // a child: ready({ threads: 2 }), then half a second idle (the background compiles finish), then the marker;
+    // nothing else runs a kernel
+    const child = `import { ready } from "./dist/index.js";
+      await ready({ threads: 2 });
+      await new Promise((r) => setTimeout(r, 500));
+      console.log("MARK ready");
+      process.exit(0);`;
+    const out = execFileSync(process.execPath, ["--trace-wasm-compilation-times", "--input-type=module", "-e", child],
       { cwd: root, encoding: "utf8", timeout: 60_000 });
     const before = out.slice(0, out.indexOf("MARK ready"));
     expect(before.length).toBeGreaterThan(0);
