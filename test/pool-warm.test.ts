@@ -2,7 +2,9 @@
 // dynamic tiering compiles them with TurboFan then (the code is the module's, shared by every thread), not in the first
 // batches of the first epoch, where the compiles (20-80 ms of a core) take a core from the caller or a worker.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
@@ -40,15 +42,23 @@ function exportIndices(bytes: Uint8Array): Map<string, number> {
 describe("ready({ threads: 2 })", () => {
   it("leaves a training step's kernels compiled by TurboFan before any call", () => {
     const indices = exportIndices(readFileSync(new URL("../dist/softmax-threads.wasm", import.meta.url)));
-    // a child: ready({ threads: 2 }), then half a second idle (the background compiles finish), then the marker;
-    // nothing else runs a kernel
-    const child = `import { ready } from "./dist/index.js";
+    // a child: ready({ threads: 2 }), then half a second idle (the background compiles finish), then the marker with
+    // the pool's size; nothing else runs a kernel (a file: the workers would inherit --input-type and fail to start)
+    const dir = mkdtempSync(join(tmpdir(), "pool-warm-"));
+    const script = join(dir, "child.mjs");
+    writeFileSync(script, `import { ready } from ${JSON.stringify(new URL("../dist/index.js", import.meta.url).href)};
+      import { engine } from ${JSON.stringify(new URL("../dist/engine.js", import.meta.url).href)};
       await ready({ threads: 2 });
       await new Promise((r) => setTimeout(r, 500));
-      console.log("MARK ready");
-      process.exit(0);`;
-    const out = execFileSync(process.execPath, ["--trace-wasm-compilation-times", "--input-type=module", "-e", child],
-      { cwd: root, encoding: "utf8", timeout: 60_000 });
+      console.log("MARK ready, threads " + engine("child").pool?.size);
+      process.exit(0);`);
+    let out: string;
+    try {
+      out = execFileSync(process.execPath, ["--trace-wasm-compilation-times", script], { cwd: root, encoding: "utf8", timeout: 60_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(out).toContain("MARK ready, threads 2");
     const before = out.slice(0, out.indexOf("MARK ready"));
     expect(before.length).toBeGreaterThan(0);
     const optimized = new Set([...before.matchAll(/#(\d+) using TurboFan/g)].map((m) => Number(m[1])));
