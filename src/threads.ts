@@ -125,8 +125,8 @@ function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, arg
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
 // function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence taken, by the worker (to
 // run it) or by the caller (to run it itself: stolen); f64 [3..34] the arguments (32 at most: a pair of a dW share
-// and an Adam step over its rows takes 26), [35] the result; i32 [72] SLEEPING: NAPPING or DEEP while the worker is in
-// Atomics.wait (the caller notifies only then), [73] SEEN: the last sequence the worker has looked at, [74] STOPPED:
+// and an Adam step over its rows takes 26), [35] the result; i32 [72] SLEEPING: 1 while the worker is in Atomics.wait
+// (the caller notifies only then), [73] SEEN: the last sequence the worker has looked at, [74] STOPPED:
 // the byte length + 1 of the UTF-8 message at [76..103] once the worker's loop has failed, [75] REVOKED: 1 once the
 // pool has dropped the worker (its loop ends at the next job it sees).
 export const CTRL_BYTES = 416;
@@ -138,15 +138,12 @@ const SPIN = 1 << 15;
  */
 export const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
 /**
- * A worker past its spin naps in Atomics.wait for NAP_MIN_MS, doubling to NAP_MAX_MS, and sleeps until notified once it
- * has napped NAP_TOTAL_MS (about 13 wakes of an idle library). The caller notifies a deep sleeper always, a napping
- * one only for a share of WAKE_MIN_MS or more: the notify costs the caller 8-33 µs on this 2-core VM when the other
- * core is free and 100-250 µs under load (the woken thread takes the caller's core), more than a share of 784-128-10
- * (75-170 µs), which the caller then runs itself; a nap not woken ends by itself.
+ * The caller notifies a sleeping worker for a share of WAKE_MIN_MS or more, and for a shorter one at most every
+ * Pool.wakeEveryMs: the notify costs the caller 8-33 µs on this 2-core VM when the other core is free and 100-250 µs
+ * under load (the woken thread takes the caller's core), more than a share of 784-128-10 (75-170 µs), which the caller
+ * runs itself when the worker has not woken in time. The first small job after a pause still wakes the worker.
  */
-const NAP_MIN_MS = 1, NAP_MAX_MS = 4, NAP_TOTAL_MS = 50, WAKE_MIN_MS = 0.25;
-/** SLEEPING's values: napping (in a timed Atomics.wait), sleeping until notified. */
-const NAPPING = 1, DEEP = 2;
+const WAKE_MIN_MS = 0.25;
 /** A worker's trust in spinning regains this factor a job it slept through that a full spin would have caught. */
 const TRUST_REGAIN = 2 ** (1 / 4);
 /** How fast the remembered longest gap fades, a job: a step of 10 jobs still spins past its longest gap. */
@@ -263,16 +260,12 @@ function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32:
     const t0 = performance.now();
     const budget = policy.budget();
     let slept = false;
-    let nap = NAP_MIN_MS, napped = 0;
     for (let spin = 1; Atomics.load(i32, SEQ) === seen; spin++) {
       if ((spin & 63) === 0 && performance.now() - t0 > budget) {
-        // naps, which end by themselves (the caller wakes a napping worker only for a large share), then a deep sleep
-        const deep = napped >= NAP_TOTAL_MS;
-        Atomics.store(i32, SLEEPING, deep ? DEEP : NAPPING);
-        Atomics.wait(i32, SEQ, seen, deep ? Infinity : nap);
+        // untimed: in Node 20 a notify reached a thread whose timed Atomics.wait had once timed out ~2.8 ms late
+        Atomics.store(i32, SLEEPING, 1);
+        Atomics.wait(i32, SEQ, seen);
         Atomics.store(i32, SLEEPING, 0);
-        napped += nap;
-        nap = Math.min(NAP_MAX_MS, nap * 2);
         slept = true;
       }
     }
@@ -345,6 +338,13 @@ export class Pool implements Dispatch {
   private readonly stops = new Map<WorkerHandle, string>();
   /** This thread's share of the last call of each job function (by index), ms. */
   private readonly shareMs = new Map<number, number>();
+  /** When each worker was last notified (performance.now()). */
+  private readonly woken: number[] = [];
+  /**
+   * A sleeping worker is notified for a share shorter than WAKE_MIN_MS at most this often, ms (the caller runs the
+   * share itself meanwhile). @internal (tests raise it)
+   */
+  wakeEveryMs = 10;
   /** Per worker, the first job stolen from it that it has not looked at yet (SEEN), and when it was posted. */
   private readonly unseen: ({ seq: number; posted: number } | undefined)[] = [];
 
@@ -392,7 +392,7 @@ export class Pool implements Dispatch {
     const index = fn === "pair" ? PAIR : JOB_FNS.indexOf(fn);
     const posted = performance.now();
     const seqs: number[] = [];
-    // wake a napping worker for a share as long as this job function's last one here (or one not seen yet) only
+    // a share as long as WAKE_MIN_MS (this job function's last one here, or one not seen yet) wakes a sleeping worker
     const wake = !(this.shareMs.get(index)! < WAKE_MIN_MS);
     for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t], wake));
     const results: number[] = new Array(jobs.length);
@@ -433,8 +433,8 @@ export class Pool implements Dispatch {
   }
 
   /**
-   * Posts a job to worker w, notifying it if it sleeps deeply, or naps and `wake` (the share is large enough); returns
-   * its sequence number for wait().
+   * Posts a job to worker w; a sleeping worker is notified if `wake` (the share is large enough) or if it was last
+   * notified wakeEveryMs ago or more. Returns the job's sequence number for wait().
    */
   private post(w: number, fn: number, args: number[], wake: boolean): number {
     // a job's arguments fill the control block up to its result: more would overwrite it (a bug here, not the caller's)
@@ -445,10 +445,14 @@ export class Pool implements Dispatch {
     this.f64.set(args, (b >> 1) + ARGS);
     const seq = (this.i32[b + SEQ] + 1) | 0;
     Atomics.store(this.i32, b + SEQ, seq);
-    // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq (a nap
-    // not woken here ends by itself within NAP_MAX_MS)
-    const sleeping = Atomics.load(this.i32, b + SLEEPING);
-    if (sleeping === DEEP || (sleeping === NAPPING && wake)) Atomics.notify(this.i32, b + SEQ);
+    // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq
+    if (Atomics.load(this.i32, b + SLEEPING) !== 0) {
+      const now = performance.now();
+      if (wake || !(now - this.woken[w] < this.wakeEveryMs)) {
+        this.woken[w] = now;
+        Atomics.notify(this.i32, b + SEQ);
+      }
+    }
     return seq;
   }
 

@@ -1,17 +1,16 @@
-// How the pool wakes an idle worker (src/threads.ts): past its spin a worker naps in timed Atomics.waits, then sleeps
-// until notified. The caller notifies a deep sleeper always and a napping worker only for a share as long as
-// WAKE_MIN_MS (a notify costs the caller more than a small share under load); a nap not woken ends by itself, and the
-// worker then takes jobs again.
+// How the pool wakes a sleeping worker (src/threads.ts Pool.post): the caller notifies it for a share as long as
+// WAKE_MIN_MS (0.25 ms), and for a shorter one at most every wakeEveryMs (a notify costs the caller more than a small
+// share under load, and it runs an unclaimed share itself); the first small job after a pause still wakes it.
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 
 interface PoolInside {
-  size: number;
   i32: Int32Array;
   blocks: number[];
+  wakeEveryMs: number;
   run(fn: string, jobs: number[][]): number[];
 }
 
-const SLEEPING = 72, SEEN = 73, SEQ = 0, NAPPING = 1, DEEP = 2;
+const SLEEPING = 72, SEEN = 73, SEQ = 0;
 let pool: PoolInside;
 let e: import("../dist/engine.js").Engine;
 beforeAll(async () => {
@@ -24,14 +23,14 @@ afterEach(() => vi.restoreAllMocks());
 
 /** The worker's slot `at` of its control block. */
 const slot = (at: number) => Atomics.load(pool.i32, pool.blocks[0] + at);
-/** Resolves once the worker's SLEEPING slot is `state` (polled every ms, at most 2 s). */
-async function until(state: number): Promise<void> {
-  for (const t0 = Date.now(); slot(SLEEPING) !== state;) {
-    if (Date.now() - t0 > 2000) throw new Error(`the worker never reached SLEEPING = ${state}`);
+/** Resolves once the worker sleeps, having looked at the last job if `seen` (polled every ms, at most 2 s). */
+async function asleep(seen = true): Promise<void> {
+  for (const t0 = Date.now(); slot(SLEEPING) !== 1 || (seen && slot(SEEN) !== slot(SEQ));) {
+    if (Date.now() - t0 > 2000) throw new Error(`the worker never went to sleep: SLEEPING ${slot(SLEEPING)}, SEEN ${slot(SEEN)}, SEQ ${slot(SEQ)}`);
     await new Promise((r) => setTimeout(r, 1));
   }
 }
-/** An SGD step of n parameters split in two shares (zeros: a no-op on values), its shares' length set by n. */
+/** An SGD step of n parameters split in two shares (zeros: a no-op on values); n sets the shares' length. */
 function sgd(n: number): void {
   const mark = e.mark();
   try {
@@ -42,34 +41,47 @@ function sgd(n: number): void {
     e.release(mark);
   }
 }
+/** How many times `f` notifies the worker. */
+function notifies(f: () => void): number {
+  const notify = vi.spyOn(Atomics, "notify");
+  f();
+  const n = notify.mock.calls.filter(([a, i]) => a === pool.i32 && i === pool.blocks[0] + SEQ).length;
+  notify.mockRestore();
+  return n;
+}
 
-describe("an idle worker of the pool", () => {
-  it("sleeps until notified once idle for about 50 ms, and a job then notifies it", async () => {
-    sgd(64);
-    await until(DEEP);
-    const notify = vi.spyOn(Atomics, "notify");
-    sgd(64);
-    expect(notify.mock.calls.filter(([, i]) => i === pool.blocks[0] + SEQ)).toHaveLength(1);
+describe("a sleeping worker of the pool", () => {
+  it("is notified for the first small share after a pause, then at most every wakeEveryMs for small shares", async () => {
+    pool.wakeEveryMs = 60_000;
+    try {
+      sgd(64); // this job function's last share here: a few µs, under WAKE_MIN_MS
+      await new Promise((r) => setTimeout(r, 20));
+      await asleep();
+      pool.wakeEveryMs = 10;
+      expect(notifies(() => sgd(64))).toBe(1); // notified 20 ms ago or more: woken
+      pool.wakeEveryMs = 60_000;
+      await asleep();
+      expect(notifies(() => sgd(64))).toBe(0); // not again within wakeEveryMs: the caller ran the share itself
+      expect(slot(SEEN)).not.toBe(slot(SEQ)); // asleep still: it looks at that job once woken
+      pool.wakeEveryMs = 0;
+      expect(notifies(() => sgd(64))).toBe(1);
+      await asleep(); // woken, it has looked at the last job
+    } finally {
+      pool.wakeEveryMs = 10;
+    }
   });
 
-  it("napping, is not notified for a small share, and takes jobs again when its nap ends", async () => {
-    sgd(64); // this function's last share here: a few µs, under WAKE_MIN_MS
-    await until(NAPPING);
-    const notify = vi.spyOn(Atomics, "notify");
-    sgd(64);
-    expect(notify.mock.calls.filter(([, i]) => i === pool.blocks[0] + SEQ)).toHaveLength(0);
-    const seq = slot(SEQ);
-    const t0 = Date.now();
-    while (slot(SEEN) !== seq && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 1));
-    expect(slot(SEEN)).toBe(seq); // it looked at the job (stolen by the caller meanwhile) without a notify
-  });
-
-  it("napping, is notified for a share as long as a quarter of a millisecond", async () => {
-    const n = 1 << 21; // a share of about a millisecond
-    sgd(n);
-    await until(NAPPING);
-    const notify = vi.spyOn(Atomics, "notify");
-    sgd(n);
-    expect(notify.mock.calls.filter(([, i]) => i === pool.blocks[0] + SEQ)).toHaveLength(1);
+  it("is notified for every share as long as a quarter of a millisecond", async () => {
+    pool.wakeEveryMs = 60_000;
+    try {
+      const n = 1 << 21; // a share of about a millisecond
+      sgd(n);
+      await asleep(false);
+      expect(notifies(() => sgd(n))).toBe(1);
+      await asleep();
+      expect(notifies(() => sgd(n))).toBe(1);
+    } finally {
+      pool.wakeEveryMs = 10;
+    }
   });
 });
