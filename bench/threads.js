@@ -75,11 +75,17 @@ if (args[0] === "--child") {
     for (const [key, sizes, epochs] of [["small", [784, 128, 10], 4], ["wide", [784, 800, 10], 3]]) {
       const net = new lib.Network({ sizes, seed: 1 });
       jobs = 0;
+      const counts = pool?.counts && { ...pool.counts }; // (a build from before the counts: none)
       const fit = await net.fit(train.images, train.labels, { epochs, batchSize: 64, shuffle: true, seed: 1, optimizer: OPT });
       const s = fit.epochs.map((ep) => ep.seconds);
       const rest = s.slice(1).sort((a, b) => a - b);
       out[key] = { first: s[0], median: rest[rest.length >> 1], epochs: s.map((v) => +v.toFixed(3)),
         jobsPerBatch: jobs / (epochs * Math.ceil(train.labels.length / 64)), accuracy: fit.epochs.at(-1).accuracy };
+      if (counts) { // the shares posted to workers that woke one asleep, and that the caller ran itself (not claimed in time)
+        const posted = pool.counts.posted - counts.posted;
+        out[key].woken = (pool.counts.woken - counts.woken) / posted;
+        out[key].stolen = (pool.counts.stolen - counts.stolen) / posted;
+      }
       net.dispose();
     }
   }
@@ -112,12 +118,15 @@ if (args[0] === "--child") {
   const pick = (runs) => ({
     threads: runs[0].threads, gemmGflops: mid(runs, (o) => o.gemmGflops), softmaxWasmArrayGBs: mid(runs, (o) => o.softmaxWasmArrayGBs),
     softmaxApiGBs: mid(runs, (o) => o.softmaxApiGBs), augmentUs: mid(runs, (o) => o.augmentUs),
-    small: { first: mid(runs, (o) => o.small.first), median: mid(runs, (o) => o.small.median), jobsPerBatch: runs[0].small.jobsPerBatch },
-    wide: { first: mid(runs, (o) => o.wide.first), median: mid(runs, (o) => o.wide.median), jobsPerBatch: runs[0].wide.jobsPerBatch },
+    small: { first: mid(runs, (o) => o.small.first), median: mid(runs, (o) => o.small.median), jobsPerBatch: runs[0].small.jobsPerBatch,
+      woken: mid(runs, (o) => o.small.woken), stolen: mid(runs, (o) => o.small.stolen) },
+    wide: { first: mid(runs, (o) => o.wide.first), median: mid(runs, (o) => o.wide.median), jobsPerBatch: runs[0].wide.jobsPerBatch,
+      woken: mid(runs, (o) => o.wide.woken), stolen: mid(runs, (o) => o.wide.stolen) },
   });
   const table = (ones, manys, lib) => {
     const one = pick(ones), many = pick(manys);
     const r = (a, b) => `${(a / b).toFixed(2)}x`;
+    const pct = (v) => `${(100 * v).toFixed(0)}%`;
     const t = (a, b, goal) => `${(b / a).toFixed(2)}x (goal <= ${goal}x: ${b / a <= goal ? "met" : "missed"})`;
     const rows = [
       ["what", "1 thread", `${many.threads} threads`, "ratio", "goal"],
@@ -130,6 +139,9 @@ if (args[0] === "--child") {
       ["MNIST 784-800-10 first epoch, s", one.wide.first.toFixed(3), many.wide.first.toFixed(3), "", t(one.wide.first, many.wide.first, GOALS.wideRatio)],
       ["MNIST 784-800-10 median of epochs 2-3, s", one.wide.median.toFixed(3), many.wide.median.toFixed(3), "", t(one.wide.median, many.wide.median, GOALS.wideRatio)],
       ["pool jobs a batch, 784-128-10 / 784-800-10", "-", `${many.small.jobsPerBatch.toFixed(2)} / ${many.wide.jobsPerBatch.toFixed(2)}`, "", ""],
+      ...(many.small.stolen === undefined ? [] : [["shares that woke a sleeping worker / that the caller ran itself, 784-128-10", "-",
+        `${pct(many.small.woken)} / ${pct(many.small.stolen)}`, "", "(a busy machine: the worker asleep or descheduled)"],
+      ["the same, 784-800-10", "-", `${pct(many.wide.woken)} / ${pct(many.wide.stolen)}`, "", ""]]),
     ];
     const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
     console.log(`SGD (lr 0.05, momentum 0.9), batch 64; ${rounds} round(s) of fresh processes, 1 and ${many.threads} threads alternating (medians over rounds); library ${lib}`);

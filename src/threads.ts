@@ -338,6 +338,8 @@ export class Pool implements Dispatch {
   private readonly stops = new Map<WorkerHandle, string>();
   /** This thread's share of the last call of each job function (by index), ms. */
   private readonly shareMs = new Map<number, number>();
+  /** Shares posted to workers, the posts that notified a sleeping worker, the shares the caller ran itself. */
+  readonly counts = { posted: 0, woken: 0, stolen: 0 };
   /** When each worker was last notified (performance.now()). */
   private readonly woken: number[] = [];
   /**
@@ -445,11 +447,13 @@ export class Pool implements Dispatch {
     this.f64.set(args, (b >> 1) + ARGS);
     const seq = (this.i32[b + SEQ] + 1) | 0;
     Atomics.store(this.i32, b + SEQ, seq);
+    this.counts.posted++;
     // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq
     if (Atomics.load(this.i32, b + SLEEPING) !== 0) {
       const now = performance.now();
       if (wake || !(now - this.woken[w] < this.wakeEveryMs)) {
         this.woken[w] = now;
+        this.counts.woken++;
         Atomics.notify(this.i32, b + SEQ);
       }
     }
@@ -464,6 +468,7 @@ export class Pool implements Dispatch {
     const b = this.blocks[w];
     if (Atomics.compareExchange(this.i32, b + CLAIM, (seq - 1) | 0, seq) !== ((seq - 1) | 0)) return false;
     this.unseen[w] ??= { seq, posted };
+    this.counts.stolen++;
     return true;
   }
 

@@ -7,6 +7,7 @@ interface PoolInside {
   i32: Int32Array;
   blocks: number[];
   wakeEveryMs: number;
+  counts: { posted: number; woken: number; stolen: number };
   run(fn: string, jobs: number[][]): number[];
 }
 
@@ -41,12 +42,15 @@ function sgd(n: number): void {
     e.release(mark);
   }
 }
-/** How many times `f` notifies the worker. */
+/** How many times `f` notifies the worker (the pool's counts say the same). */
 function notifies(f: () => void): number {
   const notify = vi.spyOn(Atomics, "notify");
+  const before = { ...pool.counts };
   f();
   const n = notify.mock.calls.filter(([a, i]) => a === pool.i32 && i === pool.blocks[0] + SEQ).length;
   notify.mockRestore();
+  expect(pool.counts.posted - before.posted).toBe(1);
+  expect(pool.counts.woken - before.woken).toBe(n);
   return n;
 }
 
@@ -61,7 +65,9 @@ describe("a sleeping worker of the pool", () => {
       expect(notifies(() => sgd(64))).toBe(1); // notified 20 ms ago or more: woken
       pool.wakeEveryMs = 60_000;
       await asleep();
+      const stolen = pool.counts.stolen;
       expect(notifies(() => sgd(64))).toBe(0); // not again within wakeEveryMs: the caller ran the share itself
+      expect(pool.counts.stolen - stolen).toBe(1);
       expect(slot(SEEN)).not.toBe(slot(SEQ)); // asleep still: it looks at that job once woken
       pool.wakeEveryMs = 0;
       expect(notifies(() => sgd(64))).toBe(1);
