@@ -5,7 +5,9 @@
 // tiering up) apart from the median of the rest, with the pool's jobs a batch. The load average before and after says
 // how busy the machine was. The issue's goals are printed beside the ratios, never asserted.
 //
-//   npm run bench:threads   (node bench/threads.js [--threads N] [--rounds R] [--dist DIR] [--json FILE], default 2, 1)
+//   npm run bench:threads   (node bench/threads.js [--threads N] [--rounds R] [--dist DIR] [--against DIR] [--json FILE],
+//   default 2 threads, 1 round; --against DIR: another build (e.g. a checkout before a change) measured in the same
+//   rounds, each round running 1 and N threads of both builds in turn, so both see the same load)
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -73,11 +75,17 @@ if (args[0] === "--child") {
     for (const [key, sizes, epochs] of [["small", [784, 128, 10], 4], ["wide", [784, 800, 10], 3]]) {
       const net = new lib.Network({ sizes, seed: 1 });
       jobs = 0;
+      const counts = pool?.counts && { ...pool.counts }; // (a build from before the counts: none)
       const fit = await net.fit(train.images, train.labels, { epochs, batchSize: 64, shuffle: true, seed: 1, optimizer: OPT });
       const s = fit.epochs.map((ep) => ep.seconds);
       const rest = s.slice(1).sort((a, b) => a - b);
       out[key] = { first: s[0], median: rest[rest.length >> 1], epochs: s.map((v) => +v.toFixed(3)),
         jobsPerBatch: jobs / (epochs * Math.ceil(train.labels.length / 64)), accuracy: fit.epochs.at(-1).accuracy };
+      if (counts) { // the shares posted to workers that woke one asleep, and that the caller ran itself (not claimed in time)
+        const posted = pool.counts.posted - counts.posted;
+        out[key].woken = (pool.counts.woken - counts.woken) / posted;
+        out[key].stolen = (pool.counts.stolen - counts.stolen) / posted;
+      }
       net.dispose();
     }
   }
@@ -88,47 +96,68 @@ if (args[0] === "--child") {
   // --dist DIR: another build of the library (e.g. a checkout before a change), relative to this file or absolute
   const dist = args.includes("--dist") ? args[args.indexOf("--dist") + 1] : "../dist";
   const rounds = args.includes("--rounds") ? Number(args[args.indexOf("--rounds") + 1]) : 1;
-  const child = (t) => JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--child", String(t), dist],
+  const against = args.includes("--against") ? args[args.indexOf("--against") + 1] : undefined;
+  const child = (t, d) => JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--child", String(t), d],
     { encoding: "utf8" }).trim().split("\n").pop());
   const load = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const loadBefore = load();
-  // 1 thread and n threads alternate, each a fresh process; the figures are the per-round ratios' medians' inputs
-  const ones = [], manys = [];
+  // 1 thread and n threads alternate (and the two builds, with --against), each a fresh process
+  const builds = against === undefined ? [dist] : [dist, against];
+  const runs = builds.map(() => ({ ones: [], manys: [] }));
   for (let r = 0; r < rounds; r++) {
-    console.error(`bench: round ${r + 1}/${rounds}: 1 thread ...`);
-    ones.push(child(1));
-    console.error(`bench: round ${r + 1}/${rounds}: ${n} threads ...`);
-    manys.push(child(n));
+    builds.forEach((d, b) => {
+      console.error(`bench: round ${r + 1}/${rounds}: ${d}: 1 thread ...`);
+      runs[b].ones.push(child(1, d));
+      console.error(`bench: round ${r + 1}/${rounds}: ${d}: ${n} threads ...`);
+      runs[b].manys.push(child(n, d));
+    });
   }
   const loadAfter = load();
+  const { ones, manys } = runs[0];
   const mid = (runs, f) => { const v = runs.map(f).sort((a, b) => a - b); return v[v.length >> 1]; };
   const pick = (runs) => ({
     threads: runs[0].threads, gemmGflops: mid(runs, (o) => o.gemmGflops), softmaxWasmArrayGBs: mid(runs, (o) => o.softmaxWasmArrayGBs),
     softmaxApiGBs: mid(runs, (o) => o.softmaxApiGBs), augmentUs: mid(runs, (o) => o.augmentUs),
-    small: { first: mid(runs, (o) => o.small.first), median: mid(runs, (o) => o.small.median), jobsPerBatch: runs[0].small.jobsPerBatch },
-    wide: { first: mid(runs, (o) => o.wide.first), median: mid(runs, (o) => o.wide.median), jobsPerBatch: runs[0].wide.jobsPerBatch },
+    small: { first: mid(runs, (o) => o.small.first), median: mid(runs, (o) => o.small.median), jobsPerBatch: runs[0].small.jobsPerBatch,
+      woken: mid(runs, (o) => o.small.woken), stolen: mid(runs, (o) => o.small.stolen) },
+    wide: { first: mid(runs, (o) => o.wide.first), median: mid(runs, (o) => o.wide.median), jobsPerBatch: runs[0].wide.jobsPerBatch,
+      woken: mid(runs, (o) => o.wide.woken), stolen: mid(runs, (o) => o.wide.stolen) },
   });
-  const one = pick(ones), many = pick(manys);
-  const r = (a, b) => `${(a / b).toFixed(2)}x`;
-  const t = (a, b, goal) => `${(b / a).toFixed(2)}x (goal <= ${goal}x: ${b / a <= goal ? "met" : "missed"})`;
-  const rows = [
-    ["what", "1 thread", `${many.threads} threads`, "ratio", "goal"],
-    ["GEMM [256,1024]x[1024,1024], GFLOP/s", one.gemmGflops.toFixed(1), many.gemmGflops.toFixed(1), r(many.gemmGflops, one.gemmGflops), `>= ${GOALS.gemmGflops} GFLOP/s`],
-    ["softmax [32,32000] on WasmArrays, GB/s", one.softmaxWasmArrayGBs.toFixed(2), many.softmaxWasmArrayGBs.toFixed(2), r(many.softmaxWasmArrayGBs, one.softmaxWasmArrayGBs), `>= ${GOALS.softmaxRatio}x`],
-    ["softmax [32,32000] on Float32Arrays, GB/s", one.softmaxApiGBs.toFixed(2), many.softmaxApiGBs.toFixed(2), r(many.softmaxApiGBs, one.softmaxApiGBs), `(copies in/out stay on the caller)`],
-    ["augment_batch 64 x 28x28 (elastic), us an image", one.augmentUs.toFixed(1), many.augmentUs.toFixed(1), r(one.augmentUs, many.augmentUs), "(speedup)"],
-    ["MNIST 784-128-10 first epoch (fresh process), s", one.small.first.toFixed(3), many.small.first.toFixed(3), "", t(one.small.first, many.small.first, GOALS.smallRatio)],
-    ["MNIST 784-128-10 median of epochs 2-4, s", one.small.median.toFixed(3), many.small.median.toFixed(3), "", t(one.small.median, many.small.median, GOALS.smallRatio)],
-    ["MNIST 784-800-10 first epoch, s", one.wide.first.toFixed(3), many.wide.first.toFixed(3), "", t(one.wide.first, many.wide.first, GOALS.wideRatio)],
-    ["MNIST 784-800-10 median of epochs 2-3, s", one.wide.median.toFixed(3), many.wide.median.toFixed(3), "", t(one.wide.median, many.wide.median, GOALS.wideRatio)],
-    ["pool jobs a batch, 784-128-10 / 784-800-10", "-", `${many.small.jobsPerBatch.toFixed(2)} / ${many.wide.jobsPerBatch.toFixed(2)}`, "", ""],
-  ];
-  const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  console.log(`SGD (lr 0.05, momentum 0.9), batch 64; ${rounds} round(s) of fresh processes, 1 and ${many.threads} threads alternating (medians over rounds); library ${dist}`);
-  for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(w[c])).join("  "));
+  const table = (ones, manys, lib) => {
+    const one = pick(ones), many = pick(manys);
+    const r = (a, b) => `${(a / b).toFixed(2)}x`;
+    const pct = (v) => `${(100 * v).toFixed(0)}%`;
+    const t = (a, b, goal) => `${(b / a).toFixed(2)}x (goal <= ${goal}x: ${b / a <= goal ? "met" : "missed"})`;
+    const rows = [
+      ["what", "1 thread", `${many.threads} threads`, "ratio", "goal"],
+      ["GEMM [256,1024]x[1024,1024], GFLOP/s", one.gemmGflops.toFixed(1), many.gemmGflops.toFixed(1), r(many.gemmGflops, one.gemmGflops), `>= ${GOALS.gemmGflops} GFLOP/s`],
+      ["softmax [32,32000] on WasmArrays, GB/s", one.softmaxWasmArrayGBs.toFixed(2), many.softmaxWasmArrayGBs.toFixed(2), r(many.softmaxWasmArrayGBs, one.softmaxWasmArrayGBs), `>= ${GOALS.softmaxRatio}x`],
+      ["softmax [32,32000] on Float32Arrays, GB/s", one.softmaxApiGBs.toFixed(2), many.softmaxApiGBs.toFixed(2), r(many.softmaxApiGBs, one.softmaxApiGBs), `(copies in/out stay on the caller)`],
+      ["augment_batch 64 x 28x28 (elastic), us an image", one.augmentUs.toFixed(1), many.augmentUs.toFixed(1), r(one.augmentUs, many.augmentUs), "(speedup)"],
+      ["MNIST 784-128-10 first epoch (fresh process), s", one.small.first.toFixed(3), many.small.first.toFixed(3), "", t(one.small.first, many.small.first, GOALS.smallRatio)],
+      ["MNIST 784-128-10 median of epochs 2-4, s", one.small.median.toFixed(3), many.small.median.toFixed(3), "", t(one.small.median, many.small.median, GOALS.smallRatio)],
+      ["MNIST 784-800-10 first epoch, s", one.wide.first.toFixed(3), many.wide.first.toFixed(3), "", t(one.wide.first, many.wide.first, GOALS.wideRatio)],
+      ["MNIST 784-800-10 median of epochs 2-3, s", one.wide.median.toFixed(3), many.wide.median.toFixed(3), "", t(one.wide.median, many.wide.median, GOALS.wideRatio)],
+      ["pool jobs a batch, 784-128-10 / 784-800-10", "-", `${many.small.jobsPerBatch.toFixed(2)} / ${many.wide.jobsPerBatch.toFixed(2)}`, "", ""],
+      ...(many.small.stolen === undefined ? [] : [["shares that woke a sleeping worker / that the caller ran itself, 784-128-10", "-",
+        `${pct(many.small.woken)} / ${pct(many.small.stolen)}`, "", "(a busy machine: the worker asleep or descheduled)"],
+      ["the same, 784-800-10", "-", `${pct(many.wide.woken)} / ${pct(many.wide.stolen)}`, "", ""]]),
+    ];
+    const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+    console.log(`SGD (lr 0.05, momentum 0.9), batch 64; ${rounds} round(s) of fresh processes, 1 and ${many.threads} threads alternating (medians over rounds); library ${lib}`);
+    for (const row of rows) console.log(row.map((cell, c) => cell.padEnd(w[c])).join("  "));
+    return { one, many };
+  };
+  const { one, many } = table(ones, manys, dist);
+  const other = against === undefined ? undefined : table(runs[1].ones, runs[1].manys, against);
+  // each round's n-thread epoch over its 1-thread epoch (adjacent in time, so under about the same load), per build
+  const perRound = (b, net, which) => runs[b].ones.map((o, r) => (runs[b].manys[r][net][which] / o[net][which]).toFixed(2)).join(" ");
+  builds.forEach((d, b) => console.log(`${n} threads over 1 by round, ${d}: 784-128-10 first ${perRound(b, "small", "first")}, ` +
+    `median ${perRound(b, "small", "median")}; 784-800-10 first ${perRound(b, "wide", "first")}, median ${perRound(b, "wide", "median")}`));
   console.log(`load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadAfter} (${os.cpus().length} cores: above that, threads compete for cores)`);
   if (jsonFile) {
-    fs.writeFileSync(jsonFile, JSON.stringify({ goals: GOALS, loadBefore, loadAfter, dist, ones, manys, one, many }, null, 2) + "\n");
+    fs.writeFileSync(jsonFile, JSON.stringify({ goals: GOALS, loadBefore, loadAfter, dist, ones, manys, one, many, against,
+      other: other && { ...runs[1], ...other } }, null, 2) + "\n");
     console.log(`Wrote ${jsonFile}.`);
   }
 }

@@ -11,6 +11,20 @@ type Splittable = "softmax_forward" | "log_softmax_forward" | "softmax_backward"
   "logits_from_probs" | "cross_entropy_index" | "cross_entropy_prob" | "bce_with_logits" | "quadratic_cost" |
   "sigmoid_forward" | "gemm_dx" | "sgd_update" | "adam_update" | "sample_rows" | "augment_batch";
 
+/**
+ * An element-wise optimizer step over a block of parameters from their gradients: sgd_update's or adam_update's
+ * arguments but the parameters, gradients, state buffers and count, which the call that owns the block supplies.
+ */
+export interface ParamStep {
+  fn: "sgd_update" | "adam_update";
+  /** The parameters (updated in place). */
+  p: number;
+  /** The optimizer's state buffers beside them: [buf] for SGD, [m, v] for Adam (updated in place). */
+  state: number[];
+  /** The scalars after the count: SGD's lr, momentum, nesterov, wd; Adam's lr, beta1, beta2, eps, wd, decoupled, bc1, bc2. */
+  hyper: number[];
+}
+
 /** Those kernels, plus the GEMMs that can skip zeros, which take `sparse` (X is mostly zeros) last. */
 export interface Dispatch extends Pick<Kernels, Splittable> {
   gemm_forward(...args: [...Parameters<Kernels["gemm_forward"]>, sparse?: boolean]): void;
@@ -18,6 +32,18 @@ export interface Dispatch extends Pick<Kernels, Splittable> {
   /** A dense layer's dW = X^T dY (not accumulated) and dX = dY W^T: one job a thread on a pool. */
   gemm_dw_dx(x: number, dy: number, w: number, dw: number, dx: number, B: number, I: number, O: number,
     sparse?: boolean): void;
+  /**
+   * dW = X^T dY (not accumulated), then `step` over W (I x O, at step.p) from dW: one job a thread on a pool (each
+   * thread steps the rows of W whose gradient it has just computed), where the step would otherwise be a job of its own.
+   */
+  gemm_dw_step(x: number, dy: number, dw: number, B: number, I: number, O: number, sparse: boolean, step: ParamStep): void;
+}
+
+/** Runs `step` over the n parameters whose gradients are at g, on kernels k. */
+export function paramStep(k: Pick<Kernels, ParamStep["fn"]>, step: ParamStep, g: number, n: number): void {
+  const [p, [s1, s2], h] = [step.p, step.state, step.hyper];
+  if (step.fn === "sgd_update") k.sgd_update(p, g, s1, n, h[0], h[1], h[2], h[3]);
+  else k.adam_update(p, g, s1, s2, n, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
 }
 
 /** Every kernel on the calling thread: the module's own functions (no wrapper), the GEMMs choosing dense or sparse. */
@@ -34,6 +60,10 @@ export function serial(k: Kernels): Dispatch {
     gemm_dw_dx: (x, dy, w, dw, dx, B, I, O, sparse) => {
       (sparse ? k.gemm_dw_sparse : k.gemm_dw)(x, dy, dw, B, I, O, 0);
       k.gemm_dx(dy, w, dx, B, I, O);
+    },
+    gemm_dw_step: (x, dy, dw, B, I, O, sparse, step) => {
+      (sparse ? k.gemm_dw_sparse : k.gemm_dw)(x, dy, dw, B, I, O, 0);
+      paramStep(k, step, dw, I * O);
     },
     gemm_dx: k.gemm_dx, sgd_update: k.sgd_update, adam_update: k.adam_update, sample_rows: k.sample_rows,
     augment_batch: k.augment_batch,

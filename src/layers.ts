@@ -3,6 +3,7 @@
 // or this thread: dispatch.ts). A network is an ordered list of layers (network.ts `model`) followed by its output and
 // cost; a new kind of layer is one pair here, a constructor binding it to its buffers, and one line where the model
 // lists its layers.
+import type { ParamStep } from "./dispatch.js";
 import type { Engine } from "./engine.js";
 
 /** What every layer of one step sees: the engine, the batch's row count and the network's buffers. */
@@ -18,6 +19,11 @@ export interface Step {
   training: boolean;
   /** The dropout masks' generator state (16 bytes). */
   rng: number;
+  /**
+   * A training step's optimizer step over the first dense layer's weights, run with their gradient (gemm_dw_step: one
+   * pool job instead of two a batch), or undefined: the optimizer steps every parameter after the backward pass.
+   */
+  firstStep?: ParamStep;
 }
 
 /** A layer in a network's list: its pair bound to its place in the network's buffers. */
@@ -57,7 +63,10 @@ export function dense_forward(e: Engine,
   e.d.gemm_forward(x, w, b, y, B, I, O, act, sparse);
 }
 
-/** dz = dy act'(z) (in place, from y = act(z)), then dW = x^T dz, db = the column sums of dz, dx = dz W^T. */
+/**
+ * dz = dy act'(z) (in place, from y = act(z)), then dW = x^T dz, db = the column sums of dz, dx = dz W^T; with `step`
+ * (only when dx is 0) the optimizer's step over W from dW as well.
+ */
 export function dense_backward(e: Engine,
   x: number,  // (B, I) the forward pass's input
   w: number,  // (I, O)
@@ -67,10 +76,12 @@ export function dense_backward(e: Engine,
   db: number, // (O) out
   dx: number, // (B, I) out, or 0: not needed
   B: number, I: number, O: number, act: number, sparse: boolean,
+  step?: ParamStep, // over W (I, O), from dW
 ): void {
   if (act !== e.act.none) e.k.activation_backward(y, dy, dy, B * O, act);
   e.k.bias_grad(dy, db, B, O, 0);
   if (dx !== 0) e.d.gemm_dw_dx(x, dy, w, dw, dx, B, I, O, sparse); // one job a thread for both on a pool
+  else if (step) e.d.gemm_dw_step(x, dy, dw, B, I, O, sparse, step); // the same
   else e.d.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
 }
 
@@ -86,7 +97,7 @@ export function dense(w: number, b: number, inputs: number, outputs: number, act
     },
     backward(s, x, y, dy, dx) {
       dense_backward(s.e, x, s.params + w * 4, y, dy, s.grads + w * 4, s.grads + b * 4, dx, s.B, inputs, outputs,
-        act, first && s.sparse);
+        act, first && s.sparse, first && dx === 0 ? s.firstStep : undefined);
     },
   };
 }

@@ -4,6 +4,7 @@
 // once per call) inside Wasm. The model is a list of layers, each a forward / backward pair (layers.ts), then the
 // output and cost; the passes below walk the list, and only the loss comes back.
 import { engine, type Engine, type Kernels } from "./engine.js";
+import { paramStep, type ParamStep } from "./dispatch.js";
 import { dense, dropout, output_backward, output_forward, type Layer, type Step } from "./layers.js";
 import {
   atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, outBuffer, positive,
@@ -354,22 +355,23 @@ export class Network {
     return this.dense.flatMap((L): [number, number, number][] => [[L.w, L.inputs * L.outputs, wd], [L.b, L.outputs, 0]]);
   }
 
-  /** One optimizer step over every parameter at learning rate lr, then the max-norm constraint on the hidden units. */
-  private update(o: ResolvedOptimizer, ws: Workspace, lr: number): void {
-    const d = this.e.d;
+  /** The optimizer's step at learning rate lr over one segment (float offset, count, weight decay) of the parameters. */
+  private paramStep(o: ResolvedOptimizer, [off, , wd]: [number, number, number], lr: number): ParamStep {
+    const p = this.params + off * 4;
     if (o.name === "sgd") {
-      for (const [off, n, wd] of this.segments(o.weightDecay)) {
-        d.sgd_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, n, lr, o.momentum,
-          o.nesterov ? 1 : 0, wd);
-      }
-    } else {
-      this.beta1Power *= o.beta1; // running products, not Math.pow: the same bits in every engine
-      this.beta2Power *= o.beta2;
-      for (const [off, n, wd] of this.segments(o.weightDecay)) {
-        d.adam_update(this.params + off * 4, this.grads + off * 4, this.state1 + off * 4, this.state2 + off * 4, n,
-          lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power);
-      }
+      return { fn: "sgd_update", p, state: [this.state1 + off * 4], hyper: [lr, o.momentum, o.nesterov ? 1 : 0, wd] };
     }
+    return { fn: "adam_update", p, state: [this.state1 + off * 4, this.state2 + off * 4],
+      hyper: [lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power] };
+  }
+
+  /**
+   * One optimizer step over the given segments of the parameters (Adam's running beta powers already advanced for
+   * this step), then the max-norm constraint on the hidden units.
+   */
+  private update(o: ResolvedOptimizer, ws: Workspace, lr: number, segments: [number, number, number][]): void {
+    const d = this.e.d;
+    for (const seg of segments) paramStep(d, this.paramStep(o, seg, lr), this.grads + seg[0] * 4, seg[1]);
     if (this.maxNorm === 0) return;
     for (const L of this.dense.slice(0, -1)) this.k.max_norm(this.params + L.w * 4, ws.norms, L.inputs, L.outputs, this.maxNorm);
   }
@@ -500,10 +502,17 @@ export class Network {
           const cost = this.loss(ws, B);
           const hits = this.k.count_correct(out, ws.labels, B, this.sizes.at(-1)!);
           correct += hits;
-          this.backward(s, ws);
           const lr = schedule ? learningRate(schedule, opt.lr, epoch * batches + b, epochs * batches, batches, this.k.cos_f64)
             : opt.lr;
-          this.update(opt, ws, lr);
+          if (opt.name !== "sgd") {
+            this.beta1Power *= opt.beta1; // running products, not Math.pow: the same bits in every engine
+            this.beta2Power *= opt.beta2;
+          }
+          const segments = this.segments(opt.weightDecay);
+          // the first layer's weights step with their gradient (one pool job a thread for both), the rest after
+          s.firstStep = this.paramStep(opt, segments[0], lr);
+          this.backward(s, ws);
+          this.update(opt, ws, lr, segments.slice(1));
           this.steps++;
           total += cost;
           if (onBatch) {

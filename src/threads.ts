@@ -3,8 +3,8 @@
 // allocate. Every worker instantiates the caller's own WebAssembly.Module (passed to it, not recompiled), so V8's
 // tiered-up code for a kernel serves every thread. A job is posted through a control block in the shared memory
 // (Atomics.store, and Atomics.notify only to a worker that sleeps). A worker spins on its control block for about
-// twice the gap it sees between jobs (at most SPIN_MAX_MS, less when spinning has not paid off), then sleeps in
-// Atomics.wait. The caller runs its own share of every job first, then runs itself each share no worker has claimed
+// twice the longest recent gap it sees between jobs (at most SPIN_MAX_MS, less when spinning has not paid off), then
+// sleeps in Atomics.wait. The caller runs its own share of every job first, then runs itself each share no worker has claimed
 // yet (stealing it: on a busy machine a descheduled worker never holds a call up, and 2 threads are never much slower
 // than 1), then waits for the claimed ones: with Atomics.wait where the thread may block (Node, Deno, Bun, workers),
 // else by spinning on Atomics.load (a browser's main thread, where Atomics.wait throws: the shares are equal, so the
@@ -29,7 +29,8 @@
 // control block or scratch that a stuck worker might still touch; the cause of a crash (memory, a bug) would likely
 // stop a new worker too.
 import type { Engine, Kernels } from "./engine.js";
-import type { Dispatch } from "./dispatch.js";
+// types only: a bundle that copies thread-worker.js and threads.js beside it needs no other module of ours
+import type { Dispatch, ParamStep } from "./dispatch.js";
 
 /** The threads build's extra exports (assembly/threads.ts). */
 export interface ThreadKernels extends Kernels {
@@ -107,7 +108,7 @@ export type JobFn = (typeof JOB_FNS)[number];
 const PAIR = 255;
 
 /** A job function's name for messages. */
-const jobName = (fn: number): string => (fn === PAIR ? "a dense layer's dW and dX" : JOB_FNS[fn]);
+const jobName = (fn: number): string => (fn === PAIR ? "a dense layer's pair of jobs (dW and dX, or dW and a step)" : JOB_FNS[fn]);
 
 /** Runs job function `fn` (an index in JOB_FNS, or PAIR) on a thread's kernels; returns its result (a pair's second). */
 function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, args: number[]): number {
@@ -123,22 +124,32 @@ function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, arg
 
 // A control block: i32 [0] job sequence (the caller bumps it), [1] the last sequence done (the worker), [2] the job's
 // function index, [3] its argument count, [4] 1 if it trapped, [5] CLAIM: the last sequence taken, by the worker (to
-// run it) or by the caller (to run it itself: stolen); f64 [3..22] the arguments (20 at most: a pair of
-// a dW and a dX share), [23] the result; i32 [48] SLEEPING: 1 while the worker is in Atomics.wait (the caller notifies only then), [47] SEEN: the last sequence
-// the worker has looked at, [50] STOPPED: the byte length + 1 of the UTF-8 message at [52..79] once the worker's loop
-// has failed, [51] REVOKED: 1 once the pool has dropped the worker (its loop ends at the next job it sees).
-export const CTRL_BYTES = 320;
+// run it) or by the caller (to run it itself: stolen); f64 [3..34] the arguments (32 at most: a pair of a dW share
+// and an Adam step over its rows takes 26), [35] the result; i32 [72] SLEEPING: 1 while the worker is in Atomics.wait
+// (the caller notifies only then), [73] SEEN: the last sequence the worker has looked at, [74] STOPPED:
+// the byte length + 1 of the UTF-8 message at [76..103] once the worker's loop has failed, [75] REVOKED: 1 once the
+// pool has dropped the worker (its loop ends at the next job it sees).
+export const CTRL_BYTES = 416;
 /** Atomics.load polls the calling thread makes before it sleeps in Atomics.wait for a claimed share (tens of µs). */
 const SPIN = 1 << 15;
 /**
- * A worker's spin before Atomics.wait, in ms: twice the smoothed gap between the jobs it sees, within these bounds.
- * Training posts jobs back to back (gaps of tens of µs, a futex wake costs as much); a gap longer than the most
- * (the library idle, or a long stretch of calling-thread work) resets it to the least, so an idle library never
- * keeps a core busy for more than SPIN_MAX_MS.
+ * A worker's spin before Atomics.wait, in ms (SpinPolicy): training posts jobs back to back (gaps of tens of µs, a
+ * futex wake costs as much); an idle library never keeps a core busy for more than SPIN_MAX_MS at a time.
  */
-const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
-const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 23, SLEEPING = 48, SEEN = 49,
-  STOPPED = 50, REVOKED = 51, MESSAGE = 52;
+export const SPIN_MIN_MS = 0.02, SPIN_MAX_MS = 2;
+/**
+ * The caller notifies a sleeping worker for a share of WAKE_MIN_MS or more, and for a shorter one at most every
+ * Pool.wakeEveryMs: the notify costs the caller 8-33 µs on this 2-core VM when the other core is free and 100-250 µs
+ * under load (the woken thread takes the caller's core), more than a share of 784-128-10 (75-170 µs), which the caller
+ * runs itself when the worker has not woken in time. The first small job after a pause still wakes the worker.
+ */
+const WAKE_MIN_MS = 0.25;
+/** A worker's trust in spinning regains this factor a job it slept through that a full spin would have caught. */
+const TRUST_REGAIN = 2 ** (1 / 4);
+/** How fast the remembered longest gap fades, a job: a step of 10 jobs still spins past its longest gap. */
+const GAP_DECAY = 15 / 16;
+const SEQ = 0, DONE = 1, FN = 2, NARGS = 3, TRAPPED = 4, CLAIM = 5, ARGS = 3, RESULT = 35, SLEEPING = 72, SEEN = 73,
+  STOPPED = 74, REVOKED = 75, MESSAGE = 76;
 const MAX_ARGS = RESULT - ARGS;
 const MESSAGE_BYTES = CTRL_BYTES - MESSAGE * 4;
 
@@ -201,20 +212,57 @@ export function claimJob(i32: Int32Array, seen: number, seq: number): "claimed" 
   }
 }
 
+/**
+ * A worker's spin before Atomics.wait, from the jobs it has seen: twice the longest recent gap between them (a training
+ * step's longest gap is its batch boundary: the mean would put the worker to sleep there every step), less when
+ * spinning has not paid off lately, within SPIN_MIN_MS .. SPIN_MAX_MS. A sleeping worker costs every job a futex wake:
+ * measured on a 2-core VM (load 3), 8-33 µs of the caller's time in Atomics.notify and often longer before the worker
+ * runs, against shares of about 100 µs (784-128-10, batch 64), so the caller mostly ran the worker's share itself.
+ */
+export class SpinPolicy {
+  /** The longest recent gap between jobs, decaying by GAP_DECAY a job, ms. */
+  gap = 0;
+  /** How much spinning has paid off lately: 1/16 .. 1. */
+  trust = 1;
+
+  /** How long to spin for the next job, ms. */
+  budget(): number {
+    return Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * this.gap * this.trust));
+  }
+
+  /** A job seen `waited` ms after the last, after sleeping or while spinning, claimed or stolen by the caller. */
+  observe(waited: number, slept: boolean, claimed: boolean): void {
+    const full = Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * this.gap)); // the budget at full trust
+    // a pause (the library idle, or long calling-thread work) halves the gap: one pause keeps most of it, calls that
+    // come further apart than SPIN_MAX_MS bring the spin down to its least
+    this.gap = waited > SPIN_MAX_MS ? this.gap / 2 : Math.max(waited, this.gap * GAP_DECAY);
+    if (!slept) {
+      // a job seen while spinning but stolen: this thread was not running when it came (a busy machine), where
+      // spinning only takes time from the caller; one taken while spinning: spinning pays
+      this.trust = claimed ? Math.min(1, this.trust * 2) : Math.max(1 / 16, this.trust / 2);
+    } else if (waited <= full) {
+      // asleep at a job that a full spin would have caught: spinning pays again (else a worker whose trust fell would
+      // sleep through every job from then on, its trust never rising), slowly: on a busy machine, where spinning
+      // takes the caller's core, one job in 4 stolen from under a spinning worker keeps the trust falling
+      this.trust = Math.min(1, this.trust * TRUST_REGAIN);
+    }
+  }
+}
+
 /** Control block slots a test may set (claimJob's). */
 export const CTRL_SLOTS = { CLAIM, REVOKED } as const;
 
 function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32: Int32Array, f64: Float64Array,
   seen: number): void {
-  let gap = 0; // the smoothed gap between jobs, ms
-  let trust = 1; // how much spinning has paid off lately: 1/16 .. 1
+  const policy = new SpinPolicy();
   for (;;) {
-    // spin for about twice the usual gap, then sleep: the caller notifies only a sleeping worker (SLEEPING)
+    // spin for the policy's budget, then sleep: the caller notifies only a sleeping worker (SLEEPING)
     const t0 = performance.now();
-    const budget = Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * gap * trust));
+    const budget = policy.budget();
     let slept = false;
     for (let spin = 1; Atomics.load(i32, SEQ) === seen; spin++) {
       if ((spin & 63) === 0 && performance.now() - t0 > budget) {
+        // untimed: in Node 20 a notify reached a thread whose timed Atomics.wait had once timed out ~2.8 ms late
         Atomics.store(i32, SLEEPING, 1);
         Atomics.wait(i32, SEQ, seen);
         Atomics.store(i32, SLEEPING, 0);
@@ -223,15 +271,12 @@ function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32:
     }
     const seq = Atomics.load(i32, SEQ);
     const waited = performance.now() - t0;
-    gap = waited > SPIN_MAX_MS ? 0 : gap + (waited - gap) / 4;
     Atomics.store(i32, SEEN, seq);
     const claim = claimJob(i32, seen, seq);
     if (claim === "revoked") return; // the pool has dropped this worker and terminates it
     const claimed = claim === "claimed";
     seen = seq;
-    // a job seen while spinning but stolen: this thread was not running when it came (a busy machine), where spinning
-    // only takes time from the caller; one taken while spinning: spinning pays
-    if (!slept) trust = claimed ? Math.min(1, trust * 2) : Math.max(1 / 16, trust / 2);
+    policy.observe(waited, slept, claimed);
     if (!claimed) continue; // (a job revoked from a live worker: REVOKED follows, seen at the next job)
     const fn = i32[FN];
     if (fn !== PAIR && JOB_FNS[fn] === undefined) {
@@ -267,6 +312,9 @@ export function split(n: number, parts: number, unit: number): [number, number][
 const NARROW = 32;
 const rowUnit = (cols: number): number => (cols < NARROW ? 8 : 1);
 
+/** The greatest common divisor of two positive integers. */
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
 /** Below these sizes a call runs whole on the calling thread (the same kernel: the same bits). */
 const MIN_FLOPS = 1 << 18;
 const MIN_ELEMS = 1 << 14;
@@ -288,6 +336,17 @@ export class Pool implements Dispatch {
   private readonly blocks: number[];
   /** Workers whose 'exit' or 'error' event came between calls, and why: the next call drops them and throws. */
   private readonly stops = new Map<WorkerHandle, string>();
+  /** This thread's share of the last call of each job function (by index), ms. */
+  private readonly shareMs = new Map<number, number>();
+  /** Shares posted to workers, the posts that notified a sleeping worker, the shares the caller ran itself. */
+  readonly counts = { posted: 0, woken: 0, stolen: 0 };
+  /** When each worker was last notified (performance.now()). */
+  private readonly woken: number[] = [];
+  /**
+   * A sleeping worker is notified for a share shorter than WAKE_MIN_MS at most this often, ms (the caller runs the
+   * share itself meanwhile). @internal (tests raise it)
+   */
+  wakeEveryMs = 10;
   /** Per worker, the first job stolen from it that it has not looked at yet (SEEN), and when it was posted. */
   private readonly unseen: ({ seq: number; posted: number } | undefined)[] = [];
 
@@ -335,14 +394,18 @@ export class Pool implements Dispatch {
     const index = fn === "pair" ? PAIR : JOB_FNS.indexOf(fn);
     const posted = performance.now();
     const seqs: number[] = [];
-    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t]));
+    // a share as long as WAKE_MIN_MS (this job function's last one here, or one not seen yet) wakes a sleeping worker
+    const wake = !(this.shareMs.get(index)! < WAKE_MIN_MS);
+    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t], wake));
     const results: number[] = new Array(jobs.length);
     let error: unknown;
+    const started = performance.now();
     try {
       results[0] = callJob(own, index, jobs[0]);
     } catch (err) {
       error = err;
     }
+    this.shareMs.set(index, performance.now() - started);
     const deadline = DEADLINE_MS + SHARE_FACTOR * (performance.now() - posted);
     // the shares no worker has taken yet run here (a worker descheduled, asleep or dead never holds the call up); after
     // a trap here every share is waited for, so a worker's own failure is seen
@@ -371,8 +434,11 @@ export class Pool implements Dispatch {
     return results;
   }
 
-  /** Posts a job to worker w (notifying it only if it sleeps); returns its sequence number for wait(). */
-  private post(w: number, fn: number, args: number[]): number {
+  /**
+   * Posts a job to worker w; a sleeping worker is notified if `wake` (the share is large enough) or if it was last
+   * notified wakeEveryMs ago or more. Returns the job's sequence number for wait().
+   */
+  private post(w: number, fn: number, args: number[], wake: boolean): number {
     // a job's arguments fill the control block up to its result: more would overwrite it (a bug here, not the caller's)
     if (args.length > MAX_ARGS) throw new Error(`softmax-wasm: a ${jobName(fn)} job has ${args.length} arguments, more than ${MAX_ARGS}`);
     const b = this.blocks[w];
@@ -381,8 +447,16 @@ export class Pool implements Dispatch {
     this.f64.set(args, (b >> 1) + ARGS);
     const seq = (this.i32[b + SEQ] + 1) | 0;
     Atomics.store(this.i32, b + SEQ, seq);
+    this.counts.posted++;
     // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq
-    if (Atomics.load(this.i32, b + SLEEPING) !== 0) Atomics.notify(this.i32, b + SEQ);
+    if (Atomics.load(this.i32, b + SLEEPING) !== 0) {
+      const now = performance.now();
+      if (wake || !(now - this.woken[w] < this.wakeEveryMs)) {
+        this.woken[w] = now;
+        this.counts.woken++;
+        Atomics.notify(this.i32, b + SEQ);
+      }
+    }
     return seq;
   }
 
@@ -394,6 +468,7 @@ export class Pool implements Dispatch {
     const b = this.blocks[w];
     if (Atomics.compareExchange(this.i32, b + CLAIM, (seq - 1) | 0, seq) !== ((seq - 1) | 0)) return false;
     this.unseen[w] ??= { seq, posted };
+    this.counts.stolen++;
     return true;
   }
 
@@ -534,6 +609,28 @@ export class Pool implements Dispatch {
     this.run("pair", features.map(([a, b], t) => {
       const [c, d] = rows[t];
       return [dwFn, 9, x, dy, dw, B, I, O, 0, a, b, dxFn, 6, dy + c * O * 4, w, dx + c * I * 4, d - c, I, O];
+    }));
+  }
+
+  /**
+   * dW = X^T dY and then an optimizer step over W from it as one job a thread: its rows of dW (input features), then
+   * the step over the same rows of W (element-wise: the same bits as one call over all of W); rows start at multiples
+   * of 16 weights, as the optimizers' own splits do. Separate calls when too small to split.
+   */
+  gemm_dw_step(x: number, dy: number, dw: number, B: number, I: number, O: number, sparse: boolean, step: ParamStep): void {
+    const rows = split(I, this.size, Math.max(2, 16 / gcd(O, 16)));
+    if (2 * B * I * O < MIN_FLOPS || rows.length !== this.size) {
+      this.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
+      const [p, [s1, s2], h] = [step.p, step.state, step.hyper];
+      if (step.fn === "sgd_update") this.sgd_update(p, dw, s1, I * O, h[0], h[1], h[2], h[3]);
+      else this.adam_update(p, dw, s1, s2, I * O, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+      return;
+    }
+    const dwFn = JOB_FNS.indexOf(sparse ? "gemm_dw_sparse_rows" : "gemm_dw_rows"), stepFn = JOB_FNS.indexOf(step.fn);
+    this.run("pair", rows.map(([a, b]) => {
+      const at = a * O * 4;
+      const args = [step.p + at, dw + at, ...step.state.map((s) => s + at), (b - a) * O, ...step.hyper];
+      return [dwFn, 9, x, dy, dw, B, I, O, 0, a, b, stepFn, args.length, ...args];
     }));
   }
 
@@ -950,11 +1047,54 @@ export function threadsUnavailable(): string | undefined {
 }
 
 /**
+ * Runs a training step's kernels a few times on small data (in scratch, released), so that V8's dynamic tiering
+ * compiles them with TurboFan now: the code is the module's, shared by every thread. Without it the compiles (20-80
+ * ms of a core, measured with --trace-wasm-compilation-times: the GEMMs' inner functions take 11-33 ms each) land in
+ * the first batches of the first epoch, where on a 2-core machine they take a core from the caller or a worker that
+ * the other then waits for, while the kernels run as Liftoff code meanwhile. 32 calls each tier up nearly all
+ * (about 15 ms here).
+ */
+function warmKernels(e: Engine): void {
+  const k = e.k as ThreadKernels;
+  const [B, I, O] = [16, 128, 64];
+  const mark = e.mark();
+  try {
+    const f = (n: number) => e.alloc(n * 4);
+    const x = f(B * I), w = f(I * O), b = f(O), y = f(B * O), dy = f(B * O), dw = f(I * O), dx = f(B * I);
+    const m = f(I * O), v = f(I * O), packed = f(I * O * 2), labels = f(B), idx = f(B), src = f(B * I);
+    new Int32Array(e.memory.buffer, idx, B).forEach((_, i, a) => (a[i] = i));
+    new Int32Array(e.memory.buffer, labels, B).forEach((_, i, a) => (a[i] = i % 10));
+    new Float32Array(e.memory.buffer, x, B * I).fill(0.5);
+    for (let i = 0; i < 32; i++) {
+      k.gather_rows_u8(src, idx, x, B, I, 1 / 255);
+      k.gather_rows_f32(src, idx, x, B, I);
+      k.gemm_forward(x, w, b, y, B, I, O, e.act.relu);
+      k.gemm_forward_sparse(x, w, b, y, B, I, O, e.act.relu);
+      k.gemm_pack_b(w, packed, I, O, 0, O / 16);
+      k.gemm_forward_packed(x, packed, b, y, B, I, O, e.act.relu);
+      k.cross_entropy_index(y, labels, 0, dy, 0, B, O, -100, 0, O, 1 / B);
+      k.cross_entropy_index(y, labels, 0, dy, 0, B * 4, 10, -100, 0, 10, 1 / B); // narrow rows (MNIST's 10 classes)
+      k.count_correct(y, labels, B, O);
+      k.activation_backward(y, dy, dy, B * O, e.act.relu);
+      k.bias_grad(dy, b, B, O, 0);
+      k.gemm_dw_rows(x, dy, dw, B, I, O, 0, 0, I);
+      k.gemm_dw_sparse_rows(x, dy, dw, B, I, O, 0, 0, I);
+      k.gemm_dx(dy, w, dx, B, I, O);
+      k.sgd_update(w, dw, m, I * O, 0, 0.9, 0, 0);
+      k.adam_update(w, dw, m, v, I * O, 0, 0.9, 0.999, 1e-8, 0, 0, 0.1, 0.001);
+    }
+  } finally {
+    e.release(mark);
+  }
+}
+
+/**
  * Starts the pool on an engine made by Engine.createShared: n - 1 workers, each with a control block and a scratch
  * area taken from the arena as long-lived blocks.
  */
 export async function startPool(e: Engine, module: WebAssembly.Module, n: number, spawn: SpawnWorker): Promise<Pool> {
   const k = e.k as ThreadKernels;
+  warmKernels(e); // V8 compiles them with TurboFan in the background while the workers start
   const workers = n - 1;
   const ctrl = e.allocBlock(workers * CTRL_BYTES);
   new Uint8Array(e.memory.buffer, ctrl, workers * CTRL_BYTES).fill(0);
