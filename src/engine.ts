@@ -4,6 +4,7 @@
 // never grow memory. (memory.buffer is a slow accessor in V8: it is read only when a view must be remade.)
 import type { Pool } from "./threads.js";
 import { serial, type Dispatch } from "./dispatch.js";
+import type { WasmMemory, WasmModule } from "./wasm-types.js";
 
 
 /** The kernels the Wasm module exports (pointers are byte offsets into linear memory). */
@@ -95,7 +96,7 @@ export type WasmBuild = "simd" | "relaxed-simd";
  * A compiled module. WebAssembly.Module declares no members, so any object would type-check as one, a mistyped
  * options object too (`ready({ threads: "2" })`): ready()'s option keys are `never` here.
  */
-export type CompiledModule = WebAssembly.Module & { readonly source?: never; readonly relaxed?: never; readonly threads?: never };
+export type CompiledModule = WasmModule & { readonly source?: never; readonly relaxed?: never; readonly threads?: never };
 export type WasmSource = CompiledModule | ArrayBuffer | ArrayBufferView | Response | PromiseLike<Response>;
 
 
@@ -135,7 +136,7 @@ export class Engine {
   /** Where each kernel that may split runs (dispatch.ts): the pool once usePool() has set one, else this thread. */
   d: Dispatch;
 
-  private constructor(readonly memory: WebAssembly.Memory, readonly k: Kernels, private readonly shared = false) {
+  private constructor(readonly memory: WasmMemory, readonly k: Kernels, private readonly shared = false) {
     this.build = k.relaxed_simd() ? "relaxed-simd" : "simd";
     this.act = activationCodes(k);
     this.d = serial(k);
@@ -158,7 +159,7 @@ export class Engine {
    * The threads build (dist/softmax-threads.wasm) over a shared memory (16 pages growing to at most 1 GiB, the
    * maximum the build declares); `module` is compiled already so the workers instantiate the same one.
    */
-  static async createShared(module: WebAssembly.Module): Promise<Engine> {
+  static async createShared(module: WasmModule): Promise<Engine> {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     return new Engine(memory, instance.exports as unknown as Kernels, true);
@@ -390,6 +391,6 @@ export function wasmBuild(): WasmBuild | undefined {
 }
 
 /** The Wasm memory, or undefined before ready(). */
-export function wasmMemory(): WebAssembly.Memory | undefined {
+export function wasmMemory(): WasmMemory | undefined {
   return current?.memory;
 }

@@ -31,6 +31,7 @@
 import type { Engine, Kernels } from "./engine.js";
 // types only: a bundle that copies thread-worker.js and threads.js beside it needs no other module of ours
 import type { Dispatch, ParamStep } from "./dispatch.js";
+import type { WasmMemory, WasmModule } from "./wasm-types.js";
 
 /** The threads build's extra exports (assembly/threads.ts). */
 export interface ThreadKernels extends Kernels {
@@ -72,8 +73,8 @@ export const THREAD_KERNEL_ARITY: { readonly [K in Exclude<keyof ThreadKernels, 
 
 /** What a worker gets to start (thread-worker.ts / thread-worker-node.ts). */
 export interface WorkerInit {
-  module: WebAssembly.Module;
-  memory: WebAssembly.Memory;
+  module: WasmModule;
+  memory: WasmMemory;
   /** Byte offset of this worker's control block. */
   ctrl: number;
   /** Byte offset of this worker's scratch (set_scratch). */
@@ -1092,7 +1093,7 @@ function warmKernels(e: Engine): void {
  * Starts the pool on an engine made by Engine.createShared: n - 1 workers, each with a control block and a scratch
  * area taken from the arena as long-lived blocks.
  */
-export async function startPool(e: Engine, module: WebAssembly.Module, n: number, spawn: SpawnWorker): Promise<Pool> {
+export async function startPool(e: Engine, module: WasmModule, n: number, spawn: SpawnWorker): Promise<Pool> {
   const k = e.k as ThreadKernels;
   warmKernels(e); // V8 compiles them with TurboFan in the background while the workers start
   const workers = n - 1;

@@ -52,12 +52,26 @@ import { loadMnist as loadMnistFull } from "softmax-wasm/full";
 export const load = loadMnist, loadFull = loadMnistFull;
 `);
 
-// lib "DOM" in each: TypeScript declares the WebAssembly namespace (WebAssembly.Module, .Memory in ready()'s and
-// wasmMemory()'s types) only in its DOM and WebWorker libs, not in ES2022 or @types/node 20.
+// A Node project without lib "DOM": TypeScript declares the WebAssembly namespace only in its DOM and WebWorker libs,
+// not in ES2022 or @types/node 20, so the package's types must not need it (src/wasm-types.ts).
+writeFileSync(join(project, "node-app.ts"), `
+import { ready, softmax, wasmMemory, type WasmSource } from "softmax-wasm";
+await ready();
+const bytes: ArrayBuffer | undefined = wasmMemory()?.buffer;
+const source: WasmSource = new Uint8Array(8);
+// @ts-expect-error: threads is a number, also where WebAssembly.Module is not a type
+await ready({ threads: "2" });
+// @ts-expect-error: cols is a number
+softmax(new Float32Array(3), "3");
+export { bytes, source };
+`);
+
+// "app.ts" makes a WebAssembly.Module itself, so those projects take lib "DOM" too
 const configs = {
   nodenext: { module: "nodenext", moduleResolution: "nodenext", lib: ["ES2022", "DOM"], types: ["node"] },
   node16: { module: "node16", moduleResolution: "node16", lib: ["ES2022", "DOM"], types: ["node"] },
   bundler: { module: "esnext", moduleResolution: "bundler", lib: ["ES2022", "DOM"], types: [] as string[] },
+  nodeWithoutDom: { module: "nodenext", moduleResolution: "nodenext", lib: ["ES2022"], types: ["node"] },
 };
 
 /** tsc --noEmit under `resolution`, checking the package's .d.ts files too (skipLibCheck off; TypeScript's own lib files skipped). */
@@ -67,7 +81,7 @@ function check(resolution: keyof typeof configs): Promise<{ status: number | nul
     compilerOptions: {
       ...configs[resolution], target: "ES2022", strict: true, noEmit: true, skipLibCheck: false, skipDefaultLibCheck: true,
     },
-    files: ["app.ts", "root.ts"],
+    files: resolution === "nodeWithoutDom" ? ["node-app.ts", "root.ts"] : ["app.ts", "root.ts"],
   }));
   return new Promise((resolve) => {
     execFile(process.execPath, [tsc, "-p", config], { cwd: project, encoding: "utf8" }, (err, stdout, stderr) => {
@@ -80,6 +94,11 @@ describe.concurrent("TypeScript consumers of the packed package", () => {
   it.each(["nodenext", "node16"] as const)("moduleResolution %s: every entry type-checks, the package's own " +
     ".d.ts files included, and loadMnist is in the root's and softmax-wasm/full's types too", async (resolution) => {
     expect(await check(resolution)).toEqual({ status: 0, output: "" });
+  }, 120_000);
+
+  it("a Node project without lib DOM (ES2022 and @types/node only) type-checks the package's .d.ts files, " +
+    "wasmMemory() giving a memory with a buffer", async () => {
+    expect(await check("nodeWithoutDom")).toEqual({ status: 0, output: "" });
   }, 120_000);
 
   it("moduleResolution bundler: every entry type-checks with loadMnist from softmax-wasm/node; the root's and " +
