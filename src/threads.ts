@@ -231,8 +231,20 @@ export class SpinPolicy {
     return Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * this.gap * this.trust));
   }
 
-  /** A job seen `waited` ms after the last, after sleeping or while spinning, claimed or stolen by the caller. */
-  observe(waited: number, slept: boolean, claimed: boolean): void {
+  /**
+   * A job seen `waited` ms after the last, after sleeping or while spinning, claimed or stolen by the caller; `missed`
+   * jobs came and went before it unseen (posted while this thread slept, the caller ran them itself).
+   */
+  observe(waited: number, slept: boolean, claimed: boolean, missed = 0): void {
+    if (slept && missed > 0 && waited / (missed + 1) <= SPIN_MAX_MS) {
+      // jobs come oftener than this thread sleeps: spinning would have caught them. The caller wakes a sleeper for a
+      // small share only every Pool.wakeEveryMs, so `waited` is that period, not the gap between jobs: without this a
+      // worker whose trust fell slept through most jobs of a small network's epoch (the caller ran 65-98% of the
+      // shares of 784-128-10 itself, measured)
+      this.gap = Math.max(this.gap, waited / (missed + 1));
+      this.trust = Math.min(1, this.trust * 2);
+      return;
+    }
     const full = Math.min(SPIN_MAX_MS, Math.max(SPIN_MIN_MS, 2 * this.gap)); // the budget at full trust
     // a pause (the library idle, or long calling-thread work) halves the gap: one pause keeps most of it, calls that
     // come further apart than SPIN_MAX_MS bring the spin down to its least
@@ -276,8 +288,9 @@ function runJobs(k: Record<string, (...a: number[]) => number | undefined>, i32:
     const claim = claimJob(i32, seen, seq);
     if (claim === "revoked") return; // the pool has dropped this worker and terminates it
     const claimed = claim === "claimed";
+    const missed = ((seq - seen) | 0) - 1; // jobs posted while this thread was not looking
     seen = seq;
-    policy.observe(waited, slept, claimed);
+    policy.observe(waited, slept, claimed, missed);
     if (!claimed) continue; // (a job revoked from a live worker: REVOKED follows, seen at the next job)
     const fn = i32[FN];
     if (fn !== PAIR && JOB_FNS[fn] === undefined) {

@@ -27,6 +27,22 @@ describe("a worker's spin budget", () => {
     expect(p.budget()).toBeGreaterThanOrEqual(0.1);
   });
 
+  it("goes back to spinning when it wakes to find jobs it slept through (the caller wakes it only now and then)", () => {
+    const p = trained([0.05]);
+    for (let i = 0; i < 4; i++) p.observe(0.05, false, false); // descheduled while spinning: the caller stole them
+    expect(p.budget()).toBeLessThan(0.05);
+    // woken 10 ms later (Pool.wakeEveryMs) with 80 jobs posted meanwhile, each run by the caller: a gap of 0.12 ms;
+    // each such wake doubles the trust, so four bring the spin back past that gap
+    for (let i = 0; i < 4; i++) p.observe(10, true, false, 80);
+    expect(p.budget()).toBeGreaterThanOrEqual(0.2);
+    // a worker that slept 10 ms through no job has no reason to spin more
+    const idle = trained([0.05]);
+    for (let i = 0; i < 4; i++) idle.observe(0.05, false, false);
+    const before = idle.budget();
+    idle.observe(10, true, true, 0);
+    expect(idle.budget()).toBeLessThanOrEqual(before);
+  });
+
   it("spins less on a busy machine, where jobs come while it is descheduled and the caller runs them", () => {
     const p = trained([0.1]);
     expect(p.budget()).toBeGreaterThan(0.19);
