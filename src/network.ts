@@ -356,7 +356,7 @@ export class Network {
   }
 
   /** The optimizer's step at learning rate lr over one segment (float offset, count, weight decay) of the parameters. */
-  private paramStep(o: ResolvedOptimizer, [off, , wd]: [number, number, number], lr: number): ParamStep {
+  private stepOver(o: ResolvedOptimizer, [off, , wd]: [number, number, number], lr: number): ParamStep {
     const p = this.params + off * 4;
     if (o.name === "sgd") {
       return { fn: "sgd_update", p, state: [this.state1 + off * 4], hyper: [lr, o.momentum, o.nesterov ? 1 : 0, wd] };
@@ -371,7 +371,7 @@ export class Network {
    */
   private update(o: ResolvedOptimizer, ws: Workspace, lr: number, segments: [number, number, number][]): void {
     const d = this.e.d;
-    for (const seg of segments) paramStep(d, this.paramStep(o, seg, lr), this.grads + seg[0] * 4, seg[1]);
+    for (const seg of segments) paramStep(d, this.stepOver(o, seg, lr), this.grads + seg[0] * 4, seg[1]);
     if (this.maxNorm === 0) return;
     for (const L of this.dense.slice(0, -1)) this.k.max_norm(this.params + L.w * 4, ws.norms, L.inputs, L.outputs, this.maxNorm);
   }
@@ -510,7 +510,7 @@ export class Network {
           }
           const segments = this.segments(opt.weightDecay);
           // the first layer's weights step with their gradient (one pool job a thread for both), the rest after
-          s.firstStep = this.paramStep(opt, segments[0], lr);
+          s.firstStep = this.stepOver(opt, segments[0], lr);
           this.backward(s, ws);
           this.update(opt, ws, lr, segments.slice(1));
           this.steps++;

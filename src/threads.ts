@@ -635,6 +635,8 @@ export class Pool implements Dispatch {
     const rows = split(I, this.size, Math.max(2, 16 / gcd(O, 16)));
     if (2 * B * I * O < MIN_FLOPS || rows.length !== this.size) {
       this.gemm_dw(x, dy, dw, B, I, O, 0, sparse);
+      // dispatch.ts's paramStep on this pool's own steps: that module is not imported here at run time (a bundle
+      // copies thread-worker.js and threads.js alone)
       const [p, [s1, s2], h] = [step.p, step.state, step.hyper];
       if (step.fn === "sgd_update") this.sgd_update(p, dw, s1, I * O, h[0], h[1], h[2], h[3]);
       else this.adam_update(p, dw, s1, s2, I * O, h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
