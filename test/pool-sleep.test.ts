@@ -1,4 +1,4 @@
-// How the pool wakes a sleeping worker (src/threads.ts Pool.post): the caller notifies it for a share as long as
+// How the pool wakes a sleeping worker (src/pool-jobs.ts JobPool.post): the caller notifies it for a share as long as
 // WAKE_MIN_MS (0.25 ms), and for a shorter one at most every wakeEveryMs (a notify costs the caller more than a small
 // share under load, and it runs an unclaimed share itself); the first small job after a pause still wakes it.
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -8,16 +8,20 @@ interface PoolInside {
   blocks: number[];
   wakeEveryMs: number;
   counts: { posted: number; woken: number; stolen: number };
+  /** This thread's share of the last call of each job function (by index in JOB_FNS), ms. */
+  shareMs: Map<number, number>;
   run(fn: string, jobs: number[][]): number[];
 }
 
 const SLEEPING = 72, SEEN = 73, SEQ = 0;
+let JOB_FNS: readonly string[];
 let pool: PoolInside;
 let e: import("../dist/engine.js").Engine;
 beforeAll(async () => {
   const lib = await import("../dist/index.js");
   await lib.ready({ threads: 2 });
   e = (await import("../dist/engine.js")).engine("test");
+  ({ JOB_FNS } = await import("../dist/threads.js"));
   pool = e.pool as unknown as PoolInside;
 });
 afterEach(() => vi.restoreAllMocks());
@@ -80,8 +84,9 @@ describe("a sleeping worker of the pool", () => {
   it("is notified for every share as long as a quarter of a millisecond", async () => {
     pool.wakeEveryMs = 60_000;
     try {
-      const n = 1 << 21; // a share of about a millisecond
+      const n = 1 << 23; // shares of about a millisecond (4M parameters each, 0.2-0.3 ns a parameter here)
       sgd(n);
+      expect(pool.shareMs.get(JOB_FNS.indexOf("sgd_update"))).toBeGreaterThanOrEqual(0.25); // the premise
       await asleep(false);
       expect(notifies(() => sgd(n))).toBe(1);
       await asleep();
