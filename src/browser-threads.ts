@@ -2,7 +2,7 @@
 // dynamic import(): the threads builds, the module Web Worker and the pool, in a chunk of their own that bundlers
 // split off.
 import { beside } from "./beside.js";
-import { startPool, threadsUnavailable } from "./threads.js";
+import { startPool, threadsUnavailable } from "./pool-start.js";
 import type { ThreadsBuilds } from "./ready.js";
 
 export const threads: ThreadsBuilds = {

@@ -2,7 +2,7 @@
 // and an arena in linear memory. A grown memory detaches every old view (its length becomes 0), so cached views are
 // checked before each use and remade after a growth; each call releases what it took, so repeated calls of one shape
 // never grow memory. (memory.buffer is a slow accessor in V8: it is read only when a view must be remade.)
-import type { Pool } from "./threads.js";
+import type { Pool } from "./pool.js";
 import { serial, type Dispatch } from "./dispatch.js";
 import type { WasmMemory, WasmModule } from "./wasm-types.js";
 
@@ -131,7 +131,7 @@ export class Engine {
   readonly build: WasmBuild;
   /** The activation codes the kernels take (assembly/act.ts), read from the module's exported enum. */
   readonly act: Readonly<Record<Activation, number>>;
-  /** The worker pool of ready({ threads: n }) with n > 1 (src/threads.ts); undefined in the default single thread. */
+  /** The worker pool of ready({ threads: n }) with n > 1 (src/pool.ts); undefined in the default single thread. */
   pool: Pool | undefined;
   /** Where each kernel that may split runs (dispatch.ts): the pool once usePool() has set one, else this thread. */
   d: Dispatch;

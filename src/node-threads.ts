@@ -1,7 +1,7 @@
 // The Node / Deno / Bun entry's threads part, loaded by index.ts only for ready({ threads: n }): the threads builds
 // read from beside this module, worker_threads, and the pool.
 import { readFile } from "node:fs/promises";
-import { startPool, threadsUnavailable } from "./threads.js";
+import { startPool, threadsUnavailable } from "./pool-start.js";
 import type { ThreadsBuilds } from "./ready.js";
 
 export const threads: ThreadsBuilds = {

@@ -2,13 +2,14 @@
 // browser-full.ts, workerd.ts, inline.ts) makes its own ready() from this factory with the way its runtime finds the
 // .wasm builds: the default SIMD128 one (softmax.wasm), the opt-in relaxed-SIMD one (softmax-relaxed.wasm), and their
 // threads builds over shared memory (softmax-threads.wasm, softmax-threads-relaxed.wasm). Only the default build is
-// reached statically: the relaxed one and the threads ones (with the pool, src/threads.ts) come through the entry's
+// reached statically: the relaxed one and the threads ones (with the pool, src/pool.ts) come through the entry's
 // dynamic import(), which bundlers split off into chunks that load only when ready() is asked for them. The browser
 // entry and the inline one carry the default build alone (`defaultOnly`), so that bundlers copy no other. All entries
 // share this module's one load and src/engine.ts's one engine: an app may take ready() from one entry and the
 // kernels from another.
 import { Engine, setEngine, type WasmSource } from "./engine.js";
-import type { SpawnWorker, startPool, threadsUnavailable } from "./threads.js";
+import type { startPool, threadsUnavailable } from "./pool-start.js";
+import type { SpawnWorker } from "./threads.js";
 
 let loading: Promise<void> | undefined;
 
@@ -63,7 +64,7 @@ export interface EntryWasm {
   fetchUrl?: (url: URL) => WasmSource | Promise<WasmSource>;
 }
 
-/** An entry's threads part: the threads builds, how to start a worker, and the pool itself (src/threads.ts). */
+/** An entry's threads part: the threads builds, how to start a worker, and the pool itself (src/pool-start.ts). */
 export interface ThreadsBuilds {
   /** softmax-threads.wasm */
   wasm: () => WasmSource | Promise<WasmSource>;

@@ -126,7 +126,7 @@ describe("Vite build of an app importing softmax-wasm", () => {
     const page = readFileSync(join(outDir, files.get("assets/index.js")!), "utf8");
     // new URL(`/assets/softmax-<hash>.wasm`, import.meta.url), the one URL it has
     expect(page.match(/\/assets\/[\w.-]+/g)).toEqual([`/${files.get("assets/softmax.wasm")}`]);
-    // neither the pool (src/threads.ts, known by its messages) and its worker nor a dynamic import, nor Node's entry
+    // neither the pool (src/pool*.ts, known by their messages) and its worker nor a dynamic import, nor Node's entry
     expect(page).not.toMatch(/SharedArrayBuffer is unavailable|Atomics\.|thread-worker|import\(/);
     expect(page).not.toMatch(/node:|loadMnist/);
   });
@@ -196,7 +196,7 @@ describe("Vite build of an app importing ready from softmax-wasm/full", () => {
     for (const other of ["softmax-relaxed", "softmax-threads", "softmax-threads-relaxed"]) {
       expect(page).not.toContain(`/${files.get(`assets/${other}.wasm`)}`);
     }
-    // the pool (src/threads.ts, known by its messages) only in the threads chunk
+    // the pool (src/pool*.ts, known by their messages) only in the threads chunk
     expect(threadsChunk).toContain("SharedArrayBuffer is unavailable");
     expect(page).not.toMatch(/SharedArrayBuffer is unavailable|Atomics\.|thread-worker/);
     expect(page).toMatch(/import\(["'`][./]*browser-relaxed-[\w-]{8}\.js["'`]\)/);

@@ -204,7 +204,7 @@ import(threadsUrl).then(({ workerMain }) => workerMain(init, () => { parentPort.
 async function cuedPool(modes: string[], handle: (w: Worker) => WorkerHandle = (w) => w) {
   vi.resetModules();
   const { Engine } = await import("../dist/engine.js");
-  const { startPool } = await import("../dist/threads.js");
+  const { startPool } = await import("../dist/pool-start.js");
   const module = await WebAssembly.compile(await readFile(new URL("../dist/softmax-threads.wasm", import.meta.url)));
   const e = await Engine.createShared(module);
   const threadsUrl = new URL("../dist/threads.js", import.meta.url).href;

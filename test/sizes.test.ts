@@ -102,16 +102,16 @@ describe("sizes", async () => {
   it("the default browser entry and the inline one have neither the pool nor the other builds' URLs, not even lazily", () => {
     for (const m of [all, minimal, inline]) {
       expect([...m.start.inputs, ...m.lazy.inputs]
-        .filter((f) => /dist\/(threads|browser-threads|browser-relaxed|browser-full)\.js$/.test(f))).toEqual([]);
+        .filter((f) => /dist\/(threads|pool|pool-jobs|pool-start|browser-threads|browser-relaxed|browser-full)\.js$/.test(f))).toEqual([]);
       expect(m.lazy.min).toBe(0);
     }
   });
 
   it("softmax-wasm/full loads the pool, the threads builds and the relaxed build's URL only when ready() asks for them", () => {
     expect(full.start.inputs).toContain("dist/browser-full.js");
-    expect(full.start.inputs.filter((f) => /dist\/(threads|browser-threads|browser-relaxed)\.js$/.test(f))).toEqual([]);
+    expect(full.start.inputs.filter((f) => /dist\/(threads|pool|pool-jobs|pool-start|browser-threads|browser-relaxed)\.js$/.test(f))).toEqual([]);
     expect(full.lazy.inputs).toEqual(expect.arrayContaining(
-      ["dist/threads.js", "dist/browser-threads.js", "dist/browser-relaxed.js"]));
+      ["dist/threads.js", "dist/pool.js", "dist/pool-jobs.js", "dist/pool-start.js", "dist/browser-threads.js", "dist/browser-relaxed.js"]));
     // the lazy chunks are the relaxed one and the threads one, nothing else
     expect(full.lazy.min).toBe(relaxedChunk.min + threadsChunk.min);
     // at start it costs what the default entry does, but for its two loaders (within 1%)
