@@ -231,8 +231,8 @@ function tiles(
  * B_PACKED, gemm_pack_b's panels (K rows of 64 bytes each, panel after panel; ldb unused); B_TRANSPOSED, B^T(N, K)
  * row-major with row stride ldb (packed by packPanelT). Blocked for the caches as above.
  */
-const B_ROWS = 0, B_PACKED = 1, B_TRANSPOSED = 2;
-function gemm(
+export const B_ROWS = 0, B_PACKED = 1, B_TRANSPOSED = 2;
+export function gemm(
   a: usize, ars: usize, aks: usize, b: usize, ldb: usize, c: usize, ldc: usize,
   M: usize, N: usize, K: usize, init: usize, irs: usize, act: i32, bmode: i32 = B_ROWS,
 ): void {

@@ -55,6 +55,8 @@ function warmKernels(e: Engine): void {
       k.gemm_dw_rows(x, dy, dw, B, I, O, 0, 0, I);
       k.gemm_dw_sparse_rows(x, dy, dw, B, I, O, 0, 0, I);
       k.gemm_dx(dy, w, dx, B, I, O);
+      k.gemm_forward_cols(x, w, b, y, B, I, O, e.act.relu, 0, O);
+      k.gemm_dx_cols(dy, w, dx, B, I, O, 0, I);
       k.sgd_update(w, dw, m, I * O, 0, 0.9, 0, 0);
       k.adam_update(w, dw, m, v, I * O, 0, 0.9, 0.999, 1e-8, 0, 0, 0.1, 0.001);
     }

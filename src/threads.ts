@@ -36,6 +36,8 @@ export interface ThreadKernels extends Kernels {
   gemm_dw_sparse_rows(x: number, dy: number, dw: number, B: number, I: number, O: number, accumulate: number, i0: number, i1: number): void;
   gemm_pack_b(w: number, packed: number, K: number, N: number, p0: number, p1: number): void;
   gemm_forward_packed(x: number, packed: number, bias: number, y: number, B: number, I: number, O: number, act: number): void;
+  gemm_forward_cols(x: number, w: number, bias: number, y: number, B: number, I: number, O: number, act: number, j0: number, j1: number): void;
+  gemm_dx_cols(dy: number, w: number, dx: number, B: number, I: number, O: number, i0: number, i1: number): void;
   cross_entropy_row_part(z: number, g: number, len: number, w: number, y: number, wy: number, n: number, smoothing: number,
     wsum: number, scale: number, pass: number, m: number, zy: number, sum: number, d: number, parts: number): number;
   cross_entropy_prob_row_part(z: number, q: number, w: number, g: number, len: number, n: number, smoothing: number,
@@ -60,8 +62,8 @@ export interface ThreadKernels extends Kernels {
  * to the signature above), tested with KERNEL_ARITY against the exports of both threads builds (test/exports.test.ts).
  */
 export const THREAD_KERNEL_ARITY: { readonly [K in Exclude<keyof ThreadKernels, keyof Kernels>]: Parameters<ThreadKernels[K]>["length"] } = {
-  scratch_bytes: 0, set_scratch: 1, gemm_dw_rows: 9, gemm_dw_sparse_rows: 9,
-  gemm_pack_b: 6, gemm_forward_packed: 8, cross_entropy_row_part: 16, cross_entropy_prob_row_part: 14,
+  scratch_bytes: 0, set_scratch: 1, gemm_dw_rows: 9, gemm_dw_sparse_rows: 9, gemm_pack_b: 6, gemm_forward_packed: 8,
+  gemm_forward_cols: 10, gemm_dx_cols: 8, cross_entropy_row_part: 16, cross_entropy_prob_row_part: 14,
   cross_entropy_index_parts: 12, cross_entropy_prob_parts: 10, bce_with_logits_parts: 9, quadratic_cost_parts: 6,
   sum_block: 0, softmax_row_part: 9, sample_row_part: 8, sample_row_finish: 14,
 };
@@ -94,7 +96,7 @@ export const JOB_FNS = [
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
   "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
-  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx", "augment_batch", "sample_row_part",
+  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx", "augment_batch", "sample_row_part", "gemm_forward_cols", "gemm_dx_cols",
 ] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
 /**

@@ -75,7 +75,8 @@ describe("a training step of 784-128-10 at batch 64 on the pool", () => {
         net.dispose();
       }
       expect(fns.length / 10, optimizer.name).toBe(2);
-      expect(fns.slice(0, 2)).toEqual(["gemm_forward", "pair"]);
+      // these images have few zeros: the dense forward, split by columns (W, 784 x 128, is larger than X, 64 x 784)
+      expect(fns.slice(0, 2)).toEqual(["gemm_forward_cols", "pair"]);
     }
   });
 });
