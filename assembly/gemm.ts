@@ -7,7 +7,8 @@
 // pairs of rows) for dW, and whose B is a packed panel (the cache blocking below). Eight f32x4 accumulators: wider
 // tiles spill out of V8's 15 xmm registers (and unrolling its K loop by two measured 30% slower). The sparse products
 // hold one row of C, 32 columns, in eight accumulators and sum over a list of the nonzero inputs; they read only the
-// rows of W their nonzeros name, 128 contiguous bytes at a time, and are not blocked. Both accumulate with madd
+// rows of W their nonzeros name, 128 contiguous bytes at a time (the forward pass blocked over groups of images, below).
+// Both accumulate with madd
 // (vec.ts): f32x4.mul then f32x4.add in the default build, f32x4.relaxed_madd (a fused multiply-add where the CPU has
 // one) in the relaxed-SIMD build.
 //
@@ -144,8 +145,8 @@ function panel(): usize {
   return panelArea;
 }
 export function set_scratch_panel(p: usize): void { panelArea = p; }
-/** First byte past the static data and the calling instance's panel. */
-export function static_end(): usize { return ((__heap_base + 63) & ~63) + PANEL_BYTES; }
+/** First byte past the static data and the calling instance's panel and sparse lists (lists()). */
+export function static_end(): usize { return ((__heap_base + 63) & ~63) + PANEL_BYTES + LISTS_BYTES; }
 
 /**
  * Packs kc rows of B's columns at b (row stride ldb), the nv (1..4) vectors that cover its n columns, into kc rows of
@@ -310,21 +311,48 @@ export function gemm_dx(
 
 // The sparse forms: a vector's nonzeros are first gathered into lists of the matching row of B (its byte offset) and
 // of the value, four at a time and branch-free; then each 32-column block of the output row sums over the lists alone.
-// Entries per pass; longer vectors take several, accumulating into the output row. 256 measured as fast as 1024 at
-// I = 784, and the lists are zeros the module carries as data (imported memory: Binaryen cannot drop them).
+// A list holds LIST_CAP entries; longer vectors take several passes, accumulating into the output row (the partial
+// sums stored as f32 and loaded back: exact, so the pass boundaries do not change the bits).
+//
+// The forward pass is blocked for the caches (lscpu, as for the dense blocking above: L1d 32 KiB, L2 1 MiB per core,
+// L3 32 MiB shared). Row by row, every image streamed the rows of W its nonzeros name across all O columns: ~150 rows
+// of 3.2 KiB at O = 800, W (2.5 MiB) past L2, so each image read them from L3 (per output column 30% slower at O = 800
+// than at O = 256, and two threads sharing L3 gained 1.6x). Now the lists of up to GROUP images are gathered for one
+// chunk of CHUNK inputs, and each 32-column block of W runs all their lists before the next block: the chunk's block
+// of W, at most CHUNK rows x 128 bytes = 32 KiB (the rows the group's nonzeros name), comes from L3 once and is reused
+// by every image of the group from L1/L2.
+// - CHUNK = 256 inputs (the list's capacity): a block of W at most 32 KiB; 128 measured no faster at O = 800 and 5%
+//   slower at O = 256 (twice the partial sums stored and loaded back).
+// - GROUP = 32 images: at B = 64, I = 784, MNIST-like X (22% nonzeros), ns per output column at O = 800: row by row
+//   1,270, 8 images 1,030, 16 970-1,020, 32 910, 64 890 (at O = 256, all 950-1,000: W in L2 already). 32 is where
+//   doubling stops paying, and the threads build's split of a batch of 64 (32 rows a thread) is one whole group. The
+//   lists of 32 images are 65 KiB: past the static data (lists()), not zeros in the module.
+// - Not solved: at O = 1024 or 2048 a row of W is 4 or 8 KiB, so the rows of a block all fall in the same few L1 and
+//   L2 sets and the block is read back from L2/L3 (1,100-1,150 ns a column, against 1,450-1,600 row by row).
+// Each output element still sums in the one order, k ascending within a chunk, chunks in order, from the same initial
+// value, with the activation after the last chunk: the bits of the row-by-row loop, for any split of the rows.
 const LIST_CAP: usize = 256;
-const OFFSETS: usize = memory.data(<i32>(LIST_CAP + 4) << 2, 16); // + 4: a whole vector is stored at the last entry
-const VALUES: usize = memory.data(<i32>(LIST_CAP + 4) << 2, 16);
-// The threads build points each instance (thread) at its own lists with set_scratch_lists; elsewhere offsetsPtr() and
-// valuesPtr() fold to the static lists at compile time.
-let offsetsArea: usize = OFFSETS;
-let valuesArea: usize = VALUES;
-export const LIST_BYTES: usize = (LIST_CAP + 4) << 2;
-export function set_scratch_lists(o: usize, v: usize): void { offsetsArea = o; valuesArea = v; }
-// @ts-ignore: decorator
-@inline function offsetsPtr(): usize { return ASC_FEATURE_THREADS ? offsetsArea : OFFSETS; }
-// @ts-ignore: decorator
-@inline function valuesPtr(): usize { return ASC_FEATURE_THREADS ? valuesArea : VALUES; }
+const CHUNK: usize = 256; // <= LIST_CAP
+const GROUP: usize = 32;
+/** Bytes of one list (+ 4 entries: a whole vector is stored at the last one), offsets or values. */
+const LIST_BYTES: usize = (LIST_CAP + 4) << 2;
+/** Image t's offsets at lists() + t LIST_PAIR, its values LIST_BYTES after them; the GROUP counts after the last. */
+const LIST_PAIR: usize = LIST_BYTES << 1;
+const COUNTS: usize = GROUP * LIST_PAIR;
+/** Bytes of the sparse forms' lists (GROUP images' offsets, values and counts): the threads build's scratch_bytes. */
+export const LISTS_BYTES: usize = (COUNTS + (GROUP << 2) + 63) & ~63;
+
+// The lists live past the static data, after the dense panel (no zeros carried in the module, as for panel()); the
+// threads build points each worker's instance at its own with set_scratch_lists; under as-pect they come from its heap.
+let listsArea: usize = 0;
+function lists(): usize {
+  if (!listsArea) {
+    if (ASC_RUNTIME == 0) listsArea = ((__heap_base + 63) & ~63) + PANEL_BYTES;
+    else listsArea = (heap.alloc(LISTS_BYTES + 64) + 63) & ~63;
+  }
+  return listsArea;
+}
+export function set_scratch_lists(p: usize): void { listsArea = p; }
 
 /** For each 4-bit mask of nonzero lanes, the swizzle that moves those lanes (4 bytes each) to the front. */
 const COMPACT: usize = memory.data<u32>([
@@ -346,28 +374,31 @@ const COMPACT: usize = memory.data<u32>([
   0x03020100, 0x07060504, 0x0b0a0908, 0x0f0e0d0c, // 1111
 ], 16);
 
-/** Appends the nonzero lanes of v (NaN included) with their offsets to the lists at entry m; returns the new count. */
+/** Appends the nonzero lanes of v (NaN included) with their offsets to the list at l at entry m; returns the new count. */
 // @ts-ignore: decorator
-@inline function append(v: v128, offsets: v128, m: usize): usize {
+@inline function append(v: v128, offsets: v128, m: usize, l: usize): usize {
   const mask = i32x4.bitmask(f32x4.ne(v, f32x4.splat(0)));
   const s = v128.load(COMPACT + (<usize>mask << 4));
-  v128.store(offsetsPtr() + (m << 2), i8x16.swizzle(offsets, s));
-  v128.store(valuesPtr() + (m << 2), i8x16.swizzle(v, s));
+  v128.store(l + (m << 2), i8x16.swizzle(offsets, s));
+  v128.store(l + LIST_BYTES + (m << 2), i8x16.swizzle(v, s));
   return m + <usize>popcnt(mask);
 }
 
-/** Gathers the nonzeros of the n (<= LIST_CAP) floats at x, xs bytes apart, with offsets k ldb; returns their count. */
-function gather(x: usize, xs: usize, n: usize, ldb: usize): usize {
+/**
+ * Gathers the nonzeros of the n (<= LIST_CAP) floats at x, xs bytes apart, with offsets k ldb, into the list at l
+ * (offsets, values LIST_BYTES after them); returns their count.
+ */
+function gather(x: usize, xs: usize, n: usize, ldb: usize, l: usize): usize {
   let offsets = i32x4.mul(i32x4(0, 1, 2, 3), i32x4.splat(<i32>ldb));
   const step = i32x4.splat(<i32>(ldb << 2));
   let m: usize = 0;
   let k: usize = 0;
   if (xs == 4) {
     for (; k + 4 <= n; k += 4) {
-      m = append(v128.load(x + (k << 2)), offsets, m);
+      m = append(v128.load(x + (k << 2)), offsets, m, l);
       offsets = i32x4.add(offsets, step);
     }
-    if (k < n) m = append(loadTail(x + (k << 2), n - k, 0), offsets, m);
+    if (k < n) m = append(loadTail(x + (k << 2), n - k, 0), offsets, m, l);
     return m;
   }
   for (; k + 4 <= n; k += 4) {
@@ -376,7 +407,7 @@ function gather(x: usize, xs: usize, n: usize, ldb: usize): usize {
     v = v128.load32_lane(p + xs, v, 1);
     v = v128.load32_lane(p + 2 * xs, v, 2);
     v = v128.load32_lane(p + 3 * xs, v, 3);
-    m = append(v, offsets, m);
+    m = append(v, offsets, m, l);
     offsets = i32x4.add(offsets, step);
   }
   if (k < n) {
@@ -384,17 +415,17 @@ function gather(x: usize, xs: usize, n: usize, ldb: usize): usize {
     let v = v128.load32_zero(p);
     if (k + 1 < n) v = v128.load32_lane(p + xs, v, 1);
     if (k + 2 < n) v = v128.load32_lane(p + 2 * xs, v, 2);
-    m = append(v, offsets, m);
+    m = append(v, offsets, m, l);
   }
   return m;
 }
 
 /**
- * Row c = act(init + sum over the m listed (offset, x) of x B(offset)) over nv (1..4, or 8) vectors of columns, n
- * (4 nv - 3 .. 4 nv) of them stored; B(offset) is the row at b + offset; init 0: zeros.
+ * Row c = act(init + sum over the m entries (offset, x) of the list at l of x B(offset)) over nv (1..4, or 8) vectors
+ * of columns, n (4 nv - 3 .. 4 nv) of them stored; B(offset) is the row at b + offset; init 0: zeros.
  */
 // @ts-ignore: decorator
-@inline function sparseRow(nv: i32, m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void {
+@inline function sparseRow(nv: i32, m: usize, l: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void {
   let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
   if (init) {
     c0 = v128.load(init);
@@ -405,10 +436,9 @@ function gather(x: usize, xs: usize, n: usize, ldb: usize): usize {
       c4 = v128.load(init, 64); c5 = v128.load(init, 80); c6 = v128.load(init, 96); c7 = v128.load(init, 112);
     }
   }
-  const vals = valuesPtr(), offs = offsetsPtr();
-  for (let e: usize = 0, end = m << 2; e < end; e += 4) {
-    const x = v128.load32_splat(vals + e);
-    const p = b + load<u32>(offs + e);
+  for (let e = l, end = l + (m << 2); e < end; e += 4) {
+    const x = v128.load32_splat(e, LIST_BYTES);
+    const p = b + load<u32>(e);
     c0 = madd(x, v128.load(p), c0);
     if (nv > 1) c1 = madd(x, v128.load(p, 16), c1);
     if (nv > 2) c2 = madd(x, v128.load(p, 32), c2);
@@ -430,29 +460,58 @@ function gather(x: usize, xs: usize, n: usize, ldb: usize): usize {
   }
 }
 
-function sparseRow32(m: usize, b: usize, c: usize, init: usize, act: i32): void { sparseRow(8, m, b, c, 32, init, act); }
-function sparseRow16(m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(4, m, b, c, n, init, act); }
-function sparseRow12(m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(3, m, b, c, n, init, act); }
-function sparseRow8(m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(2, m, b, c, n, init, act); }
-function sparseRow4(m: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(1, m, b, c, n, init, act); }
+function sparseRow32(m: usize, l: usize, b: usize, c: usize, init: usize, act: i32): void { sparseRow(8, m, l, b, c, 32, init, act); }
+function sparseRow16(m: usize, l: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(4, m, l, b, c, n, init, act); }
+function sparseRow12(m: usize, l: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(3, m, l, b, c, n, init, act); }
+function sparseRow8(m: usize, l: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(2, m, l, b, c, n, init, act); }
+function sparseRow4(m: usize, l: usize, b: usize, c: usize, n: usize, init: usize, act: i32): void { sparseRow(1, m, l, b, c, n, init, act); }
 
-/** Row c(N) = act(init + sum over the lists' m entries of x B(offset)), 32 columns at a time; init 0: zeros. */
-function sparseRows(m: usize, b: usize, c: usize, N: usize, init: usize, act: i32): void {
+/** Row c(N) = act(init + sum over the m entries of the list at l of x B(offset)), 32 columns at a time; init 0: zeros. */
+function sparseRows(m: usize, l: usize, b: usize, c: usize, N: usize, init: usize, act: i32): void {
   let j: usize = 0;
-  for (; j + 32 <= N; j += 32) sparseRow32(m, b + (j << 2), c + (j << 2), init ? init + (j << 2) : 0, act);
+  for (; j + 32 <= N; j += 32) sparseRow32(m, l, b + (j << 2), c + (j << 2), init ? init + (j << 2) : 0, act);
   for (; j < N; j += 16) {
     const n = min(N - j, 16);
     const bj = b + (j << 2), cj = c + (j << 2), ij = init ? init + (j << 2) : 0;
-    if (n > 12) sparseRow16(m, bj, cj, n, ij, act);
-    else if (n > 8) sparseRow12(m, bj, cj, n, ij, act);
-    else if (n > 4) sparseRow8(m, bj, cj, n, ij, act);
-    else sparseRow4(m, bj, cj, n, ij, act);
+    if (n > 12) sparseRow16(m, l, bj, cj, n, ij, act);
+    else if (n > 8) sparseRow12(m, l, bj, cj, n, ij, act);
+    else if (n > 4) sparseRow8(m, l, bj, cj, n, ij, act);
+    else sparseRow4(m, l, bj, cj, n, ij, act);
+  }
+}
+
+/**
+ * Rows t = 0..g-1 of C, at c + t ldc (N columns), = act(init + sum over list t's entries of x B(offset)): 32 columns at
+ * a time, each block of columns run for all g lists before the next (B's block reused from the caches); init rows at
+ * init + t irs (0: zeros). The lists and their counts as gathered at L (lists()).
+ */
+function sparseGroup(g: usize, L: usize, b: usize, c: usize, ldc: usize, N: usize, init: usize, irs: usize, act: i32): void {
+  let j: usize = 0;
+  for (; j + 32 <= N; j += 32) {
+    const bj = b + (j << 2);
+    for (let t: usize = 0; t < g; t++) {
+      const m = <usize>load<u32>(L + COUNTS + (t << 2));
+      sparseRow32(m, L + t * LIST_PAIR, bj, c + t * ldc + (j << 2), init ? init + t * irs + (j << 2) : 0, act);
+    }
+  }
+  for (; j < N; j += 16) {
+    const n = min(N - j, 16);
+    const bj = b + (j << 2);
+    for (let t: usize = 0; t < g; t++) {
+      const m = <usize>load<u32>(L + COUNTS + (t << 2)), l = L + t * LIST_PAIR;
+      const cj = c + t * ldc + (j << 2), ij = init ? init + t * irs + (j << 2) : 0;
+      if (n > 12) sparseRow16(m, l, bj, cj, n, ij, act);
+      else if (n > 8) sparseRow12(m, l, bj, cj, n, ij, act);
+      else if (n > 4) sparseRow8(m, l, bj, cj, n, ij, act);
+      else sparseRow4(m, l, bj, cj, n, ij, act);
+    }
   }
 }
 
 /**
  * gemm_forward for an X that is mostly zeros: a zero x[b, k] is skipped, not multiplied (the same sum for finite W).
- * y must not overlap x, w or bias. The lists are static: not for threads sharing one memory.
+ * Blocked over GROUP images as above. y must not overlap x, w or bias. The lists are the instance's: one call at a
+ * time per instance (the threads build gives each thread its own).
  */
 export function gemm_forward_sparse(
   x: usize,    // (B, I)
@@ -463,19 +522,42 @@ export function gemm_forward_sparse(
   act: i32,    // an Act (act.ts): None, Relu, Sigmoid or Tanh
 ): void {
   const ldx = <usize>I << 2, ldw = <usize>O << 2;
-  for (let b: usize = 0; b < <usize>B; b++) {
-    const xb = x + b * ldx, yb = y + b * ldw;
+  const L = lists();
+  for (let b0: usize = 0; b0 < <usize>B; b0 += GROUP) {
+    const g = min(<usize>B - b0, GROUP);
+    const xg = x + b0 * ldx, yg = y + b0 * ldw;
     let k: usize = 0;
     do { // at least once: with I = 0, Y = act(bias)
-      const kn = min(<usize>I - k, LIST_CAP);
-      const m = gather(xb + (k << 2), 4, kn, ldw);
-      sparseRows(m, w + k * ldw, yb, <usize>O, k == 0 ? bias : yb, k + kn == <usize>I ? act : Act.None);
+      const kn = min(<usize>I - k, CHUNK);
+      for (let t: usize = 0; t < g; t++) {
+        store<u32>(L + COUNTS + (t << 2), <u32>gather(xg + t * ldx + (k << 2), 4, kn, ldw, L + t * LIST_PAIR));
+      }
+      // the first chunk starts from the bias (every row), the next ones from the partial sums stored in Y
+      sparseGroup(g, L, w + k * ldw, yg, ldw, <usize>O, k == 0 ? bias : yg, k == 0 ? 0 : ldw,
+        k + kn == <usize>I ? act : Act.None);
       k += kn;
     } while (k < <usize>I);
   }
 }
 
-/** gemm_dw for an X that is mostly zeros: a zero x[b, i] is skipped, not multiplied. Static lists, as above. */
+/** Rows i0..i1 of gemm_dw_sparse's dW (input features i0..i1): one list, one row of dW at a time. */
+function dwSparse(x: usize, dy: usize, dw: usize, B: usize, I: usize, O: usize, accumulate: i32, i0: usize, i1: usize): void {
+  const ldx = I << 2, ldo = O << 2;
+  const L = lists();
+  for (let i = i0; i < i1; i++) {
+    const dwi = dw + i * ldo;
+    let b: usize = 0;
+    do { // at least once: with B = 0, dW = 0 unless accumulating
+      const bn = min(B - b, LIST_CAP);
+      const m = gather(x + b * ldx + (i << 2), ldx, bn, ldo, L);
+      const init: usize = b == 0 && !accumulate ? 0 : dwi;
+      if (m > 0 || init != dwi) sparseRows(m, L, dy + b * ldo, dwi, O, init, Act.None); // else nothing to add
+      b += bn;
+    } while (b < B);
+  }
+}
+
+/** gemm_dw for an X that is mostly zeros: a zero x[b, i] is skipped, not multiplied. The instance's lists, as above. */
 export function gemm_dw_sparse(
   x: usize,  // (B, I) the layer's input
   dy: usize, // (B, O) gradient of its output
@@ -483,18 +565,7 @@ export function gemm_dw_sparse(
   B: i32, I: i32, O: i32,
   accumulate: i32, // 0: dW = X^T dY; 1: dW += X^T dY
 ): void {
-  const ldx = <usize>I << 2, ldo = <usize>O << 2;
-  for (let i: usize = 0; i < <usize>I; i++) {
-    const dwi = dw + i * ldo;
-    let b: usize = 0;
-    do { // at least once: with B = 0, dW = 0 unless accumulating
-      const bn = min(<usize>B - b, LIST_CAP);
-      const m = gather(x + b * ldx + (i << 2), ldx, bn, ldo);
-      const init: usize = b == 0 && !accumulate ? 0 : dwi;
-      if (m > 0 || init != dwi) sparseRows(m, dy + b * ldo, dwi, <usize>O, init, Act.None); // else nothing to add
-      b += bn;
-    } while (b < <usize>B);
-  }
+  dwSparse(x, dy, dw, <usize>B, <usize>I, <usize>O, accumulate, 0, <usize>I);
 }
 
 /** db (+)= the column sums of dY: a dense layer's bias gradient. db must not overlap dy. */
@@ -537,18 +608,7 @@ export function gemm_dw_rows(x: usize, dy: usize, dw: usize, B: i32, I: i32, O: 
 
 /** Rows i0..i1 of gemm_dw_sparse's dW, the same loop as there. */
 export function gemm_dw_sparse_rows(x: usize, dy: usize, dw: usize, B: i32, I: i32, O: i32, accumulate: i32, i0: i32, i1: i32): void {
-  const ldx = <usize>I << 2, ldo = <usize>O << 2;
-  for (let i: usize = <usize>i0; i < <usize>i1; i++) {
-    const dwi = dw + i * ldo;
-    let b: usize = 0;
-    do {
-      const bn = min(<usize>B - b, LIST_CAP);
-      const m = gather(x + b * ldx + (i << 2), ldx, bn, ldo);
-      const init: usize = b == 0 && !accumulate ? 0 : dwi;
-      if (m > 0 || init != dwi) sparseRows(m, dy + b * ldo, dwi, <usize>O, init, Act.None);
-      b += bn;
-    } while (b < <usize>B);
-  }
+  dwSparse(x, dy, dw, <usize>B, <usize>I, <usize>O, accumulate, <usize>i0, <usize>i1);
 }
 
 /**
