@@ -126,6 +126,12 @@ export class Engine {
    * the same memory (only shorter), so for it they are recognised as resident.
    */
   private readonly oldBuffers = new WeakSet<ArrayBufferLike>();
+  /**
+   * Views found not to be of this memory (offsetOf undefined). A view's buffer never changes and this memory's later
+   * buffers are new objects, so the answer holds for good: a caller's arrays passed again skip the .buffer getter, a
+   * call into the runtime (about 12 ns each, two or three a small call).
+   */
+  private readonly outsideViews = new WeakSet<ArrayBufferView>();
 
   /** Which build the module is, as the module itself reports it (so also for a source the caller passed). */
   readonly build: WasmBuild;
@@ -225,12 +231,16 @@ export class Engine {
 
   /** The byte offset of a typed array that is a view of this memory (a WasmArray's data), else undefined. */
   offsetOf(v: ArrayBufferView): number | undefined {
-    if (v.buffer === this.heapBuffer) return v.byteOffset;
+    if (this.outsideViews.has(v)) return undefined;
+    const buffer = v.buffer;
+    if (buffer === this.heapBuffer) return v.byteOffset;
     if (this.heap.length === 0) {
       this.floats(); // a growth detached the cached views: compare with the memory's buffer now
-      if (v.buffer === this.heapBuffer) return v.byteOffset;
+      if (buffer === this.heapBuffer) return v.byteOffset;
     }
-    return this.shared && this.oldBuffers.has(v.buffer) ? v.byteOffset : undefined;
+    if (this.oldBuffers.has(buffer)) return this.shared ? v.byteOffset : undefined;
+    this.outsideViews.add(v);
+    return undefined;
   }
 
   /** Whether v is a view of this memory's buffer from before a growth detached it (so it reads as empty). */
