@@ -243,6 +243,11 @@ export class Engine {
     return undefined;
   }
 
+  /** Whether offsetOf found v not to be a view of this memory (for good: see outsideViews). */
+  outsideMemory(v: ArrayBufferView): boolean {
+    return this.outsideViews.has(v);
+  }
+
   /** Whether v is a view of this memory's buffer from before a growth detached it (so it reads as empty). */
   detached(v: ArrayBufferView): boolean {
     return !this.shared && this.oldBuffers.has(v.buffer);
