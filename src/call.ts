@@ -15,6 +15,14 @@ export function operand(e: Engine, fn: string, name: string, v: Floats, n = v.le
 }
 
 /**
+ * The output operand: `v` the caller's buffer `given`, or (given undefined) an array this call made, which is no view
+ * of memory: no check to run.
+ */
+export function output(e: Engine, fn: string, name: string, given: unknown, v: Floats, n = v.length): Operand {
+  return given === undefined ? { v, n, at: undefined } : operand(e, fn, name, v, n);
+}
+
+/**
  * The scaffold of every kernel call: the inputs a and b (b may be absent: its pointer is then 0) placed in Wasm memory
  * (in place when resident, else copied into the arena), the output's destination chosen, `run` given their pointers,
  * the result put into `out` (in place when resident), the arena released. Every operand's place was taken before

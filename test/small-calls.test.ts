@@ -1,7 +1,8 @@
 // The small-call path (issue 12): what its cuts must leave as they were. The checks throw from functions of their own
 // (so V8 inlines the checks and the call scaffold): each message is pinned here word for word. The engine remembers the
-// caller's arrays that are not views of Wasm memory (a view's buffer never changes): an array passed again is still
-// copied, a WasmArray's data still read and written in place, before and after memory grows. The label count without
+// last few small arrays that are not views of Wasm memory (a view's buffer never changes): an array passed again is
+// still copied, a WasmArray's data still read and written in place, before and after memory grows; a view a growth
+// detached is refused each time, never remembered; more arrays than it remembers, and large ones, take the full check. The label count without
 // class weights has its own loop: ignored rows, classes at the edges and every label type give the mean's denominator.
 import { beforeAll, describe, expect, it } from "vitest";
 import {
@@ -128,6 +129,40 @@ describe("arrays passed again, and views of Wasm memory around them", () => {
     const copy = w.data.slice();
     expect(bits(softmax(copy, cols))).toEqual(bits(want));
     expect(bits(copy)).toEqual(bits(x));
+    w.dispose();
+    wOut.dispose();
+  });
+
+  it("a view detached by a growth is refused every time it is passed, never remembered as a plain array", () => {
+    const w = wasmArray(randn(40, 1, 44));
+    const old = w.data;
+    const before = wasmMemory()!.buffer.byteLength;
+    const big = wasmArray((before >>> 2) + 65536);
+    expect(old.length).toBe(0);
+    const want = "TypeError: softmax: x is a view of Wasm memory from before memory grew (it was detached); " +
+      "read the WasmArray's data again after calls that may grow memory";
+    for (let i = 0; i < 3; i++) expect(message(() => softmax(old, 4))).toBe(want);
+    big.dispose();
+    w.dispose();
+  });
+
+  it("more arrays than the engine remembers, and arrays too large to remember, in turn with resident ones", () => {
+    const cols = 5;
+    const plain = Array.from({ length: 7 }, (_, i) => randn(8 * cols, 2, 50 + i));
+    const large = randn(20000 * cols, 2, 60); // 400 KB: above what the engine keeps a reference to
+    const w = wasmArray(plain[0]);
+    const wOut = wasmArray(plain[0].length);
+    const want = plain.map((x) => softmax(x.slice(), cols));
+    const wantLarge = softmax(large.slice(), cols);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < plain.length; i++) {
+        const out = new Float32Array(plain[i].length);
+        expect(bits(softmax(plain[i], cols, { out }))).toEqual(bits(want[i]));
+        expect(softmax(w, cols, { out: wOut })).toBe(wOut);
+        expect(bits(wOut.data)).toEqual(bits(want[0]));
+      }
+      expect(bits(softmax(large, cols))).toEqual(bits(wantLarge));
+    }
     w.dispose();
     wOut.dispose();
   });
