@@ -10,7 +10,16 @@ import { residentAt, type Floats } from "./wasm-array.js";
 export interface Operand { v: Floats; n: number; at: number | undefined }
 
 export function operand(e: Engine, fn: string, name: string, v: Floats, n = v.length): Operand {
-  return { v, n, at: residentAt(e, fn, name, v) };
+  // a caller's array seen before is not resident, for good: no need for residentAt's checks (half a small call's scaffold)
+  return { v, n, at: e.outsideMemory(v as ArrayBufferView) ? undefined : residentAt(e, fn, name, v) };
+}
+
+/**
+ * The output operand: `v` the caller's buffer `given`, or (given undefined) an array this call made, which is no view
+ * of memory: no check to run.
+ */
+export function output(e: Engine, fn: string, name: string, given: unknown, v: Floats, n = v.length): Operand {
+  return given === undefined ? { v, n, at: undefined } : operand(e, fn, name, v, n);
 }
 
 /**

@@ -2,7 +2,7 @@
 // copy in the arena), run one Wasm driver, put the results out (in place for a WasmArray), release the arena.
 // Inputs are never mutated; caller-given out / grad buffers are filled and returned.
 import { engine } from "./engine.js";
-import { call, operand } from "./call.js";
+import { call, operand, output } from "./call.js";
 import {
   columns, float32Array, floats, integer, isLabels, labelWeight, options, outBuffer, probabilities, reduction, rowsOf,
   sameLength, temperatureScale, unitInterval, type Labels, type Reduction,
@@ -42,7 +42,7 @@ function rowwise(fn: string, x: Floats, cols: number, opts: TemperatureOptions<F
   const rows = rowsOf(fn, "x", x, columns(fn, cols));
   const scale = temperatureScale(fn, o.temperature);
   const out = outBuffer(fn, "opts.out", o.out, x.length);
-  call(e, operand(e, fn, "x", x), undefined, operand(e, fn, "opts.out", out, x.length), (px, _, py) => {
+  call(e, operand(e, fn, "x", x), undefined, output(e, fn, "opts.out", o.out, out, x.length), (px, _, py) => {
     if (log) e.d.log_softmax_forward(px, py, rows, cols, scale);
     else e.d.softmax_forward(px, py, rows, cols, scale);
   });
@@ -71,7 +71,7 @@ function backward(fn: string, yName: string, y: Floats, dy: Floats, cols: number
   sameLength(fn, "dy", dy, y.length, `${yName}.length`);
   const out = outBuffer(fn, "opts.out", o.out, y.length);
   // dx may be y or dy: each row reads both before writing
-  call(e, operand(e, fn, yName, y), operand(e, fn, "dy", dy), operand(e, fn, "opts.out", out, y.length),
+  call(e, operand(e, fn, yName, y), operand(e, fn, "dy", dy), output(e, fn, "opts.out", o.out, out, y.length),
     (py, pdy, pdx) => {
       if (log) e.d.log_softmax_backward(py, pdy, pdx, rows, cols);
       else e.d.softmax_backward(py, pdy, pdx, rows, cols);
@@ -120,7 +120,7 @@ export function crossEntropy<G extends Floats = Float32Array>(logits: Floats, co
   const z = operand(e, fn, "logits", logits);
   const q = soft ? operand(e, fn, "target", target as Floats) : undefined;
   // grad may be the logits, not a probability target, which the kernel reads after writing the gradient
-  const total = call(e, z, q, operand(e, fn, "opts.grad", grad, logits.length), (pz, pq, pg) => {
+  const total = call(e, z, q, output(e, fn, "opts.grad", o.grad, grad, logits.length), (pz, pq, pg) => {
     const pw = w === undefined ? 0 : e.put(w);
     const pl = losses === undefined ? 0 : e.alloc(rows * 4);
     let t: number;
@@ -159,7 +159,7 @@ export function binaryCrossEntropyWithLogits<G extends Floats = Float32Array>(lo
   const s = Number.isFinite(scale) ? scale : 0;
   // element-wise: grad may be logits or target
   const total = call(e, operand(e, fn, "logits", logits), operand(e, fn, "target", target),
-    operand(e, fn, "opts.grad", grad, n), (pz, pt, pg) => {
+    output(e, fn, "opts.grad", o.grad, grad, n), (pz, pt, pg) => {
       const pl = losses === undefined ? 0 : e.alloc(n * 4);
       let pw = 0;
       let period = 0;
@@ -185,7 +185,7 @@ export function sigmoid<O extends Floats = Float32Array>(x: Floats, opts?: OutOp
   const o = options(fn, opts, OUT_OPTS);
   floats(fn, "x", x);
   const out = outBuffer(fn, "opts.out", o.out, x.length);
-  call(e, operand(e, fn, "x", x), undefined, operand(e, fn, "opts.out", out, x.length), (px, _, py) => {
+  call(e, operand(e, fn, "x", x), undefined, output(e, fn, "opts.out", o.out, out, x.length), (px, _, py) => {
     e.d.sigmoid_forward(px, py, x.length);
   });
   return out as O;
@@ -204,7 +204,7 @@ export function quadraticCost<G extends Floats = Float32Array>(a: Floats, y: Flo
   const grad = outBuffer(fn, "opts.grad", o.grad, a.length);
   const n = a.length;
   // element-wise: grad may be a or y
-  const loss = call(e, operand(e, fn, "a", a), operand(e, fn, "y", y), operand(e, fn, "opts.grad", grad, n),
+  const loss = call(e, operand(e, fn, "a", a), operand(e, fn, "y", y), output(e, fn, "opts.grad", o.grad, grad, n),
     (pa, py, pg) => e.d.quadratic_cost(pa, py, pg, n, rows));
   return { loss, grad: grad as G };
 }
@@ -220,7 +220,7 @@ export function logitsFromProbs<O extends Floats = Float32Array>(p: Floats, cols
   const pAt = pIn.at;
   probabilities(fn, "p", floatsOf(p), pAt === undefined ? undefined : () => e.k.first_not_probability(pAt, p.length));
   const out = outBuffer(fn, "opts.out", o.out, p.length);
-  call(e, pIn, undefined, operand(e, fn, "opts.out", out, p.length), (pp, _, pz) => {
+  call(e, pIn, undefined, output(e, fn, "opts.out", o.out, out, p.length), (pp, _, pz) => {
     e.d.logits_from_probs(pp, pz, rows, cols);
   });
   return out as O;
