@@ -85,6 +85,8 @@ if (args[0] === "--child") {
         const posted = pool.counts.posted - counts.posted;
         out[key].woken = (pool.counts.woken - counts.woken) / posted;
         out[key].stolen = (pool.counts.stolen - counts.stolen) / posted;
+        // calls the caller ran whole while backing off from late workers (a build from before the back-off: none)
+        if (counts.serial !== undefined) out[key].serial = (pool.counts.serial - counts.serial) / jobs;
       }
       net.dispose();
     }
@@ -119,9 +121,9 @@ if (args[0] === "--child") {
     threads: runs[0].threads, gemmGflops: mid(runs, (o) => o.gemmGflops), softmaxWasmArrayGBs: mid(runs, (o) => o.softmaxWasmArrayGBs),
     softmaxApiGBs: mid(runs, (o) => o.softmaxApiGBs), augmentUs: mid(runs, (o) => o.augmentUs),
     small: { first: mid(runs, (o) => o.small.first), median: mid(runs, (o) => o.small.median), jobsPerBatch: runs[0].small.jobsPerBatch,
-      woken: mid(runs, (o) => o.small.woken), stolen: mid(runs, (o) => o.small.stolen) },
+      woken: mid(runs, (o) => o.small.woken), stolen: mid(runs, (o) => o.small.stolen), serial: mid(runs, (o) => o.small.serial) },
     wide: { first: mid(runs, (o) => o.wide.first), median: mid(runs, (o) => o.wide.median), jobsPerBatch: runs[0].wide.jobsPerBatch,
-      woken: mid(runs, (o) => o.wide.woken), stolen: mid(runs, (o) => o.wide.stolen) },
+      woken: mid(runs, (o) => o.wide.woken), stolen: mid(runs, (o) => o.wide.stolen), serial: mid(runs, (o) => o.wide.serial) },
   });
   const table = (ones, manys, lib) => {
     const one = pick(ones), many = pick(manys);
@@ -142,6 +144,8 @@ if (args[0] === "--child") {
       ...(many.small.stolen === undefined ? [] : [["shares that woke a sleeping worker / that the caller ran itself, 784-128-10", "-",
         `${pct(many.small.woken)} / ${pct(many.small.stolen)}`, "", "(a busy machine: the worker asleep or descheduled)"],
       ["the same, 784-800-10", "-", `${pct(many.wide.woken)} / ${pct(many.wide.stolen)}`, "", ""]]),
+      ...(many.small.serial === undefined ? [] : [["calls run whole on the caller, backing off from late workers, 784-128-10 / 784-800-10",
+        "-", `${pct(many.small.serial)} / ${pct(many.wide.serial)}`, "", "(workers descheduled after claiming, or costly to wake)"]]),
     ];
     const w = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
     console.log(`SGD (lr 0.05, momentum 0.9), batch 64; ${rounds} round(s) of fresh processes, 1 and ${many.threads} threads alternating (medians over rounds); library ${lib}`);

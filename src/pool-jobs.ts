@@ -35,6 +35,21 @@ const CLAIM_MS = 5000;
 const DEADLINE_MS = 10_000;
 const SHARE_FACTOR = 50;
 
+/**
+ * A call that waited for a claimed share longer than the caller took for its own (equal) share, and LATE_MIN_MS, lost
+ * to running every share on the calling thread: the worker ran at under half the caller's speed, which on a machine
+ * with more busy threads than cores means it was descheduled after it claimed the job (a steal cannot take a claimed
+ * share). Measured on this 2-core VM at load 5-7: the caller stole 96% of 784-128-10's shares, yet an epoch took
+ * 0.72-0.98 s on 2 threads against 0.43-0.66 s on 1, about 2 ms of waiting for each share a worker had claimed. Two
+ * late calls close together (LATE_SCORE) make the pool run calls whole on the calling thread for a back-off,
+ * BACKOFF_MIN_MS doubling while the workers stay late, up to BACKOFF_MAX_MS; a call on time halves it again. The same
+ * kernels run on the same shares either way: the bits do not change.
+ */
+const LATE_MIN_MS = 0.05;
+/** A late call adds 1 to the pool's late score and every claimed call halves it first; at LATE_SCORE it backs off. */
+const LATE_SCORE = 1.5;
+const BACKOFF_MIN_MS = 20, BACKOFF_MAX_MS = 1000;
+
 /** A worker found stopped during a call, and why. */
 class Stopped extends Error {}
 
@@ -65,8 +80,19 @@ export class JobPool {
   private readonly stops = new Map<WorkerHandle, string>();
   /** This thread's share of the last call of each job function (by index), ms. */
   private readonly shareMs = new Map<number, number>();
-  /** Shares posted to workers, the posts that notified a sleeping worker, the shares the caller ran itself. */
-  readonly counts = { posted: 0, woken: 0, stolen: 0 };
+  /**
+   * Shares posted to workers, the posts that notified a sleeping worker, the shares the caller ran itself; calls run
+   * whole on the calling thread while backing off from late workers, and the back-offs.
+   */
+  readonly counts = { posted: 0, woken: 0, stolen: 0, serial: 0, backoffs: 0 };
+  /** Calls run whole on this thread until then (performance.now()): the workers came late (LATE_MIN_MS). */
+  private serialUntil = 0;
+  /** The next back-off, ms. @internal (tests set it) */
+  backoffMs = BACKOFF_MIN_MS;
+  /** Whether late calls make the pool back off. @internal (tests that count posts turn it off) */
+  backoff = true;
+  /** Late calls lately, halved at each claimed call (LATE_SCORE). */
+  private lateScore = 0;
   /** When each worker was last notified (performance.now()). */
   private readonly woken: number[] = [];
   /**
@@ -120,13 +146,17 @@ export class JobPool {
     const own = this.k as unknown as Record<string, (...a: number[]) => unknown>;
     const index = fn === "pair" ? PAIR : JOB_FNS.indexOf(fn);
     const posted = performance.now();
+    if (posted < this.serialUntil) { // backing off from late workers: every share here, as one thread runs them
+      this.counts.serial++;
+      return jobs.map((args) => callJob(own, index, args));
+    }
     const seqs: number[] = [];
     // a share as long as WAKE_MIN_MS (this job function's last one here, or one not seen yet) wakes a sleeping worker
     const wake = !(this.shareMs.get(index)! < WAKE_MIN_MS);
     for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t], wake));
     const results: number[] = new Array(jobs.length);
     let error: unknown;
-    const started = performance.now();
+    const started = performance.now(); // posting took started - posted (a notify under load: up to milliseconds)
     try {
       results[0] = callJob(own, index, jobs[0]);
     } catch (err) {
@@ -147,8 +177,11 @@ export class JobPool {
       }
     }
     const stopped: { t: number; why: string }[] = [];
+    const waitFrom = performance.now();
+    let claimed = false;
     for (let t = 1; t < jobs.length; t++) { // every claimed share is waited for, even after a trap
       if (stolen[t]) continue;
+      claimed = true;
       try {
         results[t] = this.wait(t - 1, seqs[t - 1], posted, deadline);
       } catch (err) {
@@ -156,9 +189,28 @@ export class JobPool {
         else error ??= err;
       }
     }
+    this.noteCall(started - posted + performance.now() - waitFrom, this.shareMs.get(index)!, claimed);
     if (stopped.length > 0) throw this.drop(stopped);
     if (error !== undefined) throw error;
     return results;
+  }
+
+  /**
+   * Scores a call that spent `lost` ms posting its shares and waiting for the claimed ones (`claimed`: any) besides its
+   * own share of `ownMs`, and backs off at LATE_SCORE. A call whose shares were all stolen cheaply says nothing.
+   */
+  private noteCall(lost: number, ownMs: number, claimed: boolean): void {
+    const late = lost > Math.max(ownMs, LATE_MIN_MS);
+    if (!this.backoff || (!late && !claimed)) return;
+    this.lateScore = this.lateScore / 2 + (late ? 1 : 0);
+    if (!late) {
+      this.backoffMs = Math.max(BACKOFF_MIN_MS, this.backoffMs / 2);
+    } else if (this.lateScore >= LATE_SCORE) {
+      this.serialUntil = performance.now() + this.backoffMs;
+      this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
+      this.lateScore = 0;
+      this.counts.backoffs++;
+    }
   }
 
   /**
