@@ -302,13 +302,25 @@ export class Network {
     return this.ws;
   }
 
-  /** Gathers rows first + idx[0..B) of the dataset into the batch buffers (x scaled to [0, 1] for pixels, labels as i32). */
-  private gather(data: Data, ws: Workspace, idx: number, B: number, first = 0): void {
+  /**
+   * Gathers rows first + idx[0..B) of the dataset into the batch buffers (x scaled to [0, 1] for pixels, labels as i32).
+   * Given the pass's step `s` and a model that starts with a dense layer, x is left to that layer (s.rows), which
+   * gathers it in its forward pass's pool job; else s.rows is cleared.
+   */
+  private gather(data: Data, ws: Workspace, idx: number, B: number, first = 0, s?: Step): void {
     const D = this.sizes[0];
-    const src = data.ptr + first * (data.pixels ? D : D * 4);
+    if (data.labelBytes) this.k.gather_rows_f32(data.labels + first * 4, idx, ws.labels, B, 1);
+    const src = data.ptr + first * (data.pixels ? D : D * 4), scale = data.pixels ? 1 / 255 : undefined;
+    if (s && this.model[0] === this.dense[0]) {
+      const r = s.rows ??= { src, idx, scale }; // fit's one step: one object for its batches
+      r.src = src;
+      r.idx = idx;
+      r.scale = scale;
+      return;
+    }
+    if (s) s.rows = undefined;
     if (data.pixels) this.k.gather_rows_u8(src, idx, ws.x, B, D, 1 / 255);
     else this.k.gather_rows_f32(src, idx, ws.x, B, D);
-    if (data.labelBytes) this.k.gather_rows_f32(data.labels + first * 4, idx, ws.labels, B, 1);
   }
 
   /** Writes 0, 1, ..., n-1 as i32 at ptr: the index list of rows taken in order. */
@@ -531,7 +543,7 @@ export class Network {
           if (signal?.aborted) throw signal.reason ?? new DOMException("fit was aborted", "AbortError");
           const B = Math.min(batchSize, rows - b * batchSize);
           const ws = this.workspace(Math.min(batchSize, rows)); // validation may have replaced it with a larger one
-          this.gather(data, ws, order + b * batchSize * 4, B);
+          this.gather(data, ws, order + b * batchSize * 4, B, 0, augment ? undefined : s); // augmented: x gathered now
           if (augment) augmentBatch(this.e.d, augment, this.augmentRng, ws.x, work!, B); // the gathered copy, in place
           s.B = B;
           const out = this.forward(s, ws);
@@ -606,8 +618,9 @@ export class Network {
     const ws = this.workspace(Math.min(EVAL_BATCH, data.rows));
     for (let start = 0; start < data.rows; start += EVAL_BATCH) {
       const B = Math.min(EVAL_BATCH, data.rows - start);
-      this.gather(data, ws, ws.idx, B, start); // each batch gathers rows in order from its first on
-      each(this.forward(this.step(B, data.sparse, false), ws), start, B);
+      const s = this.step(B, data.sparse, false);
+      this.gather(data, ws, ws.idx, B, start, s); // each batch gathers rows in order from its first on
+      each(this.forward(s, ws), start, B);
     }
   }
 
@@ -723,8 +736,8 @@ export class Network {
     try {
       const data = hold(held, this.upload(this.locate(fn, "x", x, labels)));
       const ws = this.workspace(rows);
-      this.gather(data, ws, ws.idx, rows);
       const s = this.step(rows, data.sparse, training);
+      this.gather(data, ws, ws.idx, rows, 0, s);
       this.forward(s, ws);
       const loss = this.loss(ws, rows) / rows;
       this.backward(s, ws);

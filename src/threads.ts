@@ -30,7 +30,7 @@
 // stop a new worker too.
 import type { Engine, Kernels } from "./engine.js";
 // types only: a bundle that copies thread-worker.js and threads.js beside it needs no other module of ours
-import type { Dispatch, ParamStep } from "./dispatch.js";
+import type { Dispatch, ParamStep, Rows } from "./dispatch.js";
 import type { WasmMemory, WasmModule } from "./wasm-types.js";
 
 /** The threads build's extra exports (assembly/threads.ts). */
@@ -99,17 +99,20 @@ export const JOB_FNS = [
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
   "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
-  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx", "augment_batch", "sample_row_part",
+  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx", "augment_batch", "sample_row_part", "gather_rows_u8",
+  "gather_rows_f32",
 ] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
 /**
- * A job of two kernels that one thread runs in turn (fewer jobs a training step: a layer's dW and dX shares), its
+ * A job of two kernels that one thread runs in turn (fewer jobs a training step: a layer's dW and dX shares, or a
+ * batch's rows gathered and the first layer's forward pass over them), its
  * arguments [index of the first in JOB_FNS, its argument count, its arguments..., the same for the second].
  */
 const PAIR = 255;
 
 /** A job function's name for messages. */
-const jobName = (fn: number): string => (fn === PAIR ? "a dense layer's pair of jobs (dW and dX, or dW and a step)" : JOB_FNS[fn]);
+const jobName = (fn: number): string =>
+  (fn === PAIR ? "a dense layer's pair of jobs (dW and dX, dW and a step, or a gather and the forward pass)" : JOB_FNS[fn]);
 
 /** Runs job function `fn` (an index in JOB_FNS, or PAIR) on a thread's kernels; returns its result (a pair's second). */
 function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, args: number[]): number {
@@ -582,6 +585,28 @@ export class Pool implements Dispatch {
       return;
     }
     this.run(fn, split(B, this.size, 2).map(([a, b]) => [x + a * I * 4, w, bias, y + a * O * 4, b - a, I, O, act]));
+  }
+
+  /**
+   * The batch's rows gathered into X, then Y = act(X W + bias), as one job a thread split by rows: each thread gathers
+   * the rows of X it then multiplies (the gather is element-wise: the same bits). Where gemm_forward would not split by
+   * rows alone (too small, or W packed first), the gather runs here and then gemm_forward.
+   */
+  gather_forward(rows: Rows, x: number, w: number, bias: number, y: number, B: number, I: number, O: number, act: number,
+    sparse = false): void {
+    // dispatch.ts's gatherRows, spelled out (this module imports no other of ours at run time)
+    const gather = (a: number, b: number): number[] => rows.scale === undefined
+      ? [JOB_FNS.indexOf("gather_rows_f32"), 5, rows.src, rows.idx + a * 4, x + a * I * 4, b - a, I]
+      : [JOB_FNS.indexOf("gather_rows_u8"), 6, rows.src, rows.idx + a * 4, x + a * I * 4, b - a, I, rows.scale];
+    if (2 * B * I * O < MIN_FLOPS || B < 4 || (!sparse && B >= PACK_MIN_ROWS && I * O >= PACK_MIN_WEIGHTS)) {
+      if (rows.scale === undefined) this.k.gather_rows_f32(rows.src, rows.idx, x, B, I);
+      else this.k.gather_rows_u8(rows.src, rows.idx, x, B, I, rows.scale);
+      this.gemm_forward(x, w, bias, y, B, I, O, act, sparse);
+      return;
+    }
+    const fwd = JOB_FNS.indexOf(sparse ? "gemm_forward_sparse" : "gemm_forward");
+    this.run("pair", split(B, this.size, 2).map(([a, b]) =>
+      [...gather(a, b), fwd, 8, x + a * I * 4, w, bias, y + a * O * 4, b - a, I, O, act]));
   }
 
   /** dW (+)= X^T dY, split by rows of dW (input features), each summing over the whole batch. */
