@@ -1107,7 +1107,7 @@ function warmKernels(e: Engine): void {
     new Int32Array(e.memory.buffer, labels, B).forEach((_, i, a) => (a[i] = i % 10));
     new Float32Array(e.memory.buffer, x, B * I).fill(0.5);
     for (let i = 0; i < 32; i++) {
-      k.gather_rows_u8(src, idx, x, B, I, 1 / 255);
+      k.gather_rows_u8(src, idx, w, B, 4 * I, 1 / 255); // rows of 512 pixels (over 128 its loop did not tier up)
       k.gather_rows_f32(src, idx, x, B, I);
       k.gemm_forward(x, w, b, y, B, I, O, e.act.relu);
       k.gemm_forward_sparse(x, w, b, y, B, I, O, e.act.relu);
