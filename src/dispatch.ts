@@ -3,7 +3,7 @@
 // ready({ threads: n > 1 }) (pool.ts Pool), which splits a call too large for one thread and runs the rest here.
 // ops.ts and network.ts call each kernel once through it, with no branch of their own; the choice between the dense
 // and the zero-skipping GEMM is made here too (`sparse`: X is mostly zeros, as MNIST's pixels). Kernels that never
-// split (bias_grad, activation_backward, the batch gathering) are called on Engine.k.
+// split (bias_grad, activation_backward, the labels' gathering) are called on Engine.k.
 import type { Kernels } from "./engine.js";
 
 /** The kernels a pool may split, with Kernels' signatures. */
@@ -25,10 +25,28 @@ export interface ParamStep {
   hyper: number[];
 }
 
+/**
+ * Where a batch's input rows come from: rows idx[0..B) of a dataset at src, each of bytes widened to floats times
+ * `scale` (pixels: gather_rows_u8) or, with no scale, of floats (gather_rows_f32).
+ */
+export interface Rows { src: number; idx: number; scale: number | undefined }
+
+/** Gathers a batch's B input rows of D values from `r` into x (B, D), on kernels k. */
+export function gatherRows(k: Pick<Kernels, "gather_rows_u8" | "gather_rows_f32">, r: Rows, x: number, B: number, D: number): void {
+  if (r.scale === undefined) k.gather_rows_f32(r.src, r.idx, x, B, D);
+  else k.gather_rows_u8(r.src, r.idx, x, B, D, r.scale);
+}
+
 /** Those kernels, plus the GEMMs that can skip zeros, which take `sparse` (X is mostly zeros) last. */
 export interface Dispatch extends Pick<Kernels, Splittable> {
   gemm_forward(...args: [...Parameters<Kernels["gemm_forward"]>, sparse?: boolean]): void;
   gemm_dw(...args: [...Parameters<Kernels["gemm_dw"]>, sparse?: boolean]): void;
+  /**
+   * The batch's rows gathered into x, then the first dense layer's Y = act(X W + bias) over them: one job a thread on a
+   * pool (each thread gathers the rows of X it then multiplies), where the gather would run alone on the caller.
+   */
+  gather_forward(rows: Rows, x: number, w: number, bias: number, y: number, B: number, I: number, O: number, act: number,
+    sparse: boolean): void;
   /** A dense layer's dW = X^T dY (not accumulated) and dX = dY W^T: one job a thread on a pool. */
   gemm_dw_dx(x: number, dy: number, w: number, dw: number, dx: number, B: number, I: number, O: number,
     sparse?: boolean): void;
@@ -55,6 +73,10 @@ export function serial(k: Kernels): Dispatch {
     bce_with_logits: k.bce_with_logits, quadratic_cost: k.quadratic_cost, sigmoid_forward: k.sigmoid_forward,
     gemm_forward: (x, w, bias, y, B, I, O, act, sparse) =>
       (sparse ? k.gemm_forward_sparse : k.gemm_forward)(x, w, bias, y, B, I, O, act),
+    gather_forward: (rows, x, w, bias, y, B, I, O, act, sparse) => {
+      gatherRows(k, rows, x, B, I);
+      (sparse ? k.gemm_forward_sparse : k.gemm_forward)(x, w, bias, y, B, I, O, act);
+    },
     gemm_dw: (x, dy, dw, B, I, O, accumulate, sparse) =>
       (sparse ? k.gemm_dw_sparse : k.gemm_dw)(x, dy, dw, B, I, O, accumulate),
     gemm_dw_dx: (x, dy, w, dw, dx, B, I, O, sparse) => {

@@ -3,7 +3,7 @@
 // or this thread: dispatch.ts). A network is an ordered list of layers (network.ts `model`) followed by its output and
 // cost; a new kind of layer is one pair here, a constructor binding it to its buffers, and one line where the model
 // lists its layers.
-import type { ParamStep } from "./dispatch.js";
+import type { ParamStep, Rows } from "./dispatch.js";
 import type { Engine } from "./engine.js";
 
 /** What every layer of one step sees: the engine, the batch's row count and the network's buffers. */
@@ -24,6 +24,11 @@ export interface Step {
    * pool job instead of two a batch), or undefined: the optimizer steps every parameter after the backward pass.
    */
   firstStep?: ParamStep;
+  /**
+   * The batch's input rows not yet gathered, or undefined (x holds the batch): the first dense layer, first in the
+   * model, gathers them into its x in its forward pass (gather_forward: one pool job a thread for both).
+   */
+  rows?: Rows;
 }
 
 /** A layer in a network's list: its pair bound to its place in the network's buffers. */
@@ -50,17 +55,19 @@ export interface Layer {
   ): void;
 }
 
-/** y = act(x W + b): the bias and the activation fused into the GEMM's store. */
+/** y = act(x W + b): the bias and the activation fused into the GEMM's store; with `rows`, x gathered from them first. */
 export function dense_forward(e: Engine,
-  x: number, // (B, I)
+  x: number, // (B, I); out when `rows` is given
   w: number, // (I, O) row-major
   b: number, // (O)
   y: number, // (B, O) out
   B: number, I: number, O: number,
   act: number,     // an activation code (e.act)
   sparse: boolean, // x is mostly zeros: skip them
+  rows?: Rows,     // the batch's rows of a dataset, to gather into x
 ): void {
-  e.d.gemm_forward(x, w, b, y, B, I, O, act, sparse);
+  if (rows) e.d.gather_forward(rows, x, w, b, y, B, I, O, act, sparse);
+  else e.d.gemm_forward(x, w, b, y, B, I, O, act, sparse);
 }
 
 /**
@@ -92,7 +99,8 @@ export function dense(w: number, b: number, inputs: number, outputs: number, act
   return {
     w, b, inputs, outputs, act, trainable: true, scratch: 0,
     forward(s, x, y) {
-      dense_forward(s.e, x, s.params + w * 4, s.params + b * 4, y, s.B, inputs, outputs, act, first && s.sparse);
+      dense_forward(s.e, x, s.params + w * 4, s.params + b * 4, y, s.B, inputs, outputs, act, first && s.sparse,
+        first ? s.rows : undefined);
       return y;
     },
     backward(s, x, y, dy, dx) {

@@ -113,6 +113,12 @@ interface Data extends Block {
   rows: number; pixels: boolean; sparse: boolean; labels: number; labelBytes: number;
 }
 
+/**
+ * The optimizer's step over one segment of the parameters (a layer's weights or biases) with where its gradients are
+ * and how many: built once per fit, its learning rate and bias corrections set in place each batch (no objects a batch).
+ */
+interface SegmentStep { step: ParamStep; grad: number; count: number }
+
 /** Per-batch buffers, sized for `rows` rows (byte offsets). */
 interface Workspace {
   rows: number; block: number; bytes: number;
@@ -137,6 +143,8 @@ export class Network {
   private readonly model: Layer[];
   /** The dense layers' parameters: weight and bias offsets (in floats) into the parameter buffer, and their sizes. */
   private readonly dense: ReturnType<typeof dense>[];
+  /** The index in `model` of the first layer with parameters: the backward pass ends there. */
+  private readonly firstTrainable: number;
   private readonly e: Engine;
   private readonly k: Kernels;
   /** params | grads | state1 | state2 | init, shuffle, dropout, augmentation rngs: one block, freed by dispose(). */
@@ -196,6 +204,7 @@ export class Network {
       offset += I * O + O;
     }
     this.parameterCount = offset;
+    this.firstTrainable = this.model.findIndex((layer) => layer.trainable);
     if (offset * 16 > 2 ** 31) throw new RangeError(`${fn}: ${offset} parameters do not fit in Wasm memory`);
     this.e = e;
     this.k = e.k;
@@ -293,13 +302,25 @@ export class Network {
     return this.ws;
   }
 
-  /** Gathers rows first + idx[0..B) of the dataset into the batch buffers (x scaled to [0, 1] for pixels, labels as i32). */
-  private gather(data: Data, ws: Workspace, idx: number, B: number, first = 0): void {
+  /**
+   * Gathers rows first + idx[0..B) of the dataset into the batch buffers (x scaled to [0, 1] for pixels, labels as i32).
+   * Given the pass's step `s` and a model that starts with a dense layer, x is left to that layer (s.rows), which
+   * gathers it in its forward pass's pool job; else s.rows is cleared.
+   */
+  private gather(data: Data, ws: Workspace, idx: number, B: number, first = 0, s?: Step): void {
     const D = this.sizes[0];
-    const src = data.ptr + first * (data.pixels ? D : D * 4);
+    if (data.labelBytes) this.k.gather_rows_f32(data.labels + first * 4, idx, ws.labels, B, 1);
+    const src = data.ptr + first * (data.pixels ? D : D * 4), scale = data.pixels ? 1 / 255 : undefined;
+    if (s && this.model[0] === this.dense[0]) {
+      const r = s.rows ??= { src, idx, scale }; // fit's one step: one object for its batches
+      r.src = src;
+      r.idx = idx;
+      r.scale = scale;
+      return;
+    }
+    if (s) s.rows = undefined;
     if (data.pixels) this.k.gather_rows_u8(src, idx, ws.x, B, D, 1 / 255);
     else this.k.gather_rows_f32(src, idx, ws.x, B, D);
-    if (data.labelBytes) this.k.gather_rows_f32(data.labels + first * 4, idx, ws.labels, B, 1);
   }
 
   /** Writes 0, 1, ..., n-1 as i32 at ptr: the index list of rows taken in order. */
@@ -318,7 +339,7 @@ export class Network {
   }
 
   /** What the layers of one step see. */
-  private step(ws: Workspace, B: number, sparse: boolean, training: boolean): Step {
+  private step(B: number, sparse: boolean, training: boolean): Step {
     return { e: this.e, B, params: this.params, grads: this.grads, sparse, training, rng: this.dropoutRng };
   }
 
@@ -340,7 +361,7 @@ export class Network {
    * buffer (overwritten). A layer that was the identity in this pass (dropout in evaluation) passes dy on as it is.
    */
   private backward(s: Step, ws: Workspace): void {
-    const first = this.model.findIndex((layer) => layer.trainable);
+    const first = this.firstTrainable;
     let d = 0;
     for (let l = this.model.length - 1; l >= first; l--) {
       const x = l === 0 ? ws.x : ws.outs[l - 1];
@@ -355,25 +376,47 @@ export class Network {
     return this.dense.flatMap((L): [number, number, number][] => [[L.w, L.inputs * L.outputs, wd], [L.b, L.outputs, 0]]);
   }
 
-  /** The optimizer's step at learning rate lr over one segment (float offset, count, weight decay) of the parameters. */
-  private stepOver(o: ResolvedOptimizer, [off, , wd]: [number, number, number], lr: number): ParamStep {
+  /**
+   * The optimizer's step over one segment (float offset, count, weight decay) of the parameters; its learning rate and
+   * Adam's bias corrections are set by tune() before each use.
+   */
+  private stepOver(o: ResolvedOptimizer, [off, , wd]: [number, number, number]): ParamStep {
     const p = this.params + off * 4;
     if (o.name === "sgd") {
-      return { fn: "sgd_update", p, state: [this.state1 + off * 4], hyper: [lr, o.momentum, o.nesterov ? 1 : 0, wd] };
+      return { fn: "sgd_update", p, state: [this.state1 + off * 4], hyper: [0, o.momentum, o.nesterov ? 1 : 0, wd] };
     }
     return { fn: "adam_update", p, state: [this.state1 + off * 4, this.state2 + off * 4],
-      hyper: [lr, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 1 - this.beta1Power, 1 - this.beta2Power] };
+      hyper: [0, o.beta1, o.beta2, o.eps, wd, o.name === "adamw" ? 1 : 0, 0, 0] };
+  }
+
+  /** A fit's steps over every segment (segments() order: the first is the first layer's weights). */
+  private segmentSteps(o: ResolvedOptimizer): SegmentStep[] {
+    return this.segments(o.weightDecay).map((seg) =>
+      ({ step: this.stepOver(o, seg), grad: this.grads + seg[0] * 4, count: seg[1] }));
+  }
+
+  /** Sets a step's scalars for this batch: learning rate lr and Adam's 1 - beta^t (the running powers, advanced). */
+  private tune(step: ParamStep, lr: number): void {
+    const h = step.hyper;
+    h[0] = lr;
+    if (step.fn === "adam_update") {
+      h[6] = 1 - this.beta1Power;
+      h[7] = 1 - this.beta2Power;
+    }
   }
 
   /**
-   * One optimizer step over the given segments of the parameters (Adam's running beta powers already advanced for
-   * this step), then the max-norm constraint on the hidden units.
+   * One optimizer step over the segments from `from` on (tuned for this step), then the max-norm constraint on the
+   * hidden units.
    */
-  private update(o: ResolvedOptimizer, ws: Workspace, lr: number, segments: [number, number, number][]): void {
+  private update(ws: Workspace, steps: SegmentStep[], from: number): void {
     const d = this.e.d;
-    for (const seg of segments) paramStep(d, this.stepOver(o, seg, lr), this.grads + seg[0] * 4, seg[1]);
+    for (let i = from; i < steps.length; i++) paramStep(d, steps[i].step, steps[i].grad, steps[i].count);
     if (this.maxNorm === 0) return;
-    for (const L of this.dense.slice(0, -1)) this.k.max_norm(this.params + L.w * 4, ws.norms, L.inputs, L.outputs, this.maxNorm);
+    for (let l = 0; l + 1 < this.dense.length; l++) {
+      const L = this.dense[l];
+      this.k.max_norm(this.params + L.w * 4, ws.norms, L.inputs, L.outputs, this.maxNorm);
+    }
   }
 
   /** Over 20% zero inputs: the first layer skips them (MNIST's pixels are about 80% zeros). */
@@ -476,6 +519,11 @@ export class Network {
       };
       this.position = pos;
       if (resume) this.e.write(this.shuffleRng, pos.shuffleRng); // the interrupted epoch's permutation, drawn again
+      // made once for the fit, changed in place each batch: the layers' view of a step and the optimizer's steps, the
+      // first layer's weights stepping with their gradient (one pool job a thread for both), the rest after
+      const s = this.step(batchSize, data.sparse, true);
+      const steps = this.segmentSteps(opt);
+      s.firstStep = steps[0].step;
       for (let epoch = pos.epoch; epoch < epochs; epoch++) {
         const t0 = performance.now();
         const first = epoch === pos.epoch ? pos.batch : 0;
@@ -495,9 +543,9 @@ export class Network {
           if (signal?.aborted) throw signal.reason ?? new DOMException("fit was aborted", "AbortError");
           const B = Math.min(batchSize, rows - b * batchSize);
           const ws = this.workspace(Math.min(batchSize, rows)); // validation may have replaced it with a larger one
-          this.gather(data, ws, order + b * batchSize * 4, B);
+          this.gather(data, ws, order + b * batchSize * 4, B, 0, augment ? undefined : s); // augmented: x gathered now
           if (augment) augmentBatch(this.e.d, augment, this.augmentRng, ws.x, work!, B); // the gathered copy, in place
-          const s = this.step(ws, B, data.sparse, true);
+          s.B = B;
           const out = this.forward(s, ws);
           const cost = this.loss(ws, B);
           const hits = this.k.count_correct(out, ws.labels, B, this.sizes.at(-1)!);
@@ -508,11 +556,9 @@ export class Network {
             this.beta1Power *= opt.beta1; // running products, not Math.pow: the same bits in every engine
             this.beta2Power *= opt.beta2;
           }
-          const segments = this.segments(opt.weightDecay);
-          // the first layer's weights step with their gradient (one pool job a thread for both), the rest after
-          s.firstStep = this.stepOver(opt, segments[0], lr);
+          for (const st of steps) this.tune(st.step, lr);
           this.backward(s, ws);
-          this.update(opt, ws, lr, segments.slice(1));
+          this.update(ws, steps, 1);
           this.steps++;
           total += cost;
           if (onBatch) {
@@ -572,8 +618,9 @@ export class Network {
     const ws = this.workspace(Math.min(EVAL_BATCH, data.rows));
     for (let start = 0; start < data.rows; start += EVAL_BATCH) {
       const B = Math.min(EVAL_BATCH, data.rows - start);
-      this.gather(data, ws, ws.idx, B, start); // each batch gathers rows in order from its first on
-      each(this.forward(this.step(ws, B, data.sparse, false), ws), start, B);
+      const s = this.step(B, data.sparse, false);
+      this.gather(data, ws, ws.idx, B, start, s); // each batch gathers rows in order from its first on
+      each(this.forward(s, ws), start, B);
     }
   }
 
@@ -618,7 +665,7 @@ export class Network {
       // no object made per call but the result when no opts.out is given
       const ws = this.workspace(rows);
       this.inputRows(ws, x, rows);
-      const s = this.serving ??= this.step(ws, rows, false, false);
+      const s = this.serving ??= this.step(rows, false, false);
       s.B = rows;
       s.sparse = this.sparse(x);
       const out = this.forward(s, ws);
@@ -689,8 +736,8 @@ export class Network {
     try {
       const data = hold(held, this.upload(this.locate(fn, "x", x, labels)));
       const ws = this.workspace(rows);
-      this.gather(data, ws, ws.idx, rows);
-      const s = this.step(ws, rows, data.sparse, training);
+      const s = this.step(rows, data.sparse, training);
+      this.gather(data, ws, ws.idx, rows, 0, s);
       this.forward(s, ws);
       const loss = this.loss(ws, rows) / rows;
       this.backward(s, ws);

@@ -41,7 +41,7 @@ function warmKernels(e: Engine): void {
     new Int32Array(e.memory.buffer, labels, B).forEach((_, i, a) => (a[i] = i % 10));
     new Float32Array(e.memory.buffer, x, B * I).fill(0.5);
     for (let i = 0; i < 32; i++) {
-      k.gather_rows_u8(src, idx, x, B, I, 1 / 255);
+      k.gather_rows_u8(src, idx, w, B, 4 * I, 1 / 255); // rows of 512 pixels (over 128 its loop did not tier up)
       k.gather_rows_f32(src, idx, x, B, I);
       k.gemm_forward(x, w, b, y, B, I, O, e.act.relu);
       k.gemm_forward_sparse(x, w, b, y, B, I, O, e.act.relu);
@@ -50,7 +50,7 @@ function warmKernels(e: Engine): void {
       k.cross_entropy_index(y, labels, 0, dy, 0, B, O, -100, 0, O, 1 / B);
       k.cross_entropy_index(y, labels, 0, dy, 0, B * 4, 10, -100, 0, 10, 1 / B); // narrow rows (MNIST's 10 classes)
       k.count_correct(y, labels, B, O);
-      k.activation_backward(y, dy, dy, B * O, e.act.relu);
+      k.activation_backward(w, dw, dw, I * O, e.act.relu); // over 8192: its small loop tiers up within 32 calls
       k.bias_grad(dy, b, B, O, 0);
       k.gemm_dw_rows(x, dy, dw, B, I, O, 0, 0, I);
       k.gemm_dw_sparse_rows(x, dy, dw, B, I, O, 0, 0, I);

@@ -6,7 +6,7 @@
 // batch reduction inside one thread), optimizer steps by parameters, softmax / log-softmax / cross-entropy by rows
 // (in multiples of 8 below 32 classes: a narrow cross-entropy's loss is summed by groups of 4 rows); a cross-entropy's
 // total is summed afterwards in row order.
-import type { Dispatch, ParamStep } from "./dispatch.js";
+import type { Dispatch, ParamStep, Rows } from "./dispatch.js";
 import { JobPool } from "./pool-jobs.js";
 import { JOB_FNS } from "./threads.js";
 
@@ -78,6 +78,29 @@ export class Pool extends JobPool implements Dispatch {
       return;
     }
     this.run(fn, split(B, this.size, 2).map(([a, b]) => [x + a * I * 4, w, bias, y + a * O * 4, b - a, I, O, act]));
+  }
+
+  /**
+   * The batch's rows gathered into X, then Y = act(X W + bias), as one job a thread split by rows: each thread gathers
+   * the rows of X it then multiplies (the gather is element-wise: the same bits). Where gemm_forward would not split by
+   * rows alone (too small, W packed first, or split by columns), the gather runs here and then gemm_forward.
+   */
+  gather_forward(rows: Rows, x: number, w: number, bias: number, y: number, B: number, I: number, O: number, act: number,
+    sparse = false): void {
+    // dispatch.ts's gatherRows, spelled out (this module imports no other of ours at run time)
+    const gather = (a: number, b: number): number[] => rows.scale === undefined
+      ? [JOB_FNS.indexOf("gather_rows_f32"), 5, rows.src, rows.idx + a * 4, x + a * I * 4, b - a, I]
+      : [JOB_FNS.indexOf("gather_rows_u8"), 6, rows.src, rows.idx + a * 4, x + a * I * 4, b - a, I, rows.scale];
+    if (2 * B * I * O < MIN_FLOPS || B < 4 || (!sparse && (this.byColumns(O, B) ||
+      (B >= PACK_MIN_ROWS && I * O >= PACK_MIN_WEIGHTS)))) {
+      if (rows.scale === undefined) this.k.gather_rows_f32(rows.src, rows.idx, x, B, I);
+      else this.k.gather_rows_u8(rows.src, rows.idx, x, B, I, rows.scale);
+      this.gemm_forward(x, w, bias, y, B, I, O, act, sparse);
+      return;
+    }
+    const fwd = JOB_FNS.indexOf(sparse ? "gemm_forward_sparse" : "gemm_forward");
+    this.run("pair", split(B, this.size, 2).map(([a, b]) =>
+      [...gather(a, b), fwd, 8, x + a * I * 4, w, bias, y + a * O * 4, b - a, I, O, act]));
   }
 
   /** dW (+)= X^T dY, split by rows of dW (input features), each summing over the whole batch. */

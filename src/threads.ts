@@ -96,17 +96,20 @@ export const JOB_FNS = [
   "log_softmax_forward", "cross_entropy_index_parts", "sgd_update", "adam_update", "gemm_pack_b",
   "gemm_forward_packed", "softmax_backward", "log_softmax_backward", "logits_from_probs", "cross_entropy_prob_parts",
   "bce_with_logits_parts", "sigmoid_forward", "quadratic_cost_parts", "softmax_row_part", "cross_entropy_row_part",
-  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx", "augment_batch", "sample_row_part", "gemm_forward_cols", "gemm_dx_cols",
+  "cross_entropy_prob_row_part", "sample_rows", "gemm_dx", "augment_batch", "sample_row_part", "gemm_forward_cols",
+  "gemm_dx_cols", "gather_rows_u8", "gather_rows_f32",
 ] as const satisfies readonly (keyof ThreadKernels)[];
 export type JobFn = (typeof JOB_FNS)[number];
 /**
- * A job of two kernels that one thread runs in turn (fewer jobs a training step: a layer's dW and dX shares), its
+ * A job of two kernels that one thread runs in turn (fewer jobs a training step: a layer's dW and dX shares, or a
+ * batch's rows gathered and the first layer's forward pass over them), its
  * arguments [index of the first in JOB_FNS, its argument count, its arguments..., the same for the second].
  */
 export const PAIR = 255;
 
 /** A job function's name for messages. */
-export const jobName = (fn: number): string => (fn === PAIR ? "a dense layer's pair of jobs (dW and dX, or dW and a step)" : JOB_FNS[fn]);
+export const jobName = (fn: number): string =>
+  (fn === PAIR ? "a dense layer's pair of jobs (dW and dX, dW and a step, or a gather and the forward pass)" : JOB_FNS[fn]);
 
 /** Runs job function `fn` (an index in JOB_FNS, or PAIR) on a thread's kernels; returns its result (a pair's second). */
 export function callJob(k: Record<string, (...a: number[]) => unknown>, fn: number, args: number[]): number {

@@ -63,7 +63,7 @@ describe("ready({ threads: 2 })", () => {
     expect(before.length).toBeGreaterThan(0);
     const optimized = new Set([...before.matchAll(/#(\d+) using TurboFan/g)].map((m) => Number(m[1])));
     // exported kernels whose loops are their own (the GEMMs' exports call inner functions, which have no names)
-    for (const name of ["sgd_update", "adam_update", "cross_entropy_index", "count_correct", "activation_backward"]) {
+    for (const name of ["sgd_update", "adam_update", "cross_entropy_index", "count_correct", "activation_backward", "gather_rows_u8"]) {
       expect(indices.has(name), name).toBe(true);
       expect(optimized.has(indices.get(name)!), name).toBe(true);
     }

@@ -18,6 +18,7 @@ function fill(p: usize, n: i32, lo: f64, hi: f64): void {
   for (let i = n; i < n + 8; i++) store<f32>(p + (<usize>i << 2), GUARD);
 }
 function at(p: usize, i: i32): f64 { return <f64>load<f32>(p + (<usize>i << 2)); }
+function fat(p: usize, i: i32): f32 { return load<f32>(p + (<usize>i << 2)); }
 function guarded(p: usize, n: i32): bool {
   for (let i = n; i < n + 8; i++) if (load<f32>(p + (<usize>i << 2)) != GUARD) return false;
   return true;
@@ -129,6 +130,39 @@ describe("gather", () => {
     }
   });
 
+  it("gather_rows_u8 and gather_rows_f32 at every batch size 1..9 (groups of four rows and the rest), bit for bit", () => {
+    const N = 7;
+    const scale = <f32>(1.0 / 255.0);
+    const idx = heap.alloc(9 * 4);
+    for (let b = 0; b < 9; b++) store<i32>(idx + (<usize>b << 2), (b * 5 + 3) % N); // every row, some twice
+    for (let D = 1; D <= 800; D = D < 35 ? D + 1 : D + 749) { // 1..35: every tail of 16 and 4; 784: MNIST's
+      const src = heap.alloc(<usize>(N * D + 16));
+      for (let i = 0; i < N * D; i++) store<u8>(src + <usize>i, <u8>((i * 37 + 11) & 255));
+      const f = alloc(N * D); fill(f, N * D, -1, 1);
+      for (let B = 1; B <= 9; B++) {
+        const y = alloc(B * D); fill(y, B * D, 0, 0);
+        const z = alloc(B * D); fill(z, B * D, 0, 0);
+        gather_rows_u8(src, idx, y, B, D, scale);
+        gather_rows_f32(f, idx, z, B, D); // D = 1: a batch's labels
+        for (let b = 0; b < B; b++) {
+          const r = load<i32>(idx + (<usize>b << 2));
+          for (let k = 0; k < D; k++) {
+            const want = <f32>load<u8>(src + <usize>(r * D + k)) * scale;
+            if (load<u32>(y + (<usize>(b * D + k) << 2)) != reinterpret<u32>(want)) {
+              check("gather_rows_u8 B=" + B.toString(), D, b * D + k, at(y, b * D + k), <f64>want, 0, 0);
+            }
+            const wantF = load<u32>(f + (<usize>(r * D + k) << 2));
+            if (load<u32>(z + (<usize>(b * D + k) << 2)) != wantF) {
+              check("gather_rows_f32 B=" + B.toString(), D, b * D + k, at(z, b * D + k), <f64>reinterpret<f32>(wantF), 0, 0);
+            }
+          }
+        }
+        expect<bool>(guarded(y, B * D)).toBe(true);
+        expect<bool>(guarded(z, B * D)).toBe(true);
+      }
+    }
+  });
+
   it("onehot and count_correct", () => {
     const labels = heap.alloc(16);
     store<i32>(labels, 2); store<i32>(labels, 0, 4); store<i32>(labels, 1, 8);
@@ -209,7 +243,7 @@ describe("activations", () => {
     expect<bool>(isNaN(f32x4.extract_lane(tanhv(f32x4.splat(NaN)), 0))).toBe(true);
   });
 
-  it("relu_forward, tanh_forward and activation_backward at every width", () => {
+  it("relu_forward, tanh_forward and activation_backward at every width (the derivatives exactly as f32 formulas)", () => {
     for (let n = 1; n <= MAX_N; n++) {
       const x = alloc(n); const y = alloc(n); const d = alloc(n); const z = alloc(n);
       fill(x, n, -3, 3); fill(y, n, 0, 0); fill(d, n, -1, 1);
@@ -224,11 +258,11 @@ describe("activations", () => {
       for (let i = 0; i < n; i++) check("tanh", n, i, at(y, i), Math.tanh(at(x, i)), 3e-7, 1e-30);
       fill(z, n, 0, 0);
       activation_backward(y, d, z, n, 3);
-      for (let i = 0; i < n; i++) check("tanh'", n, i, at(z, i), at(d, i) * (1 - at(y, i) * at(y, i)), 1e-6, 1e-7);
+      for (let i = 0; i < n; i++) check("tanh'", n, i, at(z, i), <f64>(fat(d, i) * (1 - fat(y, i) * fat(y, i))), 0, 0);
       for (let i = 0; i < n; i++) store<f32>(y + (<usize>i << 2), <f32>(1.0 / (1.0 + Math.exp(-at(x, i)))));
       fill(z, n, 0, 0);
       activation_backward(y, d, z, n, 2);
-      for (let i = 0; i < n; i++) check("sigmoid'", n, i, at(z, i), at(d, i) * at(y, i) * (1 - at(y, i)), 1e-6, 1e-7);
+      for (let i = 0; i < n; i++) check("sigmoid'", n, i, at(z, i), <f64>(fat(d, i) * (fat(y, i) * (1 - fat(y, i)))), 0, 0);
       expect<bool>(guarded(z, n)).toBe(true);
     }
   });
