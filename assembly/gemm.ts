@@ -7,10 +7,9 @@
 // pairs of rows) for dW, and whose B is a packed panel (the cache blocking below). Eight f32x4 accumulators: wider
 // tiles spill out of V8's 15 xmm registers (and unrolling its K loop by two measured 30% slower). The sparse products
 // hold one row of C, 32 columns, in eight accumulators and sum over a list of the nonzero inputs; they read only the
-// rows of W their nonzeros name, 128 contiguous bytes at a time (the forward pass blocked over groups of images, below).
-// Both accumulate with madd
-// (vec.ts): f32x4.mul then f32x4.add in the default build, f32x4.relaxed_madd (a fused multiply-add where the CPU has
-// one) in the relaxed-SIMD build.
+// rows of W their nonzeros name, 128 contiguous bytes at a time (the forward pass over groups of images, those rows of
+// W packed block by block: below). Both accumulate with madd (vec.ts): f32x4.mul then f32x4.add in the default build,
+// f32x4.relaxed_madd (a fused multiply-add where the CPU has one) in the relaxed-SIMD build.
 //
 // Inputs are read a whole vector at a time, so up to 12 bytes past the last column of B (or of a row of W for dX), of
 // C's initial values and of the bias, and 4 bytes past the last column of dW's X: every buffer keeps 16 bytes of
@@ -317,30 +316,37 @@ export function gemm_dx(
 // The forward pass is blocked for the caches (lscpu, as for the dense blocking above: L1d 32 KiB, L2 1 MiB per core,
 // L3 32 MiB shared). Row by row, every image streamed the rows of W its nonzeros name across all O columns: ~150 rows
 // of 3.2 KiB at O = 800, W (2.5 MiB) past L2, so each image read them from L3 (per output column 30% slower at O = 800
-// than at O = 256, and two threads sharing L3 gained 1.6x). Now the lists of up to GROUP images are gathered for one
-// chunk of CHUNK inputs, and each 32-column block of W runs all their lists before the next block: the chunk's block
-// of W, at most CHUNK rows x 128 bytes = 32 KiB (the rows the group's nonzeros name), comes from L3 once and is reused
-// by every image of the group from L1/L2.
-// - CHUNK = 256 inputs (the list's capacity): a block of W at most 32 KiB; 128 measured no faster at O = 800 and 5%
-//   slower at O = 256 (twice the partial sums stored and loaded back).
-// - GROUP = 32 images: at B = 64, I = 784, MNIST-like X (22% nonzeros), ns per output column at O = 800: row by row
-//   1,270, 8 images 1,030, 16 970-1,020, 32 910, 64 890 (at O = 256, all 950-1,000: W in L2 already). 32 is where
-//   doubling stops paying, and the threads build's split of a batch of 64 (32 rows a thread) is one whole group. The
-//   lists of 32 images are 65 KiB: past the static data (lists()), not zeros in the module.
-// - Not solved: at O = 1024 or 2048 a row of W is 4 or 8 KiB, so the rows of a block all fall in the same few L1 and
-//   L2 sets and the block is read back from L2/L3 (1,100-1,150 ns a column, against 1,450-1,600 row by row).
+// than at O = 256, and two threads sharing L3 gained 1.6x). Now a group of up to GROUP images is done together, one
+// chunk of CHUNK inputs at a time: the union of the group's nonzero inputs in the chunk is found (union()), each
+// image's list names its rows by their place in the union (gatherAt()), and for each 32-column block of W the union's
+// rows of that block are copied into the panel, 128 contiguous bytes a row, and all the group's lists run over it. So
+// W comes from L3 once per group, and the lists read the panel from L1 (at most CHUNK x 128 bytes = 32 KiB; in place,
+// a block's rows are O floats apart: at O = 1024 or 2048 every row fell in the same few L1 and L2 sets).
+// - CHUNK = 256 inputs (a list's capacity): a panel of at most 32 KiB; 128 measured no faster.
+// - GROUP = 32 images: each block's copy serves more images, and the threads build's split of a batch of 64 (32 rows a
+//   thread) is one whole group; 16 measured ~5% slower, 64 within the noise. The lists of 32 images are 65 KiB: past
+//   the static data (lists()), not zeros in the module.
+// - PACK_MIN = 4: fewer images (a batch of 1..3, a group's remainder) read W in place, where the copy would cost as
+//   much as it saves.
+// Measured (B = 64, I = 784, MNIST-like X with 22% nonzeros, CPU ns per output column, row by row -> grouped in
+// place -> grouped and packed, one process): O = 800 1,310 -> 970 -> 820; O = 1024 1,500 -> 1,180 -> 810; O = 2048
+// 1,600 -> 1,150 -> 820; O = 256 1,000 -> 940 -> 860; O = 128 about 1,050 in all three.
 // Each output element still sums in the one order, k ascending within a chunk, chunks in order, from the same initial
 // value, with the activation after the last chunk: the bits of the row-by-row loop, for any split of the rows.
 const LIST_CAP: usize = 256;
-const CHUNK: usize = 256; // <= LIST_CAP
+const CHUNK: usize = 256; // <= LIST_CAP; CHUNK rows of 128 bytes fit the panel (PANEL_BYTES)
 const GROUP: usize = 32;
+const PACK_MIN: usize = 4;
 /** Bytes of one list (+ 4 entries: a whole vector is stored at the last one), offsets or values. */
 const LIST_BYTES: usize = (LIST_CAP + 4) << 2;
-/** Image t's offsets at lists() + t LIST_PAIR, its values LIST_BYTES after them; the GROUP counts after the last. */
+// Image t's offsets at lists() + t LIST_PAIR, its values LIST_BYTES after them; the GROUP counts after the last; then
+// the union's tables: each input's place in it (a whole vector read at the last: + 4), and each place's row of W.
 const LIST_PAIR: usize = LIST_BYTES << 1;
 const COUNTS: usize = GROUP * LIST_PAIR;
-/** Bytes of the sparse forms' lists (GROUP images' offsets, values and counts): the threads build's scratch_bytes. */
-export const LISTS_BYTES: usize = (COUNTS + (GROUP << 2) + 63) & ~63;
+const POS: usize = COUNTS + (GROUP << 2);
+const UROWS: usize = POS + ((CHUNK + 4) << 2);
+/** Bytes of the sparse forms' lists and the union's tables: the threads build's scratch_bytes counts them. */
+export const LISTS_BYTES: usize = (UROWS + (CHUNK << 2) + 63) & ~63;
 
 // The lists live past the static data, after the dense panel (no zeros carried in the module, as for panel()); the
 // threads build points each worker's instance at its own with set_scratch_lists; under as-pect they come from its heap.
@@ -481,14 +487,68 @@ function sparseRows(m: usize, l: usize, b: usize, c: usize, N: usize, init: usiz
 }
 
 /**
- * Rows t = 0..g-1 of C, at c + t ldc (N columns), = act(init + sum over list t's entries of x B(offset)): 32 columns at
- * a time, each block of columns run for all g lists before the next (B's block reused from the caches); init rows at
- * init + t irs (0: zeros). The lists and their counts as gathered at L (lists()).
+ * The union of the nonzeros of g rows of kn inputs at x (ldx bytes apart): for each input k in it, in order, its
+ * packed row's byte offset (u 128) at pos + 4 k and its row's offset in W (k ldw) at rows + 4 u; returns u.
  */
-function sparseGroup(g: usize, L: usize, b: usize, c: usize, ldc: usize, N: usize, init: usize, irs: usize, act: i32): void {
+function union(x: usize, ldx: usize, g: usize, kn: usize, ldw: usize, pos: usize, rows: usize): usize {
+  let u: usize = 0;
+  for (let k: usize = 0; k < kn; k += 4) {
+    const n = min(kn - k, 4);
+    let any = i32x4.splat(0);
+    for (let t: usize = 0; t < g; t++) {
+      const p = x + t * ldx + (k << 2);
+      any = v128.or(any, f32x4.ne(n == 4 ? v128.load(p) : loadTail(p, n, 0), f32x4.splat(0)));
+    }
+    let mask = i32x4.bitmask(any);
+    while (mask) {
+      const lane = <usize>ctz(mask);
+      mask &= mask - 1;
+      store<u32>(pos + ((k + lane) << 2), <u32>(u << 7));
+      store<u32>(rows + (u << 2), <u32>((k + lane) * ldw));
+      u++;
+    }
+  }
+  return u;
+}
+
+/** Gathers the nonzeros of the n (<= LIST_CAP) floats at x into the list at l, their offsets from pos (union). */
+function gatherAt(x: usize, n: usize, pos: usize, l: usize): usize {
+  let m: usize = 0;
+  let k: usize = 0;
+  for (; k + 4 <= n; k += 4) m = append(v128.load(x + (k << 2)), v128.load(pos + (k << 2)), m, l);
+  if (k < n) m = append(loadTail(x + (k << 2), n - k, 0), v128.load(pos + (k << 2)), m, l);
+  return m;
+}
+
+/** Copies nv (1..4, or 8) vectors of each of the u rows of W at w + rows[r] to p, 128 bytes a row. */
+function packRows(w: usize, rows: usize, u: usize, nv: i32, p: usize): void {
+  for (let r: usize = 0; r < u; r++, p += 128) {
+    const s = w + <usize>load<u32>(rows + (r << 2));
+    v128.store(p, v128.load(s));
+    if (nv > 1) v128.store(p, v128.load(s, 16), 16);
+    if (nv > 2) v128.store(p, v128.load(s, 32), 32);
+    if (nv > 3) v128.store(p, v128.load(s, 48), 48);
+    if (nv > 4) {
+      v128.store(p, v128.load(s, 64), 64); v128.store(p, v128.load(s, 80), 80);
+      v128.store(p, v128.load(s, 96), 96); v128.store(p, v128.load(s, 112), 112);
+    }
+  }
+}
+
+/**
+ * Rows t = 0..g-1 of C, at c + t ldc (N columns), = act(init + sum over list t's entries of x B(offset)): 32 columns at
+ * a time, each block of columns run for all g lists before the next; init rows at init + t irs (0: zeros). The lists
+ * and their counts as gathered at L (lists()). pack: the lists' offsets index the u rows of the union (union(),
+ * gatherAt()), whose block of columns is first copied into the panel, 128 bytes a row; else they are offsets in B.
+ */
+function sparseGroup(
+  g: usize, L: usize, b: usize, pack: bool, u: usize, c: usize, ldc: usize, N: usize, init: usize, irs: usize, act: i32,
+): void {
+  const P = pack ? panel() : 0;
   let j: usize = 0;
   for (; j + 32 <= N; j += 32) {
-    const bj = b + (j << 2);
+    let bj = b + (j << 2);
+    if (pack) { packRows(bj, L + UROWS, u, 8, P); bj = P; }
     for (let t: usize = 0; t < g; t++) {
       const m = <usize>load<u32>(L + COUNTS + (t << 2));
       sparseRow32(m, L + t * LIST_PAIR, bj, c + t * ldc + (j << 2), init ? init + t * irs + (j << 2) : 0, act);
@@ -496,7 +556,8 @@ function sparseGroup(g: usize, L: usize, b: usize, c: usize, ldc: usize, N: usiz
   }
   for (; j < N; j += 16) {
     const n = min(N - j, 16);
-    const bj = b + (j << 2);
+    let bj = b + (j << 2);
+    if (pack) { packRows(bj, L + UROWS, u, <i32>((n + 3) >> 2), P); bj = P; }
     for (let t: usize = 0; t < g; t++) {
       const m = <usize>load<u32>(L + COUNTS + (t << 2)), l = L + t * LIST_PAIR;
       const cj = c + t * ldc + (j << 2), ij = init ? init + t * irs + (j << 2) : 0;
@@ -510,7 +571,7 @@ function sparseGroup(g: usize, L: usize, b: usize, c: usize, ldc: usize, N: usiz
 
 /**
  * gemm_forward for an X that is mostly zeros: a zero x[b, k] is skipped, not multiplied (the same sum for finite W).
- * Blocked over GROUP images as above. y must not overlap x, w or bias. The lists are the instance's: one call at a
+ * Blocked over groups of images as above. y must not overlap x, w or bias. The lists are the instance's: one call at a
  * time per instance (the threads build gives each thread its own).
  */
 export function gemm_forward_sparse(
@@ -529,11 +590,15 @@ export function gemm_forward_sparse(
     let k: usize = 0;
     do { // at least once: with I = 0, Y = act(bias)
       const kn = min(<usize>I - k, CHUNK);
+      const xk = xg + (k << 2);
+      const pack = g >= PACK_MIN;
+      const u = pack ? union(xk, ldx, g, kn, ldw, L + POS, L + UROWS) : 0;
       for (let t: usize = 0; t < g; t++) {
-        store<u32>(L + COUNTS + (t << 2), <u32>gather(xg + t * ldx + (k << 2), 4, kn, ldw, L + t * LIST_PAIR));
+        const l = L + t * LIST_PAIR;
+        store<u32>(L + COUNTS + (t << 2), <u32>(pack ? gatherAt(xk + t * ldx, kn, L + POS, l) : gather(xk + t * ldx, 4, kn, ldw, l)));
       }
       // the first chunk starts from the bias (every row), the next ones from the partial sums stored in Y
-      sparseGroup(g, L, w + k * ldw, yg, ldw, <usize>O, k == 0 ? bias : yg, k == 0 ? 0 : ldw,
+      sparseGroup(g, L, w + k * ldw, pack, u, yg, ldw, <usize>O, k == 0 ? bias : yg, k == 0 ? 0 : ldw,
         k + kn == <usize>I ? act : Act.None);
       k += kn;
     } while (k < <usize>I);

@@ -51,9 +51,9 @@ function firstMiss(got: Float32Array, want: Float32Array): number {
   return -1;
 }
 
-// B around the group of 32 (and a batch of 64 split 32 + 32 by the pool, 67 split 34 + 33); I: MNIST's 784, and 1000
-// (three lists of 256); O: 800, 37 (a 32-column block and a tail), 100
-const SHAPES = [[64, 784, 800], [67, 1000, 37], [33, 784, 100], [31, 257, 800], [130, 784, 37], [1, 784, 800]];
+// B around the group of 32 (and a batch of 64 split 32 + 32 by the pool, 67 split 34 + 33) and the fewest packed (4);
+// I: MNIST's 784, and 1000 (three lists of 256); O: 800, 37 (a 32-column block and a tail), 100, 1024
+const SHAPES = [[64, 784, 800], [67, 1000, 37], [33, 784, 100], [31, 257, 800], [130, 784, 37], [1, 784, 800], [4, 1000, 1024]];
 const ACTS = ["none", "relu", "sigmoid", "tanh"] as const;
 
 describe("the blocked sparse forward pass, 1 and 2 threads and any split of the rows", () => {

@@ -1,11 +1,12 @@
 // The zero-skipping forward pass blocked over groups of images (gemm.ts: GROUP = 32 images' lists per chunk of
-// CHUNK = 256 inputs, each 32-column block of W run for the whole group) against a plain loop with the summation order
-// of the row-by-row kernel it replaced: each element starts from the bias (or 0) and adds x w for the nonzero x
-// (NaN included: a NaN x is not skipped), k ascending, with the kernels' own madd, then takes the activation. Bit for
-// bit, at shapes on each side of the group (B = 1, 31, 32, 33, 67 = 2 groups + 3), of the chunk (I = 1, 255, 256,
-// 257, 784, 1000 = 3 chunks) and of the column blocks (O = 1..40, 100, 800); and, where X holds no NaN, against the
-// dense kernel (which multiplies the zeros too: x 0 adds +-0, which leaves a sum that is not 0 unchanged). Inputs carry
-// NaN in the bytes after their end; outputs carry guard values there, which must survive.
+// CHUNK = 256 inputs, each 32-column block of W, the rows the group's nonzeros name, packed and run for the whole
+// group; fewer than PACK_MIN = 4 images read W in place) against a plain loop with the summation order of the
+// row-by-row kernel it replaced: each element starts from the bias (or 0) and adds x w for the nonzero x (NaN
+// included: a NaN x is not skipped), k ascending, with the kernels' own madd, then takes the activation. Bit for bit,
+// at shapes on each side of the group and of the packing (B = 1, 3, 4, 31, 32, 33, 67 = 2 groups + 3), of the chunk
+// (I = 1, 255, 256, 257, 784, 1000 = 3 chunks) and of the column blocks (O = 1..40, 100, 800); and, where X holds no
+// NaN, against the dense kernel (which multiplies the zeros too: x 0 adds +-0, which leaves a sum that is not 0
+// unchanged). Inputs carry NaN in the bytes after their end; outputs carry guard values there, which must survive.
 import { gemm_forward, gemm_forward_sparse } from "../gemm";
 import { madd } from "../vec";
 import { sigmoidFromExp, expnegabs, tanhv } from "../activation";
@@ -93,7 +94,7 @@ function same(what: string, got: usize, n: i32): void {
   }
 }
 
-const BS: i32[] = [1, 31, 32, 33, 67];
+const BS: i32[] = [1, 3, 4, 31, 32, 33, 67];
 const IS: i32[] = [1, 255, 256, 257, 784, 1000];
 
 /** One shape, act, bias or none, NaN or none: against the reference, and against the dense kernel where X has no NaN. */
