@@ -328,9 +328,11 @@ export function gemm_dx(
 //   the static data (lists()), not zeros in the module.
 // - PACK_MIN = 4: fewer images (a batch of 1..3, a group's remainder) read W in place, where the copy would cost as
 //   much as it saves.
-// Measured (B = 64, I = 784, MNIST-like X with 22% nonzeros, CPU ns per output column, row by row -> grouped in
-// place -> grouped and packed, one process): O = 800 1,310 -> 970 -> 820; O = 1024 1,500 -> 1,180 -> 810; O = 2048
-// 1,600 -> 1,150 -> 820; O = 256 1,000 -> 940 -> 860; O = 128 about 1,050 in all three.
+// Measured (B = 64, I = 784, CPU ns per output column, row by row -> grouped in place -> grouped and packed, one
+// process, two batches of the real MNIST): O = 800 1,130-1,170 -> 1,050-1,070 -> 810-870; O = 1024 1,290-1,390 ->
+// 1,320-1,340 -> 860-900; O = 2048 1,540-1,850 -> 1,500-1,720 -> 900-1,050; O = 128 and 256 within 3% in all three
+// (W in L2 already). MNIST's digits move about: a group's union is most of a chunk's rows, so grouping alone, with W
+// read in place, gained little; with synthetic centred digits (22% nonzeros) it gained more (O = 800: 1,310 -> 970).
 // Each output element still sums in the one order, k ascending within a chunk, chunks in order, from the same initial
 // value, with the activation after the last chunk: the bits of the row-by-row loop, for any split of the rows.
 const LIST_CAP: usize = 256;
