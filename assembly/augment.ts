@@ -7,7 +7,7 @@
 // generator, seeded by one draw of the caller's (rng.ts), so an image's transform depends only on that draw (a pool may
 // split a batch by images and give the same bits). sin, cos and exp are AssemblyScript's, compiled into the module:
 // the same bits in every engine.
-import { rng_next, rng_seed } from "./rng";
+import { rng_fill, rng_next, rng_seed } from "./rng";
 
 /**
  * The work buffer, in floats: the image's generator state (4), the Gaussian's weights w[0..r] and alpha w[0..r], the
@@ -237,27 +237,9 @@ function elasticField(work: usize, W: i32, H: i32, r: i32): void {
   const u = uniformAt(work, r);
   const w = weightsAt(work);
   const aw = w + (<usize>up4(r + 1) << 2);
-  // rng_next's steps with the state in locals (the same draws), each draw's bits stored in x's place
-  let s0 = load<u32>(work), s1 = load<u32>(work, 4), s2 = load<u32>(work, 8), s3 = load<u32>(work, 12);
+  // each draw's bits stored in x's place, a row at a time
   const rowBytes = <usize>(2 * W4) << 2;
-  for (let y = 0; y < H; y++) {
-    const row = u + <usize>y * rowBytes;
-    for (let x = 0; x < W; x++) {
-      const bits = rotl<u32>(s1 * 5, 7) * 9;
-      const t = s1 << 9;
-      const n2 = s2 ^ s0;
-      const n3 = s3 ^ s1;
-      s0 ^= n3;
-      s1 ^= n2;
-      s2 = n2 ^ t;
-      s3 = rotl<u32>(n3, 11);
-      store<u32>(row + (<usize>x << 2), bits);
-    }
-  }
-  store<u32>(work, s0);
-  store<u32>(work, s1, 4);
-  store<u32>(work, s2, 8);
-  store<u32>(work, s3, 12);
+  for (let y = 0; y < H; y++) rng_fill(work, u + <usize>y * rowBytes, <usize>W);
   // (2h + 1 - 2^16) / 2^16 for h each 16-bit half: symmetric about 0 in (-1, 1), exact in f32; x's from the high
   // half, y's from the low, W4 floats further (U's columns from W to W4 stay 0)
   const yOff = <usize>W4 << 2;

@@ -3,7 +3,7 @@
 // max-norm constraint on each unit's incoming weights (as torch.renorm(w, 2, dim, max_norm) over W's columns). The
 // masks come from a seeded generator (rng.ts) on the calling thread, so they are the same bits in every runtime and for
 // any thread count.
-import { rng_next } from "./rng";
+import { rng_fill } from "./rng";
 import { loadTail, storeTail } from "./vec";
 
 /**
@@ -20,10 +20,20 @@ export function dropout_forward(
 ): void {
   const threshold = <u32>Math.round(<f64>p * 16777216.0);
   const scale: f32 = <f32>(1.0 / (1.0 - <f64>p));
-  for (let i: usize = 0; i < <usize>n; i++) {
-    const m: f32 = (rng_next(s) >>> 8) < threshold ? 0 : scale;
-    store<f32>(mask + (i << 2), m);
-    store<f32>(y + (i << 2), load<f32>(x + (i << 2)) * m);
+  const len = <usize>n;
+  rng_fill(s, mask, len); // the draws' bits in the mask's place, then each turned into its mask value
+  const vt = i32x4.splat(<i32>threshold), vs = f32x4.splat(scale);
+  const end = (len & ~3) << 2;
+  for (let o: usize = 0; o < end; o += 16) {
+    // top 24 bits below the threshold (both under 2^24: a signed compare is exact): dropped
+    const m = v128.andnot(vs, i32x4.lt_s(i32x4.shr_u(v128.load(mask + o), 8), vt));
+    v128.store(mask + o, m);
+    v128.store(y + o, f32x4.mul(v128.load(x + o), m)); // x read before y is written: y may be x
+  }
+  for (let o = end; o < len << 2; o += 4) {
+    const m: f32 = (load<u32>(mask + o) >>> 8) < threshold ? 0 : scale;
+    store<f32>(mask + o, m);
+    store<f32>(y + o, load<f32>(x + o) * m);
   }
 }
 
@@ -35,14 +45,10 @@ export function dropout_backward(
   n: i32,
 ): void {
   const len = <usize>n;
-  for (let i: usize = 0; i < len; i += 4) {
-    const k = min(len - i, 4);
-    const o = i << 2;
-    const d = f32x4.mul(k == 4 ? v128.load(dy + o) : loadTail(dy + o, k, 0),
-      k == 4 ? v128.load(mask + o) : loadTail(mask + o, k, 0));
-    if (k == 4) v128.store(dx + o, d);
-    else storeTail(dx + o, d, k);
-  }
+  const end = (len & ~3) << 2;
+  for (let o: usize = 0; o < end; o += 16) v128.store(dx + o, f32x4.mul(v128.load(dy + o), v128.load(mask + o)));
+  const k = len & 3;
+  if (k != 0) storeTail(dx + end, f32x4.mul(loadTail(dy + end, k, 0), loadTail(mask + end, k, 0)), k);
 }
 
 /**
@@ -58,15 +64,16 @@ export function max_norm(
   const cols = <usize>O;
   const rows = <usize>I;
   memory.fill(norms, 0, cols << 2);
+  const end = (cols & ~3) << 2, k = cols & 3; // whole vectors, then the last 1-3 columns
   for (let i: usize = 0; i < rows; i++) {
     const r = w + ((i * cols) << 2);
-    for (let j: usize = 0; j < cols; j += 4) {
-      const k = min(cols - j, 4);
-      const o = j << 2;
-      const v = k == 4 ? v128.load(r + o) : loadTail(r + o, k, 0);
-      const sq = f32x4.add(k == 4 ? v128.load(norms + o) : loadTail(norms + o, k, 0), f32x4.mul(v, v));
-      if (k == 4) v128.store(norms + o, sq);
-      else storeTail(norms + o, sq, k);
+    for (let o: usize = 0; o < end; o += 16) {
+      const v = v128.load(r + o);
+      v128.store(norms + o, f32x4.add(v128.load(norms + o), f32x4.mul(v, v)));
+    }
+    if (k != 0) {
+      const v = loadTail(r + end, k, 0);
+      storeTail(norms + end, f32x4.add(loadTail(norms + end, k, 0), f32x4.mul(v, v)), k);
     }
   }
   let any = false;
@@ -79,12 +86,7 @@ export function max_norm(
   if (!any) return;
   for (let i: usize = 0; i < rows; i++) {
     const r = w + ((i * cols) << 2);
-    for (let j: usize = 0; j < cols; j += 4) {
-      const k = min(cols - j, 4);
-      const o = j << 2;
-      const v = f32x4.mul(k == 4 ? v128.load(r + o) : loadTail(r + o, k, 0), k == 4 ? v128.load(norms + o) : loadTail(norms + o, k, 0));
-      if (k == 4) v128.store(r + o, v);
-      else storeTail(r + o, v, k);
-    }
+    for (let o: usize = 0; o < end; o += 16) v128.store(r + o, f32x4.mul(v128.load(r + o), v128.load(norms + o)));
+    if (k != 0) storeTail(r + end, f32x4.mul(loadTail(r + end, k, 0), loadTail(norms + end, k, 0)), k);
   }
 }

@@ -34,6 +34,28 @@ export function rng_next(s: usize): u32 {
 }
 
 /**
+ * n draws of rng_next into out (32 bits each), the state held in locals meanwhile and stored back once: the draws of n
+ * calls, without a load and a store of the state per draw (a mask or a field draws thousands at a time).
+ */
+export function rng_fill(s: usize, out: usize, n: usize): void {
+  let s0 = load<u32>(s), s1 = load<u32>(s, 4), s2 = load<u32>(s, 8), s3 = load<u32>(s, 12);
+  for (let i: usize = 0; i < n; i++) {
+    store<u32>(out + (i << 2), rotl(s1 * 5, 7) * 9);
+    const t = s1 << 9;
+    const n2 = s2 ^ s0;
+    const n3 = s3 ^ s1;
+    s0 ^= n3;
+    s1 ^= n2;
+    s2 = n2 ^ t;
+    s3 = rotl(n3, 11);
+  }
+  store<u32>(s, s0);
+  store<u32>(s, s1, 4);
+  store<u32>(s, s2, 8);
+  store<u32>(s, s3, 12);
+}
+
+/**
  * Rejection loops draw at most this many times. Each draw is accepted with probability over 1/2 (π/4 in rng_normal),
  * so a working generator passes the bound with probability under 2^-64: only a state it cannot leave (all zero, which
  * no seed gives and Network.load refuses) reaches it, and then the loop traps instead of spinning forever.

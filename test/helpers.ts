@@ -129,3 +129,25 @@ export async function expectRelaxedThreadsLikeOne(
   expect({ ...got, threads: 0 }).toEqual({ ...one, threads: 0 });
   expect(problems).toEqual([]);
 }
+
+/** assembly/rng.ts's generator: xoshiro128** seeded by splitmix32; each call the next 32 bits. */
+export function xoshiro(seed: number): () => number {
+  const s = new Uint32Array(4);
+  let z = seed >>> 0;
+  for (let i = 0; i < 4; i++) {
+    z = (z + 0x9e3779b9) >>> 0;
+    let t = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    t = Math.imul(t ^ (t >>> 13), 0xc2b2ae35);
+    s[i] = t ^ (t >>> 16);
+  }
+  const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
+  return () => {
+    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
+    const t = s[1] << 9, n2 = s[2] ^ s[0], n3 = s[3] ^ s[1];
+    s[0] ^= n3;
+    s[1] ^= n2;
+    s[2] = n2 ^ t;
+    s[3] = rotl(n3, 11);
+    return result;
+  };
+}

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ready, Network } from "../dist/index.js";
 import { engine } from "../dist/engine.js";
-import { randn, rng } from "./helpers.js";
+import { randn, rng, xoshiro } from "./helpers.js";
 
 beforeAll(async () => {
   await ready();
@@ -45,6 +45,45 @@ describe("the dropout kernel", () => {
         expect(Array.from(e.f32(dy, w + 4))).toEqual(Array.from({ length: w + 4 }, (_, i) => (i < w ? Math.fround((i + 1) * ms[i]) : 12345.5)));
       }
       e.release(mark);
+    }
+  });
+});
+
+describe("the dropout kernel, bit for bit", () => {
+  it("each element's mask is one draw of the generator: dropped when its top 24 bits are under round(p 2^24), at every length", () => {
+    const e = engine("test");
+    const GUARD = 4;
+    for (const p of [0, 0.1, 0.5, 0.9]) {
+      const pf = Math.fround(p); // the kernel takes p as a float32
+      const threshold = Math.round(pf * 16777216), scale = Math.fround(1 / (1 - pf));
+      for (const n of [...Array.from({ length: 68 }, (_, i) => i), 1001]) {
+        for (const inPlace of [false, true]) {
+          const mark = e.mark();
+          try {
+            const seed = 100 * n + (inPlace ? 7 : 3);
+            const state = e.alloc(16);
+            e.k.rng_seed(state, seed);
+            const r = rng(seed);
+            const xs = Float32Array.from({ length: n + GUARD }, (_, i) => (i < n ? 4 * r() - 2 : 12345.5));
+            const x = e.put(xs), y = inPlace ? x : e.put(new Float32Array(n + GUARD).fill(12345.5));
+            const mask = e.put(new Float32Array(n + GUARD).fill(12345.5));
+            e.k.dropout_forward(state, x, y, mask, n, p);
+            const next = xoshiro(seed);
+            const wantMask = new Float32Array(n + GUARD).fill(12345.5), wantY = new Float32Array(n + GUARD).fill(12345.5);
+            for (let i = 0; i < n; i++) {
+              wantMask[i] = next() >>> 8 < threshold ? 0 : scale;
+              wantY[i] = Math.fround(xs[i] * wantMask[i]);
+            }
+            expect(new Uint32Array(e.f32(mask, n + GUARD).slice().buffer), `mask, n ${n}, p ${p}`).toEqual(new Uint32Array(wantMask.buffer));
+            expect(new Uint32Array(e.f32(y, n + GUARD).slice().buffer), `y, n ${n}, p ${p}`).toEqual(new Uint32Array(wantY.buffer));
+            // the generator has advanced by exactly n draws: the next call's first mask is draw n
+            e.k.dropout_forward(state, x, y, mask, 1, 0.5);
+            expect(e.f32(mask, 1)[0], `draw ${n}`).toBe(next() >>> 8 < 8388608 ? 0 : 2);
+          } finally {
+            e.release(mark);
+          }
+        }
+      }
     }
   });
 });
