@@ -37,7 +37,7 @@ function warmKernels(e: Engine): void {
     const f = (n: number) => e.alloc(n * 4);
     const x = f(B * I), w = f(I * O), b = f(O), y = f(B * O), dy = f(B * O), dw = f(I * O), dx = f(B * I);
     const m = f(I * O), v = f(I * O), packed = f(I * O * 2), labels = f(B), idx = f(B), src = f(B * I);
-    new Int32Array(e.memory.buffer, idx, B).forEach((_, i, a) => (a[i] = i));
+    new Int32Array(e.memory.buffer, idx, B).forEach((_, i, a) => (a[i] = B - 1 - i)); // not in order, as a shuffled batch
     new Int32Array(e.memory.buffer, labels, B).forEach((_, i, a) => (a[i] = i % 10));
     new Float32Array(e.memory.buffer, x, B * I).fill(0.5);
     for (let i = 0; i < 32; i++) {

@@ -131,34 +131,40 @@ describe("gather", () => {
   });
 
   it("gather_rows_u8 and gather_rows_f32 at every batch size 1..9 (groups of four rows and the rest), bit for bit", () => {
-    const N = 7;
+    const N = 11;
     const scale = <f32>(1.0 / 255.0);
     const idx = heap.alloc(9 * 4);
-    for (let b = 0; b < 9; b++) store<i32>(idx + (<usize>b << 2), (b * 5 + 3) % N); // every row, some twice
-    for (let D = 1; D <= 800; D = D < 35 ? D + 1 : D + 749) { // 1..35: every tail of 16 and 4; 784: MNIST's
-      const src = heap.alloc(<usize>(N * D + 16));
-      for (let i = 0; i < N * D; i++) store<u8>(src + <usize>i, <u8>((i * 37 + 11) & 255));
-      const f = alloc(N * D); fill(f, N * D, -1, 1);
-      for (let B = 1; B <= 9; B++) {
-        const y = alloc(B * D); fill(y, B * D, 0, 0);
-        const z = alloc(B * D); fill(z, B * D, 0, 0);
-        gather_rows_u8(src, idx, y, B, D, scale);
-        gather_rows_f32(f, idx, z, B, D); // D = 1: a batch's labels
-        for (let b = 0; b < B; b++) {
-          const r = load<i32>(idx + (<usize>b << 2));
-          for (let k = 0; k < D; k++) {
-            const want = <f32>load<u8>(src + <usize>(r * D + k)) * scale;
-            if (load<u32>(y + (<usize>(b * D + k) << 2)) != reinterpret<u32>(want)) {
-              check("gather_rows_u8 B=" + B.toString(), D, b * D + k, at(y, b * D + k), <f64>want, 0, 0);
-            }
-            const wantF = load<u32>(f + (<usize>(r * D + k) << 2));
-            if (load<u32>(z + (<usize>(b * D + k) << 2)) != wantF) {
-              check("gather_rows_f32 B=" + B.toString(), D, b * D + k, at(z, b * D + k), <f64>reinterpret<f32>(wantF), 0, 0);
+    // scattered rows (some twice), rows in order (groups of four consecutive ones: one stream), and both in a batch
+    for (let order = 0; order < 3; order++) {
+      for (let b = 0; b < 9; b++) {
+        const r = order == 0 ? (b * 5 + 3) % N : order == 1 ? b + 1 : b < 4 ? b + 6 : (b * 3) % N;
+        store<i32>(idx + (<usize>b << 2), r);
+      }
+      for (let D = 1; D <= 800; D = D < 35 ? D + 1 : D + 749) { // 1..35: every tail of 16 and 4; 784: MNIST's
+        const src = heap.alloc(<usize>(N * D + 16));
+        for (let i = 0; i < N * D; i++) store<u8>(src + <usize>i, <u8>((i * 37 + 11) & 255));
+        const f = alloc(N * D); fill(f, N * D, -1, 1);
+        for (let B = 1; B <= 9; B++) {
+          const y = alloc(B * D); fill(y, B * D, 0, 0);
+          const z = alloc(B * D); fill(z, B * D, 0, 0);
+          gather_rows_u8(src, idx, y, B, D, scale);
+          gather_rows_f32(f, idx, z, B, D); // D = 1: a batch's labels
+          for (let b = 0; b < B; b++) {
+            const r = load<i32>(idx + (<usize>b << 2));
+            for (let k = 0; k < D; k++) {
+              const want = <f32>load<u8>(src + <usize>(r * D + k)) * scale;
+              if (load<u32>(y + (<usize>(b * D + k) << 2)) != reinterpret<u32>(want)) {
+                check("gather_rows_u8 B=" + B.toString(), D, b * D + k, at(y, b * D + k), <f64>want, 0, 0);
+              }
+              const wantF = load<u32>(f + (<usize>(r * D + k) << 2));
+              if (load<u32>(z + (<usize>(b * D + k) << 2)) != wantF) {
+                check("gather_rows_f32 B=" + B.toString(), D, b * D + k, at(z, b * D + k), <f64>reinterpret<f32>(wantF), 0, 0);
+              }
             }
           }
+          expect<bool>(guarded(y, B * D)).toBe(true);
+          expect<bool>(guarded(z, B * D)).toBe(true);
         }
-        expect<bool>(guarded(y, B * D)).toBe(true);
-        expect<bool>(guarded(z, B * D)).toBe(true);
       }
     }
   });
