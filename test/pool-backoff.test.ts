@@ -14,7 +14,8 @@ interface PoolInside {
   backoffMs: number;
   serialUntil: number;
   lateScore: number;
-  noteCall(lost: number, ownMs: number, claimed: boolean): void;
+  grace: boolean;
+  noteCall(lost: number, ownMs: number, claimed: boolean, notified?: boolean): void;
   run(fn: string, jobs: number[][]): number[];
 }
 
@@ -28,6 +29,7 @@ beforeAll(async () => {
 
 /** The pool's back-off state cleared: no back-off running, none scored. */
 function fresh(): void {
+  pool.grace = false;
   pool.serialUntil = 0;
   pool.lateScore = 0;
   pool.backoffMs = 20;
@@ -77,6 +79,20 @@ describe("the pool's back-off from late workers", () => {
     expect(pool.lateScore).toBe(1);
     // a notify that cost more than the share counts as late even when the caller then stole the share
     pool.noteCall(2, 1, false);
+    expect(pool.serialUntil).toBeGreaterThan(0);
+    fresh();
+  });
+
+  it("after a back-off, the first call that wakes the worker (asleep through the back-off) goes unscored", () => {
+    fresh();
+    pool.noteCall(3, 1, true);
+    pool.noteCall(3, 1, true); // a back-off
+    pool.serialUntil = 0; // ... over
+    pool.noteCall(3, 1, true, true); // its wake: not scored
+    expect(pool.lateScore).toBe(0);
+    pool.noteCall(3, 1, true, true); // later wakes count
+    expect(pool.lateScore).toBe(1);
+    pool.noteCall(3, 1, true, true);
     expect(pool.serialUntil).toBeGreaterThan(0);
     fresh();
   });
