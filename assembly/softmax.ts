@@ -257,11 +257,15 @@ export function set_scratch_cols(a: usize, b: usize): void { colsA = a; colsB = 
 
 /**
  * Softmax (or log-softmax) of rows rows of n < NARROW floats at x into y (may be x), in groups of four rows as
- * columns: pairs of groups side by side, two columns a step (one's dependency chain, transpose, max, exp, sum, fills
- * the other's latency; four exps a step ran 1.06x faster than two), each pair stored once the next pair's exps are
- * done (the reciprocal or the log of its sums then costs no wait: log-softmax ran 1.3x faster so), then the last one
- * or two groups, the last padded. Each column's d = (x - max) * scale goes to the exp, whose constants are loaded
- * once for the call (expvk); every lane of every path does the same operations. In place (y = x) each group is read before it is written, and stores only its rows.
+ * columns: pairs of groups side by side, three columns a step (one's dependency chain, transpose, max, exp, sum, fills
+ * the other's latency), each pair stored once the next pair's exps are done (the reciprocal or the log of its sums
+ * then costs no wait: log-softmax ran 1.3x faster so), then the last one or two groups, the last padded. Each column's
+ * d = (x - max) * scale goes to the exp. The pairs' six exps a step read the exp's constants from memory at each use
+ * (expv): with them in locals too (expvk) V8's 16 vector registers spilled about 30 loads and stores a step, and the
+ * pairs ran 1.07-1.09x slower at every width 2..31 (log-softmax 1.0-1.06x; four exps a step with locals: between);
+ * the last groups' single exps keep theirs in locals (expvk). Every lane of every path does the same operations, in
+ * the same order (the spec softmax-narrow checks each row against one row at a time, bit for bit). In place (y = x)
+ * each group is read before it is written, and stores only its rows.
  */
 // @ts-ignore: decorator
 @inline function softmaxNarrow(x: usize, y: usize, rows: usize, n: usize, scale: f32, log: bool): void {
@@ -288,31 +292,39 @@ export function set_scratch_cols(a: usize, b: usize): void { colsA = a; colsB = 
     let sa = f32x4.splat(0);
     let sb = sa;
     let j: usize = 0;
-    for (; j + 2 <= n; j += 2) {
+    for (; j + 3 <= n; j += 3) { // three columns of each group a step, then the one or two left
       const qa = t1 + (j << 4);
       const qb = t2 + (j << 4);
-      let da = f32x4.sub(v128.load(qa), ma);
-      let db = f32x4.sub(v128.load(qb), mb);
-      let da2 = f32x4.sub(v128.load(qa, 16), ma);
-      let db2 = f32x4.sub(v128.load(qb, 16), mb);
+      let da0 = f32x4.sub(v128.load(qa), ma);
+      let db0 = f32x4.sub(v128.load(qb), mb);
+      let da1 = f32x4.sub(v128.load(qa, 16), ma);
+      let db1 = f32x4.sub(v128.load(qb, 16), mb);
+      let da2 = f32x4.sub(v128.load(qa, 32), ma);
+      let db2 = f32x4.sub(v128.load(qb, 32), mb);
       if (!unit) {
-        da = f32x4.mul(da, vs);
-        db = f32x4.mul(db, vs);
+        da0 = f32x4.mul(da0, vs);
+        db0 = f32x4.mul(db0, vs);
+        da1 = f32x4.mul(da1, vs);
+        db1 = f32x4.mul(db1, vs);
         da2 = f32x4.mul(da2, vs);
         db2 = f32x4.mul(db2, vs);
       }
-      const ea = expvk(da, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      const eb = expvk(db, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      const ea2 = expvk(da2, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      const eb2 = expvk(db2, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      sa = f32x4.add(f32x4.add(sa, ea), ea2);
-      sb = f32x4.add(f32x4.add(sb, eb), eb2);
-      v128.store(qa, log ? da : ea);
-      v128.store(qb, log ? db : eb);
-      v128.store(qa, log ? da2 : ea2, 16);
-      v128.store(qb, log ? db2 : eb2, 16);
+      const ea0 = expv(da0);
+      const eb0 = expv(db0);
+      const ea1 = expv(da1);
+      const eb1 = expv(db1);
+      const ea2 = expv(da2);
+      const eb2 = expv(db2);
+      sa = f32x4.add(f32x4.add(f32x4.add(sa, ea0), ea1), ea2);
+      sb = f32x4.add(f32x4.add(f32x4.add(sb, eb0), eb1), eb2);
+      v128.store(qa, log ? da0 : ea0);
+      v128.store(qb, log ? db0 : eb0);
+      v128.store(qa, log ? da1 : ea1, 16);
+      v128.store(qb, log ? db1 : eb1, 16);
+      v128.store(qa, log ? da2 : ea2, 32);
+      v128.store(qb, log ? db2 : eb2, 32);
     }
-    if (j < n) {
+    for (; j < n; j++) {
       const qa = t1 + (j << 4);
       const qb = t2 + (j << 4);
       let da = f32x4.sub(v128.load(qa), ma);
@@ -321,8 +333,8 @@ export function set_scratch_cols(a: usize, b: usize): void { colsA = a; colsB = 
         da = f32x4.mul(da, vs);
         db = f32x4.mul(db, vs);
       }
-      const ea = expvk(da, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
-      const eb = expvk(db, k0, k1, k2, k3, k4, k5, k6, k7, k8, k9);
+      const ea = expv(da);
+      const eb = expv(db);
       sa = f32x4.add(sa, ea);
       sb = f32x4.add(sb, eb);
       v128.store(qa, log ? da : ea);

@@ -4,20 +4,23 @@
 // crossEntropy with probability targets ("crossEntropy (soft)"), binaryCrossEntropyWithLogits, sigmoid, quadraticCost
 // and logitsFromProbs at [64,10], [256,1000] and [32,32000] only, to keep the run a few minutes long.
 //
-//   node bench/kernels.js [--quick] [--json FILE] [--threads N] [--relaxed] [--ours-only]
+//   node bench/kernels.js [--quick] [--json FILE] [--threads N] [--relaxed] [--ours-only] [--base DIR]
 //   (npm run bench:kernels = npm run build && node bench/kernels.js; npm run bench runs it from bench/report.js)
 //
 // --quick runs only [64,10] and [256,1000] and does not rewrite bench/RESULTS.md; --json FILE also writes every
 // measurement as JSON. --threads N loads the library with ready({ threads: N }), --relaxed with ready({ relaxed: true })
 // (both: the relaxed threads build)
 // (Node 20 needs --experimental-wasm-relaxed-simd), --ours-only times only ours (the others are still run for the
-// correctness check); any of these three leaves bench/RESULTS.md alone. Progress goes to stderr, the report to stdout
-// (and, on a full run, to bench/RESULTS.md).
+// correctness check); any of these three leaves bench/RESULTS.md alone. --base DIR also loads another build of the
+// library (DIR holds its index.js: `git worktree add /tmp/base <commit> && (cd /tmp/base && npm run build)`, or a copy
+// of a dist/) and times softmax, logSoftmax and crossEntropy through Float32Arrays against it at every shape, in
+// alternating rounds (a before / after in one run; RESULTS.md is left alone). Progress goes to stderr, the report to
+// stdout (and, on a full run, to bench/RESULTS.md).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import url, { fileURLToPath } from "node:url";
 import { Bench } from "tinybench";
 import * as tf from "@tensorflow/tfjs";
 import {
@@ -32,18 +35,23 @@ const ROOT = path.resolve(HERE, "..");
 const require = createRequire(import.meta.url);
 
 // ---------------------------------------------------------------- options
-const USAGE = "usage: node bench/kernels.js [--quick] [--json FILE] [--threads N] [--relaxed] [--ours-only]";
+const USAGE = "usage: node bench/kernels.js [--quick] [--json FILE] [--threads N] [--relaxed] [--ours-only] [--base DIR]";
 const args = process.argv.slice(2);
 let quick = false;
 let jsonFile;
 let threads = 1;
 let relaxed = false;
 let oursOnly = false;
+let baseDir;
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === "--quick") quick = true;
   else if (a === "--relaxed") relaxed = true;
   else if (a === "--ours-only") oursOnly = true;
+  else if (a === "--base") {
+    baseDir = args[++i];
+    if (!baseDir) fail(`--base needs a directory (a build's dist/)\n${USAGE}`);
+  }
   else if (a === "--threads") {
     threads = Number(args[++i]);
     if (!(Number.isInteger(threads) && threads >= 1)) fail(`--threads needs a whole number >= 1\n${USAGE}`);
@@ -66,7 +74,7 @@ const MORE_SHAPES = new Set(["64x10", "256x1000", "32x32000"]); // where MORE_OP
 const LOSS_OPS = new Set(["crossEntropy", "crossEntropy (soft)", "binaryCrossEntropyWithLogits", "quadraticCost"]);
 const OP_WIDTH = Math.max(...OPS.concat(MORE_OPS).map((op) => op.length));
 const IMPLS = oursOnly ? ["ours", "wasm"] : ["ours", "wasm", "js", "tfjs", "copy"];
-const variant = threads > 1 || relaxed || oursOnly; // not the default run: bench/RESULTS.md is left alone
+const variant = threads > 1 || relaxed || oursOnly || baseDir !== undefined; // not the default run: RESULTS.md is left alone
 const IMPL_TITLE = { ours: "ours", wasm: "ours WasmArray", js: "plain JS", tfjs: "tfjs-wasm", copy: "copy" };
 
 // Per task: tinybench time budget and warmup (ms). Calls faster than BATCH_MS are batched K to a sample (the
@@ -102,7 +110,17 @@ if (relaxed && !(await import("../dist/ready.js")).relaxedSimdSupported()) {
   fail("--relaxed: this engine lacks relaxed SIMD (Node 20: run node --experimental-wasm-relaxed-simd)");
 }
 const { engine: engineOf } = await import("../dist/engine.js"); // the loaded engine, for the kernel-only floor
-await lib.ready(threads > 1 || relaxed ? { ...(threads > 1 ? { threads } : {}), ...(relaxed ? { relaxed } : {}) } : undefined);
+const readyOptions = threads > 1 || relaxed ? { ...(threads > 1 ? { threads } : {}), ...(relaxed ? { relaxed } : {}) }
+  : undefined;
+await lib.ready(readyOptions);
+// --base: another build, its own module instance and engine, loaded the same way
+let baseLib;
+if (baseDir !== undefined) {
+  const entry = path.resolve(baseDir, "index.js");
+  if (!fs.existsSync(entry)) fail(`--base: no index.js in ${baseDir} (give a build's dist/ directory)`);
+  baseLib = await import(url.pathToFileURL(entry).href);
+  await baseLib.ready(readyOptions);
+}
 
 const { version: version_wasm, simd: tfSimd, threads: tfThreads } = await useTfWasm(tf);
 
@@ -128,6 +146,7 @@ const meta = {
   threads,
   relaxed,
   oursOnly,
+  base: baseDir === undefined ? undefined : path.resolve(baseDir),
   timeMs: TIME_MS,
   warmupMs: WARMUP_MS,
 };
@@ -488,6 +507,59 @@ function interleavedRatio(ours, js, rounds = 41, K = 400) {
 }
 
 /**
+ * Ours against the --base build: the same call through Float32Arrays on each (out / grad buffers of their own), in
+ * alternating rounds as interleavedRatio, the batch sized to about 0.4 ms. Returns base time / ours (above 1: ours is
+ * faster) as the median of the rounds' ratios and as the ratio of each side's fastest round, and each side's median
+ * microseconds.
+ */
+function versusBase(op, rows, cols, d) {
+  const n = rows * cols;
+  const outB = new Float32Array(n);
+  const gradB = { reduction: "mean", grad: new Float32Array(n) };
+  const outOpts = { out: outB };
+  const base = op === "softmax" ? () => baseLib.softmax(d.x, cols, outOpts)
+    : op === "logSoftmax" ? () => baseLib.logSoftmax(d.x, cols, outOpts)
+    : () => { sink += baseLib.crossEntropy(d.x, cols, d.labels, gradB).loss; };
+  const ours = implementations(op, rows, cols, d).ours;
+  // the same bits: the two builds' results element for element
+  const mine = op === "crossEntropy" ? ours().grad : ours();
+  base();
+  const theirs = op === "crossEntropy" ? gradB.grad : outB;
+  for (let i = 0; i < n; i++) {
+    if (!Object.is(mine[i], theirs[i]) && !(Number.isNaN(mine[i]) && Number.isNaN(theirs[i]))) {
+      fail(`${op} [${rows},${cols}]: ours and --base differ at [${i}]: ${mine[i]} vs ${theirs[i]}`);
+    }
+  }
+  // both sides warmed alike first (the base build's code has not run yet: V8 has not optimized it), ~100 ms each
+  let calls = 0;
+  const t0 = performance.now();
+  do {
+    ours();
+    base();
+    calls++;
+  } while (performance.now() - t0 < 200);
+  const est = Math.max((performance.now() - t0) / calls / 2, 1e-4);
+  const K = Math.max(1, Math.min(400, Math.round(0.4 / est)));
+  const rounds = K === 1 ? 31 : 41;
+  const sides = [batched(ours, K), batched(base, K)];
+  const ratios = [];
+  const times = [[], []];
+  for (let r = 0; r < rounds; r++) {
+    const t = [0, 0];
+    for (const side of r % 2 === 0 ? [0, 1] : [1, 0]) t[side] = sides[side]().overriddenDuration;
+    ratios.push(t[1] / t[0]);
+    times[0].push(t[0]);
+    times[1].push(t[1]);
+  }
+  const median = (v) => v.sort((a, b) => a - b)[v.length >> 1];
+  // the fastest round of each side too: on a busy machine the least disturbed rounds, the steadier figure for long calls
+  return {
+    ratio: median(ratios), fastest: Math.min(...times[1]) / Math.min(...times[0]),
+    oursUs: median(times[0]) * 1000, baseUs: median(times[1]) * 1000,
+  };
+}
+
+/**
  * The small-call floor: `measure` given the module's own kernel for op, called on blocks of Wasm memory that already
  * hold the operands (no checks, no copies, no scaffold), the same math as ours.
  */
@@ -563,6 +635,12 @@ for (const [rows, cols] of SHAPES) {
       row.interleavedVsJs = interleavedRatio(impls.ours, impls.js);
       row.kernelVsJs = kernelOnly(op, rows, cols, d, (kernel) => interleavedRatio(kernel, impls.js));
     }
+    if (baseLib !== undefined && OPS.includes(op)) {
+      row.vsBase = versusBase(op, rows, cols, d);
+      process.stderr.write(`  ${op.padEnd(OP_WIDTH)} ${`[${rows},${cols}]`.padEnd(13)} vs --base ` +
+        `${fmtRatio(row.vsBase.ratio)}, fastest rounds ${fmtRatio(row.vsBase.fastest)} (${fmtUs(row.vsBase.oursUs)} us, ` +
+        `base ${fmtUs(row.vsBase.baseUs)} us)\n`);
+    }
     row.speedupVsTfjs = row.impl.tfjs?.medianUs / o.medianUs;
     row.fractionOfCopy = row.impl.copy?.medianUs / o.medianUs;
     // a ratio goal is judged on the interleaved ratio where there is one
@@ -631,6 +709,16 @@ for (const r of results.filter((r) => r.rows === 64 && r.cols === 10 && OPS.incl
     `${fmtRatio(r.impl.js.medianUs / r.impl.wasm.medianUs)} on WasmArrays, the ceiling without copies; ` +
     `${fmtRatio(r.kernelVsJs)} for the kernel alone on Wasm memory (no checks, no copies: the floor), interleaved too`;
   notes.push(line);
+}
+if (baseLib !== undefined) {
+  console.log(`Ours against --base ${meta.base} through Float32Arrays in alternating rounds (base time / ours, above 1x ` +
+    "ours is faster: the median of the rounds' ratios, and each side's fastest round; us: each side's median per call):");
+  console.log(textTable(
+    [{ title: "op", align: "l" }, { title: "shape", align: "l" }, { title: "ours us", align: "r" },
+      { title: "base us", align: "r" }, { title: "vs base", align: "r" }, { title: "fastest", align: "r" }],
+    results.filter((r) => r.vsBase).map((r) => [r.op, shapeText(r), fmtUs(r.vsBase.oursUs), fmtUs(r.vsBase.baseUs),
+      fmtRatio(r.vsBase.ratio), fmtRatio(r.vsBase.fastest)])));
+  console.log("");
 }
 const loadAfter = os.loadavg()[0];
 meta.loadAverage1mAfter = loadAfter;
