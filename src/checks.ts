@@ -4,7 +4,8 @@
 // bytecode size, within a budget per caller, and a message built inline tripled a check's size, so the budget of a
 // public kernel (softmax: six checks) ran out before the call scaffold itself was inlined.
 
-import { WasmArray, type Floats } from "./wasm-array.js";
+import { detachedView, isDetached, WasmArray, type Floats } from "./wasm-array.js";
+import { currentEngine } from "./engine.js";
 
 export type Reduction = "mean" | "sum" | "none";
 
@@ -24,7 +25,11 @@ export function float32Array(fn: string, name: string, v: unknown): Float32Array
 
 /** A float operand: a Float32Array, or a WasmArray that is not disposed. */
 export function floats(fn: string, name: string, v: unknown): Floats {
-  if (v instanceof Float32Array) return v;
+  if (v instanceof Float32Array) {
+    // a detached view reads as empty: refused by name here, before a length check would blame its length
+    if (v.byteLength === 0 && isDetached(v)) throw detachedView(currentEngine(), fn, name, v);
+    return v;
+  }
   if (!(v instanceof WasmArray) || v.disposed) badFloats(fn, name, v);
   return v;
 }

@@ -411,6 +411,11 @@ export function engine(fn: string): Engine {
   return current;
 }
 
+/** The loaded engine, or undefined before ready() (for a message that needs it only if it is there). */
+export function currentEngine(): Engine | undefined {
+  return current;
+}
+
 export function setEngine(e: Engine): void {
   current = e;
 }

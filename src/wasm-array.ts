@@ -151,6 +151,26 @@ export function floatsOf(v: Floats): Float32Array {
   return v instanceof WasmArray ? v.data : v;
 }
 
+/** Whether v's buffer is detached: a view of a Wasm memory from before it grew, or of a buffer transferred away. */
+export function isDetached(v: ArrayBufferView): boolean {
+  if (v.byteLength !== 0) return false;
+  try {
+    new Uint8Array(v.buffer, 0, 0); // throws for a detached buffer only
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** The TypeError for a view whose buffer is detached (isDetached), saying why where this engine knows it. */
+export function detachedView(e: Engine | undefined, fn: string, name: string, v: ArrayBufferView): TypeError {
+  if (e === undefined || e.detached(v)) {
+    return new TypeError(`${fn}: ${name} is a view of Wasm memory from before memory grew (it was detached); ` +
+      "read the WasmArray's data again after calls that may grow memory");
+  }
+  return new TypeError(`${fn}: ${name} is a view of a detached buffer (transferred away): it has no data`);
+}
+
 /**
  * Where an argument already sits in Wasm memory (a byte offset), or undefined for an ordinary array; the one check of
  * the rules for views of Wasm memory. A WasmArray that was disposed is refused (floats() in checks.ts), and so is a
@@ -164,10 +184,7 @@ export function residentAt(e: Engine, fn: string, name: string, v: Floats | Arra
   if (v instanceof WasmArray) return pointerOf(v);
   const at = e.offsetOf(v);
   if (at === undefined) {
-    if (v.byteLength === 0 && e.detached(v)) {
-      throw new TypeError(`${fn}: ${name} is a view of Wasm memory from before memory grew (it was detached); ` +
-        "read the WasmArray's data again after calls that may grow memory");
-    }
+    if (v.byteLength === 0 && e.detached(v)) throw detachedView(e, fn, name, v);
     return undefined;
   }
   if (owners.get(v)?.disposed) throw new TypeError(`${fn}: ${name} is the data of a WasmArray that was disposed`);

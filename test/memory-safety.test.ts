@@ -106,6 +106,20 @@ describe("a WasmArray's data view when the call grows memory (item 1)", () => {
     const net = new Network({ sizes: [3, 2], seed: 1 });
     expect(() => net.predict(stale)).toThrow(/Network\.predict: x is a view of Wasm memory from before memory grew/);
     net.dispose();
+    // in any place, not only the first: a second operand or an output is refused by name too, not blamed for its length
+    const y = Float32Array.of(0.2, 0.3, 0.5), out = Float32Array.of(7, 7, 7);
+    expect(() => softmaxBackward(y, stale, 3)).toThrow(new TypeError(
+      "softmaxBackward: dy is a view of Wasm memory from before memory grew (it was detached); read the WasmArray's " +
+      "data again after calls that may grow memory"));
+    expect(() => softmax(y, 3, { out: stale })).toThrow(/^softmax: opts\.out is a view of Wasm memory from before memory grew/);
+    expect(Array.from(out)).toEqual([7, 7, 7]);
+    // a buffer transferred away (postMessage, structuredClone) is detached too, and said to be
+    const moved = Float32Array.of(1, 2, 3);
+    structuredClone(moved.buffer, { transfer: [moved.buffer] });
+    expect(() => softmax(moved, 3)).toThrow(new TypeError("softmax: x is a view of a detached buffer (transferred away): it has no data"));
+    expect(() => softmax(y, 3, { out: moved })).toThrow(/^softmax: opts\.out is a view of a detached buffer/);
+    // an empty array is not detached: it gets the length checks as before
+    expect(() => softmax(new Float32Array(0), 3)).not.toThrow(/detached/);
     a.dispose();
   });
 });
