@@ -5,8 +5,7 @@
 // 1, 255, 256, 257, 515 = 2 blocks + 3; rows: 1..5 around the pack threshold, 255, 256, 257, 515; columns: 1, 15, 16,
 // 17, 35). Inputs carry NaN in the bytes after their end; outputs carry guard values there, which must survive.
 import { gemm_forward, gemm_dw, gemm_dx, gemm_pack_b, gemm_forward_packed, gemm_dw_rows } from "../gemm";
-import { madd } from "../vec";
-import { sigmoidFromExp, expnegabs, tanhv } from "../activation";
+import { step, activate } from "./gemm-reference";
 
 const SLACK = 8; // floats after every buffer
 const GUARD: f32 = 12345.5;
@@ -27,17 +26,6 @@ function input(p: usize, n: i32): void {
 function fresh(p: usize, n: i32): void {
   for (let i = 0; i < n; i++) put(p, i, 1000 + rand());
   for (let i = n; i < n + SLACK; i++) put(p, i, GUARD);
-}
-/** c + x w in the kernels' arithmetic (madd: mul then add, or the relaxed build's fused form), one lane. */
-function step(c: f32, x: f32, w: f32): f32 {
-  return f32x4.extract_lane(madd(f32x4.splat(x), f32x4.splat(w), f32x4.splat(c)), 0);
-}
-function activate(z: f32, act: i32): f32 {
-  const v = f32x4.splat(z);
-  if (act == 1) return f32x4.extract_lane(f32x4.pmax(v, f32x4.splat(0)), 0);
-  if (act == 2) return f32x4.extract_lane(sigmoidFromExp(v, expnegabs(v)), 0);
-  if (act == 3) return f32x4.extract_lane(tanhv(v), 0);
-  return z;
 }
 /** Compares n floats at got with want bit for bit, then the guards after got; reports the first miss. */
 function same(what: string, got: usize, want: usize, n: i32): void {

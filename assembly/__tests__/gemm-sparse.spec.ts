@@ -8,8 +8,7 @@
 // NaN, against the dense kernel (which multiplies the zeros too: x 0 adds +-0, which leaves a sum that is not 0
 // unchanged). Inputs carry NaN in the bytes after their end; outputs carry guard values there, which must survive.
 import { gemm_forward, gemm_forward_sparse } from "../gemm";
-import { madd } from "../vec";
-import { sigmoidFromExp, expnegabs, tanhv } from "../activation";
+import { step, activate } from "./gemm-reference";
 
 const SLACK = 8; // floats after every buffer
 const GUARD: f32 = 12345.5;
@@ -45,17 +44,6 @@ function pixels(B: i32, I: i32, nan: bool): void {
 function fresh(p: usize, n: i32): void {
   for (let i = 0; i < n; i++) put(p, i, 1000 + rand());
   tail(p, n, GUARD);
-}
-/** c + x w in the kernels' arithmetic (madd: mul then add, or the relaxed build's fused form), one lane. */
-function step(c: f32, x: f32, w: f32): f32 {
-  return f32x4.extract_lane(madd(f32x4.splat(x), f32x4.splat(w), f32x4.splat(c)), 0);
-}
-function activate(z: f32, act: i32): f32 {
-  const v = f32x4.splat(z);
-  if (act == 1) return f32x4.extract_lane(f32x4.pmax(v, f32x4.splat(0)), 0);
-  if (act == 2) return f32x4.extract_lane(sigmoidFromExp(v, expnegabs(v)), 0);
-  if (act == 3) return f32x4.extract_lane(tanhv(v), 0);
-  return z;
 }
 
 const MAXX = 67 * 1000, MAXW = 1000 * 800, MAXY = 67 * 800;
