@@ -49,21 +49,34 @@ export class Pool extends JobPool implements Dispatch {
   }
 
   /**
+   * How a forward pass of B rows over W (I, O) runs: whole on this thread (too small), split by columns (byColumns),
+   * W packed first and then split by rows (large dense layers), or split by rows; the zero-skipping kernel (`sparse`)
+   * always by rows. The one place gemm_forward and gather_forward decide it.
+   */
+  private forwardSplit(B: number, I: number, O: number, sparse: boolean): "whole" | "columns" | "packed" | "rows" {
+    if (2 * B * I * O < MIN_FLOPS || B < 4) return "whole";
+    if (sparse) return "rows";
+    if (this.byColumns(O, B)) return "columns";
+    return B >= PACK_MIN_ROWS && I * O >= PACK_MIN_WEIGHTS ? "packed" : "rows";
+  }
+
+  /**
    * Y = act(X W + bias), split by columns of W and Y where W is the larger operand (byColumns), else by rows of X and
    * Y; the zero-skipping kernel where X is mostly zeros (`sparse`, by rows).
    */
   gemm_forward(x: number, w: number, bias: number, y: number, B: number, I: number, O: number, act: number,
     sparse = false): void {
     const fn = sparse ? "gemm_forward_sparse" : "gemm_forward";
-    if (2 * B * I * O < MIN_FLOPS || B < 4) {
+    const how = this.forwardSplit(B, I, O, sparse);
+    if (how === "whole") {
       this.k[fn](x, w, bias, y, B, I, O, act);
       return;
     }
-    if (!sparse && this.byColumns(O, B)) {
+    if (how === "columns") {
       this.run("gemm_forward_cols", split(O, this.size, 16).map(([a, b]) => [x, w, bias, y, B, I, O, act, a, b]));
       return;
     }
-    if (!sparse && B >= PACK_MIN_ROWS && I * O >= PACK_MIN_WEIGHTS) {
+    if (how === "packed") {
       // large dense layers: W packed into 16-column panels first (split by panels), then the rows
       const mark = this.e.mark();
       try {
@@ -91,8 +104,7 @@ export class Pool extends JobPool implements Dispatch {
     const gather = (a: number, b: number): number[] => rows.scale === undefined
       ? [JOB_FNS.indexOf("gather_rows_f32"), 5, rows.src, rows.idx + a * 4, x + a * I * 4, b - a, I]
       : [JOB_FNS.indexOf("gather_rows_u8"), 6, rows.src, rows.idx + a * 4, x + a * I * 4, b - a, I, rows.scale];
-    if (2 * B * I * O < MIN_FLOPS || B < 4 || (!sparse && (this.byColumns(O, B) ||
-      (B >= PACK_MIN_ROWS && I * O >= PACK_MIN_WEIGHTS)))) {
+    if (this.forwardSplit(B, I, O, sparse) !== "rows") {
       if (rows.scale === undefined) this.k.gather_rows_f32(rows.src, rows.idx, x, B, I);
       else this.k.gather_rows_u8(rows.src, rows.idx, x, B, I, rows.scale);
       this.gemm_forward(x, w, bias, y, B, I, O, act, sparse);

@@ -46,7 +46,9 @@ function firstMiss(got: Float32Array, want: Float32Array): number {
 
 // B x I x O: 260 rows cross MC for the forward pass and dX, I = 530 crosses it for dW (its rows), K crosses KC twice
 // for the forward pass (I = 530) and dX (O = 515), O's and I's last panels are partial.
-const SHAPES = [[260, 530, 515], [67, 530, 35]];
+// With 2 threads the column split (W the larger operand) leaves a last share of one column at O = 33 (the forward pass)
+// and at I = 33 (dX): a tile narrower than a vector.
+const SHAPES = [[260, 530, 515], [67, 530, 35], [8, 500, 33], [8, 33, 500]];
 
 describe("the blocked GEMM against the unblocked loop order, 1 and 2 threads", () => {
   it("runs the default (mul then add) arithmetic this reference models", () => {
