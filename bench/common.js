@@ -1,5 +1,6 @@
 // What the benchmarks share: TensorFlow.js on its wasm backend, a seeded generator for inputs, and the batching
 // wrapper that times sub-microsecond calls K at a time.
+import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { Bench } from "tinybench";
@@ -18,6 +19,19 @@ export async function useTfWasm(tf) {
     version: version_wasm,
     simd: await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"),
     threads: await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"),
+  };
+}
+
+/** What every report says of its run: when, which library (package.json's `pkg`), on what machine and Node. */
+export function runMeta(pkg) {
+  const cpus = os.cpus();
+  return {
+    date: new Date().toISOString(),
+    library: `${pkg.name} ${pkg.version}`,
+    cpu: cpus[0]?.model?.trim() ?? "unknown",
+    cores: cpus.length,
+    platform: `${os.platform()} ${os.arch()}`,
+    node: process.version,
   };
 }
 

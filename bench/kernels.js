@@ -27,7 +27,7 @@ import {
   softmaxJS, logSoftmaxJS, crossEntropyJS, softmaxBackwardJS, logSoftmaxBackwardJS, crossEntropySoftJS,
   binaryCrossEntropyWithLogitsJS, sigmoidJS, quadraticCostJS, logitsFromProbsJS,
 } from "./reference.js";
-import { useTfWasm, mulberry32, batched } from "./common.js";
+import { useTfWasm, mulberry32, batched, runMeta } from "./common.js";
 import { fmtUs, fmtGBps, fmtRatio, fmtPct, textTable, markdownTable } from "./format.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -128,14 +128,8 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"))
 // tinybench's exports map hides its package.json: read it beside the resolved entry point (dist/index.js)
 const tinybenchVersion = JSON.parse(
   fs.readFileSync(path.join(path.dirname(require.resolve("tinybench")), "..", "package.json"), "utf8")).version;
-const cpus = os.cpus();
 const meta = {
-  date: new Date().toISOString(),
-  library: `${pkg.name} ${pkg.version}`,
-  cpu: cpus[0]?.model?.trim() ?? "unknown",
-  cores: cpus.length,
-  platform: `${os.platform()} ${os.arch()}`,
-  node: process.version,
+  ...runMeta(pkg),
   tfjs: tf.version.tfjs,
   tfjsBackendWasm: version_wasm,
   tfjsWasmSimd: tfSimd,

@@ -28,7 +28,7 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { fmtRatio, fmtPct, textTable, markdownTable } from "./format.js";
-import { useTfWasm } from "./common.js";
+import { useTfWasm, runMeta } from "./common.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..");
@@ -427,14 +427,8 @@ async function parent() {
     }
   };
   if (!fs.existsSync(path.join(ROOT, "dist", "index.js"))) fail("../dist/index.js is missing; run `npm run build` first");
-  const cpus = os.cpus();
   const meta = {
-    date: new Date().toISOString(),
-    library: `${pkg.name} ${pkg.version}`,
-    cpu: cpus[0]?.model?.trim() ?? "unknown",
-    cores: cpus.length,
-    platform: `${os.platform()} ${os.arch()}`,
-    node: process.version,
+    ...runMeta(pkg),
     tfjs: pkgVersion("@tensorflow/tfjs"),
     tfjsBackendWasm: pkgVersion("@tensorflow/tfjs-backend-wasm"),
     command: "npm run bench:train" + (quick ? " -- --quick" : ""),
