@@ -78,6 +78,17 @@ export class BatchData {
     return { ptr, bytes: dataBytes + labelBytes, rows, pixels, sparse: src.sparse, labels: ptr + dataBytes, labelBytes };
   }
 
+  /** Runs `body` on the dataset (x, labels) copied into Wasm for it (locate, upload), freed however it ends. */
+  withData<T>(fn: string, x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array | undefined,
+    body: (data: Data) => T): T {
+    const data = this.upload(this.locate(fn, "x", x, labels));
+    try {
+      return body(data);
+    } finally {
+      this.e.freeBlock(data.ptr, data.bytes);
+    }
+  }
+
   takeBlock(bytes: number): Block {
     return { ptr: this.e.allocBlock(bytes), bytes };
   }

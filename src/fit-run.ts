@@ -1,10 +1,9 @@
 // What a fit run keeps and calls besides its loop (network.ts fit): where an interrupted run stands (resume; save()
-// keeps it, network-checkpoint.ts), onBatch with its input(), and the yield to the event loop between batches.
+// keeps it, network-checkpoint.ts), early stopping's watch over the epochs, onBatch with its input(), and the yield to
+// the event loop between batches.
 import type { Engine } from "./engine.js";
 import { atLeast } from "./checks.js";
-import type { BatchInfo } from "./network-options.js";
-
-export const RNG_BYTES = 16; // one generator's state
+import type { BatchInfo, EarlyStopping, FitResult } from "./network-options.js";
 
 /**
  * Where an interrupted fit stands (aborted by its signal between batches): the run's shape, the epoch and batch to go on
@@ -14,6 +13,40 @@ export const RNG_BYTES = 16; // one generator's state
 export interface FitPosition {
   epochs: number; epoch: number; batch: number; rows: number; batchSize: number; shuffle: boolean;
   loss: number; correct: number; shuffleRng: Uint8Array;
+}
+
+/**
+ * fit's early stopping, as Keras' EarlyStopping(monitor='val_loss'): an improvement is a validation loss below the best
+ * by more than minDelta, and copies the parameters aside; `patience` epochs without one stop the run.
+ */
+export class EarlyStop {
+  private bestLoss = Infinity;
+  private wait = 0;
+
+  constructor(private readonly o: EarlyStopping, private readonly e: Engine,
+    private readonly params: number, // (P) the network's parameters
+    private readonly best: number,   // (P) the best epoch's parameters
+    private readonly bytes: number,  // P * 4
+  ) {}
+
+  /** After an epoch with this validation loss: the best epoch or the stop into `result`; true: stop the run. */
+  after(epoch: number, valLoss: number, result: FitResult): boolean {
+    if (valLoss < this.bestLoss - this.o.minDelta) {
+      this.bestLoss = valLoss;
+      result.bestEpoch = epoch;
+      this.wait = 0;
+      this.e.moveBytes(this.params, this.best, this.bytes);
+    } else if (++this.wait >= this.o.patience) {
+      result.stoppedEpoch = epoch;
+      return true;
+    }
+    return false;
+  }
+
+  /** At the run's end: with restoreBest, the best epoch's parameters back (if an epoch improved). */
+  end(result: FitResult): void {
+    if (this.o.restoreBest && result.bestEpoch !== undefined) this.e.moveBytes(this.best, this.params, this.bytes);
+  }
 }
 
 /**

@@ -5,7 +5,8 @@ import { fraction, positive } from "./checks.js";
 import { decode, type Checkpoint } from "./checkpoint.js";
 import { resolveOptimizer, type ResolvedOptimizer } from "./optimizer.js";
 import { COSTS, HIDDEN, OPTIMIZERS, OUTPUTS, type Cost, type HiddenActivation, type OutputActivation } from "./network-options.js";
-import { RNG_BYTES, type FitPosition } from "./fit-run.js";
+import type { FitPosition } from "./fit-run.js";
+import { RNG_BYTES } from "./param-block.js";
 
 /** A checkpoint with its kinds named and its values checked: what Network.load builds a network from. */
 export interface Loaded {

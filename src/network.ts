@@ -1,9 +1,11 @@
 // A fully connected network trained by backpropagation, llm.c style: every tensor lives in Wasm memory, the
 // parameters in one contiguous buffer with offsets (W0 b0 W1 b1 ...), their gradients and the optimizer's state in
 // buffers of the same layout, and a batch never crosses the JS boundary: it is gathered from the dataset (copied in
-// once per call) inside Wasm (batch-data.ts). The model is a list of layers, each a forward / backward pair
-// (layers.ts), then the output and cost; the passes below walk the list, and only the loss comes back. The options
-// are checked in network-options.ts, the checkpoint's values in network-checkpoint.ts.
+// once per call) inside Wasm. The model is a list of layers, each a forward / backward pair (layers.ts), then the
+// output and cost; the passes below walk the list, and only the loss comes back. Beside it: the options and their
+// checks (network-options.ts), the parameter block (param-block.ts), the optimizer's state and steps
+// (optimizer-state.ts), the data in Wasm (batch-data.ts), fit's helpers (fit-run.ts), the checkpoint's values
+// (network-checkpoint.ts).
 import { engine, type Engine, type Kernels } from "./engine.js";
 import { dense, dropout, output_backward, output_forward, type Layer, type Step } from "./layers.js";
 import { boolean, inputs, options, outBuffer } from "./checks.js";
@@ -18,9 +20,10 @@ import {
   type FitResult, type HiddenActivation, type NetworkOptions, type OutputActivation,
 } from "./network-options.js";
 import { BatchData, hold, sparse, type Block, type Data, type Workspace } from "./batch-data.js";
-import { RNG_BYTES, reportBatch, yieldToEventLoop, type FitPosition } from "./fit-run.js";
+import { EarlyStop, reportBatch, yieldToEventLoop, type FitPosition } from "./fit-run.js";
 import { positionFields, readCheckpoint } from "./network-checkpoint.js";
 import { OptimizerState } from "./optimizer-state.js";
+import { ParamBlock, RNG_BYTES } from "./param-block.js";
 
 export type { Optimizer } from "./optimizer.js";
 export type { AugmentOptions } from "./augment.js";
@@ -51,8 +54,7 @@ export class Network {
   private readonly e: Engine;
   private readonly k: Kernels;
   /** params | grads | state1 | state2 | init, shuffle, dropout, augmentation rngs: one block, freed by dispose(). */
-  private readonly block: number;
-  private readonly blockBytes: number;
+  private readonly buf: ParamBlock;
   /** The optimizer's settings and state, its steps over the parameters (optimizer-state.ts). */
   private readonly optim: OptimizerState;
   /** The call's datasets in Wasm and the per-batch buffers (batch-data.ts). */
@@ -68,15 +70,9 @@ export class Network {
     const fn = "Network";
     const e = engine(fn);
     const o = networkOptions(fn, opts);
-    const sizes = o.sizes;
-    this.sizes = sizes;
-    this.hidden = o.hidden;
-    this.output = o.output;
-    this.cost = o.cost;
-    this.seed = o.seed;
-    this.dropout = o.dropout;
-    this.inputDropout = o.inputDropout;
-    this.maxNorm = o.maxNorm;
+    ({ sizes: this.sizes, hidden: this.hidden, output: this.output, cost: this.cost, seed: this.seed, dropout: this.dropout,
+      inputDropout: this.inputDropout, maxNorm: this.maxNorm } = o);
+    const sizes = this.sizes;
     // the model: [input dropout] dense, [dropout], dense, [dropout], ..., dense (linear: the logits)
     this.model = [];
     this.dense = [];
@@ -96,41 +92,23 @@ export class Network {
     if (offset * 16 > 2 ** 31) throw new RangeError(`${fn}: ${offset} parameters do not fit in Wasm memory`);
     this.e = e;
     this.k = e.k;
-    this.blockBytes = offset * 16 + 4 * RNG_BYTES;
     this.io = new BatchData(e, sizes, this.model, this.model[0] === this.dense[0]);
-    this.block = e.allocBlock(this.blockBytes);
-    this.optim = new OptimizerState(e, { params: this.params, grads: this.grads, state1: this.state1, state2: this.state2,
-      count: offset }, this.dense, this.maxNorm);
+    this.buf = new ParamBlock(e, offset);
+    this.optim = new OptimizerState(e, this.buf, this.dense, this.maxNorm);
     this.initialize();
   }
 
-  // ---- buffers (byte pointers) ----
-  private get params(): number { return this.block; }
-  private get grads(): number { return this.block + this.parameterCount * 4; }
-  private get state1(): number { return this.block + this.parameterCount * 8; }
-  private get state2(): number { return this.block + this.parameterCount * 12; }
-  private get rng(): number { return this.block + this.parameterCount * 16; }
-  /** The shuffles' generator: it runs on across fit calls (and save / load), so each epoch gets a new order. */
-  private get shuffleRng(): number { return this.rng + RNG_BYTES; }
-  /** The dropout masks' generator: it runs on across fit calls (and save / load) as the shuffles' does. */
-  private get dropoutRng(): number { return this.rng + 2 * RNG_BYTES; }
-  /** fit's augmentation generator (one draw an image): it runs on across fit calls (and save / load) too. */
-  private get augmentRng(): number { return this.rng + 3 * RNG_BYTES; }
-
   /** Weights N(0, 1/n_in) as Nielsen's network2 (He's N(0, 2/n_in) for ReLU); biases N(0, 1), or 0 for ReLU. */
   private initialize(): void {
-    const k = this.k;
-    k.rng_seed(this.rng, this.seed);
-    k.rng_seed(this.shuffleRng, (this.seed ^ 0x5bd1e995) >>> 0);
-    k.rng_seed(this.dropoutRng, (this.seed ^ 0x2545f491) >>> 0);
-    k.rng_seed(this.augmentRng, (this.seed ^ 0x6c078965) >>> 0);
+    const { k, buf } = this;
+    buf.seed(this.seed);
     for (const L of this.dense) {
       const std = Math.sqrt((this.hidden === "relu" ? 2 : 1) / L.inputs);
-      k.rng_normal(this.rng, this.params + L.w * 4, L.inputs * L.outputs, std);
-      if (this.hidden === "relu") this.e.write(this.params + L.b * 4, new Float32Array(L.outputs));
-      else k.rng_normal(this.rng, this.params + L.b * 4, L.outputs, 1);
+      k.rng_normal(buf.rng, buf.params + L.w * 4, L.inputs * L.outputs, std);
+      if (this.hidden === "relu") this.e.write(buf.params + L.b * 4, new Float32Array(L.outputs));
+      else k.rng_normal(buf.rng, buf.params + L.b * 4, L.outputs, 1);
     }
-    this.e.write(this.state1, new Float32Array(this.parameterCount * 2));
+    buf.zeroState();
   }
 
   /** Between fit's batches every method but fit and dispose may run (they are synchronous). */
@@ -140,7 +118,7 @@ export class Network {
 
   /** What the layers of one step see. */
   private step(B: number, sparse: boolean, training: boolean): Step {
-    return { e: this.e, B, params: this.params, grads: this.grads, sparse, training, rng: this.dropoutRng };
+    return { e: this.e, B, params: this.buf.params, grads: this.buf.grads, sparse, training, rng: this.buf.dropoutRng };
   }
 
   /** Forward pass over the batch in ws.x through every layer (ws.outs: where each output is); returns the logits. */
@@ -194,8 +172,7 @@ export class Network {
     this.check("fit");
     if (this.busy) throw new Error(`${fn}: this network is already training (one fit at a time)`);
     const f = fitOptions(fn, this.sizes, x, labels, opts, this.optim.settings, this.position);
-    const { rows, epochs, batchSize, shuffle, optimizer: opt, validation: val, schedule, stopping, augment } = f;
-    const { onBatch, onEpoch, signal } = f;
+    const { rows, epochs, batchSize, shuffle, optimizer: opt, validation: val, schedule, stopping, augment, signal } = f;
     this.optim.use(opt);
     const history: EpochInfo[] = [];
     const result: FitResult = { epochs: history };
@@ -208,19 +185,18 @@ export class Network {
       const data = hold(held, io.upload(src));
       const valData = valSrc && hold(held, io.upload(valSrc));
       const order = hold(held, io.takeBlock(rows * 4)).ptr;
-      const best = stopping && hold(held, io.takeBlock(this.parameterCount * 4)).ptr; // the best epoch's parameters
+      const P = this.parameterCount;
+      const stop = stopping && new EarlyStop(stopping, this.e, this.buf.params, hold(held, io.takeBlock(P * 4)).ptr, P * 4);
       const work = augment && hold(held, io.takeBlock(augmentWorkBytes(this.k, augment))).ptr;
       if (!shuffle) io.writeIdentity(order, rows);
-      if (f.seed !== undefined) this.k.rng_seed(this.shuffleRng, f.seed);
+      if (f.seed !== undefined) this.k.rng_seed(this.buf.shuffleRng, f.seed);
       const batches = Math.ceil(rows / batchSize);
-      let bestLoss = Infinity;
-      let wait = 0;
       // the run's position, kept up to date so that an abort leaves it (fit's resume); a resumed run starts there
       const pos: FitPosition = f.resume ? this.position! : {
         epochs, epoch: 0, batch: 0, rows, batchSize, shuffle, loss: 0, correct: 0, shuffleRng: new Uint8Array(RNG_BYTES),
       };
       this.position = pos;
-      if (f.resume) this.e.write(this.shuffleRng, pos.shuffleRng); // the interrupted epoch's permutation, drawn again
+      if (f.resume) this.e.write(this.buf.shuffleRng, pos.shuffleRng); // the interrupted epoch's permutation, drawn again
       // made once for the fit, changed in place each batch: the layers' view of a step and the optimizer's steps, the
       // first layer's weights stepping with their gradient (one pool job a thread for both), the rest after
       const s = this.step(batchSize, data.sparse, true);
@@ -233,9 +209,9 @@ export class Network {
           pos.epoch = epoch;
           pos.loss = 0;
           pos.correct = 0;
-          pos.shuffleRng = this.e.bytes(this.shuffleRng, RNG_BYTES);
+          pos.shuffleRng = this.e.bytes(this.buf.shuffleRng, RNG_BYTES);
         }
-        if (shuffle) this.k.rng_permutation(this.shuffleRng, order, rows); // a fresh order from the running stream
+        if (shuffle) this.k.rng_permutation(this.buf.shuffleRng, order, rows); // a fresh order from the running stream
         let total = pos.loss;
         let correct = pos.correct;
         for (let b = first; b < batches; b++) {
@@ -246,7 +222,7 @@ export class Network {
           const B = Math.min(batchSize, rows - b * batchSize);
           const ws = io.workspace(Math.min(batchSize, rows)); // validation may have replaced it with a larger one
           io.gather(data, ws, order + b * batchSize * 4, B, 0, augment ? undefined : s); // augmented: x gathered now
-          if (augment) augmentBatch(this.e.d, augment, this.augmentRng, ws.x, work!, B); // the gathered copy, in place
+          if (augment) augmentBatch(this.e.d, augment, this.buf.augmentRng, ws.x, work!, B); // the gathered copy, in place
           s.B = B;
           const out = this.forward(s, ws);
           const cost = this.loss(ws, B);
@@ -258,8 +234,8 @@ export class Network {
           this.backward(s, ws);
           this.optim.update(steps, 1, ws.norms);
           total += cost;
-          if (onBatch) { // loss, hits before the update
-            reportBatch(fn, onBatch, { epoch, batch: b, batches, loss: cost / B, accuracy: hits / B, lr }, this.e, ws.x, B,
+          if (f.onBatch) { // loss, hits before the update
+            reportBatch(fn, f.onBatch, { epoch, batch: b, batches, loss: cost / B, accuracy: hits / B, lr }, this.e, ws.x, B,
               this.sizes[0]);
           }
           await yieldToEventLoop();
@@ -274,24 +250,11 @@ export class Network {
         history.push(info);
         pos.epoch = epoch + 1;
         pos.batch = 0;
-        pos.shuffleRng = this.e.bytes(this.shuffleRng, RNG_BYTES); // the next epoch's permutation is drawn from here
-        onEpoch?.({ epoch, ...info });
-        if (stopping && best !== undefined) {
-          // as Keras' EarlyStopping(monitor='val_loss'): an improvement is a loss below the best by more than minDelta
-          if (info.valLoss! < bestLoss - stopping.minDelta) {
-            bestLoss = info.valLoss!;
-            result.bestEpoch = epoch;
-            wait = 0;
-            this.e.moveBytes(this.params, best, this.parameterCount * 4);
-          } else if (++wait >= stopping.patience) {
-            result.stoppedEpoch = epoch;
-            break;
-          }
-        }
+        pos.shuffleRng = this.e.bytes(this.buf.shuffleRng, RNG_BYTES); // the next epoch's permutation is drawn from here
+        f.onEpoch?.({ epoch, ...info });
+        if (stop?.after(epoch, info.valLoss!, result)) break;
       }
-      if (stopping?.restoreBest && best !== undefined && result.bestEpoch !== undefined) {
-        this.e.moveBytes(best, this.params, this.parameterCount * 4);
-      }
+      stop?.end(result);
       this.position = undefined; // the run is complete
     } finally {
       this.busy = false;
@@ -326,12 +289,7 @@ export class Network {
     const fn = "Network.evaluate";
     this.check("evaluate");
     labelled(fn, this.sizes, x, labels);
-    const data = this.io.upload(this.io.locate(fn, "x", x, labels));
-    try {
-      return this.evaluateData(data);
-    } finally {
-      this.e.freeBlock(data.ptr, data.bytes);
-    }
+    return this.io.withData(fn, x, labels, (data) => this.evaluateData(data));
   }
 
   /**
@@ -361,24 +319,18 @@ export class Network {
       else this.e.move(out, outAt, rows * C);
       return result as O;
     }
-    const data = this.io.upload(this.io.locate(fn, "x", x));
-    try {
-      this.batches(data, (out, start, B) => {
-        output_forward(this.e, this.output, out, B, C);
-        if (outAt === undefined) (result as Float32Array).set(this.e.f32(out, B * C), start * C);
-        else this.e.move(out, outAt + start * C * 4, B * C);
-      });
-    } finally {
-      this.e.freeBlock(data.ptr, data.bytes);
-    }
+    this.io.withData(fn, x, undefined, (data) => this.batches(data, (out, start, B) => {
+      output_forward(this.e, this.output, out, B, C);
+      if (outAt === undefined) (result as Float32Array).set(this.e.f32(out, B * C), start * C);
+      else this.e.move(out, outAt + start * C * 4, B * C);
+    }));
     return result as O;
   }
-
 
   /** A copy of every parameter, laid out W0 b0 W1 b1 ... (W row-major, inputs x outputs). */
   parameters(): Float32Array {
     this.check("parameters");
-    return this.e.f32(this.params, this.parameterCount).slice();
+    return this.e.f32(this.buf.params, this.parameterCount).slice();
   }
 
   /** Replaces every parameter (layout as parameters()), e.g. to start from a chosen point; optimizer state is kept. */
@@ -389,7 +341,7 @@ export class Network {
     if (p.length !== this.parameterCount) {
       throw new RangeError(`${fn}: p.length (${p.length}) must equal the parameter count (${this.parameterCount})`);
     }
-    this.e.write(this.params, p);
+    this.e.write(this.buf.params, p);
   }
 
   /**
@@ -403,19 +355,15 @@ export class Network {
     this.check("gradient");
     const training = boolean(fn, "opts.training", options(fn, opts, ["training"] as const).training, false);
     const rows = labelled(fn, this.sizes, x, labels);
-    const held: Block[] = [];
-    try {
-      const data = hold(held, this.io.upload(this.io.locate(fn, "x", x, labels)));
+    return this.io.withData(fn, x, labels, (data) => {
       const ws = this.io.workspace(rows);
       const s = this.step(rows, data.sparse, training);
       this.io.gather(data, ws, ws.idx, rows, 0, s);
       this.forward(s, ws);
       const loss = this.loss(ws, rows) / rows;
       this.backward(s, ws);
-      return { loss, grad: this.e.f32(this.grads, this.parameterCount).slice() };
-    } finally {
-      for (const b of held) this.e.freeBlock(b.ptr, b.bytes);
-    }
+      return { loss, grad: this.e.f32(this.buf.grads, this.parameterCount).slice() };
+    });
   }
 
   /**
@@ -426,16 +374,13 @@ export class Network {
     this.check("save");
     const o = options("Network.save", opts, ["optimizerState"] as const);
     const withState = boolean("Network.save", "opts.optimizerState", o.optimizerState, true) && this.optim.stateOf !== "none";
-    const P = this.parameterCount;
     return encode({
       withState, sizes: [...this.sizes], hidden: HIDDEN.indexOf(this.hidden), output: OUTPUTS.indexOf(this.output),
       cost: COSTS.indexOf(this.cost), seed: this.seed, ...this.optim.fields(),
-      shuffleRng: this.e.bytes(this.shuffleRng, RNG_BYTES),
-      dropoutRng: this.e.bytes(this.dropoutRng, RNG_BYTES), augmentRng: this.e.bytes(this.augmentRng, RNG_BYTES),
       inputDropout: this.inputDropout, maxNorm: this.maxNorm,
       dropout: [...this.dropout],
       ...positionFields(this.position),
-      params: this.e.bytes(this.params, P * 4), state: withState ? this.e.bytes(this.state1, P * 8) : undefined,
+      ...this.buf.fields(withState),
     });
   }
 
@@ -452,12 +397,7 @@ export class Network {
       ...(c.maxNorm !== 0 ? { maxNorm: c.maxNorm } : {}),
     });
     try {
-      net.e.write(net.params, c.params);
-      net.e.write(net.shuffleRng, c.shuffleRng);
-      if (c.version >= 3) {
-        net.e.write(net.dropoutRng, c.dropoutRng);
-        net.e.write(net.augmentRng, c.augmentRng);
-      }
+      net.buf.restore(c);
       net.optim.restore(settings, c, optName);
       net.position = position;
     } catch (err) {
@@ -513,7 +453,7 @@ export class Network {
     if (this.disposed) return;
     if (this.busy) throw new Error("Network.dispose: the network is training (abort fit first)");
     this.io.free();
-    this.e.freeBlock(this.block, this.blockBytes);
+    this.buf.free();
     this.disposed = true;
   }
 }

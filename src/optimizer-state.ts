@@ -6,6 +6,7 @@ import { paramStep, type ParamStep } from "./dispatch.js";
 import type { dense } from "./layers.js";
 import type { ResolvedOptimizer } from "./optimizer.js";
 import type { Checkpoint } from "./checkpoint.js";
+import type { ParamBlock } from "./param-block.js";
 import { OPTIMIZERS } from "./network-options.js";
 
 type Dense = ReturnType<typeof dense>;
@@ -16,9 +17,6 @@ type Dense = ReturnType<typeof dense>;
  */
 export interface SegmentStep { step: ParamStep; grad: number; count: number }
 
-/** The network's buffers the optimizer works on: byte pointers, `count` floats each (state2 follows state1). */
-export interface ParamBuffers { params: number; grads: number; state1: number; state2: number; count: number }
-
 export class OptimizerState {
   /** The optimizer whose state the state buffers hold ("none" before any fit or after a load without state). */
   stateOf: (typeof OPTIMIZERS)[number] = "none";
@@ -28,7 +26,7 @@ export class OptimizerState {
   beta1Power = 1;
   beta2Power = 1;
 
-  constructor(private readonly e: Engine, private readonly buf: ParamBuffers,
+  constructor(private readonly e: Engine, private readonly buf: ParamBlock,
     /** The dense layers (their segments of the buffers), and the max-norm bound on their hidden units (0: none). */
     private readonly dense: readonly Dense[], private readonly maxNorm: number) {}
 
@@ -36,7 +34,7 @@ export class OptimizerState {
   use(o: ResolvedOptimizer): void {
     this.settings = o;
     if (this.stateOf !== o.name) { // a new optimizer starts from zero state
-      this.e.write(this.buf.state1, new Float32Array(this.buf.count * 2));
+      this.buf.zeroState();
       this.stateOf = o.name;
       this.steps = 0;
       this.beta1Power = 1;
