@@ -263,7 +263,7 @@ export class Network {
     return result;
   }
 
-  /** Runs fn over the data in batches of EVAL_BATCH rows (forward only), with the output pointer and row count. */
+  /** Runs `each` over the data in batches of EVAL_BATCH rows (forward only): output pointer, first row, rows, workspace. */
   private batches(data: Data, each: (out: number, start: number, B: number, ws: Workspace) => void): void {
     const ws = this.io.workspace(Math.min(EVAL_BATCH, data.rows));
     for (let start = 0; start < data.rows; start += EVAL_BATCH) {
