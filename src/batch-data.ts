@@ -89,6 +89,7 @@ export class BatchData {
     }
   }
 
+  /** A block for one call's scratch (the fit's order, best parameters, augmentation work), freed by the caller. */
   takeBlock(bytes: number): Block {
     return { ptr: this.e.allocBlock(bytes), bytes };
   }

@@ -1,6 +1,6 @@
 // The Network's options and fit's: the types a caller passes, and the checks that turn them into resolved values (every
-// default filled in) before the call takes any memory. Each check names the option; they run in the order the options
-// are listed here, so a call with several bad options is told of the first.
+// default filled in) before the call takes any memory. Each check names the option; they run in a fixed order, so a
+// call with several bad options is always told of the same one first.
 import { atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive } from "./checks.js";
 import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
 import { checkScheduleFits, resolveSchedule, type ResolvedSchedule, type Schedule } from "./schedule.js";
