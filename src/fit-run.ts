@@ -1,0 +1,83 @@
+// What a fit run keeps and calls besides its loop (network.ts fit): where an interrupted run stands (resume; save()
+// keeps it, network-checkpoint.ts), early stopping's watch over the epochs, onBatch with its input(), and the yield to
+// the event loop between batches.
+import type { Engine } from "./engine.js";
+import { atLeast } from "./checks.js";
+import type { BatchInfo, EarlyStopping, FitResult } from "./network-options.js";
+
+/**
+ * Where an interrupted fit stands (aborted by its signal between batches): the run's shape, the epoch and batch to go on
+ * from, the shuffle generator's state before that epoch's permutation (so the permutation is drawn again exactly) and
+ * the epoch's figures so far. fit({ resume: true }) continues from it; save() keeps it.
+ */
+export interface FitPosition {
+  epochs: number; epoch: number; batch: number; rows: number; batchSize: number; shuffle: boolean;
+  loss: number; correct: number; shuffleRng: Uint8Array;
+}
+
+/**
+ * fit's early stopping, as Keras' EarlyStopping(monitor='val_loss'): an improvement is a validation loss below the best
+ * by more than minDelta, and copies the parameters aside; `patience` epochs without one stop the run.
+ */
+export class EarlyStop {
+  private bestLoss = Infinity;
+  private wait = 0;
+
+  constructor(private readonly o: EarlyStopping, private readonly e: Engine,
+    private readonly params: number, // (P) the network's parameters
+    private readonly best: number,   // (P) the best epoch's parameters
+    private readonly bytes: number,  // P * 4
+  ) {}
+
+  /** After an epoch with this validation loss: the best epoch or the stop into `result`; true: stop the run. */
+  after(epoch: number, valLoss: number, result: FitResult): boolean {
+    if (valLoss < this.bestLoss - this.o.minDelta) {
+      this.bestLoss = valLoss;
+      result.bestEpoch = epoch;
+      this.wait = 0;
+      this.e.moveBytes(this.params, this.best, this.bytes);
+    } else if (++this.wait >= this.o.patience) {
+      result.stoppedEpoch = epoch;
+      return true;
+    }
+    return false;
+  }
+
+  /** At the run's end: with restoreBest, the best epoch's parameters back (if an epoch improved). */
+  end(result: FitResult): void {
+    if (this.o.restoreBest && result.bestEpoch !== undefined) this.e.moveBytes(this.best, this.params, this.bytes);
+  }
+}
+
+/**
+ * Calls onBatch with the batch's figures and its input(): a copy of rows of the batch's input x (B, D) in Wasm memory,
+ * which the next batch overwrites, so callable during the callback only.
+ */
+export function reportBatch(fn: string, onBatch: (info: BatchInfo) => void, info: Omit<BatchInfo, "input">,
+  e: Engine, x: number, B: number, D: number): void {
+  let live = true;
+  const input = (n: unknown = B) => {
+    if (!live) throw new RangeError(`${fn}: onBatch's info.input() is only valid during its onBatch call`);
+    const r = atLeast(fn, "info.input(rows)", n, 0);
+    if (r > B) throw new RangeError(`${fn}: info.input(rows) must be at most the batch's ${B} rows, got ${r}`);
+    return e.f32(x, r * D).slice();
+  };
+  try {
+    onBatch({ ...info, input });
+  } finally {
+    live = false;
+  }
+}
+
+/** Lets the event loop run (a page stays responsive): setImmediate in Node, a message elsewhere, never a 1 ms timer. */
+export function yieldToEventLoop(): Promise<void> {
+  if (typeof setImmediate === "function") return new Promise((r) => setImmediate(r));
+  if (typeof MessageChannel === "function") {
+    return new Promise((r) => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => { ch.port1.close(); r(); };
+      ch.port2.postMessage(0);
+    });
+  }
+  return new Promise((r) => setTimeout(r, 0));
+}
