@@ -26,7 +26,7 @@ export interface Checkpoint {
   settings: number; nesterov: number; lr: number; a: number; b: number; eps: number; weightDecay: number;
   /** Since format 3: the dropout masks' and fit's augmentation generators' states (16 bytes each), and the regularizers (0: none). */
   dropoutRng: Uint8Array; augmentRng: Uint8Array; inputDropout: number; maxNorm: number; dropout: number[];
-  /** Since format 3: an interrupted fit's position (runEpochs 0: none; see network.ts FitPosition). */
+  /** Since format 3: an interrupted fit's position (runEpochs 0: none; see fit-run.ts FitPosition). */
   runEpochs: number; runEpoch: number; runBatch: number; runRows: number; runBatchSize: number; runShuffle: number;
   runCorrect: number; runLoss: number; runRng: Uint8Array;
   /** P f32 parameters, then (withState) 2P f32 of optimizer state, as bytes. */

@@ -1,9 +1,10 @@
 // The one seam that decides where a kernel runs. The engine always holds a dispatcher (Engine.d) with these methods,
 // named as the kernels are: serial() below, which calls the module's kernels on this thread, or the worker pool of
 // ready({ threads: n > 1 }) (pool.ts Pool), which splits a call too large for one thread and runs the rest here.
-// ops.ts and network.ts call each kernel once through it, with no branch of their own; the choice between the dense
-// and the zero-skipping GEMM is made here too (`sparse`: X is mostly zeros, as MNIST's pixels). Kernels that never
-// split (bias_grad, activation_backward, the labels' gathering) are called on Engine.k.
+// ops.ts, the layers (layers.ts), the optimizer's steps (optimizer-state.ts) and augmentation call each kernel once
+// through it, with no branch of their own; the choice between the dense and the zero-skipping GEMM is made here too
+// (`sparse`: X is mostly zeros, as MNIST's pixels). Kernels that never split (bias_grad, activation_backward, the
+// labels' gathering) are called on Engine.k.
 import type { Kernels } from "./engine.js";
 
 /** The kernels a pool may split, with Kernels' signatures. */
