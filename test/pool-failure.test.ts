@@ -262,26 +262,31 @@ describe("a worker of the thread pool that stops mid-job or wakes too late", () 
   it("ended in the middle of its share: the call throws at the deadline, the pool goes on with the others", async () => {
     const { pool, workers, softmax, y } = await cuedPool(["exit", "plain"]);
     const exited = new Promise((resolve) => workers[0].once("exit", resolve));
+    const want = bits(ref.softmax(X, 1000));
+    let differ = 0, callMs = 0;
     // the calls it does not take run here; the first one it takes ends it, and that call throws
-    const { error, ms } = untilThrow(() => {
+    const { error } = untilThrow(() => {
       const t = performance.now();
       try {
         softmax();
-      } catch (err) {
-        (err as Error & { ms?: number }).ms = performance.now() - t;
-        throw err;
+      } finally {
+        callMs = performance.now() - t;
       }
+      differ += sameBits(bits(y()), want) ? 0 : 1;
     });
     expect(error.message).toMatch(STOPPED);
-    expect(error.message).toMatch(/\(worker 1 of 2: its share of softmax_forward ran 10\.\d s, past the deadline of 10 s \+ 50x the calling thread's share\)/);
-    const callMs = (error as Error & { ms: number }).ms;
-    expect(callMs).toBeGreaterThanOrEqual(DEADLINE_MS);
-    expect(callMs).toBeLessThan(DEADLINE_MS + 2000);
-    expect(ms).toBeLessThan(DEADLINE_MS + 4000);
+    const m = /\(worker 1 of 2: its share of softmax_forward ran (\d+\.\d) s, past the deadline of 10 s \+ 50x the calling thread's share\)/.exec(error.message);
+    expect(m, error.message).not.toBeNull();
+    // the deadline is 10 s from posting plus 50x the caller's own share, which a busy machine stretches (the worker
+    // woken for the job may take the caller's core): 10 s at least, and the call lasted as long as the share it reports
+    const ranMs = Number(m![1]) * 1000;
+    expect(ranMs).toBeGreaterThanOrEqual(DEADLINE_MS);
+    expect(callMs).toBeGreaterThanOrEqual(ranMs - 50); // ran is rounded to 0.1 s
+    expect(differ).toBe(0); // the calls before it ran its shares here, with the right bits
     expect(await exited).toBe(7);
     expect(pool.size).toBe(2);
-    softmax();
-    expect(bits(y())).toEqual(bits(ref.softmax(X, 1000)));
+    softmax(); // the other worker, perhaps asleep through the 10 s wait for a share it was not woken for, is live
+    expect(bits(y())).toEqual(want);
   }, 30_000);
 
   it("asleep past the claim bound: its jobs run here meanwhile, a call then drops it, and it ends its loop when it wakes", async () => {
