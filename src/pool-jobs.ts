@@ -23,7 +23,10 @@ const WAKE_MIN_MS = 0.25;
  * free: measured on a 2-core machine already running two busy processes (1,200 wakes each), 8 ms at most; with 6
  * more busy threads in other sessions, 0.23 s; with 6 or 12 in the caller's own session (one scheduling group), 0.4
  * to 1.2 s. A false stop costs a thread, so the bound is 4x the worst seen. The caller runs an unclaimed share itself
- * (results never wait for a worker that is late or dead), so the bound is checked when a call starts.
+ * (results never wait for a worker that is late or dead), so the bound is checked when a call starts. It counts from
+ * when the worker was asked to look: a post it was awake for (SLEEPING clear) or that notified it. A small share
+ * posted to a sleeping worker without a notify (wakeEveryMs) asks nothing: the worker sleeps on, rightly, until a
+ * later notify, however long the library then pauses.
  */
 const CLAIM_MS = 5000;
 /**
@@ -102,7 +105,10 @@ export class JobPool {
    * share itself meanwhile). @internal (tests raise it)
    */
   wakeEveryMs = 10;
-  /** Per worker, the first job stolen from it that it has not looked at yet (SEEN), and when it was posted. */
+  /**
+   * Per worker, the first job it was asked to look at (post) that was stolen from it before it looked (SEEN), and when
+   * it was posted.
+   */
   private readonly unseen: ({ seq: number; posted: number } | undefined)[] = [];
 
   constructor(protected readonly e: Engine, workers: WorkerHandle[], ctrl: number) {
@@ -152,11 +158,11 @@ export class JobPool {
       this.counts.serial++;
       return jobs.map((args) => callJob(own, index, args));
     }
-    const seqs: number[] = [];
     // a share as long as WAKE_MIN_MS (this job function's last one here, or one not seen yet) wakes a sleeping worker
     const wake = !(this.shareMs.get(index)! < WAKE_MIN_MS);
     const woken = this.counts.woken;
-    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t], wake));
+    const sent: { seq: number; asked: boolean }[] = [];
+    for (let t = 1; t < jobs.length; t++) sent.push(this.post(t - 1, index, jobs[t], wake));
     const results: number[] = new Array(jobs.length);
     let error: unknown;
     const started = performance.now(); // posting took started - posted (a notify under load: up to milliseconds)
@@ -171,7 +177,7 @@ export class JobPool {
     // a trap here every share is waited for, so a worker's own failure is seen
     const stolen: boolean[] = [];
     for (let t = 1; t < jobs.length; t++) {
-      stolen[t] = error === undefined && this.steal(t - 1, seqs[t - 1], posted);
+      stolen[t] = error === undefined && this.steal(t - 1, sent[t - 1], posted);
       if (!stolen[t]) continue;
       try {
         results[t] = callJob(own, index, jobs[t]);
@@ -186,7 +192,7 @@ export class JobPool {
       if (stolen[t]) continue;
       claimed = true;
       try {
-        results[t] = this.wait(t - 1, seqs[t - 1], posted, deadline);
+        results[t] = this.wait(t - 1, sent[t - 1], posted, deadline);
       } catch (err) {
         if (err instanceof Stopped) stopped.push({ t: t - 1, why: err.message });
         else error ??= err;
@@ -227,9 +233,10 @@ export class JobPool {
 
   /**
    * Posts a job to worker w; a sleeping worker is notified if `wake` (the share is large enough) or if it was last
-   * notified wakeEveryMs ago or more. Returns the job's sequence number for wait().
+   * notified wakeEveryMs ago or more. Returns the job's sequence number for wait(), and whether the worker was asked to
+   * look at it (awake, or notified): a sleeping worker not notified looks only once a later notify wakes it.
    */
-  private post(w: number, fn: number, args: number[], wake: boolean): number {
+  private post(w: number, fn: number, args: number[], wake: boolean): { seq: number; asked: boolean } {
     // a job's arguments fill the control block up to its result: more would overwrite it (a bug here, not the caller's)
     if (args.length > MAX_ARGS) throw new Error(`softmax-wasm: a ${jobName(fn)} job has ${args.length} arguments, more than ${MAX_ARGS}`);
     const b = this.blocks[w];
@@ -240,25 +247,27 @@ export class JobPool {
     Atomics.store(this.i32, b + SEQ, seq);
     this.counts.posted++;
     // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq
-    if (Atomics.load(this.i32, b + SLEEPING) !== 0) {
-      const now = performance.now();
-      if (wake || !(now - this.woken[w] < this.wakeEveryMs)) {
-        this.woken[w] = now;
-        this.counts.woken++;
-        Atomics.notify(this.i32, b + SEQ);
-      }
-    }
-    return seq;
+    if (Atomics.load(this.i32, b + SLEEPING) === 0) return { seq, asked: true };
+    if (!wake && performance.now() - this.woken[w] < this.wakeEveryMs) return { seq, asked: false };
+    this.notify(w);
+    return { seq, asked: true };
+  }
+
+  /** Wakes worker w, asleep on its SEQ word (or about to be: then its wait sees the new SEQ and returns at once). */
+  private notify(w: number): void {
+    this.woken[w] = performance.now();
+    this.counts.woken++;
+    Atomics.notify(this.i32, this.blocks[w] + SEQ);
   }
 
   /**
    * Takes worker w's job `seq` for this thread if the worker has not claimed it (whichever compare-exchange lands
-   * first decides); a worker that then does not look at its control block within CLAIM_MS is taken for stopped.
+   * first decides); a worker asked to look at it (post) that then does not look within CLAIM_MS is taken for stopped.
    */
-  private steal(w: number, seq: number, posted: number): boolean {
+  private steal(w: number, { seq, asked }: { seq: number; asked: boolean }, posted: number): boolean {
     const b = this.blocks[w];
     if (Atomics.compareExchange(this.i32, b + CLAIM, (seq - 1) | 0, seq) !== ((seq - 1) | 0)) return false;
-    this.unseen[w] ??= { seq, posted };
+    if (asked) this.unseen[w] ??= { seq, posted };
     this.counts.stolen++;
     return true;
   }
@@ -277,13 +286,15 @@ export class JobPool {
   }
 
   /**
-   * Waits for worker w to finish job `seq` (posted at `posted`, by performance.now()); returns its result. Throws
-   * Stopped when the worker's loop failed, when it has not claimed the job within CLAIM_MS (the job is revoked: only
-   * after a trap on this thread, when no share is stolen), or when its claimed job is still running at `deadline` ms
-   * after posting.
+   * Waits for worker w to finish job `seq` (posted at `posted`, by performance.now()); returns its result. A worker not
+   * asked to look at the job (asleep, not notified: post) is notified now. Throws Stopped when the worker's loop
+   * failed, when it has not claimed the job within CLAIM_MS of being asked (the job is revoked: only after a trap on
+   * this thread, when no share is stolen), or when its claimed job is still running at `deadline` ms after posting.
    */
-  private wait(w: number, seq: number, posted: number, deadline: number): number {
+  private wait(w: number, { seq, asked }: { seq: number; asked: boolean }, posted: number, deadline: number): number {
     const b = this.blocks[w];
+    if (!asked && Atomics.load(this.i32, b + SLEEPING) !== 0) this.notify(w);
+    const askedAt = asked ? posted : performance.now();
     let claimed = false;
     for (let spin = 0; ; spin++) {
       const done = Atomics.load(this.i32, b + DONE);
@@ -294,10 +305,10 @@ export class JobPool {
         const bytes = new Uint8Array(this.i32.buffer, this.i32.byteOffset + (b + MESSAGE) * 4, stopped - 1).slice();
         throw new Stopped(`its job loop failed: ${new TextDecoder().decode(bytes)}`);
       }
-      const waited = performance.now() - posted;
+      const now = performance.now(), waited = now - posted;
       if (!claimed) {
         claimed = Atomics.load(this.i32, b + CLAIM) === seq;
-        if (!claimed && waited > CLAIM_MS) {
+        if (!claimed && now - askedAt > CLAIM_MS) {
           const previous = (seq - 1) | 0; // what the worker's claim expects
           if (Atomics.compareExchange(this.i32, b + CLAIM, previous, seq) === previous) { // taken from it: revoked
             throw new Stopped(`it did not take its job within ${CLAIM_MS / 1000} s`);
