@@ -4,7 +4,8 @@ export {
 } from "./softmax";
 export { cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost } from "./loss";
 export { sigmoid_forward, relu_forward, tanh_forward, activation_backward } from "./activation";
-export { gemm_forward, gemm_forward_sparse, gemm_dw, gemm_dw_sparse, gemm_dx, bias_grad } from "./gemm";
+export { gemm_forward, gemm_dw, gemm_dx, bias_grad } from "./gemm";
+export { gemm_forward_sparse, gemm_dw_sparse } from "./gemm-sparse";
 export { sgd_update, adam_update } from "./optim";
 export { rng_seed, rng_normal, rng_permutation } from "./rng";
 export { gather_rows_u8, gather_rows_f32, onehot, count_correct } from "./data";
@@ -13,9 +14,12 @@ export { augment_batch, augment_image, elastic_field, augment_work_floats } from
 export { cos_f64 } from "./math";
 export { sample_rows, sample_work_bytes, rng_skip, topk_rows, argmax_rows } from "./sample";
 export { Act } from "./act";
-import { static_end } from "./gemm";
+import { static_end } from "./gemm-sparse";
 
-/** First byte past the static data and the GEMM's packing area after it (gemm.ts): where the TS arena may start. */
+/**
+ * First byte past the static data and the GEMM's packing area and sparse lists after it (gemm.ts, gemm-sparse.ts):
+ * where the TS arena may start.
+ */
 export function heap_base(): usize {
   return static_end();
 }

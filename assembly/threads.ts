@@ -2,12 +2,14 @@
 // shared imported memory, plus the row- and column-range kernels the thread pool (src/pool.ts) splits work with, and
 // set_scratch, which gives each instance (one per thread) its own scratch areas in place of the static ones.
 export * from "./index";
-export { gemm_dw_rows, gemm_dw_sparse_rows, gemm_pack_b, gemm_forward_packed } from "./gemm";
+export { gemm_dw_rows, gemm_pack_b, gemm_forward_packed } from "./gemm";
+export { gemm_dw_sparse_rows } from "./gemm-sparse";
 export { gemm_forward_cols, gemm_dx_cols } from "./gemm-cols";
 export { softmax_row_part } from "./softmax";
 export { sample_row_part, sample_row_finish } from "./sample";
 export { cross_entropy_row_part, cross_entropy_prob_row_part, cross_entropy_index_parts, cross_entropy_prob_parts, bce_with_logits_parts, quadratic_cost_parts } from "./loss";
-import { set_scratch_lists, LISTS_BYTES, set_scratch_panel, PANEL_BYTES } from "./gemm";
+import { set_scratch_panel, PANEL_BYTES } from "./gemm";
+import { set_scratch_lists, LISTS_BYTES } from "./gemm-sparse";
 import { BLOCK } from "./vec";
 import { set_scratch_cols, COLS_BYTES } from "./softmax";
 import { set_scratch_tsum } from "./loss";

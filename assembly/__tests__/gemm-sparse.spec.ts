@@ -1,4 +1,4 @@
-// The zero-skipping forward pass blocked over groups of images (gemm.ts: GROUP = 32 images' lists per chunk of
+// The zero-skipping forward pass blocked over groups of images (gemm-sparse.ts: GROUP = 32 images' lists per chunk of
 // CHUNK = 256 inputs, each 32-column block of W, the rows the group's nonzeros name, packed and run for the whole
 // group; fewer than PACK_MIN = 4 images read W in place) against a plain loop with the summation order of the
 // row-by-row kernel it replaced: each element starts from the bias (or 0) and adds x w for the nonzero x (NaN
@@ -7,7 +7,8 @@
 // (I = 1, 255, 256, 257, 784, 1000 = 3 chunks) and of the column blocks (O = 1..40, 100, 800); and, where X holds no
 // NaN, against the dense kernel (which multiplies the zeros too: x 0 adds +-0, which leaves a sum that is not 0
 // unchanged). Inputs carry NaN in the bytes after their end; outputs carry guard values there, which must survive.
-import { gemm_forward, gemm_forward_sparse } from "../gemm";
+import { gemm_forward } from "../gemm";
+import { gemm_forward_sparse } from "../gemm-sparse";
 import { step, activate } from "./gemm-reference";
 
 const SLACK = 8; // floats after every buffer

@@ -2,9 +2,8 @@
 // forms' 32-column blocks) against float64 references. Inputs carry NaN in the 32 bytes after their end, which a
 // whole-vector over-read may bring into a padding lane but must never bring into a result; outputs carry guard values
 // there, which must survive.
-import {
-  gemm_forward, gemm_forward_sparse, gemm_dw, gemm_dw_sparse, gemm_dx, bias_grad,
-} from "../gemm";
+import { gemm_forward, gemm_dw, gemm_dx, bias_grad } from "../gemm";
+import { gemm_forward_sparse, gemm_dw_sparse } from "../gemm-sparse";
 
 const BS: i32[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 17];
 const IS: i32[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 33];
