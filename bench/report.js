@@ -10,7 +10,7 @@
 //   bench/kernels.js --relaxed --ours-only             ours with ready({ relaxed: true })   (node --experimental-wasm-relaxed-simd)
 //   bench/kernels.js --threads 2 --relaxed --ours-only ours with both (the relaxed threads build)
 //   bench/gemm.js, bench/gemm.js --relaxed             the GEMM forms, default and relaxed build, against tfjs-wasm
-//   bench/threads.js --threads 2                       GEMM 256x1024x1024 and softmax 32x32000, 1 thread against 2
+//   bench/threads.js --threads 2 --rounds 3            GEMM 256x1024x1024, softmax 32x32000, augmentation, MNIST epochs: 1 thread against 2
 //   bench/train.js --ours-only | --tfjs-only ...       one MNIST epoch per optimizer: ours (1 thread, 2 threads,
 //                                                      relaxed), tfjs-wasm, tfjs-cpu (a fixed number of batches, scaled)
 // Progress goes to stderr; the report to bench/RESULTS.md.
@@ -85,7 +85,10 @@ const kernelsR = runJson("kernels, relaxed", [RELAXED], "bench/kernels.js", ["--
 const kernels2R = runJson("kernels, 2 threads relaxed", [RELAXED], "bench/kernels.js", ["--threads", "2", "--relaxed", "--ours-only"]);
 const gemm = runJson("gemm", [], "bench/gemm.js", []);
 const gemmR = runJson("gemm, relaxed", [RELAXED], "bench/gemm.js", ["--relaxed"]);
-const threads = runJson("threads", [], "bench/threads.js", ["--threads", "2"]);
+// 3 rounds of 1 and 2 threads alternating, medians over them: one round is one sample of a host whose second vCPU is
+// not always a whole core (a busy minute there made 2 threads slower than 1)
+const THREAD_ROUNDS = 3;
+const threads = runJson("threads", [], "bench/threads.js", ["--threads", "2", "--rounds", String(THREAD_ROUNDS)]);
 const train = [];
 for (const opt of ["sgd", "adam"]) {
   const base = ["--opt", opt];
@@ -179,7 +182,9 @@ const threadRows = [
 // the goals are time ratios (n threads' epoch time over 1 thread's)
 const epochGoals = [["small", "784-128-10", th.goals?.smallRatio ?? 0.65], ["wide", "784-800-10", th.goals?.wideRatio ?? 0.6]].map(([k, sizes, goal]) =>
   `${sizes}: ${(th.many[k].first / th.one[k].first).toFixed(2)}x the time (first epoch), ${(th.many[k].median / th.one[k].median).toFixed(2)}x (median; goal <= ${goal}x), ` +
-  `${th.many[k].jobsPerBatch.toFixed(2)} pool jobs a batch`).join("; ");
+  `${th.many[k].jobsPerBatch.toFixed(2)} pool jobs a batch` +
+  (th.ones?.length > 1 ? ` (round by round: first ${th.ones.map((o, r) => (th.manys[r][k].first / o[k].first).toFixed(2)).join(", ")}; ` +
+    `median ${th.ones.map((o, r) => (th.manys[r][k].median / o[k].median).toFixed(2)).join(", ")})` : "")).join("; ");
 const threadCols = ["what", "unit", "1 thread", `${th.many.threads} threads`, "gain"].map((t, i) => ({ title: t, align: i < 2 ? "l" : "r" }));
 
 // ---------------------------------------------------------------- MNIST table
@@ -282,7 +287,8 @@ const md = [
   markdownTable(threadCols, threadRows),
   "",
   `- \`${cmd("threads")}\`: medians of repeated calls over >= 600 ms after a 300 ms warm-up; GB/s at 8 bytes per element; ` +
-    "epochs: MNIST's 60,000 training images in one fit, each thread count in a fresh process, gain = 1 thread's time / n threads'. " +
+    "epochs: MNIST's 60,000 training images in one fit, each thread count in a fresh process; 1 and 2 threads alternate over " +
+    `${th.ones?.length ?? 1} round(s) and every figure is the median over them; gain = 1 thread's time / n threads'. ` +
     `As time ratios: ${epochGoals}. Load average around this step: ${th.loadBefore} before, ${th.loadAfter} after.`,
   "",
   "## The runs",
