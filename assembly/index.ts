@@ -2,7 +2,8 @@
 export {
   softmax_forward, log_softmax_forward, softmax_backward, log_softmax_backward, logits_from_probs, first_not_probability,
 } from "./softmax";
-export { cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost } from "./loss";
+export { cross_entropy_index, cross_entropy_prob } from "./cross-entropy";
+export { bce_with_logits, quadratic_cost } from "./loss";
 export { sigmoid_forward, relu_forward, tanh_forward, activation_backward } from "./activation";
 export { gemm_forward, gemm_dw, gemm_dx, bias_grad } from "./gemm";
 export { gemm_forward_sparse, gemm_dw_sparse } from "./gemm-sparse";

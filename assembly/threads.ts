@@ -7,12 +7,13 @@ export { gemm_dw_sparse_rows } from "./gemm-sparse";
 export { gemm_forward_cols, gemm_dx_cols } from "./gemm-cols";
 export { softmax_row_part } from "./softmax";
 export { sample_row_part, sample_row_finish } from "./sample";
-export { cross_entropy_row_part, cross_entropy_prob_row_part, cross_entropy_index_parts, cross_entropy_prob_parts, bce_with_logits_parts, quadratic_cost_parts } from "./loss";
+export { cross_entropy_row_part, cross_entropy_prob_row_part, cross_entropy_index_parts, cross_entropy_prob_parts } from "./cross-entropy";
+export { bce_with_logits_parts, quadratic_cost_parts } from "./loss";
 import { set_scratch_panel, PANEL_BYTES } from "./gemm";
 import { set_scratch_lists, LISTS_BYTES } from "./gemm-sparse";
 import { BLOCK } from "./vec";
 import { set_scratch_cols, COLS_BYTES } from "./softmax";
-import { set_scratch_tsum } from "./loss";
+import { set_scratch_tsum } from "./cross-entropy";
 
 /** Bytes of one thread's scratch (sparse GEMM lists, narrow softmax columns, soft-target sum, GEMM packing area). */
 export function scratch_bytes(): usize {

@@ -4,9 +4,9 @@ import {
   softmax_forward, log_softmax_forward, softmax_backward, log_softmax_backward, logits_from_probs, softmax_row_part,
 } from "../softmax";
 import {
-  cross_entropy_index, cross_entropy_prob, bce_with_logits, quadratic_cost, cross_entropy_prob_parts,
-  bce_with_logits_parts, quadratic_cost_parts, cross_entropy_row_part, cross_entropy_prob_row_part,
-} from "../loss";
+  cross_entropy_index, cross_entropy_prob, cross_entropy_prob_parts, cross_entropy_row_part, cross_entropy_prob_row_part,
+} from "../cross-entropy";
+import { bce_with_logits, quadratic_cost, bce_with_logits_parts, quadratic_cost_parts } from "../loss";
 
 const WIDTHS: i32[] = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 4095, 4096, 4097, 8193];
 const ROWS: i32[] = [1, 3, 5, 8, 9, 13]; // groups of eight and four rows (the narrow path) and what remains

@@ -4,7 +4,8 @@ import {
   rmax, raddstoreexpminusmax, raddexpminusmax, vscale, vsubmulsub, rdot, rsum, vsoftmaxbackward,
   vlogsoftmaxbackward, vlog, rsumfinite, rcountfinite,
 } from "../softmax";
-import { vscalesubw, rwsubsum, rsofttarget, vsoftgrad, rbcewithlogits, rquadratic } from "../loss";
+import { vscalesubw, rwsubsum, rsofttarget, vsoftgrad } from "../cross-entropy";
+import { rbcewithlogits, rquadratic } from "../loss";
 import { sigmoid_forward } from "../activation";
 import { transposeLoad4, transposeStore4 } from "../vec";
 

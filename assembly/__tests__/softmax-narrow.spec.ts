@@ -1,7 +1,7 @@
 // Narrow rows (cols < NARROW) in groups of four as columns: a call writes its rows and nothing else (not the floats
 // after the last row, which in the threads build may be another thread's), whatever the row count, in place or not.
 import { softmax_forward, log_softmax_forward } from "../softmax";
-import { cross_entropy_index } from "../loss";
+import { cross_entropy_index } from "../cross-entropy";
 import { expv, logv } from "../exp";
 
 const GUARD: f32 = 12345.5;
