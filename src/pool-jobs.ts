@@ -110,6 +110,8 @@ export class JobPool {
    * it was posted.
    */
   private readonly unseen: ({ seq: number; posted: number } | undefined)[] = [];
+  /** Per worker, whether it was asked to look at its last job (post: awake, or notified), read by steal and wait. */
+  private readonly asked: boolean[] = [];
 
   constructor(protected readonly e: Engine, workers: WorkerHandle[], ctrl: number) {
     const buffer = e.memory.buffer;
@@ -161,8 +163,8 @@ export class JobPool {
     // a share as long as WAKE_MIN_MS (this job function's last one here, or one not seen yet) wakes a sleeping worker
     const wake = !(this.shareMs.get(index)! < WAKE_MIN_MS);
     const woken = this.counts.woken;
-    const sent: { seq: number; asked: boolean }[] = [];
-    for (let t = 1; t < jobs.length; t++) sent.push(this.post(t - 1, index, jobs[t], wake));
+    const seqs: number[] = [];
+    for (let t = 1; t < jobs.length; t++) seqs.push(this.post(t - 1, index, jobs[t], wake));
     const results: number[] = new Array(jobs.length);
     let error: unknown;
     const started = performance.now(); // posting took started - posted (a notify under load: up to milliseconds)
@@ -177,7 +179,7 @@ export class JobPool {
     // a trap here every share is waited for, so a worker's own failure is seen
     const stolen: boolean[] = [];
     for (let t = 1; t < jobs.length; t++) {
-      stolen[t] = error === undefined && this.steal(t - 1, sent[t - 1], posted);
+      stolen[t] = error === undefined && this.steal(t - 1, seqs[t - 1], posted);
       if (!stolen[t]) continue;
       try {
         results[t] = callJob(own, index, jobs[t]);
@@ -192,7 +194,7 @@ export class JobPool {
       if (stolen[t]) continue;
       claimed = true;
       try {
-        results[t] = this.wait(t - 1, sent[t - 1], posted, deadline);
+        results[t] = this.wait(t - 1, seqs[t - 1], posted, deadline);
       } catch (err) {
         if (err instanceof Stopped) stopped.push({ t: t - 1, why: err.message });
         else error ??= err;
@@ -233,10 +235,10 @@ export class JobPool {
 
   /**
    * Posts a job to worker w; a sleeping worker is notified if `wake` (the share is large enough) or if it was last
-   * notified wakeEveryMs ago or more. Returns the job's sequence number for wait(), and whether the worker was asked to
-   * look at it (awake, or notified): a sleeping worker not notified looks only once a later notify wakes it.
+   * notified wakeEveryMs ago or more. Returns the job's sequence number for wait(); notes whether the worker was asked
+   * to look at it (asked[w]: awake, or notified): a sleeping worker not notified looks only once a later notify wakes it.
    */
-  private post(w: number, fn: number, args: number[], wake: boolean): { seq: number; asked: boolean } {
+  private post(w: number, fn: number, args: number[], wake: boolean): number {
     // a job's arguments fill the control block up to its result: more would overwrite it (a bug here, not the caller's)
     if (args.length > MAX_ARGS) throw new Error(`softmax-wasm: a ${jobName(fn)} job has ${args.length} arguments, more than ${MAX_ARGS}`);
     const b = this.blocks[w];
@@ -247,10 +249,10 @@ export class JobPool {
     Atomics.store(this.i32, b + SEQ, seq);
     this.counts.posted++;
     // the worker sets SLEEPING before its Atomics.wait on SEQ: either this load sees it, or that wait sees seq
-    if (Atomics.load(this.i32, b + SLEEPING) === 0) return { seq, asked: true };
-    if (!wake && performance.now() - this.woken[w] < this.wakeEveryMs) return { seq, asked: false };
-    this.notify(w);
-    return { seq, asked: true };
+    const asleep = Atomics.load(this.i32, b + SLEEPING) !== 0;
+    this.asked[w] = !asleep || wake || !(performance.now() - this.woken[w] < this.wakeEveryMs);
+    if (asleep && this.asked[w]) this.notify(w);
+    return seq;
   }
 
   /** Wakes worker w, asleep on its SEQ word (or about to be: then its wait sees the new SEQ and returns at once). */
@@ -264,10 +266,10 @@ export class JobPool {
    * Takes worker w's job `seq` for this thread if the worker has not claimed it (whichever compare-exchange lands
    * first decides); a worker asked to look at it (post) that then does not look within CLAIM_MS is taken for stopped.
    */
-  private steal(w: number, { seq, asked }: { seq: number; asked: boolean }, posted: number): boolean {
+  private steal(w: number, seq: number, posted: number): boolean {
     const b = this.blocks[w];
     if (Atomics.compareExchange(this.i32, b + CLAIM, (seq - 1) | 0, seq) !== ((seq - 1) | 0)) return false;
-    if (asked) this.unseen[w] ??= { seq, posted };
+    if (this.asked[w]) this.unseen[w] ??= { seq, posted };
     this.counts.stolen++;
     return true;
   }
@@ -291,8 +293,9 @@ export class JobPool {
    * failed, when it has not claimed the job within CLAIM_MS of being asked (the job is revoked: only after a trap on
    * this thread, when no share is stolen), or when its claimed job is still running at `deadline` ms after posting.
    */
-  private wait(w: number, { seq, asked }: { seq: number; asked: boolean }, posted: number, deadline: number): number {
+  private wait(w: number, seq: number, posted: number, deadline: number): number {
     const b = this.blocks[w];
+    const asked = this.asked[w];
     if (!asked && Atomics.load(this.i32, b + SLEEPING) !== 0) this.notify(w);
     const askedAt = asked ? posted : performance.now();
     let claimed = false;
@@ -337,8 +340,7 @@ export class JobPool {
       const t = this.workers.indexOf(w);
       this.workers.splice(t, 1);
       Atomics.store(this.i32, this.blocks[t] + REVOKED, 1); // it ends its loop at the next job it sees
-      this.blocks.splice(t, 1);
-      this.unseen.splice(t, 1);
+      for (const perWorker of [this.blocks, this.unseen, this.asked, this.woken]) perWorker.splice(t, 1);
       this.stops.delete(w);
       Promise.resolve(w.terminate()).catch(() => {}); // an exited worker's terminate() is a no-op
     }
@@ -350,8 +352,7 @@ export class JobPool {
   /** Stops the workers; later calls run on the calling thread alone. */
   close(): void {
     for (const w of this.workers.splice(0)) w.terminate();
-    this.blocks.length = 0;
-    this.unseen.length = 0;
+    for (const perWorker of [this.blocks, this.unseen, this.asked, this.woken]) perWorker.length = 0;
     this.stops.clear();
   }
 }

@@ -13,12 +13,12 @@
 // A worker may stop (terminated, crashed, its loop failed): the caller, blocked in its wait, cannot see the worker's
 // 'exit' event then, so the wait is bounded through shared memory and the clock. A job goes to whoever claims it first
 // (a compare-exchange on the worker's CLAIM word: the worker to run it, the caller to steal it). A worker writes the
-// last job it has looked at (SEEN); one that has not looked at a job stolen from it CLAIM_MS after it was posted has
-// stopped (if it was asked to look: awake, or notified; a small share is posted to a sleeper without a notify), and the
-// next call finds it before posting anything. A claimed job that outlives a deadline scaled from the caller's own
-// share is given up. A worker whose loop throws says so in its control block at once; 'exit' / 'error' listeners see
-// the others between calls. The call that finds a stopped worker throws an Error saying so (its results
-// are not valid) and the pool drops that worker: later calls run on the remaining threads, with the same bits (which
+// last job it has looked at (SEEN); one that has not looked at a job stolen from it CLAIM_MS after it was asked to look
+// (the job posted while it was awake, or with a notify; a small share is posted to a sleeper without one) has stopped,
+// and the next call finds it before posting anything. A claimed job that outlives a deadline scaled from the caller's
+// own share is given up. A worker whose loop throws says so in its control block at once; 'exit' / 'error' listeners
+// see the others between calls. The call that finds a stopped worker throws an Error saying so (its results are not
+// valid) and the pool drops that worker: later calls run on the remaining threads, with the same bits (which
 // never depend on the thread count). Dropping, rather than restarting, keeps the pool synchronous and never reuses a
 // control block or scratch that a stuck worker might still touch; the cause of a crash (memory, a bug) would likely
 // stop a new worker too.
