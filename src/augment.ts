@@ -3,7 +3,7 @@
 // from the network's own seeded generator. The caller's x is never touched: the batch buffer is a copy.
 import type { Kernels } from "./engine.js";
 import type { Dispatch } from "./dispatch.js";
-import { atLeast, nonNegative, positive } from "./checks.js";
+import { atLeast, nonNegative, options, positive } from "./checks.js";
 
 export interface AugmentOptions {
   /** The images' size: width * height must equal the input size, rows of pixels row-major. */
@@ -54,17 +54,12 @@ export function resolveAugment(fn: string, v: unknown, inputs: number): Augment 
   return { width, height, shift, rotate, scale, alpha, sigma, radius };
 }
 
-/** An options object whose keys are all known, named in errors by its path (`name`). */
+/** A nested options object (required: saying its keys when it is not an object), its keys checked by options(). */
 function object<K extends string>(fn: string, name: string, v: unknown, keys: readonly K[]): Partial<Record<K, unknown>> {
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new TypeError(`${fn}: ${name} must be an object ({ ${keys.join(", ")} })`);
   }
-  for (const key in v) {
-    if (!(keys as readonly string[]).includes(key)) {
-      throw new TypeError(`${fn}: unknown option ${name}.${key} (expected one of ${keys.join(", ")})`);
-    }
-  }
-  return v as Partial<Record<K, unknown>>;
+  return options(fn, v, keys, name);
 }
 
 /** Bytes of the work buffer augmentBatch needs. */

@@ -69,20 +69,24 @@ function badLength(fn: string, name: string, n: number, expected: number, of: st
   throw new RangeError(`${fn}: ${name}.length (${n}) must equal ${of} (${expected})`);
 }
 
-/** The options object with no unknown keys (a misspelt option is an error, not a silent default). */
-export function options<K extends string>(fn: string, opts: unknown, allowed: readonly K[]): Partial<Record<K, unknown>> {
+/**
+ * The options object with no unknown keys (a misspelt option is an error, not a silent default); undefined gives {}.
+ * `name` is what errors call it: the call's opts, or a nested option's path (opts.schedule).
+ */
+export function options<K extends string>(fn: string, opts: unknown, allowed: readonly K[], name = "opts"):
+  Partial<Record<K, unknown>> {
   if (opts === undefined) return {};
-  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) badOptions(fn, opts);
-  for (const key in opts) if (!(allowed as readonly string[]).includes(key)) unknownOption(fn, key, allowed);
+  if (opts === null || typeof opts !== "object" || Array.isArray(opts)) badOptions(fn, name, opts);
+  for (const key in opts) if (!(allowed as readonly string[]).includes(key)) unknownOption(fn, name, key, allowed);
   return opts as Partial<Record<K, unknown>>;
 }
 
-function badOptions(fn: string, opts: unknown): never {
-  throw new TypeError(`${fn}: opts must be an object, got ${describe(opts)}`);
+function badOptions(fn: string, name: string, opts: unknown): never {
+  throw new TypeError(`${fn}: ${name} must be an object, got ${describe(opts)}`);
 }
 
-function unknownOption(fn: string, key: string, allowed: readonly string[]): never {
-  throw new TypeError(`${fn}: unknown option opts.${key} (expected one of ${allowed.join(", ")})`);
+function unknownOption(fn: string, name: string, key: string, allowed: readonly string[]): never {
+  throw new TypeError(`${fn}: unknown option ${name}.${key} (expected one of ${allowed.join(", ")})`);
 }
 
 /** A caller's output buffer (filled and returned: a Float32Array or a WasmArray), or a new Float32Array. */

@@ -142,7 +142,7 @@ export function fitOptions(fn: string, sizes: readonly number[], x: unknown, lab
   const batchSize = atLeast(fn, "opts.batchSize", o.batchSize, 1, 64);
   const shuffle = boolean(fn, "opts.shuffle", o.shuffle, true);
   const seed = o.seed === undefined ? undefined : atLeast(fn, "opts.seed", o.seed, 0);
-  const optimizer = resolveOptimizer(fn, o.optimizer ?? settings);
+  const optimizer = resolveOptimizer(fn, o.optimizer === undefined ? settings : o.optimizer);
   for (const cb of ["onBatch", "onEpoch"] as const) {
     if (o[cb] !== undefined && typeof o[cb] !== "function") throw new TypeError(`${fn}: opts.${cb} must be a function`);
   }
@@ -178,7 +178,7 @@ function earlyStopping(fn: string, v: unknown, hasValidation: boolean): EarlySto
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new TypeError(`${fn}: opts.earlyStopping must be an object ({ patience, minDelta?, restoreBest? })`);
   }
-  const o = options(fn, v, ["patience", "minDelta", "restoreBest"] as const);
+  const o = options(fn, v, ["patience", "minDelta", "restoreBest"] as const, "opts.earlyStopping");
   const r = {
     patience: atLeast(fn, "opts.earlyStopping.patience", o.patience, 1),
     minDelta: nonNegative(fn, "opts.earlyStopping.minDelta", o.minDelta, 0),

@@ -20,14 +20,14 @@ export function resolveOptimizer(fn: string, v: unknown, name = "opts.optimizer"
   if (v === undefined) v = { name: "sgd", lr: 0.1 }; // neither opts.optimizer nor an earlier fit's
   const kind = oneOf(fn, `${name}.name`, (v as { name?: unknown })?.name, ["sgd", "adam", "adamw"] as const, "sgd");
   if (kind === "sgd") {
-    const o = options(fn, v, ["name", "lr", "momentum", "nesterov", "weightDecay"] as const);
+    const o = options(fn, v, ["name", "lr", "momentum", "nesterov", "weightDecay"] as const, name);
     return {
       name: kind, lr: positive(fn, `${name}.lr`, o.lr), momentum: fraction(fn, `${name}.momentum`, o.momentum, 0),
       nesterov: boolean(fn, `${name}.nesterov`, o.nesterov, false),
       weightDecay: nonNegative(fn, `${name}.weightDecay`, o.weightDecay, 0),
     };
   }
-  const o = options(fn, v, ["name", "lr", "beta1", "beta2", "eps", "weightDecay"] as const);
+  const o = options(fn, v, ["name", "lr", "beta1", "beta2", "eps", "weightDecay"] as const, name);
   return {
     name: kind, lr: positive(fn, `${name}.lr`, o.lr), beta1: fraction(fn, `${name}.beta1`, o.beta1, 0.9),
     beta2: fraction(fn, `${name}.beta2`, o.beta2, 0.999), eps: positive(fn, `${name}.eps`, o.eps ?? 1e-8),

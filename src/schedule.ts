@@ -35,7 +35,7 @@ export function resolveSchedule(fn: string, v: unknown, name = "opts.schedule"):
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new TypeError(`${fn}: ${name} must be an object ({ name: 'cosine', ... }), got ${v === null ? "null" : typeof v}`);
   }
-  const o = options(fn, v, ["name", "warmupEpochs", "minLr", "gamma", "stepEpochs", "maxLr"] as const);
+  const o = options(fn, v, ["name", "warmupEpochs", "minLr", "gamma", "stepEpochs", "maxLr"] as const, name);
   if (o.name === undefined) throw new TypeError(`${fn}: ${name}.name is required ('constant', 'step', 'cosine' or 'onecycle')`);
   return {
     name: oneOf(fn, `${name}.name`, o.name, NAMES, "constant"),

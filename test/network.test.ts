@@ -226,6 +226,10 @@ describe("bad arguments", () => {
     ["lr <= 0", { epochs: 1, optimizer: { name: "adam", lr: 0 } }, RangeError, /lr/],
     ["momentum 1", { epochs: 1, optimizer: { name: "sgd", lr: 0.1, momentum: 1 } }, RangeError, /momentum/],
     ["unknown optimizer", { epochs: 1, optimizer: { name: "rmsprop", lr: 0.1 } }, RangeError, /optimizer.name/],
+    // a nested option is named by its path, as the top-level ones are
+    ["unknown optimizer option", { epochs: 1, optimizer: { name: "sgd", lr: 0.1, lrr: 1 } }, TypeError,
+      "Network.fit: unknown option opts.optimizer.lrr (expected one of name, lr, momentum, nesterov, weightDecay)"],
+    ["optimizer null", { epochs: 1, optimizer: null }, TypeError, "Network.fit: opts.optimizer must be an object, got null"],
     ["onBatch not a function", { epochs: 1, onBatch: 3 }, TypeError, /onBatch/],
   ] as const)("fit: %s", async (_, opts, cls, msg) => {
     const n = net();

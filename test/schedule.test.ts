@@ -65,7 +65,7 @@ describe("schedules equal torch.optim.lr_scheduler's, batch by batch", () => {
     [{ name: "step", stepEpochs: 1.5 }, RangeError, /opts\.schedule\.stepEpochs must be an integer >= 1, got 1\.5/],
     [{ name: "onecycle", maxLr: NaN }, RangeError, /opts\.schedule\.maxLr must be a positive finite number, got NaN/],
     [{ name: "cosine", warmupEpochs: 3 }, RangeError, /opts\.schedule\.warmupEpochs \(3\) must be less than opts\.epochs \(3\)/],
-    [{ name: "cosine", lr: 1 }, TypeError, /unknown option opts\.lr/],
+    [{ name: "cosine", lr: 1 }, TypeError, /unknown option opts\.schedule\.lr \(expected one of name, warmupEpochs/],
   ])("refuses schedule %o by name and trains nothing", async (schedule, type, message) => {
     const net = new Network({ sizes: [6, 5, 3], seed: 2 });
     const before = net.parameters();
@@ -129,7 +129,7 @@ describe("early stopping", () => {
     [{ patience: 0 }, true, RangeError, /opts\.earlyStopping\.patience must be an integer >= 1, got 0/],
     [{ patience: 2, minDelta: -1 }, true, RangeError, /opts\.earlyStopping\.minDelta must be a finite number >= 0, got -1/],
     [{ patience: 2, restoreBest: 1 }, true, TypeError, /opts\.earlyStopping\.restoreBest must be a boolean/],
-    [{ patience: 2, monitor: "val_acc" }, true, TypeError, /unknown option opts\.monitor/],
+    [{ patience: 2, monitor: "val_acc" }, true, TypeError, /unknown option opts\.earlyStopping\.monitor \(expected one of patience/],
   ])("refuses %o (validation: %s) by name", async (earlyStopping, withVal, type, message) => {
     const net = new Network({ sizes: [8, 16, 4], seed: 3 });
     const before = net.parameters();
