@@ -24,7 +24,8 @@ train options (default in brackets):
   --momentum X        sgd's momentum, in [0, 1)                  [0.9]
   --weight-decay X    L2 weight decay (adamw: decoupled, 0.01)   [0]
   --lr-decay X        learning rate factor after each epoch (the
-                      step schedule with gamma X)                [1]
+                      step schedule with gamma X; --schedule step
+                      alone: 0.1, StepLR's)                      [1]
   --schedule NAME     learning rate per batch: constant, step,
                       cosine or onecycle (torch.optim.lr_scheduler's
                       formulas)                                  [constant]
@@ -38,6 +39,9 @@ train options (default in brackets):
   --augment LIST      transform each batch's images, e.g.
                       shift=2,rotate=10,scale=0.1,elastic=34:4
                       (pixels, degrees, fraction, alpha:sigma)   [none]
+  --shift N, --rotate DEG, --scale F, --elastic ALPHA:SIGMA
+                      the same transforms, one flag each (with or
+                      instead of --augment; each named once)
   --val N             hold out the last N training images for
                       validation (never the test images)         [0]
   --patience N        stop when the validation loss has not
@@ -86,7 +90,8 @@ export class UsageError extends Error {}
 
 export const COMMANDS = {
   train: ["hidden", "activation", "epochs", "batch", "optimizer", "lr", "momentum", "weight-decay", "lr-decay",
-    "schedule", "min-lr", "warmup", "dropout", "input-dropout", "max-norm", "augment", "val", "patience", "threads", "seed",
+    "schedule", "min-lr", "warmup", "dropout", "input-dropout", "max-norm", "augment", "shift", "rotate",
+    "scale", "elastic", "val", "patience", "threads", "seed",
     "data", "download", "save", "limit"],
   evaluate: ["model", "data", "download"],
   export: ["model", "to", "format"],
@@ -198,26 +203,59 @@ export interface TrainOptions {
   val: number; patience: number | undefined; threads: number; augment: AugmentOptions | undefined;
 }
 
-/** --augment shift=2,rotate=10,scale=0.1,elastic=34:4 as fit's augment option for MNIST's 28 x 28 images. */
-function augmentFlag(text: string): AugmentOptions {
+/** The transforms of fit's augment option, as --augment names them and as the flags of their own. */
+const TRANSFORMS = ["shift", "rotate", "scale", "elastic"] as const;
+type Transform = (typeof TRANSFORMS)[number];
+
+/** One transform's value (shift pixels, rotate degrees, scale fraction, elastic ALPHA:SIGMA) into o; why not, or undefined. */
+function setTransform(o: AugmentOptions, name: Transform, value: string): string | undefined {
+  const num = (t: string) => (t.trim() === "" ? NaN : Number(t));
+  if (name === "elastic") {
+    const parts = value.split(":");
+    const [a, g] = parts.map(num);
+    if (parts.length !== 2 || !(a >= 0 && g > 0 && Number.isFinite(a) && Number.isFinite(g))) {
+      return "elastic must be ALPHA:SIGMA, alpha >= 0 and sigma > 0";
+    }
+    o.elastic = { alpha: a, sigma: g };
+    return undefined;
+  }
+  const v = num(value);
+  const ok = v >= 0 && (name === "shift" ? v <= 28 : name === "rotate" ? v <= 180 : v < 1);
+  if (!ok) return `${name} must be ${name === "shift" ? "in [0, 28] pixels" : name === "rotate" ? "in [0, 180] degrees" : "in [0, 1)"}`;
+  o[name] = v;
+  return undefined;
+}
+
+/**
+ * fit's augment option for MNIST's 28 x 28 images from --augment shift=2,rotate=10,scale=0.1,elastic=34:4 and from
+ * --shift, --rotate, --scale, --elastic (one flag each), which may be combined as long as no transform is named twice;
+ * undefined when none is given.
+ */
+function augmentFlags(flags: Map<string, string>): AugmentOptions | undefined {
+  const text = flags.get("augment");
+  if (text === undefined && !TRANSFORMS.some((t) => flags.has(t))) return undefined;
   const o: AugmentOptions = { width: 28, height: 28 };
-  const bad = (why: string) => new UsageError(`--augment expects name=value pairs separated by commas (shift=2, ` +
-    `rotate=10, scale=0.1, elastic=ALPHA:SIGMA), ${why}, got ${quote(text)}`);
-  for (const part of text.split(",")) {
-    const [name, value, more] = part.split("=");
-    if (value === undefined || more !== undefined) throw bad(`${quote(part)} is not name=value`);
-    const num = (t: string) => (t.trim() === "" ? NaN : Number(t));
-    if (name === "shift" || name === "rotate" || name === "scale") {
-      const v = num(value);
-      const ok = v >= 0 && (name === "shift" ? v <= 28 : name === "rotate" ? v <= 180 : v < 1);
-      if (!ok) throw bad(`${name} must be ${name === "shift" ? "in [0, 28] pixels" : name === "rotate" ? "in [0, 180] degrees" : "in [0, 1)"}`);
-      o[name] = v;
-    } else if (name === "elastic") {
-      const [a, g] = value.split(":").map(num);
-      if (!(a >= 0 && g > 0 && Number.isFinite(a) && Number.isFinite(g))) throw bad("elastic must be ALPHA:SIGMA, alpha >= 0 and sigma > 0");
-      o.elastic = { alpha: a, sigma: g };
-    } else {
-      throw bad(`${quote(name)} is not shift, rotate, scale or elastic`);
+  const named = new Set<string>();
+  if (text !== undefined) {
+    const bad = (why: string) => new UsageError(`--augment expects name=value pairs separated by commas (shift=2, ` +
+      `rotate=10, scale=0.1, elastic=ALPHA:SIGMA), ${why}, got ${quote(text)}`);
+    for (const part of text.split(",")) {
+      const [name, value, more] = part.split("=");
+      if (value === undefined || more !== undefined) throw bad(`${quote(part)} is not name=value`);
+      if (!(TRANSFORMS as readonly string[]).includes(name)) throw bad(`${quote(name)} is not shift, rotate, scale or elastic`);
+      if (named.has(name)) throw bad(`${name} is named twice`);
+      named.add(name);
+      const why = setTransform(o, name as Transform, value);
+      if (why !== undefined) throw bad(why);
+    }
+  }
+  for (const name of TRANSFORMS) {
+    const value = flags.get(name);
+    if (value === undefined) continue;
+    if (named.has(name)) throw new UsageError(`--${name} and --augment's ${name}= name the same transform: give it once`);
+    const why = setTransform(o, name, value);
+    if (why !== undefined) {
+      throw new UsageError(`--${name} expects ${name === "elastic" ? "ALPHA:SIGMA" : "a number"}: ${why}, got ${quote(value)}`);
     }
   }
   return o;
@@ -269,7 +307,7 @@ export function trainOptions(flags: Map<string, string>): TrainOptions {
     val: flags.has("val") ? integerFlag(flags, "val", 0) : 0,
     patience: flags.has("patience") ? integerFlag(flags, "patience", 0) : undefined,
     threads: integerFlag(flags, "threads", 1),
-    augment: flags.has("augment") ? augmentFlag(flags.get("augment")!) : undefined,
+    augment: augmentFlags(flags),
   };
   const rates = (flags.get("dropout") ?? "0").split(",").map((t) => dropoutFlag("dropout", t));
   if (rates.length !== 1 && rates.length !== hidden.length) {
@@ -289,16 +327,19 @@ export function trainOptions(flags: Map<string, string>): TrainOptions {
   if (warmup >= o.epochs && warmup > 0) throw new UsageError(`--warmup ${warmup} must be less than --epochs (${o.epochs})`);
   const minLr = flags.has("min-lr")
     ? float32Flag("min-lr", numberFlag(flags, "min-lr", 0, "a number >= 0", (v) => v >= 0)) : undefined;
+  // the step schedule's factor a epoch: --lr-decay's, else StepLR's default gamma (fit's schedule default too)
+  const gamma = name !== "step" ? 1 : flags.has("lr-decay") ? o.lrDecay : 0.1;
   o.schedule = name === "constant" && warmup === 0 ? undefined : {
-    name, ...(warmup > 0 ? { warmupEpochs: warmup } : {}), ...(name === "step" ? { gamma: o.lrDecay, stepEpochs: 1 } : {}),
+    name, ...(warmup > 0 ? { warmupEpochs: warmup } : {}), ...(name === "step" ? { gamma, stepEpochs: 1 } : {}),
     ...(minLr !== undefined ? { minLr } : {}),
   };
-  // epoch e trains with lr * lrDecay^e (cli train below): the last epoch's rate must still reach the kernels
-  const lastLr = o.lr * o.lrDecay ** (o.epochs - 1);
+  // epoch e trains with lr * gamma^e: the last epoch's rate must still reach the kernels
+  const lastLr = o.lr * gamma ** (o.epochs - 1);
   if (lastLr < F32_MIN_NORMAL) {
     let e = 0;
-    while (o.lr * o.lrDecay ** e >= F32_MIN_NORMAL) e++;
-    throw new UsageError(`--lr-decay ${o.lrDecay} takes the learning rate from ${o.lr} below float32's smallest normal ` +
+    while (o.lr * gamma ** e >= F32_MIN_NORMAL) e++;
+    const flag = flags.has("lr-decay") ? `--lr-decay ${o.lrDecay}` : `--schedule step (gamma ${gamma} an epoch)`;
+    throw new UsageError(`${flag} takes the learning rate from ${o.lr} below float32's smallest normal ` +
       `number (1.2e-38) by epoch ${e + 1} of ${o.epochs}, which the kernels would flush to 0; use a larger --lr-decay ` +
       `or fewer --epochs`);
   }

@@ -95,6 +95,17 @@ describe("usage", () => {
     [["train", "--augment", "elastic=34"], /--augment expects .*elastic must be ALPHA:SIGMA, alpha >= 0 and sigma > 0/],
     [["train", "--augment", "scale=1"], /--augment expects .*scale must be in \[0, 1\)/],
     [["train", "--augment", "shift"], /--augment expects .*'shift' is not name=value/],
+    [["train", "--augment", "shift=1,shift=2"], /--augment expects .*shift is named twice/],
+    [["train", "--augment", "shift=2", "--shift", "3"], /--shift and --augment's shift= name the same transform: give it once/],
+    [["train", "--shift", "29"], /--shift expects a number: shift must be in \[0, 28\] pixels, got '29'/],
+    [["train", "--rotate", "x"], /--rotate expects a number: rotate must be in \[0, 180\] degrees, got 'x'/],
+    [["train", "--scale", "1"], /--scale expects a number: scale must be in \[0, 1\), got '1'/],
+    [["train", "--elastic", "34"], /--elastic expects ALPHA:SIGMA: elastic must be ALPHA:SIGMA, alpha >= 0 and sigma > 0, got '34'/],
+    [["train", "--elastic", "34:0"], /--elastic expects ALPHA:SIGMA: .*got '34:0'/],
+    [["train", "--shift", "1", "--shift", "2"], /--shift was given twice/],
+    [["evaluate", "--model", "m.swnn", "--shift", "2"], /unknown flag --shift for evaluate/],
+    // StepLR's gamma 0.1 an epoch: 1e-3 x 0.1^39 is below float32's smallest normal number
+    [["train", "--schedule", "step", "--epochs", "40"], /--schedule step \(gamma 0.1 an epoch\) takes the learning rate from 0.001 below .* by epoch 36 of 40/],
     [["train", "--epochs", "--batch", "8"], /--epochs needs a value/],
     [["train", "--lr="], /--lr needs a value/],
     [["train", "--epochs", "2", "--epochs", "3"], /--epochs was given twice/],
@@ -287,6 +298,31 @@ describe("train and evaluate (real MNIST, the first 6000 training images)", () =
     expect(lines[0]).toMatch(/  lr 0\.001$/); // the warm-up's last batch reaches the base rate
     expect(r.out).toMatch(/^early stopping: (stopped after epoch \d, )?kept the parameters of epoch \d \(the lowest validation loss\)$/m);
     expect(r.out).toMatch(/^final test accuracy \d+\.\d\d%/m);
+  });
+
+  it("--shift, --rotate, --scale and --elastic, one flag each, train as --augment's list does", async () => {
+    const args = ["train", "--hidden", "16", "--epochs", "1", "--limit", "1000", "--batch", "50"];
+    const list = await run([...args, "--augment", "shift=2,rotate=10,scale=0.1,elastic=34:4"]);
+    const each = await run([...args, "--shift", "2", "--rotate", "10", "--scale", "0.1", "--elastic", "34:4"]);
+    const mixed = await run([...args, "--augment", "shift=2,elastic=34:4", "--rotate=10", "--scale", "0.1"]);
+    expect(list.code, list.err).toBe(0);
+    expect(list.out).toContain(", augment shift=2,rotate=10,scale=0.1,elastic=34:4");
+    const result = (r: { out: string }) => RESULT.exec(r.out)![0];
+    expect(result(each)).toBe(result(list)); // the same transforms: the same bytes trained
+    expect(result(mixed)).toBe(result(list));
+    expect(each.out).toContain(", augment shift=2,rotate=10,scale=0.1,elastic=34:4");
+    const one = await run([...args, "--rotate", "15"]);
+    expect(one.out).toContain(", augment rotate=15\n");
+  });
+
+  it("--schedule step alone lowers the rate by StepLR's gamma, 0.1, each epoch", async () => {
+    const r = await run(["train", "--hidden", "16", "--optimizer", "sgd", "--lr", "0.1", "--schedule", "step",
+      "--epochs", "2", "--limit", "1000", "--batch", "50"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain("sgd, lr 0.1, momentum 0.9, lr decay 0.1 per epoch, batch 50, 2 epochs");
+    const lines = r.out.split("\n").filter((l) => EPOCH_LINE.test(l));
+    expect(lines[0]).toMatch(/  lr 0\.1$/);
+    expect(lines[1]).toMatch(/  lr 0\.01$/);
   });
 
   it("on a TTY: a progress bar redrawn with \\r, then the epoch's line", async () => {
