@@ -215,7 +215,7 @@ async function train(o: TrainOptions, io: CliIo): Promise<void> {
     }
     if (result.stoppedEpoch !== undefined || result.bestEpoch !== undefined) {
       w(`early stopping: ${result.stoppedEpoch !== undefined ? `stopped after epoch ${result.stoppedEpoch + 1}, ` : ""}` +
-        `kept the parameters of epoch ${result.bestEpoch! + 1} (the lowest validation loss)\n`);
+        `kept the parameters of epoch ${result.keptEpoch! + 1} (the lowest validation loss)\n`);
     }
     const last = net.evaluate(test.images, test.labels);
     w(`final test accuracy ${percent(last.accuracy)} (${Math.round(last.accuracy * test.count)}/${test.count}), ` +

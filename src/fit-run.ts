@@ -43,9 +43,14 @@ export class EarlyStop {
     return false;
   }
 
-  /** At the run's end: with restoreBest, the best epoch's parameters back (if an epoch improved). */
-  end(result: FitResult): void {
-    if (this.o.restoreBest && result.bestEpoch !== undefined) this.e.moveBytes(this.best, this.params, this.bytes);
+  /**
+   * At the run's end, after epoch `last`: with restoreBest, the best epoch's parameters back (if an epoch improved);
+   * result.keptEpoch says whose parameters the network now holds.
+   */
+  end(result: FitResult, last: number): void {
+    const restore = this.o.restoreBest && result.bestEpoch !== undefined;
+    if (restore) this.e.moveBytes(this.best, this.params, this.bytes);
+    result.keptEpoch = restore ? result.bestEpoch : last;
   }
 }
 

@@ -73,8 +73,12 @@ export interface FitOptions {
   augment?: AugmentOptions;
 }
 
-/** What fit returns: each epoch's figures; with earlyStopping, the epoch whose parameters were kept and where it stopped. */
-export interface FitResult { epochs: EpochInfo[]; bestEpoch?: number; stoppedEpoch?: number }
+/**
+ * What fit returns: each epoch's figures; with earlyStopping, the epoch of the lowest validation loss (bestEpoch), the
+ * epoch whose parameters the network holds at the end (keptEpoch: bestEpoch unless restoreBest is false, then the last
+ * epoch run) and the epoch after which it stopped (stoppedEpoch, if it stopped early). Epochs count from 0.
+ */
+export interface FitResult { epochs: EpochInfo[]; bestEpoch?: number; keptEpoch?: number; stoppedEpoch?: number }
 
 /** opts.earlyStopping with its defaults filled in. */
 export interface EarlyStopping { patience: number; minDelta: number; restoreBest: boolean }

@@ -254,7 +254,7 @@ export class Network {
         f.onEpoch?.({ epoch, ...info });
         if (stop?.after(epoch, info.valLoss!, result)) break;
       }
-      stop?.end(result);
+      stop?.end(result, pos.epoch - 1);
       this.position = undefined; // the run is complete
     } finally {
       this.busy = false;

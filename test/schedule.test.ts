@@ -89,7 +89,7 @@ describe("early stopping", () => {
   it("stops after `patience` epochs without an improvement and restores the best epoch's parameters", async () => {
     const net = new Network({ sizes: [8, 16, 4], seed: 3 });
     const snapshots: Float32Array[] = [];
-    const { epochs, bestEpoch, stoppedEpoch } = await net.fit(x, labels, {
+    const { epochs, bestEpoch, keptEpoch, stoppedEpoch } = await net.fit(x, labels, {
       epochs: 40, batchSize: 10, optimizer: { name: "adam", lr: 0.02 }, validation: val,
       earlyStopping: { patience: 3 }, onEpoch: () => snapshots.push(net.parameters()),
     });
@@ -97,6 +97,7 @@ describe("early stopping", () => {
     let best = 0;
     for (let e = 1; e < epochs.length; e++) if (epochs[e].valLoss! < epochs[best].valLoss!) best = e;
     expect(bestEpoch).toBe(best);
+    expect(keptEpoch).toBe(best);
     expect(stoppedEpoch).toBe(best + 3);
     expect(epochs.length).toBe(best + 4);
     expect(stoppedEpoch).toBeLessThan(39); // it did stop early
@@ -108,7 +109,7 @@ describe("early stopping", () => {
   it("minDelta: an improvement smaller than it does not count; restoreBest: false keeps the last parameters", async () => {
     const net = new Network({ sizes: [8, 16, 4], seed: 3 });
     let last: Float32Array | undefined;
-    const { epochs, bestEpoch, stoppedEpoch } = await net.fit(x, labels, {
+    const { epochs, bestEpoch, keptEpoch, stoppedEpoch } = await net.fit(x, labels, {
       epochs: 40, batchSize: 10, optimizer: { name: "adam", lr: 0.02 }, validation: val,
       earlyStopping: { patience: 2, minDelta: 0.05, restoreBest: false }, onEpoch: () => { last = net.parameters(); },
     });
@@ -120,8 +121,25 @@ describe("early stopping", () => {
     expect(bestEpoch).toBe(best);
     expect(wait).toBe(2);
     expect(stoppedEpoch).toBe(epochs.length - 1);
+    expect(keptEpoch).toBe(epochs.length - 1); // the parameters held are the last epoch's, not bestEpoch's
+    expect(keptEpoch).not.toBe(bestEpoch);
     expect(net.parameters()).toEqual(last);
     net.dispose();
+  });
+
+  it("keptEpoch: the last epoch's when no early stop comes and restoreBest is false; the best one's when restored", async () => {
+    for (const restoreBest of [true, false]) {
+      const net = new Network({ sizes: [8, 16, 4], seed: 3 });
+      const snapshots: Float32Array[] = [];
+      const r = await net.fit(x, labels, {
+        epochs: 4, batchSize: 10, optimizer: { name: "adam", lr: 0.02 }, validation: val,
+        earlyStopping: { patience: 10, restoreBest }, onEpoch: () => snapshots.push(net.parameters()),
+      });
+      expect(r.stoppedEpoch).toBeUndefined();
+      expect(r.keptEpoch).toBe(restoreBest ? r.bestEpoch : 3);
+      expect(net.parameters()).toEqual(snapshots[r.keptEpoch!]);
+      net.dispose();
+    }
   });
 
   it.each([
