@@ -39,6 +39,10 @@ export function resolveAugment(fn: string, v: unknown, inputs: number): Augment 
       `the input size sizes[0] (${inputs})`);
   }
   const shift = nonNegative(fn, `${name}.shift`, o.shift, 0);
+  if (shift > Math.max(width, height)) {
+    throw new RangeError(`${fn}: ${name}.shift must be at most the image's larger side (${Math.max(width, height)} ` +
+      `pixels: further, every pixel moves out), got ${shift}`);
+  }
   const rotate = nonNegative(fn, `${name}.rotate`, o.rotate, 0);
   if (rotate > 180) throw new RangeError(`${fn}: ${name}.rotate must be at most 180 (degrees), got ${rotate}`);
   const scale = nonNegative(fn, `${name}.scale`, o.scale, 0);
@@ -60,6 +64,11 @@ function object<K extends string>(fn: string, name: string, v: unknown, keys: re
     throw new TypeError(`${fn}: ${name} must be an object ({ ${keys.join(", ")} })`);
   }
   return options(fn, v, keys, name);
+}
+
+/** Whether the option transforms nothing: no shift, rotation, scaling or elastic displacement. */
+export function isIdentity(a: Augment): boolean {
+  return a.shift === 0 && a.rotate === 0 && a.scale === 0 && a.alpha === 0;
 }
 
 /** Bytes of the work buffer augmentBatch needs. */

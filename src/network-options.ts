@@ -4,7 +4,7 @@
 import { atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive } from "./checks.js";
 import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
 import { checkScheduleFits, resolveSchedule, type ResolvedSchedule, type Schedule } from "./schedule.js";
-import { resolveAugment, type Augment, type AugmentOptions } from "./augment.js";
+import { isIdentity, resolveAugment, type Augment, type AugmentOptions } from "./augment.js";
 import type { FitPosition } from "./fit-run.js";
 
 export type HiddenActivation = "relu" | "sigmoid" | "tanh";
@@ -112,7 +112,14 @@ export function networkOptions(fn: string, opts: unknown): ResolvedNetwork {
   const cost = oneOf(fn, "opts.cost", o.cost, COSTS, "crossEntropy");
   const seed = atLeast(fn, "opts.seed", o.seed, 0, 1);
   const hiddenLayers = sizes.length - 2;
-  const rates = Array.isArray(o.dropout) ? o.dropout : new Array(hiddenLayers).fill(o.dropout ?? 0);
+  // one rate for every hidden layer (checked here even with none: null is not a rate, and a rate above 0 would drop
+  // nothing on a network without hidden layers)
+  const one = Array.isArray(o.dropout) ? undefined : fraction(fn, "opts.dropout", o.dropout, 0);
+  if (one !== undefined && one > 0 && hiddenLayers === 0) {
+    throw new RangeError(`${fn}: opts.dropout (${one}) drops hidden layers' outputs, and sizes [${sizes.join(", ")}] ` +
+      `has no hidden layer (inputDropout drops inputs)`);
+  }
+  const rates = Array.isArray(o.dropout) ? o.dropout : new Array(hiddenLayers).fill(one);
   if (rates.length !== hiddenLayers) {
     throw new RangeError(`${fn}: opts.dropout has ${rates.length} rates, expected one per hidden layer (${hiddenLayers})`);
   }
@@ -170,7 +177,10 @@ export function fitOptions(fn: string, sizes: readonly number[], x: unknown, lab
     if (seed !== undefined) throw new TypeError(`${fn}: opts.seed restarts the shuffles: it does not go with opts.resume`);
     if (stopping) throw new TypeError(`${fn}: opts.earlyStopping does not go with opts.resume yet`);
   }
-  const augment = o.augment === undefined ? undefined : resolveAugment(fn, o.augment, sizes[0]);
+  // the identity (every range 0, no elastic displacement) is no augmentation: the images and the augmentation
+  // generator stay as they are, the bytes of a fit without the option, its save() too
+  const resolved = o.augment === undefined ? undefined : resolveAugment(fn, o.augment, sizes[0]);
+  const augment = resolved === undefined || isIdentity(resolved) ? undefined : resolved;
   return {
     rows, epochs, batchSize, shuffle, seed, optimizer, validation: val, schedule, stopping, resume, augment,
     onBatch: o.onBatch as FitOptions["onBatch"], onEpoch: o.onEpoch as FitOptions["onEpoch"], signal,

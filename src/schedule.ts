@@ -29,6 +29,10 @@ export interface Schedule {
 export type ResolvedSchedule = Required<Omit<Schedule, "maxLr">> & { maxLr: number | undefined };
 
 const NAMES = ["constant", "step", "cosine", "onecycle"] as const;
+/** The options each schedule reads besides warmupEpochs. */
+const OWN: Record<(typeof NAMES)[number], readonly string[]> = {
+  constant: [], step: ["gamma", "stepEpochs"], cosine: ["minLr"], onecycle: ["maxLr"],
+};
 
 /** The schedule with its defaults, each field checked (`name` is what errors call it). */
 export function resolveSchedule(fn: string, v: unknown, name = "opts.schedule"): ResolvedSchedule {
@@ -37,8 +41,17 @@ export function resolveSchedule(fn: string, v: unknown, name = "opts.schedule"):
   }
   const o = options(fn, v, ["name", "warmupEpochs", "minLr", "gamma", "stepEpochs", "maxLr"] as const, name);
   if (o.name === undefined) throw new TypeError(`${fn}: ${name}.name is required ('constant', 'step', 'cosine' or 'onecycle')`);
+  const kind = oneOf(fn, `${name}.name`, o.name, NAMES, "constant");
+  // an option of another schedule (StepLR has no eta_min, CosineAnnealingLR no gamma) would be silently ignored
+  const own = OWN[kind];
+  for (const key of ["minLr", "gamma", "stepEpochs", "maxLr"] as const) {
+    if (o[key] !== undefined && !own.includes(key)) {
+      throw new TypeError(`${fn}: ${name}.${key} does not apply to the '${kind}' schedule (its options: ` +
+        `${[...own, "warmupEpochs"].join(", ")})`);
+    }
+  }
   return {
-    name: oneOf(fn, `${name}.name`, o.name, NAMES, "constant"),
+    name: kind,
     warmupEpochs: nonNegative(fn, `${name}.warmupEpochs`, o.warmupEpochs, 0),
     minLr: nonNegative(fn, `${name}.minLr`, o.minLr, 0),
     gamma: o.gamma === undefined ? 0.1 : positive(fn, `${name}.gamma`, o.gamma),

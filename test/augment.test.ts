@@ -437,14 +437,20 @@ describe("Network.fit with augment", () => {
     for (const n of [a, b, c, plain]) n.dispose();
   });
 
-  it("identity parameters (no shift, rotation, scale or elastic) train to the bytes of no augmentation", async () => {
+  it("identity parameters (no shift, rotation, scale or elastic) train to the bytes of no augmentation, save() too", async () => {
     const { x, labels } = data(40, 2);
-    const a = new Network({ sizes: [64, 10, 4], seed: 4, dropout: 0.2 });
     const b = new Network({ sizes: [64, 10, 4], seed: 4, dropout: 0.2 });
-    await a.fit(x, labels, { ...fit, augment: { width: 16, height: 4, shift: 0, rotate: 0, scale: 0 } });
     await b.fit(x, labels, fit);
-    expect(Buffer.compare(Buffer.from(a.parameters().buffer), Buffer.from(b.parameters().buffer))).toBe(0);
-    for (const n of [a, b]) n.dispose();
+    for (const identity of [{ width: 16, height: 4, shift: 0, rotate: 0, scale: 0 }, { width: 16, height: 4 },
+      { width: 16, height: 4, elastic: { alpha: 0, sigma: 3 } }]) {
+      const a = new Network({ sizes: [64, 10, 4], seed: 4, dropout: 0.2 });
+      await a.fit(x, labels, { ...fit, augment: identity });
+      expect(Buffer.compare(Buffer.from(a.parameters().buffer), Buffer.from(b.parameters().buffer))).toBe(0);
+      // the augmentation generator drew nothing either: the whole file is the plain fit's
+      expect(Buffer.compare(Buffer.from(a.save()), Buffer.from(b.save()))).toBe(0);
+      a.dispose();
+    }
+    b.dispose();
   });
 
   it("a save mid-run with dropout and augmentation resumes to the bytes of a straight run (its generator is saved)", async () => {
@@ -484,6 +490,7 @@ describe("Network.fit with augment", () => {
     [{ width: 8, height: 8, elastic: { alpha: -1, sigma: 4 } }, RangeError, "Network.fit: opts.augment.elastic.alpha must be a finite number >= 0, got -1"],
     [{ width: 8, height: 8, elastic: 4 }, TypeError, "Network.fit: opts.augment.elastic must be an object ({ alpha, sigma })"],
     [{ width: 8, height: 8, shift: -1 }, RangeError, "Network.fit: opts.augment.shift must be a finite number >= 0, got -1"],
+    [{ width: 8, height: 8, shift: 8.5 }, RangeError, "Network.fit: opts.augment.shift must be at most the image's larger side (8 pixels: further, every pixel moves out), got 8.5"],
     [{ width: 8, height: 8, rotate: 200 }, RangeError, "Network.fit: opts.augment.rotate must be at most 180 (degrees), got 200"],
     [{ width: 8, height: 8, scale: 1 }, RangeError, "Network.fit: opts.augment.scale must be in [0, 1) (the factor is 1 +- scale), got 1"],
     [{ width: 8, height: 8, shfit: 2 }, TypeError, "Network.fit: unknown option opts.augment.shfit (expected one of width, height, shift, rotate, scale, elastic)"],

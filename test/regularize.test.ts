@@ -163,10 +163,17 @@ describe("Network with dropout", () => {
     [{ maxNorm: 0 }, RangeError, "Network: opts.maxNorm must be a positive finite number, got 0"],
     [{ maxNorm: -2 }, RangeError, "Network: opts.maxNorm must be a positive finite number, got -2"],
     [{ maxNorm: Infinity }, RangeError, "Network: opts.maxNorm must be a positive finite number, got Infinity"],
+    [{ dropout: null }, TypeError, "Network: opts.dropout must be a number, got null"],
+    [{ sizes: [4, 2], dropout: null }, TypeError, "Network: opts.dropout must be a number, got null"],
+    [{ sizes: [4, 2], dropout: 0.5 }, RangeError, "Network: opts.dropout (0.5) drops hidden layers' outputs, and sizes [4, 2] has no hidden layer (inputDropout drops inputs)"],
   ])("refuses %o by name, and takes no memory", (bad, type, message) => {
     const top = engine("test").mark();
     expect(() => new Network({ sizes: [4, 5, 6, 2], ...(bad as object) })).toThrow(new type(message));
     expect(engine("test").mark()).toBe(top);
+  });
+
+  it("a network without hidden layers takes dropout 0 (or []) and input dropout", () => {
+    for (const dropout of [0, []]) new Network({ sizes: [4, 2], dropout, inputDropout: 0.2 }).dispose();
   });
 });
 

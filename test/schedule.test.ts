@@ -66,6 +66,10 @@ describe("schedules equal torch.optim.lr_scheduler's, batch by batch", () => {
     [{ name: "onecycle", maxLr: NaN }, RangeError, /opts\.schedule\.maxLr must be a positive finite number, got NaN/],
     [{ name: "cosine", warmupEpochs: 3 }, RangeError, /opts\.schedule\.warmupEpochs \(3\) must be less than opts\.epochs \(3\)/],
     [{ name: "cosine", lr: 1 }, TypeError, /unknown option opts\.schedule\.lr \(expected one of name, warmupEpochs/],
+    [{ name: "step", minLr: 0.1 }, TypeError, /opts\.schedule\.minLr does not apply to the 'step' schedule \(its options: gamma, stepEpochs, warmupEpochs\)/],
+    [{ name: "cosine", gamma: 0.5 }, TypeError, /opts\.schedule\.gamma does not apply to the 'cosine' schedule \(its options: minLr, warmupEpochs\)/],
+    [{ name: "onecycle", stepEpochs: 2 }, TypeError, /opts\.schedule\.stepEpochs does not apply to the 'onecycle' schedule \(its options: maxLr, warmupEpochs\)/],
+    [{ name: "constant", maxLr: 1 }, TypeError, /opts\.schedule\.maxLr does not apply to the 'constant' schedule \(its options: warmupEpochs\)/],
   ])("refuses schedule %o by name and trains nothing", async (schedule, type, message) => {
     const net = new Network({ sizes: [6, 5, 3], seed: 2 });
     const before = net.parameters();
