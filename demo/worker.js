@@ -132,8 +132,15 @@ async function trainRun(opts, signal) {
   // go on with the paused run when it is the same run (its epochs, batch size and data), else start a new one
   const open = net.interruptedFit;
   const augment = JSON.stringify(opts.augment ?? null);
+  // and its optimizer (the form's may have changed while paused: fit refuses to resume with another), as the network
+  // keeps it with every default filled in (the page sets name, lr and SGD's momentum; a loaded file's may differ)
+  const kept = net.optimizer;
+  const sameOptimizer = kept !== undefined && kept.name === optimizer.name && kept.lr === optimizer.lr &&
+    kept.weightDecay === (optimizer.name === "adamw" ? 0.01 : 0) &&
+    (optimizer.name === "sgd" ? kept.momentum === optimizer.momentum && !kept.nesterov
+      : kept.beta1 === 0.9 && kept.beta2 === 0.999 && kept.eps === 1e-8);
   const resume = open !== undefined && progress.epoch < progress.target && open.epochs === progress.runEpochs &&
-    batchSize === progress.runBatch && n === progress.runRows &&
+    batchSize === progress.runBatch && n === progress.runRows && sameOptimizer &&
     (progress.runAugment === undefined || augment === progress.runAugment); // undefined: a loaded file's run
   progress.runAugment = augment;
   if (!resume) {

@@ -13,6 +13,12 @@ import type { BatchInfo, EarlyStopping, FitResult } from "./network-options.js";
 export interface FitPosition {
   epochs: number; epoch: number; batch: number; rows: number; batchSize: number; shuffle: boolean;
   loss: number; correct: number; shuffleRng: Uint8Array;
+  /**
+   * The run's resolved optimizer, schedule and augment options, each as JSON (network-options.ts runOptions), for a
+   * run started in this process: resume refuses others. A position loaded from a file has none (the format keeps the
+   * optimizer's settings, which resume checks instead).
+   */
+  run?: Record<"opts.optimizer" | "opts.schedule" | "opts.augment", string>;
 }
 
 /**

@@ -166,6 +166,10 @@ export function fitOptions(fn: string, sizes: readonly number[], x: unknown, lab
   const schedule = o.schedule === undefined ? undefined : resolveSchedule(fn, o.schedule);
   if (schedule) checkScheduleFits(fn, schedule, epochs);
   const stopping = o.earlyStopping === undefined ? undefined : earlyStopping(fn, o.earlyStopping, val !== undefined);
+  // the identity (every range 0, no elastic displacement) is no augmentation: the images and the augmentation
+  // generator stay as they are, the bytes of a fit without the option, its save() too
+  const resolved = o.augment === undefined ? undefined : resolveAugment(fn, o.augment, sizes[0]);
+  const augment = resolved === undefined || isIdentity(resolved) ? undefined : resolved;
   const resume = boolean(fn, "opts.resume", o.resume, false);
   if (resume) {
     if (at === undefined) throw new RangeError(`${fn}: opts.resume: there is no interrupted run to go on with`);
@@ -176,15 +180,27 @@ export function fitOptions(fn: string, sizes: readonly number[], x: unknown, lab
     }
     if (seed !== undefined) throw new TypeError(`${fn}: opts.seed restarts the shuffles: it does not go with opts.resume`);
     if (stopping) throw new TypeError(`${fn}: opts.earlyStopping does not go with opts.resume yet`);
+    // the run's other options: all three when it started in this process, else the optimizer the file keeps
+    const now = runOptions(optimizer, schedule, augment);
+    const then = at.run ?? (settings && { "opts.optimizer": runOptions(settings, undefined, undefined)["opts.optimizer"] });
+    for (const [name, was] of Object.entries(then ?? {}) as [keyof typeof now, string][]) {
+      if (now[name] !== was) {
+        throw new RangeError(`${fn}: opts.resume: ${name} is ${now[name]}, the interrupted run's was ${was} (a resumed ` +
+          `run goes on with the options it started with)`);
+      }
+    }
   }
-  // the identity (every range 0, no elastic displacement) is no augmentation: the images and the augmentation
-  // generator stay as they are, the bytes of a fit without the option, its save() too
-  const resolved = o.augment === undefined ? undefined : resolveAugment(fn, o.augment, sizes[0]);
-  const augment = resolved === undefined || isIdentity(resolved) ? undefined : resolved;
   return {
     rows, epochs, batchSize, shuffle, seed, optimizer, validation: val, schedule, stopping, resume, augment,
     onBatch: o.onBatch as FitOptions["onBatch"], onEpoch: o.onEpoch as FitOptions["onEpoch"], signal,
   };
+}
+
+/** A run's resolved optimizer, schedule and augment options as JSON, as FitPosition.run keeps them ("none": not given). */
+export function runOptions(optimizer: ResolvedOptimizer, schedule: ResolvedSchedule | undefined,
+  augment: Augment | undefined): NonNullable<FitPosition["run"]> {
+  const json = (v: object | undefined) => (v === undefined ? "none" : JSON.stringify(v));
+  return { "opts.optimizer": json(optimizer), "opts.schedule": json(schedule), "opts.augment": json(augment) };
 }
 
 /** fit's earlyStopping option, checked: it needs a validation set to watch. */

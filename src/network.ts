@@ -16,7 +16,7 @@ import { residentAt, type Floats } from "./wasm-array.js";
 import { augmentBatch, augmentWorkBytes } from "./augment.js";
 import { encodeOnnx, encodeSafetensors, mlpFromOnnx, mlpFromSafetensors, type ArchitectureOptions, type Mlp, type OnnxOptions } from "./onnx.js";
 import {
-  COSTS, HIDDEN, OUTPUTS, fitOptions, labelled, networkOptions, type Cost, type EpochInfo, type FitOptions,
+  COSTS, HIDDEN, OUTPUTS, fitOptions, labelled, networkOptions, runOptions, type Cost, type EpochInfo, type FitOptions,
   type FitResult, type HiddenActivation, type NetworkOptions, type OutputActivation,
 } from "./network-options.js";
 import { BatchData, hold, sparse, type Block, type Data, type Workspace } from "./batch-data.js";
@@ -194,6 +194,7 @@ export class Network {
       // the run's position, kept up to date so that an abort leaves it (fit's resume); a resumed run starts there
       const pos: FitPosition = f.resume ? this.position! : {
         epochs, epoch: 0, batch: 0, rows, batchSize, shuffle, loss: 0, correct: 0, shuffleRng: new Uint8Array(RNG_BYTES),
+        run: runOptions(opt, schedule, augment),
       };
       this.position = pos;
       if (f.resume) this.e.write(this.buf.shuffleRng, pos.shuffleRng); // the interrupted epoch's permutation, drawn again

@@ -115,16 +115,38 @@ describe("fit({ resume: true })", () => {
     [{ shuffle: false }, RangeError, "Network.fit: opts.resume: opts.shuffle is false, the interrupted run's was true"],
     [{ seed: 3 }, TypeError, "Network.fit: opts.seed restarts the shuffles: it does not go with opts.resume"],
     [{ earlyStopping: { patience: 2 } }, TypeError, "Network.fit: opts.earlyStopping does not go with opts.resume yet"],
+    [{ schedule: { name: "onecycle" } }, RangeError, "Network.fit: opts.resume: opts.schedule is {\"name\":\"onecycle\",\"warmupEpochs\":0,\"minLr\":0,\"gamma\":0.1,\"stepEpochs\":1}, the interrupted run's was {\"name\":\"cosine\",\"warmupEpochs\":1,\"minLr\":0.001,\"gamma\":0.1,\"stepEpochs\":1} (a resumed run goes on with the options it started with)"],
+    [{ schedule: undefined }, RangeError, "Network.fit: opts.resume: opts.schedule is none, the interrupted run's was"],
+    [{ optimizer: { name: "sgd", lr: 5 } }, RangeError, "Network.fit: opts.resume: opts.optimizer is {\"name\":\"sgd\",\"lr\":5,\"momentum\":0,\"nesterov\":false,\"weightDecay\":0}, the interrupted run's was {\"name\":\"sgd\",\"lr\":0.1,\"momentum\":0.9,"],
+    [{ augment: { width: 4, height: 3, shift: 1 } }, RangeError, "Network.fit: opts.resume: opts.augment is {\"width\":4,\"height\":3,\"shift\":1,\"rotate\":0,\"scale\":0,\"alpha\":0,\"sigma\":0,\"radius\":0}, the interrupted run's was none"],
   ])("refuses to resume with %o, and the run stays open", async (change, type, message) => {
     const net = new Network(NET);
     const ctl = new AbortController();
     await expect(net.fit(x, labels, { ...RUN, signal: ctl.signal, onBatch: () => ctl.abort() })).rejects.toThrow(/aborted/);
     const before = Buffer.from(net.save());
-    await expect(net.fit(x, labels, { ...RUN, ...change, resume: true } as FitOptions)).rejects.toThrow(new type(message));
+    const refused = net.fit(x, labels, { ...RUN, ...change, resume: true } as FitOptions);
+    await expect(refused).rejects.toThrow(type);
+    await expect(refused).rejects.toThrow(message);
     expect(Buffer.compare(Buffer.from(net.save()), before)).toBe(0);
     await expect(net.fit(x.subarray(0, 80 * 12), labels.subarray(0, 80), { ...RUN, resume: true }))
       .rejects.toThrow("Network.fit: opts.resume: rows of x is 80, the interrupted run's was 90");
     net.dispose();
+  });
+
+  it("a run loaded from a file resumes with the optimizer the file keeps, and refuses another", async () => {
+    const net = new Network(NET);
+    const ctl = new AbortController();
+    await expect(net.fit(x, labels, { ...RUN, signal: ctl.signal, onBatch: () => ctl.abort() })).rejects.toThrow(/aborted/);
+    const bytes = net.save();
+    net.dispose();
+    const loaded = Network.load(bytes);
+    await expect(loaded.fit(x, labels, { ...RUN, optimizer: { name: "adam", lr: 0.1 }, resume: true }))
+      .rejects.toThrow(/^Network\.fit: opts\.resume: opts\.optimizer is \{"name":"adam","lr":0\.1,.* the interrupted run's was \{"name":"sgd","lr":0\.1,"momentum":0\.9,/);
+    expect(Buffer.compare(Buffer.from(loaded.save()), Buffer.from(bytes))).toBe(0);
+    const { optimizer: _, ...noOptimizer } = RUN; // not given: the file's
+    await loaded.fit(x, labels, { ...noOptimizer, resume: true });
+    expect(Buffer.compare(Buffer.from(loaded.save()), await straight())).toBe(0);
+    loaded.dispose();
   });
 
   it("with nothing to resume it says so", async () => {
