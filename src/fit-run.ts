@@ -18,7 +18,9 @@ export interface FitPosition {
    * run started in this process: resume refuses others. A position loaded from a file has none (the format keeps the
    * optimizer's settings, which resume checks instead).
    */
-  run?: Record<"opts.optimizer" | "opts.schedule" | "opts.augment", string>;
+  run?: Record<"opts.optimizer" | "opts.schedule" | "opts.augment" | "opts.earlyStopping", string>;
+  /** The run's early stopping, its best epoch's parameters with it (a run started in this process; freed with the run). */
+  stop?: EarlyStop;
 }
 
 /**
@@ -28,18 +30,20 @@ export interface FitPosition {
 export class EarlyStop {
   private bestLoss = Infinity;
   private wait = 0;
+  private bestEpoch: number | undefined;
 
+  /** Takes a block of P floats for the best epoch's parameters, which free() gives back (the run's end). */
   constructor(private readonly o: EarlyStopping, private readonly e: Engine,
     private readonly params: number, // (P) the network's parameters
-    private readonly best: number,   // (P) the best epoch's parameters
     private readonly bytes: number,  // P * 4
+    private best = e.allocBlock(bytes), // (P) the best epoch's parameters
   ) {}
 
-  /** After an epoch with this validation loss: the best epoch or the stop into `result`; true: stop the run. */
+  /** After an epoch with this validation loss: the best epoch kept, or the stop into `result`; true: stop the run. */
   after(epoch: number, valLoss: number, result: FitResult): boolean {
     if (valLoss < this.bestLoss - this.o.minDelta) {
       this.bestLoss = valLoss;
-      result.bestEpoch = epoch;
+      this.bestEpoch = epoch;
       this.wait = 0;
       this.e.moveBytes(this.params, this.best, this.bytes);
     } else if (++this.wait >= this.o.patience) {
@@ -51,12 +55,21 @@ export class EarlyStop {
 
   /**
    * At the run's end, after epoch `last`: with restoreBest, the best epoch's parameters back (if an epoch improved);
-   * result.keptEpoch says whose parameters the network now holds.
+   * result.bestEpoch says which epoch that was (in any call of a resumed run), keptEpoch whose parameters the network
+   * now holds. Frees the block.
    */
   end(result: FitResult, last: number): void {
-    const restore = this.o.restoreBest && result.bestEpoch !== undefined;
+    const restore = this.o.restoreBest && this.bestEpoch !== undefined;
     if (restore) this.e.moveBytes(this.best, this.params, this.bytes);
-    result.keptEpoch = restore ? result.bestEpoch : last;
+    result.bestEpoch = this.bestEpoch;
+    result.keptEpoch = restore ? this.bestEpoch : last;
+    this.free();
+  }
+
+  /** Gives the best parameters' block back (the run ended, or was replaced by a new one, or the network disposed). */
+  free(): void {
+    if (this.best !== 0) this.e.freeBlock(this.best, this.bytes);
+    this.best = 0;
   }
 }
 

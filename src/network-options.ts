@@ -179,10 +179,13 @@ export function fitOptions(fn: string, sizes: readonly number[], x: unknown, lab
       if (now !== then) throw new RangeError(`${fn}: opts.resume: ${name} is ${now}, the interrupted run's was ${then}`);
     }
     if (seed !== undefined) throw new TypeError(`${fn}: opts.seed restarts the shuffles: it does not go with opts.resume`);
-    if (stopping) throw new TypeError(`${fn}: opts.earlyStopping does not go with opts.resume yet`);
-    // the run's other options: all three when it started in this process, else the optimizer the file keeps
-    const now = runOptions(optimizer, schedule, augment);
-    const then = at.run ?? (settings && { "opts.optimizer": runOptions(settings, undefined, undefined)["opts.optimizer"] });
+    if (stopping && at.run === undefined) {
+      throw new TypeError(`${fn}: opts.earlyStopping does not go with opts.resume of a run loaded from a file (the ` +
+        `format keeps no copy of the best epoch's parameters): resume without it, or start a new run`);
+    }
+    // the run's other options: all of them when it started in this process, else the optimizer the file keeps
+    const now = runOptions(optimizer, schedule, augment, stopping);
+    const then = at.run ?? (settings && { "opts.optimizer": runOptions(settings, undefined, undefined, undefined)["opts.optimizer"] });
     for (const [name, was] of Object.entries(then ?? {}) as [keyof typeof now, string][]) {
       if (now[name] !== was) {
         throw new RangeError(`${fn}: opts.resume: ${name} is ${now[name]}, the interrupted run's was ${was} (a resumed ` +
@@ -196,11 +199,15 @@ export function fitOptions(fn: string, sizes: readonly number[], x: unknown, lab
   };
 }
 
-/** A run's resolved optimizer, schedule and augment options as JSON, as FitPosition.run keeps them ("none": not given). */
+/**
+ * A run's resolved optimizer, schedule, augment and early stopping options as JSON, as FitPosition.run keeps them
+ * ("none": not given).
+ */
 export function runOptions(optimizer: ResolvedOptimizer, schedule: ResolvedSchedule | undefined,
-  augment: Augment | undefined): NonNullable<FitPosition["run"]> {
+  augment: Augment | undefined, stopping: EarlyStopping | undefined): NonNullable<FitPosition["run"]> {
   const json = (v: object | undefined) => (v === undefined ? "none" : JSON.stringify(v));
-  return { "opts.optimizer": json(optimizer), "opts.schedule": json(schedule), "opts.augment": json(augment) };
+  return { "opts.optimizer": json(optimizer), "opts.schedule": json(schedule), "opts.augment": json(augment),
+    "opts.earlyStopping": json(stopping) };
 }
 
 /** fit's earlyStopping option, checked: it needs a validation set to watch. */

@@ -186,7 +186,6 @@ export class Network {
       const valData = valSrc && hold(held, io.upload(valSrc));
       const order = hold(held, io.takeBlock(rows * 4)).ptr;
       const P = this.parameterCount;
-      const stop = stopping && new EarlyStop(stopping, this.e, this.buf.params, hold(held, io.takeBlock(P * 4)).ptr, P * 4);
       const work = augment && hold(held, io.takeBlock(augmentWorkBytes(this.k, augment))).ptr;
       if (!shuffle) io.writeIdentity(order, rows);
       if (f.seed !== undefined) this.k.rng_seed(this.buf.shuffleRng, f.seed);
@@ -194,9 +193,13 @@ export class Network {
       // the run's position, kept up to date so that an abort leaves it (fit's resume); a resumed run starts there
       const pos: FitPosition = f.resume ? this.position! : {
         epochs, epoch: 0, batch: 0, rows, batchSize, shuffle, loss: 0, correct: 0, shuffleRng: new Uint8Array(RNG_BYTES),
-        run: runOptions(opt, schedule, augment),
+        run: runOptions(opt, schedule, augment, stopping),
       };
+      if (!f.resume) this.position?.stop?.free(); // a new run replaces an interrupted one
       this.position = pos;
+      // early stopping's watch and best parameters belong to the run: an interrupted run keeps them for its resume
+      if (!f.resume && stopping) pos.stop = new EarlyStop(stopping, this.e, this.buf.params, P * 4);
+      const stop = pos.stop;
       if (f.resume) this.e.write(this.buf.shuffleRng, pos.shuffleRng); // the interrupted epoch's permutation, drawn again
       // made once for the fit, changed in place each batch: the layers' view of a step and the optimizer's steps, the
       // first layer's weights stepping with their gradient (one pool job a thread for both), the rest after
@@ -453,6 +456,7 @@ export class Network {
   dispose(): void {
     if (this.disposed) return;
     if (this.busy) throw new Error("Network.dispose: the network is training (abort fit first)");
+    this.position?.stop?.free();
     this.io.free();
     this.buf.free();
     this.disposed = true;

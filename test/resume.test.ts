@@ -3,7 +3,8 @@
 // figures so far), fit({ resume: true }) goes on from there, and save() keeps it, so any pattern of pauses, and a
 // save / load in the middle, trains the bytes of one uninterrupted run.
 import { beforeAll, describe, expect, it } from "vitest";
-import { ready, Network, type FitOptions } from "../dist/index.js";
+import { ready, Network, type FitOptions, type FitResult } from "../dist/index.js";
+import { engine } from "../dist/engine.js";
 import { randn, rng } from "./helpers.js";
 
 beforeAll(async () => {
@@ -114,7 +115,7 @@ describe("fit({ resume: true })", () => {
     [{ batchSize: 16 }, RangeError, "Network.fit: opts.resume: opts.batchSize is 16, the interrupted run's was 8"],
     [{ shuffle: false }, RangeError, "Network.fit: opts.resume: opts.shuffle is false, the interrupted run's was true"],
     [{ seed: 3 }, TypeError, "Network.fit: opts.seed restarts the shuffles: it does not go with opts.resume"],
-    [{ earlyStopping: { patience: 2 } }, TypeError, "Network.fit: opts.earlyStopping does not go with opts.resume yet"],
+    [{ earlyStopping: { patience: 2 } }, RangeError, "Network.fit: opts.resume: opts.earlyStopping is {\"patience\":2,\"minDelta\":0,\"restoreBest\":true}, the interrupted run's was none"],
     [{ schedule: { name: "onecycle" } }, RangeError, "Network.fit: opts.resume: opts.schedule is {\"name\":\"onecycle\",\"warmupEpochs\":0,\"minLr\":0,\"gamma\":0.1,\"stepEpochs\":1}, the interrupted run's was {\"name\":\"cosine\",\"warmupEpochs\":1,\"minLr\":0.001,\"gamma\":0.1,\"stepEpochs\":1} (a resumed run goes on with the options it started with)"],
     [{ schedule: undefined }, RangeError, "Network.fit: opts.resume: opts.schedule is none, the interrupted run's was"],
     [{ optimizer: { name: "sgd", lr: 5 } }, RangeError, "Network.fit: opts.resume: opts.optimizer is {\"name\":\"sgd\",\"lr\":5,\"momentum\":0,\"nesterov\":false,\"weightDecay\":0}, the interrupted run's was {\"name\":\"sgd\",\"lr\":0.1,\"momentum\":0.9,"],
@@ -147,6 +148,78 @@ describe("fit({ resume: true })", () => {
     await loaded.fit(x, labels, { ...noOptimizer, resume: true });
     expect(Buffer.compare(Buffer.from(loaded.save()), await straight())).toBe(0);
     loaded.dispose();
+  });
+
+  describe("with early stopping", () => {
+    // validation labels shifted by one class: the validation loss falls, then rises, and the run stops early
+    const shifted = { x: val.x, labels: val.labels.map((y) => (y + 1) % 4) };
+    const STOP: FitOptions = { ...RUN, epochs: 12, schedule: undefined, validation: shifted, earlyStopping: { patience: 2 } };
+
+    /** STOP trained on `net`, paused after each batch count in `stops` and resumed; the last call's result and every epoch. */
+    async function pausedStop(net: Network, stops: number[], opts: Partial<FitOptions> = {}): Promise<[FitResult, number[]]> {
+      const losses: number[] = [];
+      let done = 0;
+      for (let i = 0; ; i++) {
+        const ctl = new AbortController();
+        const run = net.fit(x, labels, {
+          ...STOP, ...opts, resume: i > 0, signal: ctl.signal, onBatch: () => { if (++done === stops[i]) ctl.abort(); },
+          onEpoch: (e) => losses.push(e.valLoss!),
+        });
+        if (i < stops.length) await expect(run).rejects.toThrow(/aborted/);
+        else return [await run, losses];
+      }
+    }
+
+    it.each([[{}], [{ earlyStopping: { patience: 2, restoreBest: false } }]])("%o: paused anywhere, resumed: the straight run's epochs, best, kept and stopped epochs, and bytes", async (opts) => {
+      const top = engine("test").mark();
+      const a = new Network(NET);
+      const want = await a.fit(x, labels, { ...STOP, ...opts });
+      expect(want.stoppedEpoch).toBeLessThan(11); // it stops early
+      const wantBytes = Buffer.from(a.save());
+      a.dispose();
+      const r = rng(9);
+      const total = (want.stoppedEpoch! + 1) * Math.ceil(rows / 8);
+      for (let trial = 0; trial < 3; trial++) {
+        const stops = Array.from({ length: 3 }, () => 1 + Math.floor(r() * (total - 1))).sort((p, q) => p - q)
+          .filter((v, i, all) => i === 0 || v !== all[i - 1]);
+        const b = new Network(NET);
+        const [got, losses] = await pausedStop(b, stops, opts);
+        expect(losses, `stops ${stops}`).toEqual(want.epochs.map((e) => e.valLoss));
+        expect([got.bestEpoch, got.keptEpoch, got.stoppedEpoch]).toEqual([want.bestEpoch, want.keptEpoch, want.stoppedEpoch]);
+        expect(Buffer.compare(Buffer.from(b.save()), wantBytes), `stops ${stops}`).toBe(0);
+        b.dispose();
+      }
+      expect(engine("test").mark()).toBe(top); // the best parameters' blocks went back with each run
+    });
+
+    it("a paused run's best parameters go back when a new run replaces it and when the network is disposed", async () => {
+      const top = engine("test").mark();
+      const net = new Network(NET);
+      await pausedStop(net, [20, 30]); // a whole run, paused twice
+      const ctl = new AbortController();
+      await expect(net.fit(x, labels, { ...STOP, signal: ctl.signal, onBatch: () => ctl.abort() })).rejects.toThrow(/aborted/);
+      await expect(net.fit(x, labels, { ...STOP, signal: ctl.signal })).rejects.toThrow(/aborted/); // a new run, aborted at once
+      net.dispose();
+      expect(engine("test").mark()).toBe(top);
+    });
+
+    it("refuses to resume it without early stopping, and a run loaded from a file with it", async () => {
+      const net = new Network(NET);
+      const ctl = new AbortController();
+      await expect(net.fit(x, labels, { ...STOP, signal: ctl.signal, onBatch: () => ctl.abort() })).rejects.toThrow(/aborted/);
+      const { earlyStopping: _, ...without } = STOP;
+      await expect(net.fit(x, labels, { ...without, resume: true })).rejects.toThrow(new RangeError("Network.fit: opts.resume: " +
+        "opts.earlyStopping is none, the interrupted run's was {\"patience\":2,\"minDelta\":0,\"restoreBest\":true} (a " +
+        "resumed run goes on with the options it started with)"));
+      const loaded = Network.load(net.save());
+      net.dispose();
+      await expect(loaded.fit(x, labels, { ...STOP, resume: true })).rejects.toThrow(new TypeError("Network.fit: " +
+        "opts.earlyStopping does not go with opts.resume of a run loaded from a file (the format keeps no copy of the " +
+        "best epoch's parameters): resume without it, or start a new run"));
+      await loaded.fit(x, labels, { ...without, resume: true }); // without it, the file's run goes on
+      expect(loaded.interruptedFit).toBeUndefined();
+      loaded.dispose();
+    });
   });
 
   it("with nothing to resume it says so", async () => {
