@@ -42,6 +42,8 @@ export interface BatchInfo {
   loss: number; accuracy: number;
   /** The learning rate of this batch's update. */
   lr: number;
+  /** SGD's momentum or Adam's beta1 of this batch's update, when the schedule cycles it (onecycle); else absent. */
+  momentum?: number;
   /**
    * A copy of the first `rows` rows (default: all) of the batch's input as the network saw it: (rows, sizes[0])
    * floats after opts.augment, before input dropout (pixels scaled to [0, 1] for Uint8Array x). Read from Wasm only

@@ -11,7 +11,7 @@ import { dense, dropout, output_backward, output_forward, type Layer, type Step 
 import { boolean, inputs, options, outBuffer } from "./checks.js";
 import { encode } from "./checkpoint.js";
 import type { Optimizer } from "./optimizer.js";
-import { learningRate } from "./schedule.js";
+import { learningRate, scheduledMomentum } from "./schedule.js";
 import { residentAt, type Floats } from "./wasm-array.js";
 import { augmentBatch, augmentWorkBytes } from "./augment.js";
 import { encodeOnnx, encodeSafetensors, mlpFromOnnx, mlpFromSafetensors, type ArchitectureOptions, type Mlp, type OnnxOptions } from "./onnx.js";
@@ -232,14 +232,16 @@ export class Network {
           const cost = this.loss(ws, B);
           const hits = this.k.count_correct(out, ws.labels, B, this.sizes.at(-1)!);
           correct += hits;
-          const lr = schedule ? learningRate(schedule, opt.lr, epoch * batches + b, epochs * batches, batches, this.k.cos_f64)
-            : opt.lr;
-          this.optim.tune(opt, steps, lr);
+          const t = epoch * batches + b;
+          const lr = schedule ? learningRate(schedule, opt.lr, t, epochs * batches, batches, this.k.cos_f64) : opt.lr;
+          const momentum = schedule && scheduledMomentum(schedule, t, epochs * batches, batches, this.k.cos_f64);
+          this.optim.tune(opt, steps, lr, momentum);
           this.backward(s, ws);
           this.optim.update(steps, 1, ws.norms);
           total += cost;
           if (f.onBatch) { // loss, hits before the update
-            reportBatch(fn, f.onBatch, { epoch, batch: b, batches, loss: cost / B, accuracy: hits / B, lr }, this.e, ws.x, B,
+            reportBatch(fn, f.onBatch, { epoch, batch: b, batches, loss: cost / B, accuracy: hits / B, lr,
+              ...(momentum !== undefined ? { momentum } : {}) }, this.e, ws.x, B,
               this.sizes[0]);
           }
           await yieldToEventLoop();

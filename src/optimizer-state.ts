@@ -12,6 +12,17 @@ import { OPTIMIZERS } from "./network-options.js";
 type Dense = ReturnType<typeof dense>;
 
 /**
+ * b^n for an integer n >= 0 by binary exponentiation: IEEE multiplications only, so the same bits in every engine
+ * (Math.pow may differ in its last bit between engines); each squaring doubles the relative error so far, so within
+ * about n / 2 ulps of the exact power (1e-10 relative at a million steps: Adam's f32 step cannot see it).
+ */
+export function powInt(b: number, n: number): number {
+  let r = 1;
+  for (let x = b, k = n; k > 0; k = Math.floor(k / 2), x *= x) if (k % 2 === 1) r *= x;
+  return r;
+}
+
+/**
  * The optimizer's step over one segment of the parameters (a layer's weights or biases) with where its gradients are
  * and how many: built once per fit, its learning rate and bias corrections set in place each batch (no objects a batch).
  */
@@ -67,15 +78,21 @@ export class OptimizerState {
       ({ step: this.stepOver(o, seg), grad: this.buf.grads + seg[0] * 4, count: seg[1] }));
   }
 
-  /** Sets the steps' scalars for this batch: learning rate lr and Adam's 1 - beta^t (the running powers, advanced). */
-  tune(o: ResolvedOptimizer, steps: SegmentStep[], lr: number): void {
+  /**
+   * Sets the steps' scalars for this batch: learning rate lr and Adam's 1 - beta^t (the running powers, advanced);
+   * `momentum`, when a schedule cycles it, replaces SGD's momentum or Adam's beta1 for this step, and Adam's first
+   * correction is then 1 - beta1^t of this step's beta1, as torch.optim.Adam computes it from the group's betas.
+   */
+  tune(o: ResolvedOptimizer, steps: SegmentStep[], lr: number, momentum?: number): void {
     if (o.name !== "sgd") {
-      this.beta1Power *= o.beta1; // running products, not Math.pow: the same bits in every engine
+      // running products, not Math.pow: the same bits in every engine; a cycled beta1's power by squaring (likewise)
+      this.beta1Power = momentum === undefined ? this.beta1Power * o.beta1 : powInt(momentum, this.steps + 1);
       this.beta2Power *= o.beta2;
     }
     for (const st of steps) {
       const h = st.step.hyper;
       h[0] = lr;
+      h[1] = momentum ?? (o.name === "sgd" ? o.momentum : o.beta1);
       if (st.step.fn === "adam_update") {
         h[6] = 1 - this.beta1Power;
         h[7] = 1 - this.beta2Power;

@@ -4,12 +4,15 @@
 // - step: StepLR(step_size = stepEpochs epochs, gamma): lr * gamma^floor(t / (stepEpochs B)).
 // - cosine: CosineAnnealingLR(T_max = T, eta_min = minLr): minLr + (lr - minLr) (1 + cos(pi t / T)) / 2.
 // - onecycle: OneCycleLR(max_lr = maxLr (default lr), total_steps = T, pct_start 0.3, cos annealing, div_factor 25,
-//   final_div_factor 1e4, cycle_momentum=False): up from maxLr / 25 to maxLr over the first 30% of the steps, then
-//   down to maxLr / 25 / 1e4. The momentum is not cycled.
+//   final_div_factor 1e4, cycle_momentum, base_momentum, max_momentum): up from maxLr / 25 to maxLr over the first 30%
+//   of the steps, then down to maxLr / 25 / 1e4; with cycleMomentum (its default, as torch's) SGD's momentum, or
+//   Adam's beta1, goes the other way on the same curve, from maxMomentum down to baseMomentum and back up, replacing
+//   the optimizer's own (torch sets group['momentum'] or betas[0]).
 // - warmupEpochs W > 0: a linear warm-up first, LinearLR(start_factor = 1 / (W B), total_iters = W B - 1), then the
-//   schedule over the remaining steps from its own step 0, as SequentialLR chains them.
+//   schedule over the remaining steps from its own step 0, as SequentialLR chains them. The warm-up climbs to the
+//   optimizer's lr, or to the one-cycle's first rate, maxLr / 25 (OneCycleLR sets the initial_lr the warm-up reads).
 // The cosine comes from the module (Wasm code, the same bits in every engine), never from the host's Math.cos.
-import { atLeast, nonNegative, oneOf, options, positive } from "./checks.js";
+import { atLeast, boolean, fraction, nonNegative, oneOf, options, positive } from "./checks.js";
 
 /** fit's `schedule` option. */
 export interface Schedule {
@@ -24,6 +27,12 @@ export interface Schedule {
   stepEpochs?: number;
   /** onecycle: the peak learning rate (default: the optimizer's lr). */
   maxLr?: number;
+  /** onecycle: cycle SGD's momentum or Adam's beta1 inversely to the rate (default true, as OneCycleLR's cycle_momentum). */
+  cycleMomentum?: boolean;
+  /** onecycle: the momentum (beta1) at the peak rate (default 0.85, base_momentum). */
+  baseMomentum?: number;
+  /** onecycle: the momentum (beta1) at the ends, and during a warm-up (default 0.95, max_momentum). */
+  maxMomentum?: number;
 }
 
 export type ResolvedSchedule = Required<Omit<Schedule, "maxLr">> & { maxLr: number | undefined };
@@ -31,7 +40,8 @@ export type ResolvedSchedule = Required<Omit<Schedule, "maxLr">> & { maxLr: numb
 const NAMES = ["constant", "step", "cosine", "onecycle"] as const;
 /** The options each schedule reads besides warmupEpochs. */
 const OWN: Record<(typeof NAMES)[number], readonly string[]> = {
-  constant: [], step: ["gamma", "stepEpochs"], cosine: ["minLr"], onecycle: ["maxLr"],
+  constant: [], step: ["gamma", "stepEpochs"], cosine: ["minLr"],
+  onecycle: ["maxLr", "cycleMomentum", "baseMomentum", "maxMomentum"],
 };
 
 /** The schedule with its defaults, each field checked (`name` is what errors call it). */
@@ -39,12 +49,13 @@ export function resolveSchedule(fn: string, v: unknown, name = "opts.schedule"):
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new TypeError(`${fn}: ${name} must be an object ({ name: 'cosine', ... }), got ${v === null ? "null" : typeof v}`);
   }
-  const o = options(fn, v, ["name", "warmupEpochs", "minLr", "gamma", "stepEpochs", "maxLr"] as const, name);
+  const o = options(fn, v, ["name", "warmupEpochs", "minLr", "gamma", "stepEpochs", "maxLr", "cycleMomentum",
+    "baseMomentum", "maxMomentum"] as const, name);
   if (o.name === undefined) throw new TypeError(`${fn}: ${name}.name is required ('constant', 'step', 'cosine' or 'onecycle')`);
   const kind = oneOf(fn, `${name}.name`, o.name, NAMES, "constant");
   // an option of another schedule (StepLR has no eta_min, CosineAnnealingLR no gamma) would be silently ignored
   const own = OWN[kind];
-  for (const key of ["minLr", "gamma", "stepEpochs", "maxLr"] as const) {
+  for (const key of ["minLr", "gamma", "stepEpochs", "maxLr", "cycleMomentum", "baseMomentum", "maxMomentum"] as const) {
     if (o[key] !== undefined && !own.includes(key)) {
       throw new TypeError(`${fn}: ${name}.${key} does not apply to the '${kind}' schedule (its options: ` +
         `${[...own, "warmupEpochs"].join(", ")})`);
@@ -57,6 +68,9 @@ export function resolveSchedule(fn: string, v: unknown, name = "opts.schedule"):
     gamma: o.gamma === undefined ? 0.1 : positive(fn, `${name}.gamma`, o.gamma),
     stepEpochs: atLeast(fn, `${name}.stepEpochs`, o.stepEpochs, 1, 1),
     maxLr: o.maxLr === undefined ? undefined : positive(fn, `${name}.maxLr`, o.maxLr),
+    cycleMomentum: kind === "onecycle" && boolean(fn, `${name}.cycleMomentum`, o.cycleMomentum, true),
+    baseMomentum: fraction(fn, `${name}.baseMomentum`, o.baseMomentum, 0.85),
+    maxMomentum: fraction(fn, `${name}.maxMomentum`, o.maxMomentum, 0.95),
   };
 }
 
@@ -79,7 +93,12 @@ function annealCos(cos: (x: number) => number, start: number, end: number, pct: 
 export function learningRate(s: ResolvedSchedule, lr: number, t: number, T: number, B: number,
   cos: (x: number) => number): number {
   const W = Math.round(s.warmupEpochs * B);
-  if (t < W) return lr * (1 / W + (1 - 1 / W) * t / (W - 1 || 1)); // LinearLR(start_factor 1 / W, total_iters W - 1)
+  if (t < W) {
+    // LinearLR(start_factor 1 / W, total_iters W - 1) up to the rate the schedule starts from: the optimizer's lr, but
+    // the one-cycle's maxLr / 25 (OneCycleLR sets the group's initial_lr, which SequentialLR's warm-up then climbs to)
+    const to = s.name === "onecycle" ? (s.maxLr ?? lr) / 25 : lr;
+    return to * (1 / W + (1 - 1 / W) * t / (W - 1 || 1));
+  }
   const u = t - W; // the schedule's own step
   const n = T - W; // and its length
   switch (s.name) {
@@ -96,9 +115,30 @@ export function learningRate(s: ResolvedSchedule, lr: number, t: number, T: numb
       const max = s.maxLr ?? lr;
       const initial = max / 25;
       const min = initial / 1e4;
-      const peak = 0.3 * n - 1; // the end of phase one, as OneCycleLR's float(pct_start * total_steps) - 1
+      const peak = oneCyclePeak(n);
       if (u <= peak) return annealCos(cos, initial, max, u / peak);
       return annealCos(cos, max, min, (u - peak) / (n - 1 - peak));
     }
   }
+}
+
+/** The end of the one-cycle's first phase over n steps, as OneCycleLR's float(pct_start * total_steps) - 1. */
+function oneCyclePeak(n: number): number {
+  return 0.3 * n - 1;
+}
+
+/**
+ * The momentum (SGD's, or Adam's beta1) at batch t of T (B an epoch) when the schedule cycles it, else undefined: the
+ * one-cycle's, maxMomentum down to baseMomentum as the rate rises and back up as it falls, on the rate's own phases
+ * (OneCycleLR's computed_momentum); maxMomentum during a warm-up (what OneCycleLR set when it was made).
+ */
+export function scheduledMomentum(s: ResolvedSchedule, t: number, T: number, B: number,
+  cos: (x: number) => number): number | undefined {
+  if (!s.cycleMomentum) return undefined;
+  const W = Math.round(s.warmupEpochs * B);
+  if (t < W) return s.maxMomentum;
+  const u = t - W, n = T - W;
+  const peak = oneCyclePeak(n);
+  if (u <= peak) return annealCos(cos, s.maxMomentum, s.baseMomentum, u / peak);
+  return annealCos(cos, s.baseMomentum, s.maxMomentum, (u - peak) / (n - 1 - peak));
 }

@@ -23,20 +23,23 @@ function weightMask(): boolean[] {
   return mask;
 }
 
-/** torch.optim's step on p (float64) from gradient g at step t (1-based) and learning rate lr; state m, v. */
+/**
+ * torch.optim's step on p (float64) from gradient g at step t (1-based) and learning rate lr; state m, v; `mu`: the
+ * group's momentum (SGD) or betas[0] (Adam) as a one-cycle schedule sets it, else the optimizer's.
+ */
 function refStep(o: Optimizer, p: Float64Array, g: Float32Array, m: Float64Array, v: Float64Array, t: number,
-  lr: number, decays: boolean[]): void {
+  lr: number, decays: boolean[], mu?: number): void {
   const wdAll = o.weightDecay ?? (o.name === "adamw" ? 0.01 : 0);
   for (let i = 0; i < p.length; i++) {
     const wd = decays[i] ? wdAll : 0;
     if (o.name === "sgd") {
-      const mu = o.momentum ?? 0;
+      const momentum = mu ?? o.momentum ?? 0;
       const gi = g[i] + wd * p[i];
-      m[i] = mu * m[i] + gi;
-      p[i] -= lr * (o.nesterov ? gi + mu * m[i] : m[i]);
+      m[i] = momentum * m[i] + gi;
+      p[i] -= lr * (o.nesterov ? gi + momentum * m[i] : m[i]);
       continue;
     }
-    const [b1, b2, eps] = [o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8];
+    const [b1, b2, eps] = [mu ?? o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8];
     let gi = g[i];
     if (o.name === "adamw") p[i] *= 1 - lr * wd;
     else gi += wd * p[i];
@@ -49,7 +52,8 @@ function refStep(o: Optimizer, p: Float64Array, g: Float32Array, m: Float64Array
 const CASES: [string, Optimizer, Schedule | undefined][] = [
   ["SGD, Nesterov momentum, weight decay, cosine schedule", { name: "sgd", lr: 0.3, momentum: 0.9, nesterov: true, weightDecay: 0.01 }, { name: "cosine" }],
   ["Adam, L2 weight decay", { name: "adam", lr: 0.05, weightDecay: 0.01 }, undefined],
-  ["AdamW, one-cycle schedule", { name: "adamw", lr: 0.05, weightDecay: 0.1 }, { name: "onecycle" }],
+  ["AdamW, one-cycle schedule (beta1 cycled)", { name: "adamw", lr: 0.05, weightDecay: 0.1 }, { name: "onecycle" }],
+  ["SGD, one-cycle schedule (momentum cycled from none)", { name: "sgd", lr: 0.3, weightDecay: 0.01 }, { name: "onecycle" }],
 ];
 
 describe("each batch's update uses that batch's learning rate and bias corrections", () => {
@@ -57,11 +61,17 @@ describe("each batch's update uses that batch's learning rate and bias correctio
     const net = new Network({ sizes: SIZES, seed: 3 });
     const start = net.parameters();
     const lrs: number[] = [];
+    const momenta: (number | undefined)[] = [];
     await net.fit(x, labels, { epochs: 2, batchSize: BATCH, shuffle: false, optimizer: opt, schedule,
-      onBatch: ({ lr }) => lrs.push(lr) });
+      onBatch: ({ lr, momentum }) => { lrs.push(lr); momenta.push(momentum); } });
     const got = net.parameters();
     expect(lrs.length).toBe(2 * ROWS / BATCH);
     if (schedule) expect(new Set(lrs).size).toBe(lrs.length); // a new rate every batch
+    // a one-cycle also cycles the momentum (reported each batch), from 0.95 down towards 0.85 and back
+    if (schedule?.name === "onecycle") {
+      expect(momenta[0]).toBe(0.95);
+      expect(Math.min(...momenta.map((v) => v!))).toBeLessThan(0.87);
+    } else expect(momenta.every((v) => v === undefined)).toBe(true);
 
     const ref = new Network({ sizes: SIZES, seed: 3 });
     const p = Float64Array.from(start), m = new Float64Array(p.length), v = new Float64Array(p.length);
@@ -71,7 +81,7 @@ describe("each batch's update uses that batch's learning rate and bias correctio
       ref.setParameters(Float32Array.from(p));
       const { grad } = ref.gradient(x.subarray(b * BATCH * SIZES[0], (b + 1) * BATCH * SIZES[0]),
         labels.subarray(b * BATCH, (b + 1) * BATCH));
-      refStep(opt, p, grad, m, v, t + 1, lr, decays);
+      refStep(opt, p, grad, m, v, t + 1, lr, decays, momenta[t]);
     });
     expectClose(got, p, 1e-4, 1e-6, opt.name);
     // and not merely close to where it started: the steps moved every layer

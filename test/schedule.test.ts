@@ -4,11 +4,21 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ready, Network, type Schedule } from "../dist/index.js";
 import { engine } from "../dist/engine.js";
-import { learningRate, resolveSchedule } from "../dist/schedule.js";
-import { randn } from "./helpers.js";
+import { learningRate, resolveSchedule, scheduledMomentum } from "../dist/schedule.js";
+import { powInt } from "../dist/optimizer-state.js";
+import { expectClose, randn } from "./helpers.js";
 
-interface Case { name: string; lr: number; batches: number; epochs: number; schedule: Schedule; lrs: number[] }
-const fixtures = JSON.parse(readFileSync(new URL("./fixtures/schedules.json", import.meta.url), "utf8")) as { torch: string; cases: Case[] };
+interface Case {
+  name: string; lr: number; batches: number; epochs: number; schedule: Schedule; optimizer: "sgd" | "adam"; lrs: number[];
+  /** With OneCycleLR's cycle_momentum: SGD's momentum or Adam's beta1 at each batch. */
+  momenta?: number[];
+}
+interface Trajectory {
+  optimizer: "sgd" | "adam"; lr: number; epochs: number; batch: number; sizes: number[]; x: number[]; labels: number[];
+  start: number[]; end: number[];
+}
+const fixtures = JSON.parse(readFileSync(new URL("./fixtures/schedules.json", import.meta.url), "utf8")) as
+  { torch: string; cases: Case[]; trajectories: Trajectory[] };
 
 beforeAll(async () => {
   await ready();
@@ -25,6 +35,42 @@ describe("schedules equal torch.optim.lr_scheduler's, batch by batch", () => {
     const T = c.batches * c.epochs;
     expect(c.lrs.length).toBe(T);
     c.lrs.forEach((want, t) => close(learningRate(s, c.lr, t, T, c.batches, cos), want, `step ${t}`));
+    // the momentum: OneCycleLR's cycled one where the fixture has it, else the optimizer's own (undefined)
+    for (let t = 0; t < T; t++) {
+      const m = scheduledMomentum(s, t, T, c.batches, cos);
+      if (c.momenta) close(m!, c.momenta[t], `momentum at step ${t}`);
+      else expect(m).toBeUndefined();
+    }
+  });
+
+  it("a cycled beta1's power (Adam's correction) by squaring: b^0 = 1, powers of two exact, else within n ulps of b^n", () => {
+    expect(powInt(0.9, 0)).toBe(1);
+    expect(powInt(0.85, 1)).toBe(0.85);
+    expect(powInt(0.9, 2)).toBe(0.9 * 0.9);
+    expect(powInt(0.5, 1000)).toBe(2 ** -1000); // powers of two: exact
+    // each squaring doubles the relative error so far: about n / 2 ulps at worst, far below the f32 step's precision
+    for (const [b, n] of [[0.9, 7], [0.95, 1000], [0.85, 2000], [0.99999, 1e6]] as const) {
+      const ulps = Math.abs(powInt(b, n) - b ** n) / (b ** n * 2 ** -53);
+      expect(ulps, `${b}^${n}`).toBeLessThanOrEqual(n);
+    }
+  });
+
+  it.each(fixtures.trajectories.map((t) => [t.optimizer, t] as const))("onecycle's defaults train %s as torch does, momentum cycled", async (_, c) => {
+    const net = new Network({ sizes: c.sizes, seed: 1 });
+    net.setParameters(Float32Array.from(c.start));
+    const optimizer = c.optimizer === "sgd" ? { name: "sgd", lr: c.lr } as const : { name: "adam", lr: c.lr } as const;
+    await net.fit(Float32Array.from(c.x), Uint8Array.from(c.labels), {
+      epochs: c.epochs, batchSize: c.batch, shuffle: false, optimizer, schedule: { name: "onecycle" },
+    });
+    expectClose(net.parameters(), c.end, 2e-5, 1e-6, c.optimizer);
+    // and not as it would without the cycle: the momentum is what moved them there
+    const plain = new Network({ sizes: c.sizes, seed: 1 });
+    plain.setParameters(Float32Array.from(c.start));
+    await plain.fit(Float32Array.from(c.x), Uint8Array.from(c.labels), {
+      epochs: c.epochs, batchSize: c.batch, shuffle: false, optimizer, schedule: { name: "onecycle", cycleMomentum: false },
+    });
+    expect(Math.max(...Array.from(plain.parameters(), (v, i) => Math.abs(v - c.end[i])))).toBeGreaterThan(1e-3);
+    for (const n of [net, plain]) n.dispose();
   });
 
   it("fit runs them: onBatch reports the learning rate each batch used, the torch fixture's", async () => {
@@ -68,7 +114,7 @@ describe("schedules equal torch.optim.lr_scheduler's, batch by batch", () => {
     [{ name: "cosine", lr: 1 }, TypeError, /unknown option opts\.schedule\.lr \(expected one of name, warmupEpochs/],
     [{ name: "step", minLr: 0.1 }, TypeError, /opts\.schedule\.minLr does not apply to the 'step' schedule \(its options: gamma, stepEpochs, warmupEpochs\)/],
     [{ name: "cosine", gamma: 0.5 }, TypeError, /opts\.schedule\.gamma does not apply to the 'cosine' schedule \(its options: minLr, warmupEpochs\)/],
-    [{ name: "onecycle", stepEpochs: 2 }, TypeError, /opts\.schedule\.stepEpochs does not apply to the 'onecycle' schedule \(its options: maxLr, warmupEpochs\)/],
+    [{ name: "onecycle", stepEpochs: 2 }, TypeError, /opts\.schedule\.stepEpochs does not apply to the 'onecycle' schedule \(its options: maxLr, cycleMomentum, baseMomentum, maxMomentum, warmupEpochs\)/],
     [{ name: "constant", maxLr: 1 }, TypeError, /opts\.schedule\.maxLr does not apply to the 'constant' schedule \(its options: warmupEpochs\)/],
   ])("refuses schedule %o by name and trains nothing", async (schedule, type, message) => {
     const net = new Network({ sizes: [6, 5, 3], seed: 2 });

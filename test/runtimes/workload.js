@@ -95,10 +95,12 @@ export async function trainingDigest(lib, images, labels) {
   // dropout on the input and the hidden layer, and max-norm: masks from the network's generator, the same everywhere
   const reg = new lib.Network({ sizes: [784, 32, 10], seed: 8, dropout: 0.3, inputDropout: 0.2, maxNorm: 2 });
   await reg.fit(images.subarray(0, 1600 * 784), labels.subarray(0, 1600), { epochs: 1, batchSize: 32, optimizer: { name: "sgd", lr: 0.05, momentum: 0.9 } });
-  // augmentation (shift, rotation, scale, elastic) with dropout: transforms from the network's generator, the same everywhere
+  // augmentation (shift, rotation, scale, elastic) with dropout: transforms from the network's generator, the same
+  // everywhere; under a one-cycle schedule (the module's cosine, a cycled beta1 and its power for Adam's correction)
   const aug = new lib.Network({ sizes: [784, 32, 10], seed: 10, dropout: 0.2 });
   await aug.fit(images.subarray(0, 640 * 784), labels.subarray(0, 640), { epochs: 1, batchSize: 32,
-    optimizer: { name: "adam", lr: 2e-3 }, augment: { width: 28, height: 28, shift: 2, rotate: 10, scale: 0.1, elastic: { alpha: 8, sigma: 3 } } });
+    optimizer: { name: "adam", lr: 2e-3 }, schedule: { name: "onecycle" },
+    augment: { width: 28, height: 28, shift: 2, rotate: 10, scale: 0.1, elastic: { alpha: 8, sigma: 3 } } });
   const result = {
     model: await digest([net.save()]),
     predictions: await digest([net.predict(images.subarray(0, 100 * 784))]),
