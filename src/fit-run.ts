@@ -31,6 +31,9 @@ export class EarlyStop {
   private bestLoss = Infinity;
   private wait = 0;
   private bestEpoch: number | undefined;
+  /** The last epoch watched, and the one the run stopped after (if it did). */
+  private last = -1;
+  private stopped: number | undefined;
 
   /** Takes a block of P floats for the best epoch's parameters, which free() gives back (the run's end). */
   constructor(private readonly o: EarlyStopping, private readonly e: Engine,
@@ -39,30 +42,32 @@ export class EarlyStop {
     private best = e.allocBlock(bytes), // (P) the best epoch's parameters
   ) {}
 
-  /** After an epoch with this validation loss: the best epoch kept, or the stop into `result`; true: stop the run. */
-  after(epoch: number, valLoss: number, result: FitResult): boolean {
+  /** After an epoch with this validation loss: the best epoch's parameters kept, or the stop; true: stop the run. */
+  after(epoch: number, valLoss: number): boolean {
+    this.last = epoch;
     if (valLoss < this.bestLoss - this.o.minDelta) {
       this.bestLoss = valLoss;
       this.bestEpoch = epoch;
       this.wait = 0;
       this.e.moveBytes(this.params, this.best, this.bytes);
     } else if (++this.wait >= this.o.patience) {
-      result.stoppedEpoch = epoch;
+      this.stopped = epoch;
       return true;
     }
     return false;
   }
 
   /**
-   * At the run's end, after epoch `last`: with restoreBest, the best epoch's parameters back (if an epoch improved);
-   * result.bestEpoch says which epoch that was (in any call of a resumed run), keptEpoch whose parameters the network
-   * now holds. Frees the block.
+   * At the run's end: with restoreBest, the best epoch's parameters back (if an epoch improved); result.bestEpoch says
+   * which epoch that was and stoppedEpoch where it stopped (in any call of a resumed run), keptEpoch whose parameters
+   * the network now holds (the last epoch's without the restore). Frees the block.
    */
-  end(result: FitResult, last: number): void {
+  end(result: FitResult): void {
     const restore = this.o.restoreBest && this.bestEpoch !== undefined;
     if (restore) this.e.moveBytes(this.best, this.params, this.bytes);
     result.bestEpoch = this.bestEpoch;
-    result.keptEpoch = restore ? this.bestEpoch : last;
+    result.keptEpoch = restore ? this.bestEpoch : this.last;
+    if (this.stopped !== undefined) result.stoppedEpoch = this.stopped;
     this.free();
   }
 

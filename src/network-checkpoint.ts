@@ -77,7 +77,9 @@ export function positionFields(p: FitPosition | undefined): Pick<Checkpoint, "ru
 /** A saved position, checked: a corrupted one is refused at load, not found wrong at the resumed fit. */
 function savedPosition(fn: string, c: Checkpoint): FitPosition {
   const batches = c.runBatchSize === 0 ? 0 : Math.ceil(c.runRows / c.runBatchSize);
-  if (c.runRows === 0 || c.runBatchSize === 0 || c.runEpoch > c.runEpochs || c.runBatch >= Math.max(batches, 1) ||
+  // a run stands at a batch of an epoch, or past the epoch's last (its end not yet reached), or at its own end
+  if (c.runRows === 0 || c.runBatchSize === 0 || c.runEpoch > c.runEpochs || c.runBatch > batches ||
+    (c.runEpoch === c.runEpochs && c.runBatch !== 0) ||
     c.runShuffle > 1 || c.runCorrect > c.runRows || c.runLoss < 0 || c.runRng.every((v) => v === 0)) {
     throw new RangeError(`${fn}: corrupted state: the interrupted fit's position (epoch ${c.runEpoch} of ${c.runEpochs}, ` +
       `batch ${c.runBatch}) does not hold together`);

@@ -239,6 +239,11 @@ export class Network {
           this.backward(s, ws);
           this.optim.update(steps, 1, ws.norms);
           total += cost;
+          // the batch is trained: the run stands at the next one from here on (a save or a throw in onBatch, a save
+          // while fit yields, all see the position that matches the parameters)
+          pos.batch = b + 1;
+          pos.loss = total;
+          pos.correct = correct;
           if (f.onBatch) { // loss, hits before the update
             reportBatch(fn, f.onBatch, { epoch, batch: b, batches, loss: cost / B, accuracy: hits / B, lr,
               ...(momentum !== undefined ? { momentum } : {}) }, this.e, ws.x, B,
@@ -257,10 +262,14 @@ export class Network {
         pos.epoch = epoch + 1;
         pos.batch = 0;
         pos.shuffleRng = this.e.bytes(this.buf.shuffleRng, RNG_BYTES); // the next epoch's permutation is drawn from here
+        // early stopping watches the epoch before onEpoch runs, so a throw there leaves a run that resumes as it would
+        // have gone on; a stop makes the run stand at its end (a resume then only finishes it)
+        const halt = stop?.after(epoch, info.valLoss!) ?? false;
+        if (halt) pos.epoch = epochs;
         f.onEpoch?.({ epoch, ...info });
-        if (stop?.after(epoch, info.valLoss!, result)) break;
+        if (halt) break;
       }
-      stop?.end(result, pos.epoch - 1);
+      stop?.end(result);
       this.position = undefined; // the run is complete
     } finally {
       this.busy = false;

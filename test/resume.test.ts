@@ -150,6 +150,44 @@ describe("fit({ resume: true })", () => {
     loaded.dispose();
   });
 
+  it("a save while fit runs (in onBatch, or while it yields between batches) resumes to the straight run's bytes", async () => {
+    const want = await straight();
+    const batches = Math.ceil(rows / 8);
+    // after the first batch, mid-epoch, and after an epoch's last batch (its end, validation and onEpoch still to come)
+    for (const at of [1, 5, batches, 2 * batches - 1]) {
+      for (const when of ["in onBatch", "while yielding"] as const) {
+        const net = new Network(NET);
+        let n = 0;
+        let snap: Uint8Array | undefined;
+        await net.fit(x, labels, { ...RUN, onBatch: () => {
+          if (++n !== at) return;
+          if (when === "in onBatch") snap = net.save();
+          else setImmediate(() => { snap = net.save(); });
+        } });
+        expect(Buffer.compare(Buffer.from(net.save()), want)).toBe(0); // the save changed nothing in the run
+        net.dispose();
+        const loaded = Network.load(snap!);
+        expect(loaded.interruptedFit, `${when} after batch ${at}`).toEqual({ epochs: 4, epoch: Math.floor((at - 1) / batches),
+          batch: (at - 1) % batches + 1, batchSize: 8, rows: 90 }); // the batches trained so far, not one fewer
+        await loaded.fit(x, labels, { ...RUN, resume: true });
+        expect(Buffer.compare(Buffer.from(loaded.save()), want), `${when} after batch ${at}`).toBe(0);
+        loaded.dispose();
+      }
+    }
+  });
+
+  it("an onBatch that throws leaves the run after that batch, which resumes to the straight run's bytes", async () => {
+    const want = await straight();
+    const net = new Network(NET);
+    let n = 0;
+    await expect(net.fit(x, labels, { ...RUN, onBatch: () => { if (++n === 7) throw new Error("callback failed"); } }))
+      .rejects.toThrow("callback failed");
+    expect(net.interruptedFit).toEqual({ epochs: 4, epoch: 0, batch: 7, batchSize: 8, rows: 90 });
+    await net.fit(x, labels, { ...RUN, resume: true });
+    expect(Buffer.compare(Buffer.from(net.save()), want)).toBe(0);
+    net.dispose();
+  });
+
   describe("with early stopping", () => {
     // validation labels shifted by one class: the validation loss falls, then rises, and the run stops early
     const shifted = { x: val.x, labels: val.labels.map((y) => (y + 1) % 4) };
@@ -190,6 +228,24 @@ describe("fit({ resume: true })", () => {
         b.dispose();
       }
       expect(engine("test").mark()).toBe(top); // the best parameters' blocks went back with each run
+    });
+
+    it("an onEpoch that throws (at any epoch, the stopping one too) leaves a run that resumes as the straight one", async () => {
+      const a = new Network(NET);
+      const want = await a.fit(x, labels, STOP);
+      const wantBytes = Buffer.from(a.save());
+      a.dispose();
+      for (let at = 0; at <= want.stoppedEpoch!; at++) {
+        const net = new Network(NET);
+        await expect(net.fit(x, labels, { ...STOP, onEpoch: ({ epoch }) => { if (epoch === at) throw new Error("epoch callback"); } }))
+          .rejects.toThrow("epoch callback");
+        const got = await net.fit(x, labels, { ...STOP, resume: true });
+        expect([got.bestEpoch, got.keptEpoch, got.stoppedEpoch], `onEpoch threw at epoch ${at}`)
+          .toEqual([want.bestEpoch, want.keptEpoch, want.stoppedEpoch]);
+        expect(got.epochs.length).toBe(want.stoppedEpoch! - at); // the epochs after it, none after the stopping one
+        expect(Buffer.compare(Buffer.from(net.save()), wantBytes), `onEpoch threw at epoch ${at}`).toBe(0);
+        net.dispose();
+      }
     });
 
     it("a paused run's best parameters go back when a new run replaces it and when the network is disposed", async () => {
