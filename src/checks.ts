@@ -20,16 +20,21 @@ function describe(v: unknown): string {
 
 export function float32Array(fn: string, name: string, v: unknown): Float32Array {
   if (!(v instanceof Float32Array)) throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${describe(v)}`);
+  return attached(fn, name, v);
+}
+
+/**
+ * A typed array whose buffer is attached: a view of Wasm memory from before a growth (or of a buffer transferred away)
+ * reads as empty, and is refused by name here, before a length check would blame its length.
+ */
+export function attached<T extends ArrayBufferView>(fn: string, name: string, v: T): T {
+  if (v.byteLength === 0 && isDetached(v)) throw detachedView(currentEngine(), fn, name, v);
   return v;
 }
 
 /** A float operand: a Float32Array, or a WasmArray that is not disposed. */
 export function floats(fn: string, name: string, v: unknown): Floats {
-  if (v instanceof Float32Array) {
-    // a detached view reads as empty: refused by name here, before a length check would blame its length
-    if (v.byteLength === 0 && isDetached(v)) throw detachedView(currentEngine(), fn, name, v);
-    return v;
-  }
+  if (v instanceof Float32Array) return attached(fn, name, v);
   if (!(v instanceof WasmArray) || v.disposed) badFloats(fn, name, v);
   return v;
 }
@@ -250,11 +255,24 @@ export function boolean(fn: string, name: string, v: unknown, fallback: boolean)
   return v;
 }
 
-/** Network inputs: rows x features as pixels (Uint8Array, read as /255) or floats. */
-export function inputs(fn: string, name: string, x: unknown, features: number): number {
-  if (!(x instanceof Uint8Array) && !(x instanceof Float32Array)) {
-    throw new TypeError(`${fn}: ${name} must be a Uint8Array (pixels 0..255) or a Float32Array, got ${describe(x)}`);
+/**
+ * A network's input data as a typed array: pixels (Uint8Array, read as /255) or floats (a Float32Array, or a WasmArray:
+ * its data, in place).
+ */
+export function inputData(fn: string, name: string, x: unknown): Uint8Array | Float32Array {
+  if (x instanceof WasmArray) {
+    if (x.disposed) throw new TypeError(`${fn}: ${name} is a WasmArray that was disposed`);
+    return x.data;
   }
+  if (!(x instanceof Uint8Array) && !(x instanceof Float32Array)) {
+    throw new TypeError(`${fn}: ${name} must be a Uint8Array (pixels 0..255), a Float32Array or a WasmArray, got ${describe(x)}`);
+  }
+  return attached(fn, name, x);
+}
+
+/** Network inputs: rows x features as pixels (Uint8Array, read as /255) or floats (inputData); returns the row count. */
+export function inputs(fn: string, name: string, v: unknown, features: number): number {
+  const x = inputData(fn, name, v);
   if (x.length % features !== 0) {
     throw new RangeError(`${fn}: ${name}.length (${x.length}) must be a multiple of the input size (${features})`);
   }
@@ -266,6 +284,7 @@ export function classLabels(fn: string, name: string, y: unknown, rows: number, 
   if (!(y instanceof Uint8Array) && !(y instanceof Int32Array)) {
     throw new TypeError(`${fn}: ${name} must be a Uint8Array or an Int32Array of class indices, got ${describe(y)}`);
   }
+  attached(fn, name, y);
   if (y.length !== rows) throw new RangeError(`${fn}: ${name}.length (${y.length}) must equal the row count (${rows})`);
   for (let i = 0; i < y.length; i++) {
     if (!(y[i] >= 0 && y[i] < classes)) throw new RangeError(`${fn}: ${name}[${i}] = ${y[i]} must be a class in [0, ${classes})`);

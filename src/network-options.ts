@@ -1,11 +1,12 @@
 // The Network's options and fit's: the types a caller passes, and the checks that turn them into resolved values (every
 // default filled in) before the call takes any memory. Each check names the option; they run in a fixed order, so a
 // call with several bad options is always told of the same one first.
-import { atLeast, boolean, classLabels, fraction, inputs, nonNegative, oneOf, options, positive } from "./checks.js";
+import { atLeast, boolean, classLabels, fraction, inputData, inputs, nonNegative, oneOf, options, positive } from "./checks.js";
 import { resolveOptimizer, type Optimizer, type ResolvedOptimizer } from "./optimizer.js";
 import { checkScheduleFits, resolveSchedule, type ResolvedSchedule, type Schedule } from "./schedule.js";
 import { isIdentity, resolveAugment, type Augment, type AugmentOptions } from "./augment.js";
 import type { FitPosition } from "./fit-run.js";
+import type { WasmArray } from "./wasm-array.js";
 
 export type HiddenActivation = "relu" | "sigmoid" | "tanh";
 export type OutputActivation = "softmax" | "sigmoid";
@@ -55,7 +56,7 @@ export interface BatchInfo {
 
 export interface FitOptions {
   epochs: number; batchSize?: number; shuffle?: boolean; seed?: number; optimizer?: Optimizer;
-  validation?: { x: Uint8Array | Float32Array; labels: Uint8Array | Int32Array };
+  validation?: { x: Uint8Array | Float32Array | WasmArray; labels: Uint8Array | Int32Array };
   /** The learning rate per batch (schedule.ts): torch.optim.lr_scheduler's StepLR, CosineAnnealingLR, OneCycleLR. */
   schedule?: Schedule;
   /**
@@ -91,7 +92,7 @@ export interface ResolvedFit {
   /** opts.seed: reseeds the shuffles' generator; undefined: it runs on. */
   seed: number | undefined;
   optimizer: ResolvedOptimizer;
-  validation: FitOptions["validation"];
+  validation: { x: Uint8Array | Float32Array; labels: Uint8Array | Int32Array } | undefined;
   schedule: ResolvedSchedule | undefined;
   stopping: EarlyStopping | undefined;
   /** Go on with the interrupted run (its position checked against these options). */
@@ -147,10 +148,10 @@ export function labelled(fn: string, sizes: readonly number[], x: unknown, label
  */
 export function fitOptions(fn: string, sizes: readonly number[], x: unknown, labels: unknown, opts: unknown,
   settings: ResolvedOptimizer | undefined, at: FitPosition | undefined): ResolvedFit {
+  const rows = labelled(fn, sizes, x, labels); // the arguments in their order: x, labels, then opts
   const o = options(fn, opts, ["epochs", "batchSize", "shuffle", "seed", "optimizer", "validation", "schedule",
     "earlyStopping", "resume", "augment", "onBatch", "onEpoch", "signal"] as const);
   if (opts === undefined) throw new TypeError(`${fn}: opts ({ epochs, ... }) is required`);
-  const rows = labelled(fn, sizes, x, labels);
   const epochs = atLeast(fn, "opts.epochs", o.epochs, 1);
   const batchSize = atLeast(fn, "opts.batchSize", o.batchSize, 1, 64);
   const shuffle = boolean(fn, "opts.shuffle", o.shuffle, true);
@@ -163,8 +164,10 @@ export function fitOptions(fn: string, sizes: readonly number[], x: unknown, lab
   if (signal !== undefined && !(typeof signal === "object" && signal !== null && "aborted" in signal)) {
     throw new TypeError(`${fn}: opts.signal must be an AbortSignal`);
   }
-  const val = o.validation as FitOptions["validation"];
-  if (val !== undefined) labelled(fn, sizes, val?.x, val?.labels, "opts.validation.x", "opts.validation.labels");
+  const v = o.validation as FitOptions["validation"];
+  // its x as data (a WasmArray's in place)
+  const val = v === undefined ? undefined : { x: inputData(fn, "opts.validation.x", v?.x), labels: v.labels };
+  if (val !== undefined) labelled(fn, sizes, val.x, val.labels, "opts.validation.x", "opts.validation.labels");
   const schedule = o.schedule === undefined ? undefined : resolveSchedule(fn, o.schedule);
   if (schedule) checkScheduleFits(fn, schedule, epochs);
   const stopping = o.earlyStopping === undefined ? undefined : earlyStopping(fn, o.earlyStopping, val !== undefined);

@@ -8,11 +8,11 @@
 // (network-checkpoint.ts).
 import { engine, type Engine, type Kernels } from "./engine.js";
 import { dense, dropout, output_backward, output_forward, type Layer, type Step } from "./layers.js";
-import { boolean, inputs, options, outBuffer } from "./checks.js";
+import { boolean, inputData, inputs, options, outBuffer } from "./checks.js";
 import { encode } from "./checkpoint.js";
 import type { Optimizer } from "./optimizer.js";
 import { learningRate, scheduledMomentum } from "./schedule.js";
-import { residentAt, type Floats } from "./wasm-array.js";
+import { residentAt, type Floats, type WasmArray } from "./wasm-array.js";
 import { augmentBatch, augmentWorkBytes } from "./augment.js";
 import { encodeOnnx, encodeSafetensors, mlpFromOnnx, mlpFromSafetensors, type ArchitectureOptions, type Mlp, type OnnxOptions } from "./onnx.js";
 import {
@@ -167,10 +167,11 @@ export class Network {
   }
 
   /** Trains on (x, labels); yields to the event loop between batches; `signal` stops it between batches. */
-  async fit(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array, opts: FitOptions): Promise<FitResult> {
+  async fit(data: Uint8Array | Float32Array | WasmArray, labels: Uint8Array | Int32Array, opts: FitOptions): Promise<FitResult> {
     const fn = "Network.fit";
     this.check("fit");
     if (this.busy) throw new Error(`${fn}: this network is already training (one fit at a time)`);
+    const x = inputData(fn, "x", data);
     const f = fitOptions(fn, this.sizes, x, labels, opts, this.optim.settings, this.position);
     const { rows, epochs, batchSize, shuffle, optimizer: opt, validation: val, schedule, stopping, augment, signal } = f;
     this.optim.use(opt);
@@ -300,9 +301,10 @@ export class Network {
   }
 
   /** Mean cost and the fraction of rows whose largest output is the label. */
-  evaluate(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array): { loss: number; accuracy: number } {
+  evaluate(data: Uint8Array | Float32Array | WasmArray, labels: Uint8Array | Int32Array): { loss: number; accuracy: number } {
     const fn = "Network.evaluate";
     this.check("evaluate");
+    const x = inputData(fn, "x", data);
     labelled(fn, this.sizes, x, labels);
     return this.io.withData(fn, x, labels, (data) => this.evaluateData(data));
   }
@@ -311,9 +313,10 @@ export class Network {
    * Output probabilities (softmax or sigmoid), rows x classes: into `opts.out` when given (a Float32Array or a
    * WasmArray of at least that length, returned; a serving loop then allocates nothing), else a new Float32Array.
    */
-  predict<O extends Floats = Float32Array>(x: Uint8Array | Float32Array, opts?: { out?: O }): O {
+  predict<O extends Floats = Float32Array>(data: Uint8Array | Float32Array | WasmArray, opts?: { out?: O }): O {
     const fn = "Network.predict";
     this.check("predict");
+    const x = inputData(fn, "x", data);
     const o = options(fn, opts, PREDICT_OPTS);
     const rows = inputs(fn, "x", x, this.sizes[0]);
     const C = this.sizes.at(-1)!;
@@ -364,10 +367,11 @@ export class Network {
    * `training: true` it is a training step's (dropout masks drawn from the network's generator, which advances), else
    * the evaluation's (dropout off).
    */
-  gradient(x: Uint8Array | Float32Array, labels: Uint8Array | Int32Array, opts?: { training?: boolean }):
+  gradient(data: Uint8Array | Float32Array | WasmArray, labels: Uint8Array | Int32Array, opts?: { training?: boolean }):
     { loss: number; grad: Float32Array } {
     const fn = "Network.gradient";
     this.check("gradient");
+    const x = inputData(fn, "x", data);
     const training = boolean(fn, "opts.training", options(fn, opts, ["training"] as const).training, false);
     const rows = labelled(fn, this.sizes, x, labels);
     return this.io.withData(fn, x, labels, (data) => {

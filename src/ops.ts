@@ -4,7 +4,7 @@
 import { engine } from "./engine.js";
 import { call, operand, output } from "./call.js";
 import {
-  columns, float32Array, floats, integer, isLabels, labelWeight, options, outBuffer, probabilities, reduction, rowsOf,
+  attached, columns, float32Array, floats, integer, isLabels, labelWeight, options, outBuffer, probabilities, reduction, rowsOf,
   sameLength, temperatureScale, unitInterval, type Labels, type Reduction,
 } from "./checks.js";
 import { floatsOf, WasmArray, type Floats } from "./wasm-array.js";
@@ -104,6 +104,7 @@ export function crossEntropy<G extends Floats = Float32Array>(logits: Floats, co
     sameLength(fn, "target", target, logits.length, "logits.length (a probability target is rows x cols)");
     scale = red === "mean" ? 1 / rows : 1;
   } else if (isLabels(target)) {
+    attached(fn, "target", target);
     if (target.length !== rows) throw new RangeError(`${fn}: target.length (${target.length}) must equal the row count (${rows})`);
     counted = labelWeight(fn, target, cols, ignoreIndex, weight);
     scale = red === "mean" ? 1 / counted : 1;

@@ -122,6 +122,25 @@ describe("a WasmArray's data view when the call grows memory (item 1)", () => {
     expect(() => softmax(new Float32Array(0), 3)).not.toThrow(/detached/);
     a.dispose();
   });
+
+  it("a stale view as labels, class weights, pos weights or a network's labels is refused by name, not blamed for its length", () => {
+    const l = wasmArray(64);
+    const labels = new Int32Array(l.data.buffer, l.data.byteOffset, 4); // labels kept in Wasm memory, viewed as i32
+    const w = wasmArray(Float32Array.of(1, 2, 3));
+    const weight = w.data;
+    wasmArray(memoryBytes() / 4).dispose(); // grows memory: both views go stale
+    const logits = new Float32Array(12);
+    const stale = /is a view of Wasm memory from before memory grew \(it was detached\)/;
+    expect(() => crossEntropy(logits, 3, labels)).toThrow(TypeError);
+    expect(() => crossEntropy(logits, 3, labels)).toThrow(new RegExp(`^crossEntropy: target ${stale.source}`));
+    expect(() => crossEntropy(logits, 3, Int32Array.of(0, 1, 2, 0), { weight })).toThrow(new RegExp(`^crossEntropy: opts\\.weight ${stale.source}`));
+    expect(() => binaryCrossEntropyWithLogits(logits, new Float32Array(12), { posWeight: weight }))
+      .toThrow(new RegExp(`^binaryCrossEntropyWithLogits: opts\\.posWeight ${stale.source}`));
+    const net = new Network({ sizes: [3, 2], seed: 1 });
+    expect(() => net.evaluate(logits, labels)).toThrow(new RegExp(`^Network\\.evaluate: labels ${stale.source}`));
+    net.dispose();
+    for (const v of [l, w]) v.dispose();
+  });
 });
 
 describe("wasmArray's length and the arena's sizes (item 2)", () => {

@@ -1,7 +1,7 @@
 // The dense network: whole-network finite-difference gradients for every activation x output/cost pairing,
 // optimizers against hand-computed steps, determinism, save/load, a short real-MNIST run, and bad arguments.
 import { beforeAll, describe, expect, it } from "vitest";
-import { ready, Network, loadMnist } from "../dist/index.js";
+import { ready, Network, loadMnist, wasmArray } from "../dist/index.js";
 import { expectClose, rng } from "./helpers.js";
 import { crc32 } from "../dist/crc32.js";
 
@@ -203,8 +203,43 @@ describe("training", () => {
   });
 });
 
+describe("inputs in Wasm memory", () => {
+  it("fit, evaluate, predict and gradient take a WasmArray as x (validation.x too), with the Float32Array's results", async () => {
+    const { x, labels } = data(40, 6, 3, 12);
+    const val = data(10, 6, 3, 13);
+    const [xw, vw] = [wasmArray(x), wasmArray(val.x)];
+    const run = async (input: Float32Array | typeof xw, v: Float32Array | typeof vw) => {
+      const net = new Network({ sizes: [6, 5, 3], seed: 4 });
+      const r = await net.fit(input, labels, { epochs: 2, batchSize: 8, validation: { x: v, labels: val.labels } });
+      const out = { save: Buffer.from(net.save()), val: r.epochs.map((e) => e.valLoss), eval: net.evaluate(input, labels),
+        predict: Array.from(net.predict(input)), grad: Array.from(net.gradient(input, labels).grad) };
+      net.dispose();
+      return out;
+    };
+    const want = await run(x, val.x);
+    const got = await run(xw, vw);
+    expect(Buffer.compare(got.save, want.save)).toBe(0);
+    expect(got).toEqual(want);
+    xw.dispose();
+    const net = new Network({ sizes: [6, 5, 3], seed: 4 });
+    expect(() => net.predict(xw)).toThrow(new TypeError("Network.predict: x is a WasmArray that was disposed"));
+    await expect(net.fit(x, labels, { epochs: 1, validation: { x: xw, labels: val.labels } }))
+      .rejects.toThrow(new TypeError("Network.fit: opts.validation.x is a WasmArray that was disposed"));
+    net.dispose();
+    vw.dispose();
+  });
+});
+
 describe("bad arguments", () => {
   const { x, labels } = data(10, 4, 3, 1);
+  it("fit names the first argument missing, in order: labels before opts", async () => {
+    const net = new Network({ sizes: [4, 3], seed: 1 });
+    await expect((net.fit as (x: Float32Array) => Promise<unknown>)(x))
+      .rejects.toThrow(new TypeError("Network.fit: labels must be a Uint8Array or an Int32Array of class indices, got undefined"));
+    await expect((net.fit as (x: Float32Array, l: Int32Array) => Promise<unknown>)(x, labels))
+      .rejects.toThrow(new TypeError("Network.fit: opts ({ epochs, ... }) is required"));
+    net.dispose();
+  });
   it.each([
     ["sizes missing", () => new Network({} as never), TypeError, /sizes/],
     ["one size", () => new Network({ sizes: [4] }), RangeError, /sizes/],
