@@ -257,7 +257,10 @@ function readHidden() {
  * value is shown at the field (as the hidden-layers field does) and blocks Start, instead of reaching the worker.
  */
 const FIELD_CHECKS = {
-  "hp-lr": (v) => (v > 0 && Number.isFinite(v) ? "" : "The learning rate must be a number greater than 0."),
+  // the library's bounds (fit refuses others): the kernels take the rate as float32, normal and finite
+  "hp-lr": (v) => (v > 0 && Number.isFinite(v) ? (v >= 2 ** -126 && v <= 3.4028234663852886e38 ? "" :
+    "The learning rate must be within float32's normal range (1.2e-38 to 3.4e38), which the kernels use.") :
+    "The learning rate must be a number greater than 0."),
   "hp-dropout": (v) => (v >= 0 && v < 1 ? "" : "Dropout is a probability of dropping, from 0 up to (not including) 1."),
   "hp-input-dropout": (v) => (v >= 0 && v < 1 ? "" : "Input dropout is a probability of dropping, from 0 up to (not including) 1."),
   "hp-shift": (v) => (v >= 0 && v <= 28 ? "" : "The shift is in pixels, from 0 to 28."),

@@ -213,6 +213,21 @@ export function positive(fn: string, name: string, v: unknown): number {
   return v;
 }
 
+// The optimizer's scalars reach the kernels as float32: below its smallest normal number a rate is flushed to zero or
+// loses its precision, above its largest it becomes Infinity (and the weights NaN). The CLI's flags use the same bounds.
+export const F32_MIN_NORMAL = 2 ** -126;
+export const F32_MAX = 3.4028234663852886e38;
+
+/** v (already a finite number >= 0) as the float32 kernels will see it: 0 or normal, and finite; else a RangeError. */
+export function float32Scalar(fn: string, name: string, v: number): number {
+  if (v > F32_MAX) throw new RangeError(`${fn}: ${name} (${v}) is past float32's largest number (3.4e38), which the kernels use`);
+  if (v !== 0 && v < F32_MIN_NORMAL) {
+    throw new RangeError(`${fn}: ${name} (${v}) is below float32's smallest normal number (1.2e-38), which the kernels ` +
+      `use: it would be flushed to 0 or lose its precision`);
+  }
+  return v;
+}
+
 /** A finite number >= 0, or the fallback when undefined. */
 export function nonNegative(fn: string, name: string, v: unknown, fallback: number): number {
   if (v === undefined) return fallback;

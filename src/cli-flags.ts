@@ -3,6 +3,8 @@
 import type { HiddenActivation, Optimizer } from "./network.js";
 import type { Schedule } from "./schedule.js";
 import type { AugmentOptions } from "./augment.js";
+// the kernels take the learning rate and weight decay as float32 (checks.ts: the API's bounds, the same)
+import { F32_MAX, F32_MIN_NORMAL } from "./checks.js";
 
 export const USAGE = `Usage: softmax-wasm <command> [options]
 
@@ -102,10 +104,6 @@ export type Command = keyof typeof COMMANDS;
 const SWITCHES: readonly string[] = ["download"];
 
 const MAX_INT = 0x7fffffff;
-// the kernels take the learning rate and weight decay as float32: below its smallest normal number a rate is
-// flushed to zero or loses its precision, above its largest it becomes Infinity
-const F32_MIN_NORMAL = 2 ** -126;
-const F32_MAX = 3.4028234663852886e38;
 
 export function quote(s: string): string {
   return `'${s.length > 60 ? s.slice(0, 60) + "..." : s}'`;
@@ -314,6 +312,10 @@ export function trainOptions(flags: Map<string, string>): TrainOptions {
     throw new UsageError(`--dropout expects one probability or one per hidden layer (${hidden.length}), got ${rates.length}`);
   }
   o.dropout = rates.length === 1 ? hidden.map(() => rates[0]) : rates;
+  // with --limit, --val is checked here, before any data loads (without, against the training set's size once loaded)
+  if (o.limit !== undefined && o.val >= o.limit) {
+    throw new UsageError(`--val ${o.val} leaves no training images (of --limit ${o.limit})`);
+  }
   if (o.patience !== undefined && o.val === 0) {
     throw new UsageError("--patience watches the validation loss: give --val N (training images held out for it)");
   }

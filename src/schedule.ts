@@ -12,7 +12,7 @@
 //   schedule over the remaining steps from its own step 0, as SequentialLR chains them. The warm-up climbs to the
 //   optimizer's lr, or to the one-cycle's first rate, maxLr / 25 (OneCycleLR sets the initial_lr the warm-up reads).
 // The cosine comes from the module (Wasm code, the same bits in every engine), never from the host's Math.cos.
-import { atLeast, boolean, fraction, nonNegative, oneOf, options, positive } from "./checks.js";
+import { atLeast, boolean, float32Scalar, fraction, nonNegative, oneOf, options, positive } from "./checks.js";
 
 /** fit's `schedule` option. */
 export interface Schedule {
@@ -64,10 +64,10 @@ export function resolveSchedule(fn: string, v: unknown, name = "opts.schedule"):
   return {
     name: kind,
     warmupEpochs: nonNegative(fn, `${name}.warmupEpochs`, o.warmupEpochs, 0),
-    minLr: nonNegative(fn, `${name}.minLr`, o.minLr, 0),
+    minLr: float32Scalar(fn, `${name}.minLr`, nonNegative(fn, `${name}.minLr`, o.minLr, 0)),
     gamma: o.gamma === undefined ? 0.1 : positive(fn, `${name}.gamma`, o.gamma),
     stepEpochs: atLeast(fn, `${name}.stepEpochs`, o.stepEpochs, 1, 1),
-    maxLr: o.maxLr === undefined ? undefined : positive(fn, `${name}.maxLr`, o.maxLr),
+    maxLr: o.maxLr === undefined ? undefined : float32Scalar(fn, `${name}.maxLr`, positive(fn, `${name}.maxLr`, o.maxLr)),
     cycleMomentum: kind === "onecycle" && boolean(fn, `${name}.cycleMomentum`, o.cycleMomentum, true),
     baseMomentum: fraction(fn, `${name}.baseMomentum`, o.baseMomentum, 0.85),
     maxMomentum: fraction(fn, `${name}.maxMomentum`, o.maxMomentum, 0.95),

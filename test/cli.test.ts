@@ -90,6 +90,8 @@ describe("usage", () => {
     [["train", "--max-norm", "0"], /--max-norm expects a positive number, got '0'/],
     [["train", "--patience", "3"], /--patience watches the validation loss: give --val N/],
     [["train", "--val", "0"], /--val expects a positive integer, got '0'/],
+    // with --limit, before any data loads (a --download would fetch 11 MB first)
+    [["train", "--val", "2000", "--limit", "2000", "--download"], /^softmax-wasm: --val 2000 leaves no training images \(of --limit 2000\)$/],
     [["train", "--threads", "0"], /--threads expects a positive integer, got '0'/],
     [["train", "--augment", "shift=2,tilt=3"], /--augment expects name=value pairs .*'tilt' is not shift, rotate, scale or elastic, got 'shift=2,tilt=3'/],
     [["train", "--augment", "elastic=34"], /--augment expects .*elastic must be ALPHA:SIGMA, alpha >= 0 and sigma > 0/],

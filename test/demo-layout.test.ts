@@ -149,6 +149,11 @@ describe.skipIf(!haveChromium)(`demo page layout in Chromium${haveChromium ? "" 
       await page.waitForTimeout(300);
       expect(await page.evaluate(() => (window as any).__demo.state)).toBe("idle");
       expect(await page.evaluate(fieldState, "hp-lr")).toMatchObject({ valid: false, banner: false });
+      // past float32's range (the kernels'): refused at the field too, as fit and the command line refuse it
+      await page.fill("#hp-lr", "1e39");
+      expect(await page.evaluate(fieldState, "hp-lr")).toEqual({ valid: false, banner: false,
+        message: "The learning rate must be within float32's normal range (1.2e-38 to 3.4e38), which the kernels use." });
+      expect(await page.textContent("#cli-command")).toBe("(fix the settings above)");
       await page.fill("#hp-lr", "0.001");
       expect(await page.evaluate(fieldState, "hp-lr")).toEqual({ valid: true, message: "", banner: false });
       await trainOneEpoch(page);

@@ -232,6 +232,23 @@ describe("inputs in Wasm memory", () => {
 
 describe("bad arguments", () => {
   const { x, labels } = data(10, 4, 3, 1);
+  it.each([
+    [{ optimizer: { name: "adam", lr: 1e39 } }, "opts.optimizer.lr (1e+39) is past float32's largest number (3.4e38), which the kernels use"],
+    [{ optimizer: { name: "sgd", lr: 1e-40 } }, "opts.optimizer.lr (1e-40) is below float32's smallest normal number (1.2e-38), which the kernels use: it would be flushed to 0 or lose its precision"],
+    [{ optimizer: { name: "adam", lr: 1e-3, eps: 1e-45 } }, "opts.optimizer.eps (1e-45) is below float32's smallest normal"],
+    [{ optimizer: { name: "adamw", lr: 1e-3, weightDecay: 1e39 } }, "opts.optimizer.weightDecay (1e+39) is past float32's largest number"],
+    [{ optimizer: { name: "sgd", lr: 0.1 }, schedule: { name: "onecycle", maxLr: 4e38 } }, "opts.schedule.maxLr (4e+38) is past float32's largest number"],
+    [{ optimizer: { name: "sgd", lr: 0.1 }, schedule: { name: "cosine", minLr: 1e-39 } }, "opts.schedule.minLr (1e-39) is below float32's smallest normal"],
+  ])("fit refuses %j: the kernels' float32 would make it Infinity or flush it (the CLI's bounds)", async (opts, message) => {
+    const net = new Network({ sizes: [4, 3], seed: 1 });
+    const before = Buffer.from(net.save());
+    await expect(net.fit(x, labels, { epochs: 1, ...opts } as never)).rejects.toThrow(RangeError);
+    await expect(net.fit(x, labels, { epochs: 1, ...opts } as never)).rejects.toThrow(`Network.fit: ${message}`);
+    expect(Buffer.compare(Buffer.from(net.save()), before)).toBe(0);
+    await net.fit(x, labels, { epochs: 1, optimizer: { name: "sgd", lr: 2 ** -126 } }); // the smallest normal: taken
+    net.dispose();
+  });
+
   it("fit names the first argument missing, in order: labels before opts", async () => {
     const net = new Network({ sizes: [4, 3], seed: 1 });
     await expect((net.fit as (x: Float32Array) => Promise<unknown>)(x))
