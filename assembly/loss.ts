@@ -6,45 +6,53 @@ import { log1pv } from "./exp";
 import { expnegabs, sigmoidFromExp, sigmoidNegFromExp } from "./activation";
 import { loadTail, storeTail, tailMask, hsum, BLOCK } from "./vec";
 
+/**
+ * One vector of k (1..4) elements at byte offset p: its gradient to g (and losses), its losses returned (lanes past k
+ * zero). Inlined twice, for whole vectors (k = 4: the tail's branches fold away, 4-5% faster than one loop testing k
+ * each step) and the tail. An infinite logit gives PyTorch's formula's values: a NaN loss where its z y or
+ * (L - 1) max(-z, 0) meets Infinity times 0 (a check for them cost 12%), a finite gradient.
+ */
+// @ts-ignore: decorator
+@inline function bceVector(z: usize, y: usize, pw: usize, g: usize, losses: usize, p: usize, k: usize, vs: v128): v128 {
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  const zv = k == 4 ? v128.load(z + p) : loadTail(z + p, k, 0);
+  const yv = k == 4 ? v128.load(y + p) : loadTail(y + p, k, 0);
+  const e = expnegabs(zv);
+  const sp = log1pv(e); // ln(1 + e^-|z|)
+  const sig = sigmoidFromExp(zv, e);
+  const sigNeg = sigmoidNegFromExp(zv, e);
+  // PyTorch: max(z, 0) - z y + ln(1 + e^-|z|), with pos weight L = 1 + (pw - 1) y on the y = 1 part.
+  // Its gradient L sigma(z) - pw y is written (1 - y) sigma(z) - pw y sigma(-z): no 1 - sigma cancellation.
+  let loss = f32x4.sub(f32x4.max(zv, zero), f32x4.mul(zv, yv));
+  let gv: v128;
+  if (pw == 0) {
+    loss = f32x4.add(loss, sp);
+    gv = f32x4.sub(f32x4.mul(f32x4.sub(one, yv), sig), f32x4.mul(yv, sigNeg));
+  } else {
+    const w = k == 4 ? v128.load(pw + p) : loadTail(pw + p, k, 1);
+    const L = f32x4.add(one, f32x4.mul(f32x4.sub(w, one), yv));
+    loss = f32x4.add(loss, f32x4.add(f32x4.mul(f32x4.sub(L, one), f32x4.max(f32x4.neg(zv), zero)), f32x4.mul(L, sp)));
+    gv = f32x4.sub(f32x4.mul(f32x4.sub(one, yv), sig), f32x4.mul(f32x4.mul(w, yv), sigNeg));
+  }
+  gv = f32x4.mul(gv, vs);
+  if (k == 4) {
+    v128.store(g + p, gv);
+    if (losses != 0) v128.store(losses + p, loss);
+    return loss;
+  }
+  storeTail(g + p, gv, k);
+  if (losses != 0) storeTail(losses + p, loss, k);
+  return v128.and(loss, tailMask(k));
+}
+
 /** Binary cross-entropy with logits of n elements, pw = 0 or pos weights aligned with z; returns the sum of losses. */
 export function rbcewithlogits(z: usize, y: usize, pw: usize, g: usize, losses: usize, n: usize, scale: f32): f32 {
   const vs = f32x4.splat(scale);
-  const zero = f32x4.splat(0);
-  const one = f32x4.splat(1);
-  let s = zero;
-  for (let i: usize = 0; i < n; i += 4) {
-    const p = i << 2;
-    const k = min(n - i, 4);
-    const zv = k == 4 ? v128.load(z + p) : loadTail(z + p, k, 0);
-    const yv = k == 4 ? v128.load(y + p) : loadTail(y + p, k, 0);
-    const e = expnegabs(zv);
-    const sp = log1pv(e); // ln(1 + e^-|z|)
-    const sig = sigmoidFromExp(zv, e);
-    const sigNeg = sigmoidNegFromExp(zv, e);
-    // PyTorch: max(z, 0) - z y + ln(1 + e^-|z|), with pos weight L = 1 + (pw - 1) y on the y = 1 part.
-    // Its gradient L sigma(z) - pw y is written (1 - y) sigma(z) - pw y sigma(-z): no 1 - sigma cancellation.
-    let loss = f32x4.sub(f32x4.max(zv, zero), f32x4.mul(zv, yv));
-    let gv: v128;
-    if (pw == 0) {
-      loss = f32x4.add(loss, sp);
-      gv = f32x4.sub(f32x4.mul(f32x4.sub(one, yv), sig), f32x4.mul(yv, sigNeg));
-    } else {
-      const w = k == 4 ? v128.load(pw + p) : loadTail(pw + p, k, 1);
-      const L = f32x4.add(one, f32x4.mul(f32x4.sub(w, one), yv));
-      loss = f32x4.add(loss, f32x4.add(f32x4.mul(f32x4.sub(L, one), f32x4.max(f32x4.neg(zv), zero)), f32x4.mul(L, sp)));
-      gv = f32x4.sub(f32x4.mul(f32x4.sub(one, yv), sig), f32x4.mul(f32x4.mul(w, yv), sigNeg));
-    }
-    gv = f32x4.mul(gv, vs);
-    if (k == 4) {
-      v128.store(g + p, gv);
-      if (losses != 0) v128.store(losses + p, loss);
-    } else {
-      storeTail(g + p, gv, k);
-      if (losses != 0) storeTail(losses + p, loss, k);
-      loss = v128.and(loss, tailMask(k));
-    }
-    s = f32x4.add(s, loss);
-  }
+  let s = f32x4.splat(0);
+  let i: usize = 0;
+  for (; i + 4 <= n; i += 4) s = f32x4.add(s, bceVector(z, y, pw, g, losses, i << 2, 4, vs));
+  if (i < n) s = f32x4.add(s, bceVector(z, y, pw, g, losses, i << 2, n - i, vs));
   return hsum(s);
 }
 
