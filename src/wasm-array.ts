@@ -136,7 +136,12 @@ export function wasmArray(lengthOrValues: number | ArrayLike<number>): WasmArray
     throw new TypeError(`${fn}: lengthOrValues must be a length or an array-like of numbers, got ${
       v instanceof WasmArray ? "a WasmArray (copy its data)" : v === null ? "null" : typeof v}`);
   }
-  const ptr = e.allocBlock(length * 4);
+  let ptr: number;
+  try {
+    ptr = e.allocBlock(length * 4);
+  } catch (err) { // the arena's limit (4 GiB, the shared memory's 1 GiB) or the engine's refusal to grow: said as ours
+    throw new RangeError(`${fn}: ${length} floats (${length * 4} bytes) do not fit in Wasm memory: ${(err as Error).message}`);
+  }
   const a = new WasmArray(TOKEN, e, ptr, length);
   if (typeof v === "number") a.data.fill(0); // a freed block keeps its old floats
   else a.data.set(v as ArrayLike<number>);

@@ -144,6 +144,13 @@ describe("a WasmArray's data view when the call grows memory (item 1)", () => {
 });
 
 describe("wasmArray's length and the arena's sizes (item 2)", () => {
+  it("a length in range that memory cannot hold is a RangeError naming wasmArray and its size, and takes nothing", () => {
+    const top = engine("test").mark();
+    expect(() => wasmArray(2 ** 30 - 1)).toThrow(RangeError);
+    expect(() => wasmArray(2 ** 30 - 1)).toThrow(/^wasmArray: 1073741823 floats \(4294967292 bytes\) do not fit in Wasm memory: .*4 GiB/);
+    expect(engine("test").mark()).toBe(top);
+  });
+
   it.each([NaN, -8, 1.5, Infinity, 2 ** 40])("wasmArray({ length: %d }) is a RangeError and moves nothing", (length) => {
     const before = wasmArray(4);
     expect(() => wasmArray({ length } as ArrayLike<number>)).toThrow(RangeError);
