@@ -106,7 +106,10 @@ export function onehot(
   for (let b = 0; b < B; b++) store<f32>(y + ((<usize>b * <usize>C + <usize>load<i32>(labels + (<usize>b << 2))) << 2), 1);
 }
 
-/** How many rows of a (B, C) have their largest value (the first, on ties) at labels[b]. */
+/**
+ * How many rows of a (B, C) have their largest value (the first, on ties) at labels[b]; a row holding a NaN has no
+ * largest value and is not counted (NaN compares false, so its argmax would read as class 0).
+ */
 export function count_correct(
   a: usize,      // (B, C) outputs (logits or probabilities)
   labels: usize, // (B,) i32
@@ -117,11 +120,13 @@ export function count_correct(
     const row = a + ((<usize>b * <usize>C) << 2);
     let best = 0;
     let m = load<f32>(row);
+    let nan = m != m;
     for (let j = 1; j < C; j++) {
       const v = load<f32>(row + (<usize>j << 2));
+      nan = nan || v != v;
       if (v > m) { m = v; best = j; }
     }
-    if (best == load<i32>(labels + (<usize>b << 2))) correct++;
+    if (!nan && best == load<i32>(labels + (<usize>b << 2))) correct++;
   }
   return correct;
 }

@@ -249,6 +249,16 @@ describe("bad arguments", () => {
     net.dispose();
   });
 
+  it("NaN outputs count as no class: fit's and evaluate's accuracy are 0, not the share of label 0", async () => {
+    const net = new Network({ sizes: [4, 3], seed: 1 });
+    const nan = new Float32Array(40).fill(NaN), zeros = new Int32Array(10); // every label the class a NaN argmax reads as
+    const { epochs } = await net.fit(nan, zeros, { epochs: 1, batchSize: 5 });
+    expect(epochs[0].loss).toBeNaN();
+    expect(epochs[0].accuracy).toBe(0);
+    expect(net.evaluate(x, new Int32Array(10)).accuracy).toBe(0); // its weights are NaN now
+    net.dispose();
+  });
+
   it("fit names the first argument missing, in order: labels before opts", async () => {
     const net = new Network({ sizes: [4, 3], seed: 1 });
     await expect((net.fit as (x: Float32Array) => Promise<unknown>)(x))

@@ -182,6 +182,11 @@ describe("gather", () => {
     store<f32>(y, 0.5, 12); store<f32>(y, 0.0, 16); store<f32>(y, 0.5, 20);
     store<f32>(y, -3, 24); store<f32>(y, -1, 28); store<f32>(y, -2, 32);
     expect<i32>(count_correct(y, labels, 3, 3)).toBe(2);
+    // a NaN anywhere in a row: no largest value, not counted (first place: argmax 0 by the compares; the label is 0)
+    store<f32>(y, NaN, 12);
+    expect<i32>(count_correct(y, labels, 3, 3)).toBe(1);
+    store<f32>(y, 0.5, 12); store<f32>(y, NaN, 20);
+    expect<i32>(count_correct(y, labels, 3, 3)).toBe(1);
   });
 });
 
