@@ -14,9 +14,9 @@ export interface FitPosition {
   epochs: number; epoch: number; batch: number; rows: number; batchSize: number; shuffle: boolean;
   loss: number; correct: number; shuffleRng: Uint8Array;
   /**
-   * The run's resolved optimizer, schedule and augment options, each as JSON (network-options.ts runOptions), for a
-   * run started in this process: resume refuses others. A position loaded from a file has none (the format keeps the
-   * optimizer's settings, which resume checks instead).
+   * The run's resolved optimizer, schedule, augment and early stopping options, each as JSON (network-options.ts
+   * runOptions), for a run started in this process: resume refuses others. A position loaded from a file has none (the
+   * format keeps the optimizer's settings, which resume checks instead).
    */
   run?: Record<"opts.optimizer" | "opts.schedule" | "opts.augment" | "opts.earlyStopping", string>;
   /** The run's early stopping, its best epoch's parameters with it (a run started in this process; freed with the run). */

@@ -167,12 +167,12 @@ export class Network {
   }
 
   /** Trains on (x, labels); yields to the event loop between batches; `signal` stops it between batches. */
-  async fit(data: Uint8Array | Float32Array | WasmArray, labels: Uint8Array | Int32Array, opts: FitOptions): Promise<FitResult> {
+  async fit(x: Uint8Array | Float32Array | WasmArray, labels: Uint8Array | Int32Array, opts: FitOptions): Promise<FitResult> {
     const fn = "Network.fit";
     this.check("fit");
     if (this.busy) throw new Error(`${fn}: this network is already training (one fit at a time)`);
-    const x = inputData(fn, "x", data);
-    const f = fitOptions(fn, this.sizes, x, labels, opts, this.optim.settings, this.position);
+    const xs = inputData(fn, "x", x); // a WasmArray as its data
+    const f = fitOptions(fn, this.sizes, xs, labels, opts, this.optim.settings, this.position);
     const { rows, epochs, batchSize, shuffle, optimizer: opt, validation: val, schedule, stopping, augment, signal } = f;
     this.optim.use(opt);
     const history: EpochInfo[] = [];
@@ -181,7 +181,7 @@ export class Network {
     const io = this.io;
     this.busy = true;
     try {
-      const src = io.locate(fn, "x", x, labels);
+      const src = io.locate(fn, "x", xs, labels);
       const valSrc = val && io.locate(fn, "opts.validation.x", val.x, val.labels);
       const data = hold(held, io.upload(src));
       const valData = valSrc && hold(held, io.upload(valSrc));
@@ -301,43 +301,43 @@ export class Network {
   }
 
   /** Mean cost and the fraction of rows whose largest output is the label. */
-  evaluate(data: Uint8Array | Float32Array | WasmArray, labels: Uint8Array | Int32Array): { loss: number; accuracy: number } {
+  evaluate(x: Uint8Array | Float32Array | WasmArray, labels: Uint8Array | Int32Array): { loss: number; accuracy: number } {
     const fn = "Network.evaluate";
     this.check("evaluate");
-    const x = inputData(fn, "x", data);
-    labelled(fn, this.sizes, x, labels);
-    return this.io.withData(fn, x, labels, (data) => this.evaluateData(data));
+    const xs = inputData(fn, "x", x); // a WasmArray as its data
+    labelled(fn, this.sizes, xs, labels);
+    return this.io.withData(fn, xs, labels, (data) => this.evaluateData(data));
   }
 
   /**
    * Output probabilities (softmax or sigmoid), rows x classes: into `opts.out` when given (a Float32Array or a
    * WasmArray of at least that length, returned; a serving loop then allocates nothing), else a new Float32Array.
    */
-  predict<O extends Floats = Float32Array>(data: Uint8Array | Float32Array | WasmArray, opts?: { out?: O }): O {
+  predict<O extends Floats = Float32Array>(x: Uint8Array | Float32Array | WasmArray, opts?: { out?: O }): O {
     const fn = "Network.predict";
     this.check("predict");
-    const x = inputData(fn, "x", data);
+    const xs = inputData(fn, "x", x); // a WasmArray as its data
     const o = options(fn, opts, PREDICT_OPTS);
-    const rows = inputs(fn, "x", x, this.sizes[0]);
+    const rows = inputs(fn, "x", xs, this.sizes[0]);
     const C = this.sizes.at(-1)!;
     const result = outBuffer(fn, "opts.out", o.out, rows * C);
     const outAt = residentAt(this.e, fn, "opts.out", result); // before the upload may grow memory
-    if (rows > 0 && rows <= EVAL_BATCH && residentAt(this.e, fn, "x", x) === undefined) {
+    if (rows > 0 && rows <= EVAL_BATCH && residentAt(this.e, fn, "x", xs) === undefined) {
       // one batch of an ordinary array (a served request): written straight into the workspace's input rows, with no
       // upload block to take, copy into, gather from and free (most of a one-row call's cost besides the GEMMs), and
       // no object made per call but the result when no opts.out is given
       const ws = this.io.workspace(rows);
-      this.io.inputRows(ws, x, rows);
+      this.io.inputRows(ws, xs, rows);
       const s = this.serving ??= this.step(rows, false, false);
       s.B = rows;
-      s.sparse = sparse(x);
+      s.sparse = sparse(xs);
       const out = this.forward(s, ws);
       output_forward(this.e, this.output, out, rows, C);
       if (outAt === undefined) this.e.get(out, result as Float32Array, rows * C);
       else this.e.move(out, outAt, rows * C);
       return result as O;
     }
-    this.io.withData(fn, x, undefined, (data) => this.batches(data, (out, start, B) => {
+    this.io.withData(fn, xs, undefined, (data) => this.batches(data, (out, start, B) => {
       output_forward(this.e, this.output, out, B, C);
       if (outAt === undefined) (result as Float32Array).set(this.e.f32(out, B * C), start * C);
       else this.e.move(out, outAt + start * C * 4, B * C);
@@ -367,14 +367,14 @@ export class Network {
    * `training: true` it is a training step's (dropout masks drawn from the network's generator, which advances), else
    * the evaluation's (dropout off).
    */
-  gradient(data: Uint8Array | Float32Array | WasmArray, labels: Uint8Array | Int32Array, opts?: { training?: boolean }):
+  gradient(x: Uint8Array | Float32Array | WasmArray, labels: Uint8Array | Int32Array, opts?: { training?: boolean }):
     { loss: number; grad: Float32Array } {
     const fn = "Network.gradient";
     this.check("gradient");
-    const x = inputData(fn, "x", data);
+    const xs = inputData(fn, "x", x); // a WasmArray as its data
     const training = boolean(fn, "opts.training", options(fn, opts, ["training"] as const).training, false);
-    const rows = labelled(fn, this.sizes, x, labels);
-    return this.io.withData(fn, x, labels, (data) => {
+    const rows = labelled(fn, this.sizes, xs, labels);
+    return this.io.withData(fn, xs, labels, (data) => {
       const ws = this.io.workspace(rows);
       const s = this.step(rows, data.sparse, training);
       this.io.gather(data, ws, ws.idx, rows, 0, s);

@@ -38,8 +38,10 @@ export interface Schedule {
 export type ResolvedSchedule = Required<Omit<Schedule, "maxLr">> & { maxLr: number | undefined };
 
 const NAMES = ["constant", "step", "cosine", "onecycle"] as const;
+/** The options of one schedule or another (warmupEpochs aside, which all take). */
+const SPECIFIC = ["minLr", "gamma", "stepEpochs", "maxLr", "cycleMomentum", "baseMomentum", "maxMomentum"] as const;
 /** The options each schedule reads besides warmupEpochs. */
-const OWN: Record<(typeof NAMES)[number], readonly string[]> = {
+const OWN: Record<(typeof NAMES)[number], readonly (typeof SPECIFIC)[number][]> = {
   constant: [], step: ["gamma", "stepEpochs"], cosine: ["minLr"],
   onecycle: ["maxLr", "cycleMomentum", "baseMomentum", "maxMomentum"],
 };
@@ -49,13 +51,12 @@ export function resolveSchedule(fn: string, v: unknown, name = "opts.schedule"):
   if (v === null || typeof v !== "object" || Array.isArray(v)) {
     throw new TypeError(`${fn}: ${name} must be an object ({ name: 'cosine', ... }), got ${v === null ? "null" : typeof v}`);
   }
-  const o = options(fn, v, ["name", "warmupEpochs", "minLr", "gamma", "stepEpochs", "maxLr", "cycleMomentum",
-    "baseMomentum", "maxMomentum"] as const, name);
+  const o = options(fn, v, ["name", "warmupEpochs", ...SPECIFIC] as const, name);
   if (o.name === undefined) throw new TypeError(`${fn}: ${name}.name is required ('constant', 'step', 'cosine' or 'onecycle')`);
   const kind = oneOf(fn, `${name}.name`, o.name, NAMES, "constant");
   // an option of another schedule (StepLR has no eta_min, CosineAnnealingLR no gamma) would be silently ignored
   const own = OWN[kind];
-  for (const key of ["minLr", "gamma", "stepEpochs", "maxLr", "cycleMomentum", "baseMomentum", "maxMomentum"] as const) {
+  for (const key of SPECIFIC) {
     if (o[key] !== undefined && !own.includes(key)) {
       throw new TypeError(`${fn}: ${name}.${key} does not apply to the '${kind}' schedule (its options: ` +
         `${[...own, "warmupEpochs"].join(", ")})`);
