@@ -400,7 +400,10 @@ async function instantiate(source: WebAssembly.Module | ArrayBuffer | ArrayBuffe
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
     return (await WebAssembly.instantiate(source as BufferSource, imports)).instance;
   }
-  throw new TypeError("softmax-wasm: ready(source) takes a WebAssembly.Module, bytes or a Response");
+  const got = source === null ? "null" : typeof source === "object" ? (source as object).constructor?.name ?? "an object"
+    : typeof source;
+  throw new TypeError("softmax-wasm: ready(source) takes a WebAssembly.Module, bytes (an ArrayBuffer or a view), a " +
+    `Response, a URL or a URL string, or options ({ threads, relaxed, source }); got ${got}`);
 }
 
 let current: Engine | undefined;

@@ -60,6 +60,12 @@ describe("ready(source)", () => {
   it("rejects what it cannot instantiate from", async () => {
     const lib = await fresh();
     await expect(lib.ready(42 as never)).rejects.toThrow(TypeError);
+    // what it takes, every kind named, and what it got
+    await expect(lib.ready(null as never)).rejects.toThrow(new TypeError("softmax-wasm: ready(source) takes a " +
+      "WebAssembly.Module, bytes (an ArrayBuffer or a view), a Response, a URL or a URL string, or options ({ threads, " +
+      "relaxed, source }); got null"));
     await expect(lib.ready(new Uint8Array([0, 1, 2, 3]))).rejects.toThrow(WebAssembly.CompileError);
+    await lib.ready();
+    await expectWorks(lib); // and a later good call loads
   });
 });
