@@ -478,6 +478,27 @@ describe("extreme inputs", () => {
     expectClose(softmax(x, 4), refSoftmax(x, 4), SM, 0, "softmax after empty calls");
   });
 
+  it("BCE at an infinite logit: PyTorch's formula's losses (NaN where it meets Infinity times 0), a finite gradient", () => {
+    // the four cases at every place of a vector and in the tail (9 elements: two whole vectors and one more)
+    const cases: [number, number, number, number][] = [ // z, y, loss, grad (reduction 'none')
+      [-Infinity, 0, NaN, 0], [Infinity, 1, NaN, 0], [-Infinity, 1, Infinity, -1], [Infinity, 0, NaN, 1]];
+    for (let at = 0; at < 9; at++) {
+      for (const [z, y, loss, grad] of cases) {
+        const x = Float32Array.from({ length: 9 }, (_, i) => (i === at ? z : i - 4));
+        const t = Float32Array.from({ length: 9 }, (_, i) => (i === at ? y : 0.25));
+        const r = binaryCrossEntropyWithLogits(x, t, { reduction: "none" });
+        const l = r.loss as Float32Array;
+        expect(Object.is(l[at], loss) || (Number.isNaN(loss) && Number.isNaN(l[at])), `z ${z}, y ${y} at ${at}: ${l[at]}`).toBe(true);
+        expect(r.grad[at]).toBe(grad);
+        for (let i = 0; i < 9; i++) { // the finite neighbours are untouched
+          if (i === at) continue;
+          const want = refBce(x, t, { reduction: "none" }).losses[i];
+          expect(Math.abs(l[i] - want)).toBeLessThanOrEqual(LOSS * (1 + want));
+        }
+      }
+    }
+  });
+
   it("equal logits give uniform", () => {
     for (const cols of [1, 2, 3, 4, 5, 7, 8, 9, 33, 1000]) {
       for (const v of [0, 3.25, -1e30, 1e30, -50]) {
